@@ -1,0 +1,211 @@
+"""Queries and writes on the tables, inside a transaction the caller owns."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, insert, update
+from sqlalchemy import select as sql_select
+from sqlmodel import Session, col, select
+
+from empikgo_mailer.adapters.tables import AuditEvent, Ban, Code, Issuance, Patron
+from empikgo_mailer.domain.eligibility import BanPeriod, EarlierCode
+from empikgo_mailer.domain.month import Month
+from empikgo_mailer.domain.platforms import Channel, Platform
+
+# Stay well under SQLite's and PostgreSQL's bound-parameter limits.
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class PoolCount:
+    platform: Platform
+    month: Month
+    branch_id: str | None
+    loaded: int
+    issued: int
+    left: int
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _pool(platform: Platform, month: Month, branch_id: str | None) -> list[ColumnElement[bool]]:
+    branch = (
+        col(Code.branch_id).is_(None) if branch_id is None else col(Code.branch_id) == branch_id
+    )
+    return [col(Code.platform) == platform.value, col(Code.month) == str(month), branch]
+
+
+class Store:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # patrons -------------------------------------------------------------------------
+    def patron_by_card(self, card_number: str) -> Patron | None:
+        return self.session.exec(select(Patron).where(Patron.card_number == card_number)).first()
+
+    def patron_ids_by_card(self, cards: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(cards):
+            rows = self.session.exec(
+                select(Patron.card_number, Patron.id).where(col(Patron.card_number).in_(chunk))
+            )
+            found.update({card: pid for card, pid in rows if pid is not None})
+        return found
+
+    def insert_patrons(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            self.session.execute(insert(Patron), list(rows))
+
+    def update_patrons(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Bulk UPDATE by primary key; each row carries its `id`."""
+        if rows:
+            self.session.execute(update(Patron), list(rows))
+
+    def earlier_code(self, patron_id: int, month: Month) -> EarlierCode | None:
+        issuance = self.session.exec(
+            select(Issuance).where(Issuance.patron_id == patron_id, Issuance.month == str(month))
+        ).first()
+        if issuance is None:
+            return None
+        return EarlierCode(
+            platform=Platform(issuance.platform),
+            channel=Channel(issuance.channel),
+            issued_at=issuance.issued_at,
+            branch_id=issuance.branch_id,
+        )
+
+    def bans(self, patron_id: int) -> tuple[BanPeriod, ...]:
+        rows = self.session.exec(
+            select(Ban).where(Ban.patron_id == patron_id, col(Ban.lifted_at).is_(None))
+        )
+        return tuple(
+            BanPeriod(
+                Month.parse(b.cause_month), Month.parse(b.first_month), Month.parse(b.last_month)
+            )
+            for b in rows
+        )
+
+    # codes ---------------------------------------------------------------------------
+    def known_code_values(self, platform: Platform, values: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        for chunk in _chunks(values):
+            known.update(
+                self.session.exec(
+                    select(Code.value).where(
+                        Code.platform == platform.value, col(Code.value).in_(chunk)
+                    )
+                )
+            )
+        return known
+
+    def insert_codes(
+        self,
+        platform: Platform,
+        month: Month,
+        branch_id: str | None,
+        values: Sequence[str],
+        loaded_at: datetime,
+    ) -> None:
+        rows = [
+            {
+                "platform": platform.value,
+                "month": str(month),
+                "branch_id": branch_id,
+                "value": value,
+                "status": "free",
+                "loaded_at": loaded_at,
+            }
+            for value in values
+        ]
+        for chunk in _chunks(rows):
+            self.session.execute(insert(Code), list(chunk))
+
+    def count_free(self, platform: Platform, month: Month, branch_id: str | None) -> int:
+        query = (
+            select(func.count())
+            .select_from(Code)
+            .where(*_pool(platform, month, branch_id), col(Code.status) == "free")
+        )
+        return int(self.session.exec(query).one())
+
+    def claim_free_code(
+        self, platform: Platform, month: Month, branch_id: str | None
+    ) -> Code | None:
+        """Take the oldest free code of a pool, locked for this transaction.
+
+        PostgreSQL: FOR UPDATE SKIP LOCKED lets concurrent claims take different codes
+        without waiting on each other. SQLite: the transaction already holds the write
+        lock (BEGIN IMMEDIATE), so nobody else can be claiming at the same time.
+        """
+        query = (
+            select(Code)
+            .where(*_pool(platform, month, branch_id), col(Code.status) == "free")
+            .order_by(col(Code.id))
+            .limit(1)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        code = self.session.exec(query).first()
+        if code is not None:
+            code.status = "issued"
+            self.session.add(code)
+        return code
+
+    def add_issuance(self, issuance: Issuance) -> Issuance:
+        self.session.add(issuance)
+        # Flush now so that a unique-constraint violation surfaces inside the decision.
+        self.session.flush()
+        return issuance
+
+    def pool_counts(self, month: Month, branch_id: str | None = None) -> list[PoolCount]:
+        def counted(status: str) -> Any:
+            return func.sum(case((col(Code.status) == status, 1), else_=0))
+
+        query = (
+            sql_select(
+                col(Code.platform),
+                col(Code.branch_id),
+                func.count(),
+                counted("issued"),
+                counted("free"),
+            )
+            .where(col(Code.month) == str(month))
+            .group_by(col(Code.platform), col(Code.branch_id))
+            .order_by(col(Code.platform), col(Code.branch_id))
+        )
+        if branch_id is not None:
+            query = query.where(col(Code.branch_id) == branch_id)
+        return [
+            PoolCount(Platform(platform), month, branch, int(loaded), int(issued), int(free))
+            for platform, branch, loaded, issued, free in self.session.execute(query)
+        ]
+
+    # audit ---------------------------------------------------------------------------
+    def audit(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        outcome: str,
+        card_number: str | None = None,
+        **details: object,
+    ) -> None:
+        self.session.add(
+            AuditEvent(
+                at=at,
+                actor=actor,
+                action=action,
+                outcome=outcome,
+                card_number=card_number,
+                details=json.dumps(details, ensure_ascii=False, default=str, sort_keys=True),
+            )
+        )

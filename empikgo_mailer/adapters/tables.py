@@ -1,0 +1,116 @@
+"""The database schema as SQLModel tables. Change it only together with a migration."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import DateTime, Dialect, ForeignKey, Index, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+# Named constraints make migrations reproducible on SQLite and PostgreSQL alike.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (no zones) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Patron(SQLModel, table=True):
+    __tablename__ = "patron"
+
+    id: int | None = Field(default=None, primary_key=True)
+    card_number: str = Field(max_length=32, unique=True)
+    first_name: str = Field(max_length=100)
+    last_name: str = Field(max_length=100)
+    email: str | None = Field(default=None, max_length=254)
+    active: bool
+    contact_confirmed_on: date | None = None
+    # The balance the library's own system exported; the fines ledger starts from it.
+    opening_balance_grosze: int = 0
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Code(SQLModel, table=True):
+    __tablename__ = "code"
+    __table_args__ = (
+        UniqueConstraint("platform", "value"),
+        # The claim walks this index: the oldest free code of one pool.
+        Index("ix_code_pool", "platform", "month", "branch_id", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    month: str = Field(max_length=7)
+    # Empik Go pools belong to a branch; NULL is the library-wide Legimi pool.
+    branch_id: str | None = Field(default=None, max_length=32)
+    value: str = Field(max_length=64)
+    status: str = Field(default="free", max_length=16)  # free | issued | lapsed
+    loaded_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Issuance(SQLModel, table=True):
+    """A code given to a patron. The two unique constraints are the heart of the rules:
+    a code is given once, and a patron gets one code a month on either platform."""
+
+    __tablename__ = "issuance"
+    __table_args__ = (UniqueConstraint("code_id"), UniqueConstraint("patron_id", "month"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_id: int = Field(sa_column_args=[ForeignKey("code.id")])
+    patron_id: int = Field(sa_column_args=[ForeignKey("patron.id")])
+    platform: str = Field(max_length=16)
+    month: str = Field(max_length=7)
+    channel: str = Field(max_length=16)
+    branch_id: str | None = Field(default=None, max_length=32)
+    issued_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Ban(SQLModel, table=True):
+    """No codes from first_month through last_month for a code left unactivated."""
+
+    __tablename__ = "ban"
+    __table_args__ = (UniqueConstraint("patron_id", "cause_month"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patron_id: int = Field(sa_column_args=[ForeignKey("patron.id")], index=True)
+    cause_month: str = Field(max_length=7)
+    first_month: str = Field(max_length=7)
+    last_month: str = Field(max_length=7)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    lifted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what and when. Never holds a code or a secret: codes are referred to by id."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    outcome: str = Field(max_length=32)
+    card_number: str | None = Field(default=None, max_length=32, index=True)
+    details: str = Field(default="{}", sa_type=Text)

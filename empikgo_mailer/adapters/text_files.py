@@ -1,0 +1,118 @@
+"""Reading staff-supplied text and CSV files: whole or not at all, with Polish reasons.
+
+A file that cannot be read as a whole (missing, binary, not UTF-8, empty, no header,
+missing columns) raises UnreadableFile before anything is imported. Problems with single
+rows are the importer's business and are reported per line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_FILE_BYTES = 256 * 1024 * 1024
+
+
+class UnreadableFile(Exception):
+    """The file cannot be used at all; the message is for staff, in Polish."""
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    line: int
+    values: dict[str, str]
+    extra_fields: int = 0
+    missing_fields: int = 0
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    columns: tuple[str, ...]
+    rows: list[CsvRow]
+
+
+def read_text(path: Path) -> str:
+    """The file's text, decoded as UTF-8 with or without a BOM."""
+    try:
+        if not path.is_file():
+            raise UnreadableFile(f"Nie ma takiego pliku: {path}")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise UnreadableFile(f"Plik jest za duży (ponad {MAX_FILE_BYTES // 2**20} MB): {path}")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFile(f"Nie można odczytać pliku {path}: {exc.strerror}") from None
+    if b"\x00" in data:
+        raise UnreadableFile(f"To nie jest plik tekstowy (zawiera dane binarne): {path}")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UnreadableFile(
+            f"Plik nie jest zapisany w UTF-8 (niepoprawny znak w linii {line}): {path}. "
+            "Zapisz go w arkuszu jako „CSV UTF-8”."
+        ) from None
+    if not text.strip():
+        raise UnreadableFile(f"Plik jest pusty: {path}")
+    return text
+
+
+def _delimiter(header: str) -> str:
+    # Polish Excel writes semicolons; everything else commas (or tabs).
+    counts = {delimiter: header.count(delimiter) for delimiter in (";", ",", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def normalise_column(name: str) -> str:
+    return name.strip().strip("\ufeff").strip().lower().replace(" ", "_")
+
+
+def parse_csv(text: str, required: Sequence[str], source: Path) -> CsvTable:
+    """Parse CSV text whose first non-empty line is the header."""
+    lines = text.splitlines(keepends=True)
+    skipped = 0
+    while skipped < len(lines) and not lines[skipped].strip():
+        skipped += 1
+    header_line = lines[skipped]
+    reader = csv.reader(io.StringIO("".join(lines[skipped:])), delimiter=_delimiter(header_line))
+    try:
+        columns = tuple(normalise_column(c) for c in next(reader))
+    except csv.Error as exc:
+        raise UnreadableFile(f"Nie można odczytać nagłówka pliku {source}: {exc}") from None
+    duplicates = sorted({c for c in columns if columns.count(c) > 1 and c})
+    if duplicates:
+        raise UnreadableFile(f"Kolumny powtórzone w nagłówku {source}: {', '.join(duplicates)}")
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise UnreadableFile(
+            f"Brak kolumn w pliku {source}: {', '.join(missing)} "
+            f"(są: {', '.join(c for c in columns if c) or 'żadne'})"
+        )
+    rows: list[CsvRow] = []
+    previous_end = 1
+    try:
+        for fields in reader:
+            line = skipped + previous_end + 1
+            previous_end = reader.line_num
+            if not any(field.strip() for field in fields):
+                continue
+            values = {
+                column: fields[i].strip() if i < len(fields) else ""
+                for i, column in enumerate(columns)
+            }
+            rows.append(
+                CsvRow(
+                    line=line,
+                    values=values,
+                    extra_fields=max(0, len(fields) - len(columns)),
+                    missing_fields=max(0, len(columns) - len(fields)),
+                )
+            )
+    except csv.Error as exc:
+        raise UnreadableFile(
+            f"Błąd składni CSV w pliku {source} w linii {skipped + reader.line_num}: {exc}"
+        ) from None
+    return CsvTable(columns, rows)

@@ -1,0 +1,335 @@
+"""Settings, loaded once from a TOML file and the environment (with `.env`).
+
+Nothing else in the package reads `os.environ`. Secrets come only from the environment;
+the TOML file holds everything that is safe to commit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Literal, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+from empikgo_mailer.domain.calendar import WEEKDAYS, OpeningHours
+from empikgo_mailer.domain.eligibility import Policy
+from empikgo_mailer.domain.platforms import Platform
+
+DEFAULT_CONFIG = Path("config/empikgo.toml")
+Security = Literal["ssl", "starttls", "none"]
+_SECURITY: tuple[Security, ...] = ("ssl", "starttls", "none")
+_HOURS_RE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
+_BRANCH_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+class ConfigError(Exception):
+    """A wrong or missing option: one line that names the file and the key."""
+
+    def __init__(self, source: Path | str, key: str, message: str) -> None:
+        super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A password or token; its repr never shows the value, so logs cannot leak it."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    host: str
+    port: int
+    security: Security
+    username: str
+    password: Secret | None
+    folder: str
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    security: Security
+    username: str | None
+    password: Secret | None
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class BranchSettings:
+    id: str
+    name: str
+    address: str
+    mailbox: str
+    hours: OpeningHours
+    imap: ImapSettings
+
+
+@dataclass(frozen=True)
+class PlatformSettings:
+    platform: Platform
+    enabled: bool
+    activation_url: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: Path
+    timezone: ZoneInfo
+    data_dir: Path
+    database_url: str
+    branches: Mapping[str, BranchSettings]
+    platforms: Mapping[Platform, PlatformSettings]
+    policy: Policy
+    smtp: SmtpSettings
+
+    def branch(self, branch_id: str) -> BranchSettings:
+        return self.branches[branch_id]
+
+
+class _Table:
+    """A TOML table with typed getters that report the full dotted key on error."""
+
+    def __init__(self, source: Path, prefix: str, data: Mapping[str, Any]) -> None:
+        self.source, self.prefix, self.data = source, prefix, data
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def error(self, name: str, message: str) -> ConfigError:
+        return ConfigError(self.source, self.key(name), message)
+
+    def _get(self, name: str, default: Any, kind: type | tuple[type, ...], label: str) -> Any:
+        if name not in self.data:
+            if default is _REQUIRED:
+                raise self.error(name, "brak wymaganej opcji")
+            return default
+        value = self.data[name]
+        # bool is an int in Python; a port written as `true` is still wrong.
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise self.error(name, f"oczekiwano: {label}, jest: {value!r}")
+        return value
+
+    def text(self, name: str, default: Any = None) -> Any:
+        value = self._get(name, default, str, "tekst")
+        if default is _REQUIRED and not value.strip():
+            raise self.error(name, "nie może być puste")
+        return value
+
+    def integer(self, name: str, default: Any, low: int, high: int) -> int:
+        value = cast(int, self._get(name, default, int, "liczba całkowita"))
+        if not low <= value <= high:
+            raise self.error(name, f"poza zakresem {low}..{high}: {value}")
+        return value
+
+    def number(self, name: str, default: Any, low: float, high: float) -> float:
+        value = float(self._get(name, default, (int, float), "liczba"))
+        if not low <= value <= high:
+            raise self.error(name, f"poza zakresem {low}..{high}: {value}")
+        return value
+
+    def flag(self, name: str, default: Any) -> bool:
+        return cast(bool, self._get(name, default, bool, "true albo false"))
+
+    def security(self, name: str, default: Security) -> Security:
+        value = self.text(name, default)
+        if value not in _SECURITY:
+            raise self.error(name, f"dozwolone: {', '.join(_SECURITY)}; jest: {value!r}")
+        return cast(Security, value)
+
+    def table(self, name: str, required: bool = True) -> _Table:
+        value = self.data.get(name)
+        if value is None and not required:
+            return _Table(self.source, self.key(name), {})
+        if not isinstance(value, dict):
+            raise self.error(
+                name, "brak wymaganej sekcji" if value is None else "oczekiwano sekcji"
+            )
+        return _Table(self.source, self.key(name), value)
+
+    def unknown_keys(self, known: set[str]) -> None:
+        """A misspelt option must not be silently ignored."""
+        for name in self.data:
+            if name not in known:
+                raise self.error(name, "nieznana opcja")
+
+
+_REQUIRED = object()
+
+
+def _opening_hours(table: _Table) -> OpeningHours:
+    hours = table.table("hours")
+    hours.unknown_keys(set(WEEKDAYS))
+    weekly: dict[int, tuple[time, time]] = {}
+    for index, name in enumerate(WEEKDAYS):
+        text = hours.text(name, "")
+        if not text.strip():
+            continue
+        match = _HOURS_RE.match(text.strip())
+        try:
+            if match is None:
+                raise ValueError
+            h1, m1, h2, m2 = (int(g) for g in match.groups())
+            opens, closes = time(h1, m1), time(h2, m2)
+        except ValueError:
+            raise hours.error(
+                name, f'oczekiwano godzin jak "10:00-16:00", jest: {text!r}'
+            ) from None
+        if opens >= closes:
+            raise hours.error(name, f"godzina otwarcia nie jest przed zamknięciem: {text!r}")
+        weekly[index] = (opens, closes)
+    closures_raw = table._get("closures", [], list, "lista dat")
+    closures: set[date] = set()
+    for item in closures_raw:
+        try:
+            closures.add(date.fromisoformat(str(item)))
+        except ValueError:
+            raise table.error("closures", f"to nie jest data RRRR-MM-DD: {item!r}") from None
+    return OpeningHours(weekly=weekly, closures=frozenset(closures))
+
+
+def _imap(table: _Table, branch_id: str, env: Mapping[str, str]) -> ImapSettings:
+    imap = table.table("imap")
+    imap.unknown_keys({"host", "port", "security", "username", "folder", "timeout_seconds"})
+    security = imap.security("security", "ssl")
+    password = env.get(f"EMPIKGO_IMAP_PASSWORD_{branch_id.upper().replace('-', '_')}")
+    return ImapSettings(
+        host=imap.text("host", _REQUIRED),
+        port=imap.integer("port", 993 if security == "ssl" else 143, 1, 65535),
+        security=security,
+        username=imap.text("username", _REQUIRED),
+        password=Secret(password) if password else None,
+        folder=imap.text("folder", "INBOX"),
+        timeout_seconds=imap.number("timeout_seconds", 30.0, 1.0, 600.0),
+    )
+
+
+def _branches(root: _Table, env: Mapping[str, str]) -> dict[str, BranchSettings]:
+    branches_table = root.table("branches")
+    if not branches_table.data:
+        raise root.error("branches", "potrzebna jest co najmniej jedna placówka")
+    branches: dict[str, BranchSettings] = {}
+    for branch_id in branches_table.data:
+        if not _BRANCH_ID_RE.match(branch_id):
+            raise branches_table.error(branch_id, "identyfikator: małe litery, cyfry, - i _")
+        table = branches_table.table(branch_id)
+        table.unknown_keys({"name", "address", "mailbox", "hours", "closures", "imap"})
+        mailbox = table.text("mailbox", _REQUIRED)
+        if "@" not in mailbox:
+            raise table.error("mailbox", f"to nie jest adres e-mail: {mailbox!r}")
+        branches[branch_id] = BranchSettings(
+            id=branch_id,
+            name=table.text("name", _REQUIRED),
+            address=table.text("address", ""),
+            mailbox=mailbox,
+            hours=_opening_hours(table),
+            imap=_imap(table, branch_id, env),
+        )
+    return branches
+
+
+def _platforms(root: _Table) -> dict[Platform, PlatformSettings]:
+    table = root.table("platforms")
+    table.unknown_keys({p.value for p in Platform})
+    platforms: dict[Platform, PlatformSettings] = {}
+    for platform in Platform:
+        section = table.table(platform.value)
+        section.unknown_keys({"enabled", "activation_url"})
+        url = section.text("activation_url", _REQUIRED)
+        if not url.startswith(("https://", "http://")):
+            raise section.error("activation_url", f"to nie jest adres strony: {url!r}")
+        platforms[platform] = PlatformSettings(platform, section.flag("enabled", True), url)
+    return platforms
+
+
+def _smtp(root: _Table, env: Mapping[str, str]) -> SmtpSettings:
+    smtp = root.table("smtp")
+    smtp.unknown_keys({"host", "port", "security", "username", "timeout_seconds"})
+    security = smtp.security("security", "starttls")
+    password = env.get("EMPIKGO_SMTP_PASSWORD")
+    return SmtpSettings(
+        host=smtp.text("host", _REQUIRED),
+        port=smtp.integer("port", {"ssl": 465, "starttls": 587, "none": 25}[security], 1, 65535),
+        security=security,
+        username=smtp.text("username", None) or None,
+        password=Secret(password) if password else None,
+        timeout_seconds=smtp.number("timeout_seconds", 30.0, 1.0, 600.0),
+    )
+
+
+def read_environment(dotenv_path: Path | None = None) -> dict[str, str]:
+    """The process environment over `.env` (the real environment wins)."""
+    path = dotenv_path if dotenv_path is not None else Path(".env")
+    values = (
+        {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
+    )
+    values.update(os.environ)
+    return values
+
+
+def config_path(explicit: str | None, env: Mapping[str, str]) -> Path:
+    return Path(explicit or env.get("EMPIKGO_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
+    """Read and check the whole file; raise ConfigError with one line on the first problem."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, "", "nie ma takiego pliku konfiguracji") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, "", f"nie można odczytać pliku: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "", f"błąd składni TOML: {exc}") from None
+
+    root = _Table(path, "", raw)
+    root.unknown_keys(
+        {"timezone", "data_dir", "database", "rules", "platforms", "smtp", "branches"}
+    )
+    zone_name = root.text("timezone", "Europe/Warsaw")
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise root.error("timezone", f"nieznana strefa czasowa: {zone_name!r}") from None
+
+    data_dir = Path(root.text("data_dir", "data"))
+    if not data_dir.is_absolute():
+        data_dir = (path.parent / data_dir).resolve()
+    database = root.table("database", required=False)
+    database.unknown_keys({"url"})
+    url = (
+        env.get("EMPIKGO_DATABASE_URL")
+        or database.text("url", "")
+        or (f"sqlite:///{data_dir / 'empikgo.sqlite3'}")
+    )
+
+    rules = root.table("rules", required=False)
+    rules.unknown_keys({"contact_max_age_months", "require_sender_match"})
+    policy = Policy(
+        contact_max_age_months=rules.integer("contact_max_age_months", 12, 1, 120),
+        require_sender_match=rules.flag("require_sender_match", True),
+    )
+    return Settings(
+        source=path,
+        timezone=zone,
+        data_dir=data_dir,
+        database_url=url,
+        branches=_branches(root, env),
+        platforms=_platforms(root),
+        policy=policy,
+        smtp=_smtp(root, env),
+    )

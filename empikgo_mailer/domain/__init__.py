@@ -1,0 +1,1 @@
+"""Pure rules of the library: no I/O, standard library only."""

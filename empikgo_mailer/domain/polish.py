@@ -1,0 +1,56 @@
+"""Polish words for dates, months and amounts, shared by every message people read."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from empikgo_mailer.domain.month import Month
+
+MONTHS_NOMINATIVE = (
+    "styczeń",
+    "luty",
+    "marzec",
+    "kwiecień",
+    "maj",
+    "czerwiec",
+    "lipiec",
+    "sierpień",
+    "wrzesień",
+    "październik",
+    "listopad",
+    "grudzień",
+)
+MONTHS_GENITIVE = (
+    "stycznia",
+    "lutego",
+    "marca",
+    "kwietnia",
+    "maja",
+    "czerwca",
+    "lipca",
+    "sierpnia",
+    "września",
+    "października",
+    "listopada",
+    "grudnia",
+)
+
+
+def month_name(month: Month) -> str:
+    """'listopad 2026'"""
+    return f"{MONTHS_NOMINATIVE[month.month - 1]} {month.year}"
+
+
+def month_genitive(month: Month) -> str:
+    """'listopada 2026', as in 'do końca listopada 2026'"""
+    return f"{MONTHS_GENITIVE[month.month - 1]} {month.year}"
+
+
+def day_text(day: date) -> str:
+    """'2 listopada 2026'"""
+    return f"{day.day} {MONTHS_GENITIVE[day.month - 1]} {day.year}"
+
+
+def moment_text(at: datetime) -> str:
+    """'2 listopada 2026, godz. 10:00' (the caller passes a local time)."""
+    return f"{day_text(at.date())}, godz. {at:%H:%M}"

@@ -1,0 +1,1 @@
+"""The doors: they turn the outside world into commands for the handlers."""

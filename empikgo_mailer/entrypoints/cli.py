@@ -1,0 +1,439 @@
+"""The staff command line: `empikgo-mailer ...` (also `python -m empikgo_mailer`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from empikgo_mailer.adapters import schema
+from empikgo_mailer.adapters.text_files import UnreadableFile
+from empikgo_mailer.bootstrap import App, bootstrap
+from empikgo_mailer.config import ConfigError, config_path, load_settings, read_environment
+from empikgo_mailer.domain.explanations import (
+    RULE_LABELS,
+    VERDICT_LABELS,
+    explain,
+    explain_refusal,
+)
+from empikgo_mailer.domain.month import InvalidMonth, Month
+from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.domain.polish import day_text, month_name
+from empikgo_mailer.entrypoints.click_pl import PolishGroup, polish_error
+from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode, check_eligibility, give_code
+from empikgo_mailer.handlers.errors import CommandRejected
+from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
+from empikgo_mailer.handlers.pools import ImportCodes, ShowPools, import_codes, show_pools
+
+log = logging.getLogger("empikgo_mailer")
+T = TypeVar("T")
+PROGRESS_THRESHOLD = 2000
+
+
+class DatabaseNotReady(Exception):
+    """The schema is missing or older than this version of the program."""
+
+
+@dataclass
+class Runtime:
+    """Per-invocation state: the configuration is read only when a command needs it."""
+
+    config_option: str | None
+    env: dict[str, str]
+    _app: App | None = field(default=None, repr=False)
+
+    def app(self, *, require_schema: bool = True) -> App:
+        if self._app is None:
+            path = config_path(self.config_option, self.env)
+            self._app = bootstrap(load_settings(path, self.env))
+        if require_schema:
+            current = schema.current_revision(self._app.db)
+            if current is None:
+                raise DatabaseNotReady(
+                    "Baza danych nie jest utworzona: uruchom najpierw „empikgo-mailer init”."
+                )
+            if current != schema.head_revision():
+                raise DatabaseNotReady(
+                    "Baza danych ma starszy schemat: uruchom „empikgo-mailer init”, "
+                    "aby ją zaktualizować."
+                )
+        return self._app
+
+    def now(self, text: str | None) -> datetime:
+        """--now, or the clock; a time without a zone is the library's wall clock."""
+        zone = self.app(require_schema=False).settings.timezone
+        if text is None:
+            return datetime.now(zone)
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise click.BadParameter(
+                f"„{text}” to nie jest czas ISO 8601 (np. 2026-11-02T10:00)", param_hint="'--now'"
+            ) from None
+        return parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed.astimezone(zone)
+
+
+class PlatformType(click.ParamType[Platform]):
+    name = "PLATFORMA"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Platform:
+        if isinstance(value, Platform):
+            return value
+        try:
+            return Platform(str(value).strip().lower())
+        except ValueError:
+            allowed = ", ".join(p.value for p in Platform)
+            self.fail(f"„{value}” — dozwolone: {allowed}", param, ctx)
+
+
+class MonthType(click.ParamType[Month]):
+    name = "RRRR-MM"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Month:
+        if isinstance(value, Month):
+            return value
+        try:
+            return Month.parse(str(value))
+        except InvalidMonth:
+            self.fail(f"„{value}” to nie jest miesiąc w postaci RRRR-MM (np. 2026-11)", param, ctx)
+
+
+def _runtime(ctx: click.Context) -> Runtime:
+    runtime = ctx.find_object(Runtime)
+    assert runtime is not None
+    return runtime
+
+
+now_option = click.option(
+    "--now",
+    "now_text",
+    metavar="ISO8601",
+    help="Udawany bieżący czas, np. 2026-11-02T10:00 (domyślnie: zegar systemowy).",
+)
+
+
+def _track(items: Sequence[T]) -> Iterator[T]:
+    """A progress bar on standard error for large files."""
+    if len(items) < PROGRESS_THRESHOLD:
+        yield from items
+        return
+    with click.progressbar(items, label="Wczytywanie", file=sys.stderr) as bar:
+        yield from bar
+
+
+def _echo_problems(problems: Iterable[Any]) -> None:
+    for problem in problems:
+        click.echo(f"  linia {problem.line}: {problem.reason}")
+
+
+@click.group(cls=PolishGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_option",
+    metavar="PLIK",
+    help="Plik konfiguracji (domyślnie $EMPIKGO_CONFIG albo config/empikgo.toml).",
+)
+@click.option("-v", "--verbose", count=True, help="Więcej komunikatów w dzienniku (-vv: debug).")
+@click.pass_context
+def cli(ctx: click.Context, config_option: str | None, verbose: int) -> None:
+    """empikgo-mailer: kody Empik Go i Legimi dla czytelników biblioteki."""
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = Runtime(config_option, read_environment())
+
+
+@cli.command()
+@click.pass_context
+def init(ctx: click.Context) -> int:
+    """Utwórz bazę danych albo zaktualizuj jej schemat (można uruchamiać wielokrotnie)."""
+    app = _runtime(ctx).app(require_schema=False)
+    before, after = schema.upgrade(app.db)
+    where = make_url(app.db.url).render_as_string(hide_password=True)
+    if before == after:
+        click.echo(f"Baza danych jest aktualna (wersja schematu {after}): {where}")
+    elif before is None:
+        click.echo(f"Utworzono bazę danych (wersja schematu {after}): {where}")
+    else:
+        click.echo(f"Zaktualizowano bazę danych z wersji {before} do {after}: {where}")
+    return ExitCode.OK
+
+
+@cli.group(cls=PolishGroup)
+def patrons() -> None:
+    """Czytelnicy: import z systemu bibliotecznego."""
+
+
+@patrons.command("import")
+@click.argument("file", metavar="PLIK.csv", type=click.Path(path_type=Path))
+@now_option
+@click.pass_context
+def patrons_import(ctx: click.Context, file: Path, now_text: str | None) -> int:
+    """Wczytaj czytelników z pliku CSV (aktualizacja po numerze karty).
+
+    Kolumny: card_number, first_name, last_name, email, active, contact_confirmed_on,
+    balance. UTF-8 (z BOM lub bez), separator przecinek albo średnik.
+    """
+    runtime = _runtime(ctx)
+    app = runtime.app()
+    report = import_patrons(
+        ImportPatrons(file, actor="cli"), db=app.db, now=runtime.now(now_text), track=_track
+    )
+    click.echo(
+        f"Zaimportowano czytelników: {report.imported} (nowych: {report.created}, "
+        f"zaktualizowanych: {report.updated}); odrzuconych wierszy: {len(report.rejected)}."
+    )
+    _echo_problems(report.rejected)
+    return ExitCode.BAD_INPUT if report.rejected else ExitCode.OK
+
+
+@cli.group(cls=PolishGroup)
+def codes() -> None:
+    """Pule kodów: wczytywanie kodów na miesiąc."""
+
+
+@codes.command("import")
+@click.argument("file", metavar="PLIK", type=click.Path(path_type=Path))
+@click.option("--platform", type=PlatformType(), required=True, help="empik-go albo legimi.")
+@click.option("--month", type=MonthType(), required=True, help="Miesiąc puli, RRRR-MM.")
+@click.option("--branch", "branch_id", metavar="PLACÓWKA", help="Placówka (tylko Empik Go).")
+@now_option
+@click.pass_context
+def codes_import(
+    ctx: click.Context,
+    file: Path,
+    platform: Platform,
+    month: Month,
+    branch_id: str | None,
+    now_text: str | None,
+) -> int:
+    """Wczytaj kody z pliku: jeden kod w linii albo CSV z kolumną „code”."""
+    runtime = _runtime(ctx)
+    app = runtime.app()
+    report = import_codes(
+        ImportCodes(file, platform, month, branch_id, actor="cli"),
+        db=app.db,
+        library=app.library,
+        now=runtime.now(now_text),
+    )
+    where = f", placówka {branch_id}" if branch_id else ""
+    click.echo(
+        f"Wczytano kodów {platform.display_name} na {month_name(month)}{where}: {report.loaded}; "
+        f"odrzuconych: {len(report.refused)}."
+    )
+    _echo_problems(report.refused)
+    return ExitCode.BAD_INPUT if report.refused else ExitCode.OK
+
+
+@cli.command()
+@click.option(
+    "--branch", "branch_id", metavar="PLACÓWKA", required=True, help="Placówka wydająca kod."
+)
+@click.option(
+    "--card", "card_number", metavar="NUMER", required=True, help="Numer karty czytelnika."
+)
+@click.option("--platform", type=PlatformType(), required=True, help="empik-go albo legimi.")
+@now_option
+@click.pass_context
+def issue(
+    ctx: click.Context, branch_id: str, card_number: str, platform: Platform, now_text: str | None
+) -> int:
+    """Wydaj kod czytelnikowi w placówce (kod 0: wydano, 3: odmowa)."""
+    runtime = _runtime(ctx)
+    app = runtime.app()
+    now = runtime.now(now_text)
+    command = GiveCode(card_number, platform, Channel.DESK, branch_id, actor=f"desk:{branch_id}")
+    decision = give_code(
+        command, db=app.db, library=app.library, debt_source=app.debt_source, now=now
+    )
+    refusal = decision.refusal
+    if refusal is not None:
+        assert refusal.reason is not None
+        click.echo(f"Odmowa: {explain_refusal(refusal.reason, dict(refusal.details))}")
+        return ExitCode.REFUSED
+    month = app.library.calendar.month_of(now)
+    url = app.settings.platforms[platform].activation_url
+    click.echo(f"Wydano kod {platform.display_name} dla karty {card_number}:")
+    click.echo(f"    {decision.code}")
+    click.echo(f"Aktywacja do {day_text(month.last_day)} na stronie {url}")
+    return ExitCode.OK
+
+
+@cli.command()
+@click.option(
+    "--card", "card_number", metavar="NUMER", required=True, help="Numer karty czytelnika."
+)
+@click.option("--platform", type=PlatformType(), default="empik-go", help="Domyślnie empik-go.")
+@click.option("--branch", "branch_id", metavar="PLACÓWKA", help="Pula placówki (Empik Go).")
+@click.option("--name", "written_name", metavar="TEKST", help="Imię i nazwisko z prośby.")
+@click.option("--sender", metavar="ADRES", help="Adres nadawcy prośby e-mail.")
+@click.option("--json", "as_json", is_flag=True, help="Wynik jako JSON.")
+@now_option
+@click.pass_context
+def check(
+    ctx: click.Context,
+    card_number: str,
+    platform: Platform,
+    branch_id: str | None,
+    written_name: str | None,
+    sender: str | None,
+    as_json: bool,
+    now_text: str | None,
+) -> int:
+    """Sprawdź każdy warunek wydania kodu i pokaż, dlaczego jest (nie)spełniony."""
+    runtime = _runtime(ctx)
+    app = runtime.app()
+    now = runtime.now(now_text)
+    command = CheckEligibility(card_number, platform, branch_id, written_name, sender)
+    assessment = check_eligibility(
+        command, db=app.db, library=app.library, debt_source=app.debt_source, now=now
+    )
+    month = app.library.calendar.month_of(now)
+    if as_json:
+        rows = [
+            {
+                "rule": r.rule.value,
+                "verdict": r.verdict.value,
+                "reason": r.reason.value if r.reason else None,
+                "explanation": explain(r),
+            }
+            for r in assessment.results
+        ]
+        click.echo(
+            json.dumps(
+                {
+                    "card": card_number,
+                    "month": str(month),
+                    "platform": platform.value,
+                    "eligible": assessment.eligible,
+                    "rules": rows,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        click.echo(f"Karta {card_number} — {platform.display_name}, {month_name(month)}:")
+        for result in assessment.results:
+            label = RULE_LABELS[result.rule]
+            click.echo(f"  {VERDICT_LABELS[result.verdict]:<4} {label}: {explain(result)}")
+        refusal = assessment.refusal
+        if refusal is None:
+            click.echo("Wynik: kod może zostać wydany.")
+        else:
+            click.echo(f"Wynik: odmowa — {RULE_LABELS[refusal.rule].lower()}.")
+    return ExitCode.OK if assessment.eligible else ExitCode.REFUSED
+
+
+@cli.command()
+@click.option("--branch", "branch_id", metavar="PLACÓWKA", help="Tylko ta placówka.")
+@click.option("--month", type=MonthType(), help="Miesiąc RRRR-MM (domyślnie bieżący).")
+@click.option("--json", "as_json", is_flag=True, help="Wynik jako JSON.")
+@now_option
+@click.pass_context
+def status(
+    ctx: click.Context,
+    branch_id: str | None,
+    month: Month | None,
+    as_json: bool,
+    now_text: str | None,
+) -> int:
+    """Stan pul kodów: wczytane, wydane i pozostałe, według placówki i platformy."""
+    runtime = _runtime(ctx)
+    app = runtime.app()
+    month = month or app.library.calendar.month_of(runtime.now(now_text))
+    pools = show_pools(ShowPools(month, branch_id), db=app.db, library=app.library)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "month": str(month),
+                    "pools": [
+                        {
+                            "platform": p.platform.value,
+                            "branch": p.branch_id,
+                            "loaded": p.loaded,
+                            "issued": p.issued,
+                            "left": p.left,
+                        }
+                        for p in pools
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return ExitCode.OK
+    click.echo(f"Pule kodów — {month_name(month)}")
+    click.echo(f"  {'Platforma':<10} {'Placówka':<46} {'Wczytane':>8} {'Wydane':>7} {'Zostało':>8}")
+    for pool in pools:
+        if pool.branch_id is None:
+            where = "cała biblioteka"
+        elif pool.branch_id in app.library.branches:
+            where = f"{pool.branch_id} ({app.library.branches[pool.branch_id].name})"
+        else:
+            where = pool.branch_id
+        click.echo(
+            f"  {pool.platform.display_name:<10} {where[:46]:<46} {pool.loaded:>8} "
+            f"{pool.issued:>7} {pool.left:>8}"
+        )
+    return ExitCode.OK
+
+
+def _database_message(exc: DBAPIError) -> str:
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    if "locked" in detail or "busy" in detail:
+        return "Baza danych jest zablokowana przez inny proces; spróbuj ponownie za chwilę."
+    return f"Nie można użyć bazy danych: {detail}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit code. Errors are one Polish line, never a traceback."""
+    try:
+        result = cli.main(args=argv, prog_name="empikgo-mailer", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.exceptions.Abort:
+        click.echo("Przerwano.", err=True)
+        return 130
+    except click.ClickException as exc:
+        click.echo(f"Błąd: {polish_error(exc.format_message())}", err=True)
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            click.echo(f"Pomoc: {exc.ctx.command_path} --help", err=True)
+        return ExitCode.USAGE
+    except ConfigError as exc:
+        click.echo(f"Błąd konfiguracji: {exc}", err=True)
+        return ExitCode.USAGE
+    except (CommandRejected, UnreadableFile) as exc:
+        click.echo(f"Błąd: {exc}", err=True)
+        return ExitCode.BAD_INPUT
+    except DatabaseNotReady as exc:
+        click.echo(f"Błąd: {exc}", err=True)
+        return ExitCode.DATABASE
+    except (OperationalError, DBAPIError) as exc:
+        click.echo(f"Błąd: {_database_message(exc)}", err=True)
+        return ExitCode.DATABASE
+    except Exception as exc:
+        log.exception("unexpected error")
+        click.echo(
+            f"Błąd wewnętrzny programu: {type(exc).__name__}. Szczegóły w dzienniku.", err=True
+        )
+        return ExitCode.INTERNAL
+    return int(result) if isinstance(result, int) else ExitCode.OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

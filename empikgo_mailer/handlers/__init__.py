@@ -1,0 +1,1 @@
+"""Command handlers: one module per capability, each a plain function per command."""

@@ -1,0 +1,245 @@
+"""Giving a code to a patron, and explaining whether one could be given.
+
+`decide` is the single place where a code leaves a pool. It runs inside the caller's
+transaction so that other doors (the e-mail queue, the Legimi claim) can commit a
+decision together with what it causes, such as the reply in the outbox.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.adapters.tables import Issuance, Patron
+from empikgo_mailer.domain.debt import DebtFacts
+from empikgo_mailer.domain.eligibility import (
+    Assessment,
+    Claimant,
+    PatronFacts,
+    Reason,
+    Rule,
+    RuleResult,
+    Situation,
+    Verdict,
+    assess,
+)
+from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.handlers.debt import DebtSource
+from empikgo_mailer.handlers.library import Library
+
+log = logging.getLogger(__name__)
+RACE_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class GiveCode:
+    """Give `card_number` one code of `platform` through `channel`.
+
+    For Empik Go `branch_id` picks the pool; for Legimi it only records where it happened.
+    `written_name` and `sender` are what an e-mail request said (None at the desk).
+    """
+
+    card_number: str
+    platform: Platform
+    channel: Channel
+    branch_id: str | None
+    written_name: str | None = None
+    sender: str | None = None
+    actor: str = "system"
+
+
+@dataclass(frozen=True)
+class CheckEligibility:
+    card_number: str
+    platform: Platform = Platform.EMPIK_GO
+    branch_id: str | None = None
+    written_name: str | None = None
+    sender: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    assessment: Assessment
+    code: str | None = None
+    code_id: int | None = None
+    issuance_id: int | None = None
+
+    @property
+    def granted(self) -> bool:
+        return self.code is not None
+
+    @property
+    def refusal(self) -> RuleResult | None:
+        return self.assessment.refusal
+
+
+def patron_facts(patron: Patron) -> PatronFacts:
+    return PatronFacts(
+        card_number=patron.card_number,
+        first_name=patron.first_name,
+        last_name=patron.last_name,
+        email=patron.email,
+        active=patron.active,
+        contact_confirmed_on=patron.contact_confirmed_on,
+    )
+
+
+def normalise_card(card_number: str) -> str:
+    return "".join(card_number.split()).upper()
+
+
+def _situation(
+    store: Store,
+    *,
+    library: Library,
+    debt_source: DebtSource,
+    card_number: str,
+    platform: Platform,
+    now: datetime,
+    free_codes: int | None,
+) -> tuple[Situation, int | None]:
+    """The facts for the rules, and the patron's id when the card exists."""
+    calendar = library.calendar
+    month = calendar.month_of(now)
+    opens_at = None
+    if platform is Platform.LEGIMI:
+        legimi_open = calendar.legimi_claims_open_at(month)
+        opens_at = legimi_open if now < legimi_open else None
+    base = Situation(
+        platform=platform,
+        month=month,
+        today=calendar.today(now),
+        patron=None,
+        debt=DebtFacts(0),
+        service_on=library.service_on(platform, now),
+        claims_open_at=opens_at,
+        free_codes=free_codes,
+    )
+    patron = store.patron_by_card(normalise_card(card_number))
+    if patron is None or patron.id is None:
+        return base, None
+    earlier = store.earlier_code(patron.id, month)
+    if earlier is not None:
+        earlier = dataclasses.replace(earlier, issued_at=calendar.local(earlier.issued_at))
+    situation = dataclasses.replace(
+        base,
+        patron=patron_facts(patron),
+        debt=debt_source.debt_of(store, patron),
+        bans=store.bans(patron.id),
+        earlier_code=earlier,
+    )
+    return situation, patron.id
+
+
+def _pool_exhausted(assessment: Assessment, situation: Situation) -> Assessment:
+    results = tuple(
+        RuleResult(Rule.POOL, Verdict.FAIL, Reason.NO_CODES_LEFT, {"month": situation.month})
+        if r.rule is Rule.POOL
+        else r
+        for r in assessment.results
+    )
+    return Assessment(results)
+
+
+def decide(
+    store: Store, command: GiveCode, *, library: Library, debt_source: DebtSource, now: datetime
+) -> Decision:
+    """Assess the rules and, when they allow it, claim a code. The caller commits."""
+    pool_branch = library.pool_branch(command.platform, command.branch_id)
+    if command.branch_id is not None:
+        library.branch(command.branch_id)
+    situation, patron_id = _situation(
+        store,
+        library=library,
+        debt_source=debt_source,
+        card_number=command.card_number,
+        platform=command.platform,
+        now=now,
+        free_codes=None,
+    )
+    claimant = Claimant(written_name=command.written_name, sender=command.sender)
+    assessment = assess(situation, claimant, library.policy)
+    if not assessment.eligible or patron_id is None:
+        return Decision(assessment)
+    code = store.claim_free_code(command.platform, situation.month, pool_branch)
+    if code is None or code.id is None:
+        return Decision(_pool_exhausted(assessment, situation))
+    issuance = store.add_issuance(
+        Issuance(
+            code_id=code.id,
+            patron_id=patron_id,
+            platform=command.platform.value,
+            month=str(situation.month),
+            channel=command.channel.value,
+            branch_id=command.branch_id,
+            issued_at=now,
+        )
+    )
+    return Decision(assessment, code=code.value, code_id=code.id, issuance_id=issuance.id)
+
+
+def give_code(
+    command: GiveCode, *, db: Database, library: Library, debt_source: DebtSource, now: datetime
+) -> Decision:
+    """Decide in a transaction of its own, with an audit record, and commit."""
+    for attempt in range(1, RACE_RETRIES + 1):
+        try:
+            with db.transaction() as session:
+                store = Store(session)
+                decision = decide(store, command, library=library, debt_source=debt_source, now=now)
+                refusal = decision.refusal
+                store.audit(
+                    at=now,
+                    actor=command.actor,
+                    action="give-code",
+                    outcome="issued" if refusal is None else str(refusal.reason),
+                    card_number=normalise_card(command.card_number),
+                    platform=command.platform.value,
+                    channel=command.channel.value,
+                    branch=command.branch_id,
+                    code_id=decision.code_id,
+                )
+                return decision
+        except IntegrityError:
+            # Another process gave this patron a code in the same instant: the unique
+            # constraint stopped the second one. Deciding again sees the first.
+            log.info("concurrent issuance for one patron; deciding again (attempt %d)", attempt)
+    raise RuntimeError("could not decide after repeated concurrent conflicts")
+
+
+def check_eligibility(
+    command: CheckEligibility,
+    *,
+    db: Database,
+    library: Library,
+    debt_source: DebtSource,
+    now: datetime,
+) -> Assessment:
+    """Every rule with its verdict, without taking a code."""
+    with db.transaction() as session:
+        store = Store(session)
+        month = library.calendar.month_of(now)
+        if command.platform.pooled_per_branch and command.branch_id is None:
+            free = sum(
+                store.count_free(command.platform, month, branch) for branch in library.branches
+            )
+        else:
+            pool_branch = library.pool_branch(command.platform, command.branch_id)
+            free = store.count_free(command.platform, month, pool_branch)
+        situation, _ = _situation(
+            store,
+            library=library,
+            debt_source=debt_source,
+            card_number=command.card_number,
+            platform=command.platform,
+            now=now,
+            free_codes=free,
+        )
+        claimant = Claimant(written_name=command.written_name, sender=command.sender)
+        return assess(situation, claimant, library.policy)

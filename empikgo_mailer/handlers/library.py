@@ -1,0 +1,49 @@
+"""What handlers know about the library: its calendar, rules and branches."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from empikgo_mailer.config import BranchSettings, PlatformSettings, Settings
+from empikgo_mailer.domain.calendar import HolidayCalendar, LibraryCalendar
+from empikgo_mailer.domain.eligibility import Policy
+from empikgo_mailer.domain.platforms import Platform
+from empikgo_mailer.handlers.errors import CommandRejected
+
+
+@dataclass(frozen=True)
+class Library:
+    calendar: LibraryCalendar
+    policy: Policy
+    platforms: Mapping[Platform, PlatformSettings]
+    branches: Mapping[str, BranchSettings]
+
+    @classmethod
+    def from_settings(cls, settings: Settings, holidays: HolidayCalendar) -> Library:
+        return cls(
+            calendar=LibraryCalendar(settings.timezone, holidays),
+            policy=settings.policy,
+            platforms=settings.platforms,
+            branches=settings.branches,
+        )
+
+    def branch(self, branch_id: str) -> BranchSettings:
+        try:
+            return self.branches[branch_id]
+        except KeyError:
+            known = ", ".join(self.branches)
+            raise CommandRejected(f"Nieznana placówka „{branch_id}” (są: {known}).") from None
+
+    def service_on(self, platform: Platform, now: datetime) -> bool:
+        """Rule 7. The configuration switch now; a runtime switch joins it later."""
+        return self.platforms[platform].enabled
+
+    def pool_branch(self, platform: Platform, branch_id: str | None) -> str | None:
+        """The branch whose pool a code comes from: Empik Go per branch, Legimi library-wide."""
+        if platform.pooled_per_branch:
+            if branch_id is None:
+                raise CommandRejected("Kody Empik Go należą do placówki: podaj --branch.")
+            return self.branch(branch_id).id
+        return None

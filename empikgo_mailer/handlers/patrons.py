@@ -1,0 +1,183 @@
+"""Importing patron records exported by the library system (upsert by card number)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_text
+from empikgo_mailer.domain.money import InvalidAmount, parse_pln
+from empikgo_mailer.handlers.codes import normalise_card
+
+COLUMNS = (
+    "card_number",
+    "first_name",
+    "last_name",
+    "email",
+    "active",
+    "contact_confirmed_on",
+    "balance",
+)
+_CARD_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
+_EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_TRUE = {"1", "t", "tak", "true", "y", "yes", "prawda", "aktywny", "aktywne", "aktywna"}
+_FALSE = {"0", "n", "nie", "false", "no", "fałsz", "nieaktywny", "nieaktywne", "nieaktywna"}
+
+
+T = TypeVar("T")
+
+
+class Tracker(Protocol):
+    """Wraps the iteration over a file's rows, e.g. with a progress bar."""
+
+    def __call__(self, items: Sequence[T]) -> Iterable[T]: ...
+
+
+def untracked(items: Sequence[T]) -> Iterable[T]:
+    return items
+
+
+class BadRow(ValueError):
+    """One row cannot be imported; the message says why, in Polish."""
+
+
+@dataclass(frozen=True)
+class ImportPatrons:
+    path: Path
+    actor: str = "system"
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    line: int
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    rejected: list[RowProblem] = field(default_factory=list)
+
+    @property
+    def imported(self) -> int:
+        return self.created + self.updated
+
+
+def _flag(text: str) -> bool:
+    value = text.strip().casefold()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise BadRow(f"active: oczekiwano tak/nie (1/0), jest „{text}”")
+
+
+def _date(text: str) -> date | None:
+    value = text.strip()
+    if not value:
+        return None
+    for pattern in ("%Y-%m-%d", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(value, pattern).date()  # noqa: DTZ007 (a date, no time)
+        except ValueError:
+            continue
+    raise BadRow(f"contact_confirmed_on: to nie jest data (RRRR-MM-DD albo DD.MM.RRRR): „{text}”")
+
+
+def _balance(text: str) -> int:
+    if not text.strip():
+        return 0
+    try:
+        grosze = parse_pln(text)
+    except InvalidAmount:
+        raise BadRow(f"balance: to nie jest kwota w złotych (np. 1,20): „{text}”") from None
+    if grosze < 0:
+        raise BadRow(f"balance: saldo nie może być ujemne: „{text}”")
+    return grosze
+
+
+def _name(values: dict[str, str], column: str) -> str:
+    value = " ".join(values[column].split())
+    if not value:
+        raise BadRow(f"{column}: puste pole")
+    if len(value) > 100:
+        raise BadRow(f"{column}: za długie (ponad 100 znaków)")
+    return value
+
+
+def parse_patron_row(row: CsvRow) -> dict[str, Any]:
+    """The column values of one patron, checked; raises BadRow."""
+    if row.extra_fields:
+        raise BadRow(f"więcej pól ({row.extra_fields} za dużo) niż kolumn w nagłówku")
+    if row.missing_fields:
+        raise BadRow(f"brakuje {row.missing_fields} pól względem nagłówka")
+    values = row.values
+    card = normalise_card(values["card_number"])
+    if not _CARD_RE.match(card):
+        raise BadRow(f"card_number: niepoprawny numer karty „{values['card_number']}”")
+    email = values["email"].strip() or None
+    if email is not None and (len(email) > 254 or not _EMAIL_RE.match(email)):
+        raise BadRow(f"email: niepoprawny adres „{email}”")
+    return {
+        "card_number": card,
+        "first_name": _name(values, "first_name"),
+        "last_name": _name(values, "last_name"),
+        "email": email,
+        "active": _flag(values["active"]),
+        "contact_confirmed_on": _date(values["contact_confirmed_on"]),
+        "opening_balance_grosze": _balance(values["balance"]),
+    }
+
+
+def import_patrons(
+    command: ImportPatrons,
+    *,
+    db: Database,
+    now: datetime,
+    track: Tracker = untracked,
+) -> ImportReport:
+    """Read the whole file first (an unreadable file changes nothing), then upsert the good
+    rows in one transaction and list the bad ones with their line numbers."""
+    table = parse_csv(read_text(command.path), COLUMNS, command.path)
+    report = ImportReport()
+    good: dict[str, dict[str, Any]] = {}
+    first_line: dict[str, int] = {}
+    for row in track(table.rows):
+        try:
+            patron = parse_patron_row(row)
+            card = patron["card_number"]
+            if card in good:
+                raise BadRow(
+                    f"numer karty {card} powtórzony (pierwszy raz w linii {first_line[card]})"
+                )
+            good[card] = patron | {"updated_at": now}
+            first_line[card] = row.line
+        except BadRow as problem:
+            report.rejected.append(RowProblem(row.line, str(problem)))
+
+    with db.transaction() as session:
+        store = Store(session)
+        existing = store.patron_ids_by_card(list(good))
+        new = [row for card, row in good.items() if card not in existing]
+        changed = [row | {"id": existing[card]} for card, row in good.items() if card in existing]
+        store.insert_patrons(new)
+        store.update_patrons(changed)
+        report.created, report.updated = len(new), len(changed)
+        store.audit(
+            at=now,
+            actor=command.actor,
+            action="import-patrons",
+            outcome="done",
+            file=command.path.name,
+            created=report.created,
+            updated=report.updated,
+            rejected=len(report.rejected),
+        )
+    return report
