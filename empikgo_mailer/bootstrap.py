@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.holidays_pl import PolishHolidays
+from empikgo_mailer.adapters.templates import Templates
 from empikgo_mailer.config import Settings
 from empikgo_mailer.handlers.debt import DebtSource, ImportedBalance
 from empikgo_mailer.handlers.library import Library
@@ -17,12 +18,14 @@ class App:
     db: Database
     library: Library
     debt_source: DebtSource
+    templates: Templates
 
 
 def bootstrap(settings: Settings) -> App:
     return App(
         settings=settings,
-        db=Database(settings.database_url),
+        db=Database(settings.database_url, settings.database_busy_timeout),
         library=Library.from_settings(settings, PolishHolidays()),
         debt_source=ImportedBalance(),
+        templates=Templates(settings.templates_dir),
     )

@@ -91,7 +91,9 @@ class Settings:
     source: Path
     timezone: ZoneInfo
     data_dir: Path
+    templates_dir: Path
     database_url: str
+    database_busy_timeout: float
     branches: Mapping[str, BranchSettings]
     platforms: Mapping[Platform, PlatformSettings]
     policy: Policy
@@ -298,7 +300,16 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
 
     root = _Table(path, "", raw)
     root.unknown_keys(
-        {"timezone", "data_dir", "database", "rules", "platforms", "smtp", "branches"}
+        {
+            "timezone",
+            "data_dir",
+            "templates_dir",
+            "database",
+            "rules",
+            "platforms",
+            "smtp",
+            "branches",
+        }
     )
     zone_name = root.text("timezone", "Europe/Warsaw")
     try:
@@ -306,11 +317,12 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
     except (ZoneInfoNotFoundError, ValueError):
         raise root.error("timezone", f"nieznana strefa czasowa: {zone_name!r}") from None
 
-    data_dir = Path(root.text("data_dir", "data"))
-    if not data_dir.is_absolute():
-        data_dir = (path.parent / data_dir).resolve()
+    data_dir = (path.parent / root.text("data_dir", "data")).resolve()
+    templates_dir = (path.parent / root.text("templates_dir", "../templates")).resolve()
+    if not templates_dir.is_dir():
+        raise root.error("templates_dir", f"nie ma takiego katalogu: {templates_dir}")
     database = root.table("database", required=False)
-    database.unknown_keys({"url"})
+    database.unknown_keys({"url", "busy_timeout_seconds"})
     url = (
         env.get("EMPIKGO_DATABASE_URL")
         or database.text("url", "")
@@ -327,7 +339,9 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
         source=path,
         timezone=zone,
         data_dir=data_dir,
+        templates_dir=templates_dir,
         database_url=url,
+        database_busy_timeout=database.number("busy_timeout_seconds", 15.0, 0.1, 600.0),
         branches=_branches(root, env),
         platforms=_platforms(root),
         policy=policy,

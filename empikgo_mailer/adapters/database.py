@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-SQLITE_BUSY_TIMEOUT_MS = 15_000
+DEFAULT_BUSY_TIMEOUT_SECONDS = 15.0
 
 
 class DatabaseUnavailable(Exception):
@@ -28,13 +28,13 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _prepare_sqlite(engine: Engine) -> None:
+def _prepare_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event below issue BEGIN itself.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -45,23 +45,26 @@ def _prepare_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_database_engine(url: str) -> Engine:
+def create_database_engine(url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> Engine:
+    """`busy_timeout`: how long to wait for a lock (SQLite) or a connection (PostgreSQL)."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        _prepare_sqlite(engine)
+        engine = create_engine(url, connect_args={"timeout": busy_timeout})
+        _prepare_sqlite(engine, int(busy_timeout * 1000))
         return engine
-    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    return create_engine(
+        url, pool_pre_ping=True, connect_args={"connect_timeout": max(1, int(busy_timeout))}
+    )
 
 
 class Database:
     """The one engine of a process, and the transactions on it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> None:
         self.url = url
-        self.engine = create_database_engine(url)
+        self.engine = create_database_engine(url, busy_timeout)
 
     @property
     def dialect(self) -> str:

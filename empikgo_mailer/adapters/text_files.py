@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 
@@ -31,7 +32,8 @@ class CsvRow:
 @dataclass(frozen=True)
 class CsvTable:
     columns: tuple[str, ...]
-    rows: list[CsvRow]
+    rows: Iterator[CsvRow]  # read lazily: a syntax error deep in the file raises UnreadableFile
+    line_count: int  # physical lines after the header, for progress bars
 
 
 def read_text(path: Path) -> str:
@@ -72,12 +74,10 @@ def normalise_column(name: str) -> str:
 
 def parse_csv(text: str, required: Sequence[str], source: Path) -> CsvTable:
     """Parse CSV text whose first non-empty line is the header."""
-    lines = text.splitlines(keepends=True)
-    skipped = 0
-    while skipped < len(lines) and not lines[skipped].strip():
-        skipped += 1
-    header_line = lines[skipped]
-    reader = csv.reader(io.StringIO("".join(lines[skipped:])), delimiter=_delimiter(header_line))
+    body = text.lstrip()
+    skipped = text[: len(text) - len(body)].count("\n")  # blank lines before the header
+    header_line = body.split("\n", 1)[0]
+    reader = csv.reader(io.StringIO(body), delimiter=_delimiter(header_line))
     try:
         columns = tuple(normalise_column(c) for c in next(reader))
     except csv.Error as exc:
@@ -91,7 +91,11 @@ def parse_csv(text: str, required: Sequence[str], source: Path) -> CsvTable:
             f"Brak kolumn w pliku {source}: {', '.join(missing)} "
             f"(są: {', '.join(c for c in columns if c) or 'żadne'})"
         )
-    rows: list[CsvRow] = []
+    return CsvTable(columns, _rows(reader, columns, skipped, source), body.count("\n"))
+
+
+def _rows(reader: Any, columns: tuple[str, ...], skipped: int, source: Path) -> Iterator[CsvRow]:
+    """`reader` is a csv reader; its line_num gives the physical line for messages."""
     previous_end = 1
     try:
         for fields in reader:
@@ -103,16 +107,13 @@ def parse_csv(text: str, required: Sequence[str], source: Path) -> CsvTable:
                 column: fields[i].strip() if i < len(fields) else ""
                 for i, column in enumerate(columns)
             }
-            rows.append(
-                CsvRow(
-                    line=line,
-                    values=values,
-                    extra_fields=max(0, len(fields) - len(columns)),
-                    missing_fields=max(0, len(columns) - len(fields)),
-                )
+            yield CsvRow(
+                line=line,
+                values=values,
+                extra_fields=max(0, len(fields) - len(columns)),
+                missing_fields=max(0, len(columns) - len(fields)),
             )
     except csv.Error as exc:
         raise UnreadableFile(
             f"Błąd składni CSV w pliku {source} w linii {skipped + reader.line_num}: {exc}"
         ) from None
-    return CsvTable(columns, rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from empikgo_mailer.domain.explanations import (
 )
 from empikgo_mailer.domain.month import InvalidMonth, Month
 from empikgo_mailer.domain.platforms import Channel, Platform
-from empikgo_mailer.domain.polish import day_text, month_name
+from empikgo_mailer.domain.polish import day_text, moment_text, month_name
 from empikgo_mailer.entrypoints.click_pl import PolishGroup, polish_error
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode, check_eligibility, give_code
@@ -126,13 +126,26 @@ now_option = click.option(
 )
 
 
-def _track(items: Sequence[T]) -> Iterator[T]:
-    """A progress bar on standard error for large files."""
-    if len(items) < PROGRESS_THRESHOLD:
-        yield from items
-        return
-    with click.progressbar(items, label="Wczytywanie", file=sys.stderr) as bar:
-        yield from bar
+class ProgressBar:
+    """A progress bar on standard error, shown only for large files."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Any = None
+        self.shown = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if total < PROGRESS_THRESHOLD:
+                return
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
 
 
 def _echo_problems(problems: Iterable[Any]) -> None:
@@ -189,9 +202,13 @@ def patrons_import(ctx: click.Context, file: Path, now_text: str | None) -> int:
     """
     runtime = _runtime(ctx)
     app = runtime.app()
-    report = import_patrons(
-        ImportPatrons(file, actor="cli"), db=app.db, now=runtime.now(now_text), track=_track
-    )
+    bar = ProgressBar("Wczytywanie czytelników")
+    try:
+        report = import_patrons(
+            ImportPatrons(file, actor="cli"), db=app.db, now=runtime.now(now_text), progress=bar
+        )
+    finally:
+        bar.close()
     click.echo(
         f"Zaimportowano czytelników: {report.imported} (nowych: {report.created}, "
         f"zaktualizowanych: {report.updated}); odrzuconych wierszy: {len(report.rejected)}."
@@ -264,11 +281,20 @@ def issue(
         assert refusal.reason is not None
         click.echo(f"Odmowa: {explain_refusal(refusal.reason, dict(refusal.details))}")
         return ExitCode.REFUSED
-    month = app.library.calendar.month_of(now)
-    url = app.settings.platforms[platform].activation_url
-    click.echo(f"Wydano kod {platform.display_name} dla karty {card_number}:")
-    click.echo(f"    {decision.code}")
-    click.echo(f"Aktywacja do {day_text(month.last_day)} na stronie {url}")
+    branch = app.library.branch(branch_id)
+    click.echo(
+        app.templates.render(
+            "desk_slip.txt.j2",
+            library_unit=branch.name,
+            branch_address=branch.address,
+            platform=platform.display_name,
+            code=decision.code,
+            activation_url=app.settings.platforms[platform].activation_url,
+            last_day=day_text(app.library.calendar.month_of(now).last_day),
+            issued_at=moment_text(now),
+        ),
+        nl=False,
+    )
     return ExitCode.OK
 
 
@@ -377,18 +403,21 @@ def status(
             )
         )
         return ExitCode.OK
+
+    def where(branch_id: str | None) -> str:
+        if branch_id is None:
+            return "cała biblioteka"
+        branch = app.library.branches.get(branch_id)
+        return f"{branch_id}: {branch.name}" if branch else branch_id
+
+    places = [where(pool.branch_id) for pool in pools]
+    width = max([len("Placówka"), *map(len, places)])
     click.echo(f"Pule kodów — {month_name(month)}")
-    click.echo(f"  {'Platforma':<10} {'Placówka':<46} {'Wczytane':>8} {'Wydane':>7} {'Zostało':>8}")
-    for pool in pools:
-        if pool.branch_id is None:
-            where = "cała biblioteka"
-        elif pool.branch_id in app.library.branches:
-            where = f"{pool.branch_id} ({app.library.branches[pool.branch_id].name})"
-        else:
-            where = pool.branch_id
+    click.echo(f"  {'Platforma':<9}  {'Placówka':<{width}}  Wczytane  Wydane  Zostało")
+    for pool, place in zip(pools, places, strict=True):
         click.echo(
-            f"  {pool.platform.display_name:<10} {where[:46]:<46} {pool.loaded:>8} "
-            f"{pool.issued:>7} {pool.left:>8}"
+            f"  {pool.platform.display_name:<9}  {place:<{width}}  {pool.loaded:>8}  "
+            f"{pool.issued:>6}  {pool.left:>7}"
         )
     return ExitCode.OK
 

@@ -34,7 +34,9 @@ class PolishFormatter(click.HelpFormatter):
     def write_heading(self, heading: str) -> None:
         super().write_heading(_HEADINGS.get(heading, heading))
 
-    def write_dl(self, rows: Sequence[tuple[str, str]], col_max: int = 30, col_spacing: int = 2) -> None:
+    def write_dl(
+        self, rows: Sequence[tuple[str, str]], col_max: int = 30, col_spacing: int = 2
+    ) -> None:
         polish = [(term, text.replace("[required]", "[wymagane]")) for term, text in rows]
         super().write_dl(polish, col_max, col_spacing)
 

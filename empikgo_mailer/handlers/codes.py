@@ -103,6 +103,7 @@ def _situation(
     platform: Platform,
     now: datetime,
     free_codes: int | None,
+    lock: bool = False,
 ) -> tuple[Situation, int | None]:
     """The facts for the rules, and the patron's id when the card exists."""
     calendar = library.calendar
@@ -121,7 +122,7 @@ def _situation(
         claims_open_at=opens_at,
         free_codes=free_codes,
     )
-    patron = store.patron_by_card(normalise_card(card_number))
+    patron = store.patron_by_card(normalise_card(card_number), lock=lock)
     if patron is None or patron.id is None:
         return base, None
     earlier = store.earlier_code(patron.id, month)
@@ -162,6 +163,7 @@ def decide(
         platform=command.platform,
         now=now,
         free_codes=None,
+        lock=True,
     )
     claimant = Claimant(written_name=command.written_name, sender=command.sender)
     assessment = assess(situation, claimant, library.policy)

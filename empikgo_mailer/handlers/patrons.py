@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import Store
@@ -30,17 +31,12 @@ _TRUE = {"1", "t", "tak", "true", "y", "yes", "prawda", "aktywny", "aktywne", "a
 _FALSE = {"0", "n", "nie", "false", "no", "fałsz", "nieaktywny", "nieaktywne", "nieaktywna"}
 
 
-T = TypeVar("T")
+Progress = Callable[[int, int], None]  # (rows done, rows expected)
+CHUNK_ROWS = 2000
 
 
-class Tracker(Protocol):
-    """Wraps the iteration over a file's rows, e.g. with a progress bar."""
-
-    def __call__(self, items: Sequence[T]) -> Iterable[T]: ...
-
-
-def untracked(items: Sequence[T]) -> Iterable[T]:
-    return items
+def no_progress(done: int, total: int) -> None:
+    """The default: report nothing."""
 
 
 class BadRow(ValueError):
@@ -136,40 +132,56 @@ def parse_patron_row(row: CsvRow) -> dict[str, Any]:
     }
 
 
+def _chunks(rows: Iterator[CsvRow]) -> Iterable[list[CsvRow]]:
+    while chunk := list(islice(rows, CHUNK_ROWS)):
+        yield chunk
+
+
 def import_patrons(
     command: ImportPatrons,
     *,
     db: Database,
     now: datetime,
-    track: Tracker = untracked,
+    progress: Progress = no_progress,
 ) -> ImportReport:
-    """Read the whole file first (an unreadable file changes nothing), then upsert the good
-    rows in one transaction and list the bad ones with their line numbers."""
+    """Upsert the good rows and list the bad ones with their line numbers.
+
+    The whole file is decoded and its header checked before anything is written; the rows
+    are then parsed and written in chunks (to keep memory flat on large files) inside one
+    transaction, so a file that turns out broken half-way changes nothing.
+    """
     table = parse_csv(read_text(command.path), COLUMNS, command.path)
     report = ImportReport()
-    good: dict[str, dict[str, Any]] = {}
     first_line: dict[str, int] = {}
-    for row in track(table.rows):
-        try:
-            patron = parse_patron_row(row)
-            card = patron["card_number"]
-            if card in good:
-                raise BadRow(
-                    f"numer karty {card} powtórzony (pierwszy raz w linii {first_line[card]})"
-                )
-            good[card] = patron | {"updated_at": now}
-            first_line[card] = row.line
-        except BadRow as problem:
-            report.rejected.append(RowProblem(row.line, str(problem)))
-
+    done = 0
     with db.transaction() as session:
         store = Store(session)
-        existing = store.patron_ids_by_card(list(good))
-        new = [row for card, row in good.items() if card not in existing]
-        changed = [row | {"id": existing[card]} for card, row in good.items() if card in existing]
-        store.insert_patrons(new)
-        store.update_patrons(changed)
-        report.created, report.updated = len(new), len(changed)
+        existing = store.patron_ids_by_card()
+        for chunk in _chunks(table.rows):
+            good: dict[str, dict[str, Any]] = {}
+            for row in chunk:
+                try:
+                    patron = parse_patron_row(row)
+                    card = patron["card_number"]
+                    if card in first_line:
+                        earlier = first_line[card]
+                        raise BadRow(
+                            f"numer karty {card} powtórzony (pierwszy raz w linii {earlier})"
+                        )
+                except BadRow as problem:
+                    report.rejected.append(RowProblem(row.line, str(problem)))
+                    continue
+                first_line[card] = row.line
+                good[card] = patron | {"updated_at": now}
+            new = [row for card, row in good.items() if card not in existing]
+            store.insert_patrons(new)
+            store.update_patrons(
+                [row | {"id": existing[card]} for card, row in good.items() if card in existing]
+            )
+            report.created += len(new)
+            report.updated += len(good) - len(new)
+            done += len(chunk)
+            progress(done, table.line_count)
         store.audit(
             at=now,
             actor=command.actor,

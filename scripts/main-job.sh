@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The main job for now: set up the SQLite database, load the sample patrons and this
+# month's sample code pools from fixtures/, and show the status. Safe to run again
+# (codes already loaded are listed as refused, exit code 4, and the job goes on).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export EMPIKGO_CONFIG=${EMPIKGO_CONFIG:-config/empikgo.example.toml}
+month=$(TZ=Europe/Warsaw date +%Y-%m)
+cli=(python3 -m empikgo_mailer)
+
+# Exit code 4 means "some rows were refused": expected when the samples are loaded again.
+tolerate_refused() { "$@" || [ $? -eq 4 ]; }
+
+"${cli[@]}" init
+tolerate_refused "${cli[@]}" patrons import fixtures/patrons.csv
+tolerate_refused "${cli[@]}" codes import fixtures/codes/empik-go-multimedia.txt \
+    --platform empik-go --month "$month" --branch multimedia
+tolerate_refused "${cli[@]}" codes import fixtures/codes/empik-go-w63.txt \
+    --platform empik-go --month "$month" --branch w63
+tolerate_refused "${cli[@]}" codes import fixtures/codes/legimi.csv --platform legimi --month "$month"
+"${cli[@]}" status

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything empikgo-mailer and its tests need on a fresh Debian/Ubuntu machine:
+# the PostgreSQL server binaries (the tests start their own throwaway cluster) and the
+# Python package with its development tools. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+packages=()
+if ! command -v initdb >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    packages+=(postgresql)
+fi
+command -v runuser >/dev/null 2>&1 || packages+=(util-linux)
+
+if ((${#packages[@]})); then
+    if [ "$(id -u)" -eq 0 ]; then
+        apt_get=(apt-get)
+    elif command -v sudo >/dev/null 2>&1; then
+        apt_get=(sudo apt-get)
+    else
+        echo "Missing system packages: ${packages[*]} (install them as root)" >&2
+        exit 1
+    fi
+    "${apt_get[@]}" update -q
+    DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q --no-install-recommends "${packages[@]}"
+fi
+
+"$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[dev]'

@@ -1,0 +1,67 @@
+"""Fixtures: real databases (SQLite in a temp dir, PostgreSQL started from its binaries)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from empikgo_mailer.adapters import schema
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.bootstrap import App, bootstrap
+from tests.support.config import settings_for
+from tests.support.postgres import PostgresServer
+
+TEMPLATE = "empikgo_template"
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One cluster per test run, with a migrated template that each test copies."""
+    server = PostgresServer().start()
+    try:
+        template = Database(server.create_database(TEMPLATE))
+        schema.upgrade(template)
+        template.dispose()
+        yield server
+    finally:
+        server.stop()
+
+
+def fresh_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'empikgo.sqlite3'}"
+        db = Database(url)
+        schema.upgrade(db)
+        db.dispose()
+        return url
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database(f"empikgo_{next(_database_numbers)}", template=TEMPLATE)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database on each backend."""
+    return fresh_database_url(str(request.param), tmp_path, request)
+
+
+@pytest.fixture
+def sqlite_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return fresh_database_url("sqlite", tmp_path, request)
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[App]:
+    application = bootstrap(settings_for(tmp_path, database_url))
+    yield application
+    application.db.dispose()
+
+
+@pytest.fixture
+def sqlite_app(sqlite_url: str, tmp_path: Path) -> Iterator[App]:
+    application = bootstrap(settings_for(tmp_path, sqlite_url))
+    yield application
+    application.db.dispose()

@@ -1,0 +1,72 @@
+"""Migrations: the schema they build is the schema the code uses, on both databases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel
+
+from empikgo_mailer.adapters import schema
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.tables import Issuance
+from empikgo_mailer.domain.month import Month
+from empikgo_mailer.domain.platforms import Platform
+from tests.support.data import LOADED_AT, add_codes, add_patron
+
+
+def test_migrations_match_the_tables(database_url: str) -> None:
+    db = Database(database_url)
+    with db.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    db.dispose()
+    assert differences == []
+
+
+def test_upgrade_is_safe_to_repeat(database_url: str) -> None:
+    db = Database(database_url)
+    head = schema.head_revision()
+    assert schema.upgrade(db) == (head, head)
+    assert schema.is_current(db)
+    db.dispose()
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'wal.sqlite3'}")
+    schema.upgrade(db)
+    with db.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    db.dispose()
+
+
+@pytest.mark.parametrize("same", ["code", "patron-month"])
+def test_the_database_itself_refuses_a_second_issuance(database_url: str, same: str) -> None:
+    """Even code that skipped every check could not give one code twice, or two codes a month."""
+    db = Database(database_url)
+    first = add_patron(db, "1")
+    second = add_patron(db, "2")
+    add_codes(db, Platform.EMPIK_GO, Month(2026, 11), "w63", ["A", "B"])
+    with db.transaction() as session:
+        code_ids = [row[0] for row in session.execute(text("SELECT id FROM code ORDER BY id"))]
+
+    def issuance(patron: int, code: int) -> Issuance:
+        return Issuance(
+            code_id=code,
+            patron_id=patron,
+            platform="empik-go",
+            month="2026-11",
+            channel="desk",
+            branch_id="w63",
+            issued_at=LOADED_AT,
+        )
+
+    with db.transaction() as session:
+        session.add(issuance(first, code_ids[0]))
+    again = issuance(second, code_ids[0]) if same == "code" else issuance(first, code_ids[1])
+    with pytest.raises(IntegrityError), db.transaction() as session:
+        session.add(again)
+    db.dispose()

@@ -1,0 +1,125 @@
+"""Configuration: the example file is complete, and every mistake is one clear line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from empikgo_mailer.config import ConfigError, load_settings, read_environment
+from empikgo_mailer.domain.platforms import Platform
+from tests.support.config import TEMPLATES, TEST_CONFIG
+
+EXAMPLE = Path(__file__).parents[2] / "config" / "empikgo.example.toml"
+
+
+def test_example_configuration_loads_with_both_branches() -> None:
+    settings = load_settings(EXAMPLE, {"EMPIKGO_IMAP_PASSWORD_W63": "s3cret"})
+    assert set(settings.branches) == {"multimedia", "w63"}
+    multimedia = settings.branches["multimedia"]
+    assert multimedia.address == "al. Niepodległości 19/lok.C"
+    assert [str(multimedia.hours.weekly[d][0]) for d in range(5)] == ["10:00:00"] * 5
+    assert 5 not in multimedia.hours.weekly and 6 not in multimedia.hours.weekly
+    assert settings.branches["w63"].imap.password is not None
+    assert settings.branches["multimedia"].imap.password is None
+    assert (
+        settings.platforms[Platform.LEGIMI].activation_url == "https://www.legimi.pl/mazowieckie/"
+    )
+    assert settings.policy.contact_max_age_months == 12 and settings.policy.require_sender_match
+    assert str(settings.timezone) == "Europe/Warsaw"
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith(
+        "data/empikgo.sqlite3"
+    )
+
+
+def test_database_url_from_environment_wins() -> None:
+    url = "postgresql+psycopg://u@127.0.0.1/x"
+    assert load_settings(EXAMPLE, {"EMPIKGO_DATABASE_URL": url}).database_url == url
+
+
+def test_secrets_never_show_in_repr() -> None:
+    settings = load_settings(EXAMPLE, {"EMPIKGO_SMTP_PASSWORD": "hunter2"})
+    assert "hunter2" not in repr(settings)
+    assert settings.smtp.password is not None and settings.smtp.password.value == "hunter2"
+
+
+def test_dotenv_is_read_and_the_real_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("EMPIKGO_SMTP_PASSWORD=from-file\nEMPIKGO_TEST_ONLY=x\n", encoding="utf-8")
+    monkeypatch.setenv("EMPIKGO_SMTP_PASSWORD", "from-env")
+    env = read_environment(dotenv)
+    assert env["EMPIKGO_SMTP_PASSWORD"] == "from-env"
+    assert env["EMPIKGO_TEST_ONLY"] == "x"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('timezone = "Europe/Warsaw"', 'timezone = "Europe/Atlantis"', "timezone: nieznana strefa"),
+        (
+            'mon = "10:00-16:00"',
+            'mon = "10-16"',
+            "branches.multimedia.hours.mon: oczekiwano godzin",
+        ),
+        (
+            'mon = "10:00-16:00"',
+            'mon = "16:00-10:00"',
+            "branches.multimedia.hours.mon: godzina otwarcia",
+        ),
+        ('mon = "10:00-16:00"', 'mon = "25:00-26:00"', "branches.multimedia.hours.mon"),
+        ("port = 2525", 'port = "smtp"', "smtp.port: oczekiwano: liczba całkowita"),
+        ("port = 2525", "port = 70000", "smtp.port: poza zakresem"),
+        (
+            'security = "none"\n\n[branches.multimedia]',
+            'security = "tls"\n\n[branches.multimedia]',
+            "smtp.security: dozwolone",
+        ),
+        (
+            "contact_max_age_months = 12",
+            "contact_max_age_months = true",
+            "rules.contact_max_age_months: oczekiwano",
+        ),
+        (
+            "require_sender_match = true",
+            'require_sender_match = "tak"',
+            "rules.require_sender_match",
+        ),
+        ('mailbox = "w63@biblioteka.test"', 'mailbox = "w63"', "branches.w63.mailbox"),
+        ('mailbox = "w63@biblioteka.test"', "", "branches.w63.mailbox: brak wymaganej opcji"),
+        ('closures = ["2026-11-27"]', 'closures = ["27.11.2026"]', "branches.multimedia.closures"),
+        (
+            'activation_url = "https://www.legimi.pl/mazowieckie/"',
+            'activation_url = "legimi"',
+            "platforms.legimi.activation_url",
+        ),
+        ("[rules]", "[rules]\ncontact_age = 3", "rules.contact_age: nieznana opcja"),
+        ('timezone = "Europe/Warsaw"', 'timezone = "Europe/Warsaw"\n[broken', "błąd składni TOML"),
+        (
+            'templates_dir = "',
+            'templates_dir = "/nonexistent',
+            "templates_dir: nie ma takiego katalogu",
+        ),
+    ],
+)
+def test_a_wrong_option_names_the_file_and_the_key(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    text = TEST_CONFIG.format(
+        database_url="sqlite:///x.sqlite3", empik_enabled="true", templates_dir=TEMPLATES
+    )
+    assert old in text
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {})
+    line = str(caught.value)
+    assert line.startswith(f"{path}: ")
+    assert message in line
+    assert "\n" not in line
+
+
+def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="nie ma takiego pliku"):
+        load_settings(tmp_path / "nope.toml", {})

@@ -1,0 +1,76 @@
+"""Small value types: months, money, names."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from empikgo_mailer.domain.money import InvalidAmount, format_pln, parse_pln
+from empikgo_mailer.domain.month import InvalidMonth, Month
+from empikgo_mailer.domain.names import names_match
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-13", "2026-00", "26-11", "2026-1", "listopad", "", "2026/11"]
+)
+def test_month_rejects_anything_but_yyyy_mm(text: str) -> None:
+    with pytest.raises(InvalidMonth):
+        Month.parse(text)
+
+
+def test_month_arithmetic_crosses_years() -> None:
+    assert Month(2026, 11).plus(3) == Month(2027, 2)
+    assert Month(2027, 1).plus(-1) == Month(2026, 12)
+    assert Month(2028, 2).last_day == date(2028, 2, 29)
+    assert str(Month.parse("2026-03")) == "2026-03"
+
+
+@pytest.mark.parametrize(
+    ("text", "grosze"),
+    [
+        ("1,20", 120),
+        ("1.20", 120),
+        ("0,3", 30),
+        ("0.30", 30),
+        ("12", 1200),
+        ("", None),
+        ("1 234,50", 123450),
+        ("1\u00a0234,50 zł", 123450),
+        ("-5", -500),
+        ("abc", None),
+        ("1,234", None),
+        ("1.2.3", None),
+        ("0,50 PLN", 50),
+    ],
+)
+def test_parse_pln(text: str, grosze: int | None) -> None:
+    if grosze is None:
+        with pytest.raises(InvalidAmount):
+            parse_pln(text)
+    else:
+        assert parse_pln(text) == grosze
+
+
+@given(st.integers(min_value=-(10**9), max_value=10**9))
+def test_format_and_parse_round_trip(grosze: int) -> None:
+    assert parse_pln(format_pln(grosze)) == grosze
+
+
+@pytest.mark.parametrize("written", ["Łukasz Żak", "zak lukasz", "ŻAK Łukasz", "  łukasz   ŻAK "])
+def test_names_match_ignoring_case_diacritics_and_order(written: str) -> None:
+    assert names_match(written, "Łukasz", "Żak")
+
+
+@pytest.mark.parametrize(
+    "written", ["Łukasz", "Łukasz Żakowski", "Jan Żak", "", "Łukasz Żak Nowak"]
+)
+def test_names_that_do_not_match(written: str) -> None:
+    assert not names_match(written, "Łukasz", "Żak")
+
+
+def test_double_barrelled_surnames_match_with_or_without_hyphen() -> None:
+    assert names_match("Zofia Wiśniewska-Kowalska", "Zofia", "Wiśniewska-Kowalska")
+    assert names_match("wisniewska kowalska zofia", "Zofia", "Wiśniewska-Kowalska")
