@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from empikgo_mailer.adapters import schema
-from empikgo_mailer.adapters.database import Database
+from tests.support.databases import migrated, migrated_sqlite
 from tests.support.postgres import PostgresServer
 
 
@@ -15,18 +14,10 @@ from tests.support.postgres import PostgresServer
 def database(backend: str, directory: Path) -> Iterator[str]:
     """A migrated, empty database; yields its URL."""
     if backend == "sqlite":
-        url = f"sqlite:///{directory / 'bench.sqlite3'}"
-        db = Database(url)
-        schema.upgrade(db)
-        db.dispose()
-        yield url
+        yield migrated_sqlite(directory, "bench.sqlite3")
         return
     server = PostgresServer().start()
     try:
-        url = server.create_database("bench")
-        db = Database(url)
-        schema.upgrade(db)
-        db.dispose()
-        yield url
+        yield migrated(server.create_database("bench"))
     finally:
         server.stop()

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from empikgo_mailer.adapters import schema
-from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.bootstrap import App, bootstrap
 from tests.support.config import settings_for
+from tests.support.databases import migrated, migrated_sqlite
 from tests.support.postgres import PostgresServer
 
 TEMPLATE = "empikgo_template"
@@ -23,9 +22,7 @@ def postgres() -> Iterator[PostgresServer]:
     """One cluster per test run, with a migrated template that each test copies."""
     server = PostgresServer().start()
     try:
-        template = Database(server.create_database(TEMPLATE))
-        schema.upgrade(template)
-        template.dispose()
+        migrated(server.create_database(TEMPLATE))
         yield server
     finally:
         server.stop()
@@ -33,11 +30,7 @@ def postgres() -> Iterator[PostgresServer]:
 
 def fresh_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'empikgo.sqlite3'}"
-        db = Database(url)
-        schema.upgrade(db)
-        db.dispose()
-        return url
+        return migrated_sqlite(tmp_path)
     server: PostgresServer = request.getfixturevalue("postgres")
     return server.create_database(f"empikgo_{next(_database_numbers)}", template=TEMPLATE)
 
