@@ -87,6 +87,25 @@ class PlatformSettings:
 
 
 @dataclass(frozen=True)
+class MailFolders:
+    """Where a message goes once it is decided, so staff can follow it in a mail client."""
+
+    answered: str  # a code was sent
+    rejected: str  # a refusal was sent
+    staff: str  # set aside: automatic, not understood, too large, failing
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    max_message_bytes: int
+    max_replies_per_sender_per_day: int
+    fetch_batch: int
+    idle_renew_seconds: int
+    poll_seconds: int
+    folders: MailFolders
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path
     timezone: ZoneInfo
@@ -98,6 +117,7 @@ class Settings:
     platforms: Mapping[Platform, PlatformSettings]
     policy: Policy
     smtp: SmtpSettings
+    mail: MailSettings
 
     def branch(self, branch_id: str) -> BranchSettings:
         return self.branches[branch_id]
@@ -273,6 +293,35 @@ def _smtp(root: _Table, env: Mapping[str, str]) -> SmtpSettings:
     )
 
 
+def _mail(root: _Table) -> MailSettings:
+    mail = root.table("mail", required=False)
+    mail.unknown_keys(
+        {
+            "max_message_bytes",
+            "max_replies_per_sender_per_day",
+            "fetch_batch",
+            "idle_renew_seconds",
+            "poll_seconds",
+            "folders",
+        }
+    )
+    folders = mail.table("folders", required=False)
+    folders.unknown_keys({"answered", "rejected", "staff"})
+    return MailSettings(
+        max_message_bytes=mail.integer("max_message_bytes", 10 * 1024 * 1024, 10_000, 2**31),
+        max_replies_per_sender_per_day=mail.integer("max_replies_per_sender_per_day", 3, 1, 1000),
+        fetch_batch=mail.integer("fetch_batch", 200, 1, 5000),
+        # IMAP servers may drop an IDLE after 29 minutes; renew well before.
+        idle_renew_seconds=mail.integer("idle_renew_seconds", 600, 10, 1500),
+        poll_seconds=mail.integer("poll_seconds", 60, 1, 3600),
+        folders=MailFolders(
+            answered=folders.text("answered", "Empik Go - wydane"),
+            rejected=folders.text("rejected", "Empik Go - odmowy"),
+            staff=folders.text("staff", "Empik Go - dla obsługi"),
+        ),
+    )
+
+
 def read_environment(dotenv_path: Path | None = None) -> dict[str, str]:
     """The process environment over `.env` (the real environment wins)."""
     path = dotenv_path if dotenv_path is not None else Path(".env")
@@ -308,6 +357,7 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
             "rules",
             "platforms",
             "smtp",
+            "mail",
             "branches",
         }
     )
@@ -346,4 +396,5 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
         platforms=_platforms(root),
         policy=policy,
         smtp=_smtp(root, env),
+        mail=_mail(root),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import DateTime, Dialect, ForeignKey, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Dialect, ForeignKey, Index, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -114,3 +114,73 @@ class AuditEvent(SQLModel, table=True):
     outcome: str = Field(max_length=32)
     card_number: str | None = Field(default=None, max_length=32, index=True)
     details: str = Field(default="{}", sa_type=Text)
+
+
+class MailboxState(SQLModel, table=True):
+    """Where the collector stopped in a branch mailbox (IMAP UIDs are 32-bit unsigned)."""
+
+    __tablename__ = "mailbox_state"
+
+    branch_id: str = Field(primary_key=True, max_length=32)
+    uidvalidity: int = Field(sa_type=BigInteger)
+    last_uid: int = Field(sa_type=BigInteger)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class MailRequest(SQLModel, table=True):
+    """One message with the request subject, queued per branch in receipt order."""
+
+    __tablename__ = "mail_request"
+    __table_args__ = (
+        # The same message fetched twice (or again after UIDVALIDITY changed) is queued once.
+        UniqueConstraint("branch_id", "fingerprint"),
+        Index("ix_mail_request_queue", "branch_id", "status", "received_at", "uid"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    branch_id: str = Field(max_length=32)
+    uidvalidity: int = Field(sa_type=BigInteger)
+    uid: int = Field(sa_type=BigInteger)
+    fingerprint: str = Field(max_length=80)
+    message_id: str | None = Field(default=None, sa_type=Text)
+    references: str | None = Field(default=None, sa_type=Text)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    size: int = 0
+    sender: str | None = Field(default=None, max_length=254)
+    subject: str = Field(default="", sa_type=Text)
+    kind: str = Field(max_length=16)  # request | automatic | too-large
+    card_number: str | None = Field(default=None, max_length=32)
+    cards_found: int = 0
+    words: str = Field(default="", sa_type=Text)
+    status: str = Field(max_length=16)  # queued | decided | set-aside
+    outcome: str | None = Field(default=None, max_length=32)
+    note: str | None = Field(default=None, sa_type=Text)
+    attempts: int = 0
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    issuance_id: int | None = Field(default=None, sa_column_args=[ForeignKey("issuance.id")])
+    filed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A reply composed together with its decision; the sender only transmits it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_recipient", "recipient", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int | None = Field(default=None, sa_column_args=[ForeignKey("mail_request.id")])
+    branch_id: str = Field(max_length=32)
+    sender: str = Field(max_length=254)
+    recipient: str = Field(max_length=254)
+    message_id: str = Field(max_length=255)
+    message: str = Field(sa_type=Text)  # the whole RFC 5322 message
+    status: str = Field(default="pending", max_length=16)  # pending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

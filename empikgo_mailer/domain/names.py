@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 
 # Letters that Unicode does not decompose into a base letter and a mark.
 _UNDECOMPOSABLE = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "ß": "ss", "đ": "d"})
@@ -18,6 +19,11 @@ def name_tokens(text: str) -> tuple[str, ...]:
 
 
 def names_match(written: str, first_name: str, last_name: str) -> bool:
-    """Case-, diacritics- and order-insensitive: 'zak lukasz' matches Łukasz Żak."""
-    expected = name_tokens(f"{first_name} {last_name}")
-    return bool(expected) and name_tokens(written) == expected
+    """Case-, diacritics- and order-insensitive: 'zak lukasz' matches Łukasz Żak.
+
+    Every word of the record's first and last name must be in what the reader wrote; other
+    words may surround it, because a request by e-mail is a sentence, not a form field
+    ("Dzień dobry, Łukasz Żak, karta 1000001").
+    """
+    expected = Counter(name_tokens(f"{first_name} {last_name}"))
+    return bool(expected) and not expected - Counter(name_tokens(written))

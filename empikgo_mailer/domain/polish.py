@@ -35,6 +35,26 @@ MONTHS_GENITIVE = (
     "grudnia",
 )
 
+MONTHS_LOCATIVE = (
+    "styczniu",
+    "lutym",
+    "marcu",
+    "kwietniu",
+    "maju",
+    "czerwcu",
+    "lipcu",
+    "sierpniu",
+    "wrześniu",
+    "październiku",
+    "listopadzie",
+    "grudniu",
+)
+
+
+def month_locative(month: Month) -> str:
+    """'listopadzie 2026', as in 'w listopadzie 2026'"""
+    return f"{MONTHS_LOCATIVE[month.month - 1]} {month.year}"
+
 
 def month_name(month: Month) -> str:
     """'listopad 2026'"""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +31,7 @@ from empikgo_mailer.domain.month import InvalidMonth, Month
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.domain.polish import day_text, moment_text, month_name
 from empikgo_mailer.entrypoints.click_pl import PolishGroup, polish_error
+from empikgo_mailer.entrypoints.daemon import Daemon
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode, check_eligibility, give_code
 from empikgo_mailer.handlers.errors import CommandRejected
@@ -419,6 +422,49 @@ def status(
             f"  {pool.platform.display_name:<9}  {place:<{width}}  {pool.loaded:>8}  "
             f"{pool.issued:>6}  {pool.left:>7}"
         )
+    return ExitCode.OK
+
+
+@cli.command()
+@click.option(
+    "--once", is_flag=True, help="Jeden przebieg: poczta, decyzje, wysyłka; potem koniec."
+)
+@now_option
+@click.pass_context
+def run(ctx: click.Context, once: bool, now_text: str | None) -> int:
+    """Demon poczty: zbiera prośby „EMPIK GO”, wydaje kody w godzinach pracy, wysyła odpowiedzi."""
+    runtime = _runtime(ctx)
+    app = runtime.app()
+    if now_text is not None and not once:
+        raise click.BadParameter("--now działa tylko razem z --once", param_hint="'--now'")
+    fixed = runtime.now(now_text) if now_text is not None else None
+    zone = app.settings.timezone
+
+    def clock() -> datetime:
+        return fixed if fixed is not None else datetime.now(zone)
+
+    daemon = Daemon(app, clock)
+    if once:
+        report = daemon.run_once()
+        queued = sum(c.queued for c in report.collected.values())
+        decided = ", ".join(f"{k}: {v}" for k, v in sorted(report.decided.items())) or "brak"
+        click.echo(
+            f"Nowe prośby: {queued}; decyzje: {decided}; wysłane odpowiedzi: {report.sent.sent}."
+        )
+        for branch_id in report.unreachable:
+            click.echo(f"Uwaga: skrzynka placówki {branch_id} jest nieosiągalna.", err=True)
+        return ExitCode.OK
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("signal %d: finishing the current step", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    log.info("mail daemon started")
+    daemon.run_forever(stop)
+    log.info("mail daemon stopped")
     return ExitCode.OK
 
 

@@ -1,0 +1,156 @@
+"""A branch mailbox over IMAP (imapclient): fetch by UID without marking anything read,
+file decided messages into folders, and wait for new mail with IDLE."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import imapclient
+from imapclient.exceptions import IMAPClientError
+
+from empikgo_mailer.config import ImapSettings
+
+log = logging.getLogger(__name__)
+
+# Errors after which the connection is not to be trusted: reconnect and carry on.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (OSError, IMAPClientError, EOFError)
+
+
+class MailboxUnavailable(Exception):
+    """The mailbox cannot be reached or logged into."""
+
+
+@dataclass(frozen=True)
+class FetchedMessage:
+    uid: int
+    received_at: datetime  # INTERNALDATE, aware
+    size: int
+    raw: bytes | None  # None when the message is over the size limit
+    header: bytes  # always present: for a large message, only this was downloaded
+
+
+class ImapMailbox:
+    def __init__(self, settings: ImapSettings) -> None:
+        self.settings = settings
+        self.client: Any = None
+        self.uidvalidity = 0
+        self._known_folders: set[str] = set()
+
+    # connection ---------------------------------------------------------------------
+    def connect(self) -> int:
+        """Log in and select the folder; return its UIDVALIDITY."""
+        s = self.settings
+        if s.password is None:
+            raise MailboxUnavailable(f"no IMAP password for {s.username}@{s.host}")
+        try:
+            context = ssl.create_default_context()
+            client = imapclient.IMAPClient(
+                s.host,
+                port=s.port,
+                ssl=s.security == "ssl",
+                ssl_context=context,
+                timeout=s.timeout_seconds,
+            )
+            if s.security == "starttls":
+                client.starttls(context)
+            client.login(s.username, s.password.value)
+            # Aware datetimes with the server's offset, not the machine's local time.
+            client.normalise_times = False
+            selected = client.select_folder(s.folder)
+        except CONNECTION_ERRORS as exc:
+            raise MailboxUnavailable(f"{s.username}@{s.host}:{s.port}: {exc}") from exc
+        self.client = client
+        self.uidvalidity = int(selected[b"UIDVALIDITY"])
+        return self.uidvalidity
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except CONNECTION_ERRORS:
+            log.debug("IMAP logout failed; the connection is gone anyway")
+
+    @property
+    def capabilities(self) -> set[bytes]:
+        return set(self.client.capabilities())
+
+    # reading -----------------------------------------------------------------------
+    def uids_after(self, last_uid: int) -> list[int]:
+        # "N:*" always includes the newest message, even when its UID is below N.
+        return sorted(
+            uid for uid in self.client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid
+        )
+
+    def fetch(self, uids: Sequence[int], max_bytes: int) -> list[FetchedMessage]:
+        """BODY.PEEK keeps \\Seen untouched; messages over max_bytes are not downloaded whole."""
+        if not uids:
+            return []
+        meta = self.client.fetch(list(uids), ["RFC822.SIZE", "INTERNALDATE"])
+        small = [uid for uid in uids if uid in meta and meta[uid][b"RFC822.SIZE"] <= max_bytes]
+        large = [uid for uid in uids if uid in meta and uid not in small]
+        bodies = self.client.fetch(small, ["BODY.PEEK[]"]) if small else {}
+        headers = self.client.fetch(large, ["BODY.PEEK[HEADER]"]) if large else {}
+        fetched: list[FetchedMessage] = []
+        for uid in uids:
+            if uid not in meta:
+                continue  # expunged between SEARCH and FETCH
+            raw = bodies.get(uid, {}).get(b"BODY[]")
+            header = raw if raw is not None else headers.get(uid, {}).get(b"BODY[HEADER]", b"")
+            fetched.append(
+                FetchedMessage(
+                    uid=uid,
+                    received_at=meta[uid][b"INTERNALDATE"],
+                    size=int(meta[uid][b"RFC822.SIZE"]),
+                    raw=raw,
+                    header=header,
+                )
+            )
+        return fetched
+
+    def uid_of(self, message_id: str) -> int | None:
+        """Find a message by its Message-ID (after UIDVALIDITY changed)."""
+        found = self.client.search(["HEADER", "Message-ID", message_id])
+        return min(found) if found else None
+
+    # filing ------------------------------------------------------------------------
+    def _ensure_folder(self, folder: str) -> None:
+        if folder in self._known_folders:
+            return
+        if not self.client.folder_exists(folder):
+            self.client.create_folder(folder)
+            self.client.subscribe_folder(folder)
+        self._known_folders.add(folder)
+
+    def move(self, uids: Sequence[int], folder: str) -> None:
+        """MOVE, or COPY + \\Deleted + expunge of exactly these UIDs where MOVE is missing."""
+        if not uids:
+            return
+        self._ensure_folder(folder)
+        if b"MOVE" in self.capabilities:
+            self.client.move(list(uids), folder)
+            return
+        self.client.copy(list(uids), folder)
+        self.client.add_flags(list(uids), [imapclient.DELETED])
+        if b"UIDPLUS" in self.capabilities:
+            self.client.uid_expunge(list(uids))
+        else:
+            self.client.expunge()
+
+    # waiting -----------------------------------------------------------------------
+    def wait_for_mail(self, seconds: float) -> bool:
+        """IDLE for up to `seconds`; True when the server announced something."""
+        if b"IDLE" not in self.capabilities:
+            return False
+        self.client.idle()
+        try:
+            responses = self.client.idle_check(timeout=seconds)
+        finally:
+            self.client.idle_done()
+        return bool(responses)

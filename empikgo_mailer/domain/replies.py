@@ -1,0 +1,137 @@
+"""What a reply says and how it is addressed: outcome -> template context, and the
+RFC 5322 message around the rendered text (threading and loop-prevention headers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from enum import StrEnum
+
+from empikgo_mailer.domain.eligibility import Reason
+from empikgo_mailer.domain.explanations import CHANNEL_LABELS
+from empikgo_mailer.domain.money import format_pln
+from empikgo_mailer.domain.month import Month
+from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.domain.polish import (
+    day_text,
+    moment_text,
+    month_genitive,
+    month_locative,
+    month_name,
+)
+
+Render = Callable[..., str]
+
+
+class MailOutcome(StrEnum):
+    """Outcomes of a mail request beyond the eligibility reasons."""
+
+    ISSUED = "issued"
+    BEFORE_FIRST = "written-before-first"
+    CARD_MISSING = "card-missing"
+    TOO_LARGE = "too-large"
+    AUTOMATIC = "automatic"
+    RATE_LIMITED = "rate-limited"
+    NO_SENDER = "no-sender"
+    FAILED = "failed"
+
+
+# Every outcome that is answered has a template of the same name under templates/mail/.
+# Legimi's "not open yet" never happens to an Empik Go mail; if it did, it reads as no codes.
+TEMPLATE_OF = {reason.value: reason.value for reason in Reason} | {
+    Reason.CLAIMS_NOT_OPEN.value: Reason.NO_CODES_LEFT.value,
+    MailOutcome.ISSUED.value: "issued",
+    MailOutcome.BEFORE_FIRST.value: "written-before-first",
+    MailOutcome.CARD_MISSING.value: "card-missing",
+    MailOutcome.TOO_LARGE.value: "too-large",
+}
+
+
+@dataclass(frozen=True)
+class ReplyFacts:
+    """Everything a reply may mention, already in the library's time zone."""
+
+    branch_name: str
+    branch_address: str
+    received: datetime
+    month: Month  # the month of the decision
+    platform: Platform = Platform.EMPIK_GO
+    card: str | None = None
+    cards: tuple[str, ...] = ()
+    code: str | None = None
+    activation_url: str = ""
+    details: Mapping[str, object] | None = None
+    size_bytes: int = 0
+    limit_bytes: int = 0
+
+
+def _platform(value: object) -> str:
+    return value.display_name if isinstance(value, Platform) else "Empik Go"
+
+
+def reply_context(facts: ReplyFacts) -> dict[str, object]:
+    details = dict(facts.details or {})
+    confirmed = details.get("confirmed_on")
+    cause, last = details.get("cause"), details.get("last")
+    earlier_at = details.get("issued_at")
+    channel = details.get("channel")
+    owed = details.get("outstanding_grosze")
+    return {
+        "branch": {"name": facts.branch_name, "address": facts.branch_address},
+        "received": moment_text(facts.received),
+        "platform": facts.platform.display_name,
+        "code": facts.code,
+        "activation_url": facts.activation_url,
+        "last_day": day_text(facts.month.last_day),
+        "month": month_name(facts.month),
+        "month_locative": month_locative(facts.month),
+        "next_month_first": day_text(facts.month.plus(1).first_day),
+        "card": facts.card or "",
+        "cards": list(facts.cards),
+        "confirmed_on": day_text(confirmed) if confirmed is not None else "brak",  # type: ignore[arg-type]
+        "amount": format_pln(owed) if isinstance(owed, int) and owed > 0 else "",
+        "cause": month_name(cause) if isinstance(cause, Month) else "",
+        "ban_last": month_genitive(last) if isinstance(last, Month) else "",
+        "ban_over": day_text(last.plus(1).first_day) if isinstance(last, Month) else "",
+        "earlier_platform": _platform(details.get("platform")),
+        "earlier_channel": CHANNEL_LABELS[channel] if isinstance(channel, Channel) else "",
+        "earlier_at": moment_text(earlier_at) if isinstance(earlier_at, datetime) else "",
+        "size_mb": f"{facts.size_bytes / 2**20:.1f}".replace(".", ","),
+        "limit_mb": f"{facts.limit_bytes / 2**20:.0f}",
+    }
+
+
+def reply_subject(original: str) -> str:
+    subject = " ".join(original.split()) or "EMPIK GO"
+    return subject if subject.lower().startswith("re:") else f"Re: {subject}"
+
+
+def compose_reply(
+    *,
+    text: str,
+    from_name: str,
+    from_address: str,
+    to_address: str,
+    original_subject: str,
+    original_message_id: str | None,
+    original_references: str | None,
+    now: datetime,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = formataddr((from_name, from_address))
+    message["To"] = to_address
+    message["Subject"] = reply_subject(original_subject)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid("empikgo", domain=from_address.rpartition("@")[2] or None)
+    if original_message_id:
+        message["In-Reply-To"] = original_message_id
+        references = " ".join(filter(None, [original_references, original_message_id]))
+        message["References"] = references
+    # RFC 3834: we are an automatic responder; Outlook: do not auto-reply to us.
+    message["Auto-Submitted"] = "auto-replied"
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(text, charset="utf-8")
+    return message

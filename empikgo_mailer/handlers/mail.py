@@ -1,0 +1,492 @@
+"""The e-mail door's work: queue what the mailboxes hold, decide the queue in order while
+the branch is open, file decided messages into folders, and send the outbox.
+
+Each decision, the code it takes and the reply it causes are committed in one
+transaction; the sender only transmits replies that are already in the database, so a
+crash can neither lose a reply nor send one the database does not know about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from typing import Protocol
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.imap_mailbox import FetchedMessage
+from empikgo_mailer.adapters.smtp_sender import SendResult
+from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.adapters.tables import MailboxState, MailRequest, OutboxMessage
+from empikgo_mailer.config import BranchSettings, MailSettings
+from empikgo_mailer.domain.mail_requests import (
+    automatic_reason,
+    card_numbers,
+    is_request_subject,
+    read_request,
+    sender_address,
+)
+from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.domain.replies import (
+    TEMPLATE_OF,
+    MailOutcome,
+    Render,
+    ReplyFacts,
+    compose_reply,
+    reply_context,
+)
+from empikgo_mailer.handlers.codes import GiveCode, decide
+from empikgo_mailer.handlers.debt import DebtSource
+from empikgo_mailer.handlers.library import Library
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+MAX_ATTEMPTS = 3
+SET_ASIDE_OUTCOMES = {
+    MailOutcome.AUTOMATIC,
+    MailOutcome.CARD_MISSING,
+    MailOutcome.TOO_LARGE,
+    MailOutcome.RATE_LIMITED,
+    MailOutcome.NO_SENDER,
+    MailOutcome.FAILED,
+}
+
+
+class Mailbox(Protocol):
+    """What the handlers need from a mailbox (the IMAP adapter, or a fake in tests)."""
+
+    uidvalidity: int
+
+    def uids_after(self, last_uid: int) -> list[int]: ...
+    def fetch(self, uids: Sequence[int], max_bytes: int) -> list[FetchedMessage]: ...
+    def uid_of(self, message_id: str) -> int | None: ...
+    def move(self, uids: Sequence[int], folder: str) -> None: ...
+
+
+class Transport(Protocol):
+    async def send(self, sender: str, recipient: str, message: bytes) -> object: ...
+
+
+# --- collecting ---------------------------------------------------------------------------
+@dataclass
+class CollectReport:
+    fetched: int = 0
+    queued: int = 0
+    automatic: int = 0
+    too_large: int = 0
+    duplicates: int = 0
+    not_ours: int = 0
+
+
+def fingerprint(message_id: str | None, content: bytes) -> str:
+    """Identity of a message across fetches and UIDVALIDITY changes."""
+    if message_id:
+        return "mid:" + hashlib.sha256(message_id.strip().encode()).hexdigest()
+    return "raw:" + hashlib.sha256(content).hexdigest()
+
+
+def _header(message: EmailMessage, name: str) -> str | None:
+    try:
+        value = message.get(name)
+    except (ValueError, IndexError, TypeError):  # a header the parser cannot make sense of
+        return None
+    return " ".join(str(value).split()) if value is not None else None
+
+
+def classify(
+    fetched: FetchedMessage, *, branch_id: str, uidvalidity: int, now: datetime
+) -> MailRequest | None:
+    """The queue entry for a fetched message, or None when its subject is not ours."""
+    parsed = message_from_bytes(fetched.raw or fetched.header, policy=default_policy)
+    assert isinstance(parsed, EmailMessage)
+    subject = _header(parsed, "Subject") or ""
+    if not is_request_subject(subject):
+        return None
+    message_id = _header(parsed, "Message-ID")
+    entry = MailRequest(
+        branch_id=branch_id,
+        uidvalidity=uidvalidity,
+        uid=fetched.uid,
+        fingerprint=fingerprint(message_id, fetched.raw or fetched.header),
+        message_id=message_id,
+        references=_header(parsed, "References"),
+        received_at=fetched.received_at,
+        size=fetched.size,
+        sender=sender_address(parsed),
+        subject=subject[:500],
+        kind="request",
+        status="queued",
+        created_at=now,
+    )
+    automatic = automatic_reason(parsed)
+    if automatic is not None:
+        # Never decided, never answered: answering automatic mail is how loops start.
+        entry.kind, entry.status = "automatic", "set-aside"
+        entry.outcome, entry.note, entry.decided_at = MailOutcome.AUTOMATIC, automatic, now
+    elif fetched.raw is None:
+        entry.kind = "too-large"
+    else:
+        request = read_request(parsed)
+        entry.words, entry.card_number, entry.cards_found = (
+            request.words,
+            request.card,
+            len(request.cards),
+        )
+    return entry
+
+
+def _classify_safely(
+    fetched: FetchedMessage, branch_id: str, uidvalidity: int, now: datetime
+) -> MailRequest | None:
+    try:
+        return classify(fetched, branch_id=branch_id, uidvalidity=uidvalidity, now=now)
+    except Exception:
+        log.exception(
+            "cannot read message uid=%s in %s; leaving it in the mailbox", fetched.uid, branch_id
+        )
+        return None
+
+
+def mailbox_position(session: Session, branch_id: str, uidvalidity: int) -> int:
+    """The last UID already collected; 0 after a UIDVALIDITY change (fingerprints then
+    keep messages queued before from being queued again)."""
+    state = session.get(MailboxState, branch_id)
+    return state.last_uid if state is not None and state.uidvalidity == uidvalidity else 0
+
+
+def collect(
+    branch_id: str, mailbox: Mailbox, *, db: Database, mail: MailSettings, clock: Clock
+) -> CollectReport:
+    report = CollectReport()
+    with db.transaction() as session:
+        last_uid = mailbox_position(session, branch_id, mailbox.uidvalidity)
+    uids = mailbox.uids_after(last_uid)
+    for start in range(0, len(uids), mail.fetch_batch):
+        batch = uids[start : start + mail.fetch_batch]
+        now = clock()
+        fetched = mailbox.fetch(batch, mail.max_message_bytes)
+        report.fetched += len(fetched)
+        entries = [_classify_safely(m, branch_id, mailbox.uidvalidity, now) for m in fetched]
+        with db.transaction() as session:
+            ours = [e for e in entries if e is not None]
+            report.not_ours += len(entries) - len(ours)
+            known = set(
+                session.exec(
+                    select(MailRequest.fingerprint).where(
+                        MailRequest.branch_id == branch_id,
+                        col(MailRequest.fingerprint).in_([e.fingerprint for e in ours]),
+                    )
+                )
+            )
+            for entry in ours:
+                if entry.fingerprint in known:
+                    report.duplicates += 1
+                    continue
+                known.add(entry.fingerprint)
+                session.add(entry)
+                report.queued += entry.status == "queued"
+                report.automatic += entry.kind == "automatic"
+                report.too_large += entry.kind == "too-large"
+            # The position moves in the same transaction as the queue entries it covers.
+            session.merge(
+                MailboxState(
+                    branch_id=branch_id,
+                    uidvalidity=mailbox.uidvalidity,
+                    last_uid=max(batch),
+                    updated_at=now,
+                )
+            )
+    return report
+
+
+# --- deciding -----------------------------------------------------------------------------
+@dataclass
+class DecideReport:
+    open: bool = False
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class MailDoor:
+    """What deciding a mail request needs, wired once by bootstrap."""
+
+    db: Database
+    library: Library
+    debt_source: DebtSource
+    render: Render
+    mail: MailSettings
+
+
+def _replies_today(session: Session, recipient: str, since: datetime) -> int:
+    query = (
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            func.lower(OutboxMessage.recipient) == recipient.lower(),
+            col(OutboxMessage.created_at) >= since,
+        )
+    )
+    return int(session.exec(query).one())
+
+
+def _next_queued(door: MailDoor, branch_id: str) -> int | None:
+    with door.db.transaction() as session:
+        return session.exec(
+            select(MailRequest.id)
+            .where(MailRequest.branch_id == branch_id, MailRequest.status == "queued")
+            .order_by(col(MailRequest.received_at), col(MailRequest.uid))
+            .limit(1)
+        ).first()
+
+
+def _decide_one(door: MailDoor, branch: BranchSettings, request_id: int, now: datetime) -> str:
+    calendar = door.library.calendar
+    with door.db.transaction() as session:
+        request = session.get(MailRequest, request_id, with_for_update=True)
+        assert request is not None
+        if request.status != "queued":
+            return str(request.outcome)
+        month = calendar.month_of(now)
+        facts = ReplyFacts(
+            branch_name=branch.name,
+            branch_address=branch.address,
+            received=calendar.local(request.received_at),
+            month=month,
+            card=request.card_number,
+            size_bytes=request.size,
+            limit_bytes=door.mail.max_message_bytes,
+            activation_url=door.library.platforms[Platform.EMPIK_GO].activation_url,
+        )
+        outcome: str
+        status = "decided"
+        if request.sender is None:
+            outcome, status = MailOutcome.NO_SENDER, "set-aside"
+        elif _replies_today(
+            session, request.sender, calendar.at(calendar.today(now), datetime.min.time())
+        ) >= (door.mail.max_replies_per_sender_per_day):
+            outcome, status = MailOutcome.RATE_LIMITED, "set-aside"
+        elif request.kind == "too-large":
+            outcome, status = MailOutcome.TOO_LARGE, "set-aside"
+        elif calendar.month_of(request.received_at) < month:
+            outcome = MailOutcome.BEFORE_FIRST
+        elif request.card_number is None:
+            outcome, status = MailOutcome.CARD_MISSING, "set-aside"
+            facts = dataclasses.replace(facts, cards=card_numbers(request.words))
+        else:
+            decision = decide(
+                Store(session),
+                GiveCode(
+                    request.card_number,
+                    Platform.EMPIK_GO,
+                    Channel.EMAIL,
+                    branch.id,
+                    written_name=request.words,
+                    sender=request.sender,
+                    actor=f"mail:{branch.id}",
+                ),
+                library=door.library,
+                debt_source=door.debt_source,
+                now=now,
+            )
+            request.issuance_id = decision.issuance_id
+            refusal = decision.refusal
+            if refusal is None:
+                outcome = MailOutcome.ISSUED
+                facts = dataclasses.replace(facts, code=decision.code)
+            else:
+                outcome = str(refusal.reason)
+                facts = dataclasses.replace(facts, details=dict(refusal.details))
+            Store(session).audit(
+                at=now,
+                actor=f"mail:{branch.id}",
+                action="give-code",
+                outcome=outcome,
+                card_number=request.card_number,
+                platform=Platform.EMPIK_GO.value,
+                channel=Channel.EMAIL.value,
+                branch=branch.id,
+                code_id=decision.code_id,
+                request_id=request.id,
+            )
+        request.status, request.outcome, request.decided_at = status, outcome, now
+        template = TEMPLATE_OF.get(outcome)
+        if (
+            template is not None
+            and request.sender is not None
+            and outcome != MailOutcome.RATE_LIMITED
+        ):
+            text = door.render(f"mail/{template}.txt.j2", **reply_context(facts))
+            reply = compose_reply(
+                text=text,
+                from_name=branch.name,
+                from_address=branch.mailbox,
+                to_address=request.sender,
+                original_subject=request.subject,
+                original_message_id=request.message_id,
+                original_references=request.references,
+                now=now,
+            )
+            session.add(
+                OutboxMessage(
+                    request_id=request.id,
+                    branch_id=branch.id,
+                    sender=branch.mailbox,
+                    recipient=request.sender,
+                    message_id=str(reply["Message-ID"]),
+                    message=reply.as_string(),
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+        return outcome
+
+
+def _record_failure(door: MailDoor, request_id: int, error: str, now: datetime) -> bool:
+    """Count a failed attempt; after MAX_ATTEMPTS set the message aside. True when set aside."""
+    with door.db.transaction() as session:
+        request = session.get(MailRequest, request_id)
+        assert request is not None
+        request.attempts += 1
+        request.note = error[:2000]
+        if request.attempts >= MAX_ATTEMPTS:
+            request.status, request.outcome, request.decided_at = (
+                "set-aside",
+                MailOutcome.FAILED,
+                now,
+            )
+        return request.status == "set-aside"
+
+
+def decide_queue(branch_id: str, *, door: MailDoor, clock: Clock) -> DecideReport:
+    """Decide the branch's queue strictly in receipt order, only while the branch is open."""
+    branch = door.library.branch(branch_id)
+    report = DecideReport()
+    while door.library.calendar.is_open(branch.hours, now := clock()):
+        report.open = True
+        request_id = _next_queued(door, branch_id)
+        if request_id is None:
+            break
+        try:
+            report.outcomes[_decide_one(door, branch, request_id, now)] += 1
+        except Exception as exc:
+            log.exception("deciding mail request %s failed", request_id)
+            if _record_failure(door, request_id, f"{type(exc).__name__}: {exc}", now):
+                report.outcomes[MailOutcome.FAILED] += 1
+    return report
+
+
+# --- filing -------------------------------------------------------------------------------
+def folder_for(outcome: str | None, mail: MailSettings) -> str:
+    if outcome == MailOutcome.ISSUED:
+        return mail.folders.answered
+    if outcome in SET_ASIDE_OUTCOMES:
+        return mail.folders.staff
+    return mail.folders.rejected
+
+
+def file_decided(
+    branch_id: str, mailbox: Mailbox, *, db: Database, mail: MailSettings, clock: Clock
+) -> int:
+    """Move decided and set-aside messages out of the inbox, to a folder per outcome."""
+    with db.transaction() as session:
+        pending = session.exec(
+            select(MailRequest).where(
+                MailRequest.branch_id == branch_id,
+                col(MailRequest.status).in_(["decided", "set-aside"]),
+                col(MailRequest.filed_at).is_(None),
+            )
+        ).all()
+    by_folder: dict[str, list[int]] = {}
+    for request in pending:
+        uid: int | None = request.uid
+        if request.uidvalidity != mailbox.uidvalidity:
+            uid = mailbox.uid_of(request.message_id) if request.message_id else None
+        if uid is not None:
+            by_folder.setdefault(folder_for(request.outcome, mail), []).append(uid)
+    for folder, uids in by_folder.items():
+        mailbox.move(uids, folder)
+    with db.transaction() as session:
+        now = clock()
+        for request in pending:
+            request.filed_at = now
+            session.add(request)
+    return len(pending)
+
+
+# --- sending ------------------------------------------------------------------------------
+@dataclass
+class SendReport:
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+
+
+RETRY_PAUSES = (0.2, 1.0, 3.0)  # seconds between attempts within one run
+COMMIT_EVERY = 100
+
+
+async def send_outbox(
+    *, db: Database, transport: Transport, clock: Clock, pauses: Sequence[float] = RETRY_PAUSES
+) -> SendReport:
+    """Send every due reply. A temporary failure (4xx, lost connection) is retried a few
+    times now and then left for a later run; a permanent one (5xx) is recorded for staff.
+
+    Results are committed every COMMIT_EVERY messages: a crash in between may send those
+    replies again, each with the same text and code, but never loses one.
+    """
+    report = SendReport()
+    with db.transaction() as session:
+        due = session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "pending", col(OutboxMessage.next_attempt_at) <= clock())
+            .order_by(col(OutboxMessage.id))
+        ).all()
+    done: list[OutboxMessage] = []
+    for row in due:
+        delivery = None
+        for attempt in range(len(pauses) + 1):
+            delivery = await transport.send(row.sender, row.recipient, row.message.encode("utf-8"))
+            result = getattr(delivery, "result", None)
+            if result is not SendResult.TEMPORARY:
+                break
+            if attempt < len(pauses):
+                await asyncio.sleep(pauses[attempt])
+        result, detail = getattr(delivery, "result", None), str(getattr(delivery, "detail", ""))
+        now = clock()
+        row.attempts += 1
+        if result is SendResult.SENT:
+            row.status, row.sent_at, row.last_error = "sent", now, None
+            report.sent += 1
+        elif result is SendResult.PERMANENT:
+            row.status, row.last_error = "failed", detail
+            report.failed += 1
+            log.warning("reply %s to a reader refused permanently: %s", row.id, detail)
+        else:
+            row.last_error = detail
+            row.next_attempt_at = now + timedelta(minutes=5 * row.attempts)
+            report.deferred += 1
+        done.append(row)
+        if len(done) >= COMMIT_EVERY:
+            _save(db, done)
+    _save(db, done)
+    return report
+
+
+def _save(db: Database, rows: list[OutboxMessage]) -> None:
+    if not rows:
+        return
+    with db.transaction() as session:
+        for row in rows:
+            session.merge(row)
+    rows.clear()
