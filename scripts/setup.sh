@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything empikgo-mailer and its tests need on a fresh Debian/Ubuntu machine:
-# the PostgreSQL server binaries (the tests start their own throwaway cluster) and the
-# Python package with its development tools. Safe to run again.
+# the PostgreSQL server binaries and Dovecot (the tests start their own throwaway servers
+# on loopback) and the Python package with its development tools. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,8 @@ if ! command -v initdb >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bi
     packages+=(postgresql)
 fi
 command -v runuser >/dev/null 2>&1 || packages+=(util-linux)
+# The mail tests run a throwaway Dovecot of their own (never the system service).
+[ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || packages+=(dovecot-imapd)
 
 if ((${#packages[@]})); then
     if [ "$(id -u)" -eq 0 ]; then

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from empikgo_mailer.bootstrap import App, bootstrap
-from tests.support.config import settings_for
+from tests.support.config import MAILBOX_PASSWORDS, settings_for
 from tests.support.databases import migrated, migrated_sqlite
+from tests.support.dovecot import DovecotServer
 from tests.support.postgres import PostgresServer
+from tests.support.smtp import SmtpServer
 
 TEMPLATE = "empikgo_template"
 _database_numbers = itertools.count(1)
@@ -58,3 +60,18 @@ def sqlite_app(sqlite_url: str, tmp_path: Path) -> Iterator[App]:
     application = bootstrap(settings_for(tmp_path, sqlite_url))
     yield application
     application.db.dispose()
+
+
+@pytest.fixture
+def dovecot() -> Iterator[DovecotServer]:
+    """A real IMAP server with the two branch mailboxes, empty."""
+    server = DovecotServer(MAILBOX_PASSWORDS).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()

@@ -47,8 +47,8 @@ class ImapMailbox:
         s = self.settings
         if s.password is None:
             raise MailboxUnavailable(f"no IMAP password for {s.username}@{s.host}")
+        context = ssl.create_default_context()
         try:
-            context = ssl.create_default_context()
             client = imapclient.IMAPClient(
                 s.host,
                 port=s.port,
@@ -56,6 +56,9 @@ class ImapMailbox:
                 ssl_context=context,
                 timeout=s.timeout_seconds,
             )
+        except CONNECTION_ERRORS as exc:
+            raise MailboxUnavailable(f"{s.username}@{s.host}:{s.port}: {exc}") from exc
+        try:
             if s.security == "starttls":
                 client.starttls(context)
             client.login(s.username, s.password.value)
@@ -63,6 +66,10 @@ class ImapMailbox:
             client.normalise_times = False
             selected = client.select_folder(s.folder)
         except CONNECTION_ERRORS as exc:
+            try:
+                client.shutdown()
+            except CONNECTION_ERRORS:
+                log.debug("closing a failed IMAP connection failed too")
             raise MailboxUnavailable(f"{s.username}@{s.host}:{s.port}: {exc}") from exc
         self.client = client
         self.uidvalidity = int(selected[b"UIDVALIDITY"])

@@ -23,6 +23,28 @@ RULE_LABELS = {
     Rule.POOL: "Wolny kod w puli",
 }
 VERDICT_LABELS = {Verdict.PASS: "TAK", Verdict.FAIL: "NIE", Verdict.NOT_CHECKED: "—"}
+# Short Polish names of every outcome of a request, for staff (`status`).
+OUTCOME_LABELS = {
+    "issued": "wydano kod",
+    "written-before-first": "przed 1. dniem miesiąca",
+    "card-missing": "brak numeru karty",
+    "too-large": "za duża wiadomość",
+    "automatic": "poczta automatyczna",
+    "rate-limited": "limit odpowiedzi",
+    "no-sender": "brak nadawcy",
+    "failed": "błąd (dla obsługi)",
+    Reason.CARD_NOT_FOUND.value: "nieznana karta",
+    Reason.ACCOUNT_INACTIVE.value: "konto nieaktywne",
+    Reason.NAME_MISMATCH.value: "inne imię i nazwisko",
+    Reason.SENDER_MISMATCH.value: "inny nadawca",
+    Reason.CONTACT_OUTDATED.value: "nieaktualne dane",
+    Reason.DEBT.value: "zadłużenie",
+    Reason.BANNED.value: "blokada",
+    Reason.ALREADY_HAS_CODE.value: "już ma kod",
+    Reason.SERVICE_OFF.value: "usługa wyłączona",
+    Reason.NO_CODES_LEFT.value: "brak kodów",
+    Reason.CLAIMS_NOT_OPEN.value: "jeszcze nie wydajemy",
+}
 CHANNEL_LABELS = {
     Channel.EMAIL: "e-mailem",
     Channel.DESK: "w placówce",

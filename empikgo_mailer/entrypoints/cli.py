@@ -22,6 +22,7 @@ from empikgo_mailer.adapters.text_files import UnreadableFile
 from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.config import ConfigError, config_path, load_settings, read_environment
 from empikgo_mailer.domain.explanations import (
+    OUTCOME_LABELS,
     RULE_LABELS,
     VERDICT_LABELS,
     explain,
@@ -35,6 +36,7 @@ from empikgo_mailer.entrypoints.daemon import Daemon
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode, check_eligibility, give_code
 from empikgo_mailer.handlers.errors import CommandRejected
+from empikgo_mailer.handlers.mail import queue_status
 from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
 from empikgo_mailer.handlers.pools import ImportCodes, ShowPools, import_codes, show_pools
 
@@ -380,38 +382,50 @@ def status(
     as_json: bool,
     now_text: str | None,
 ) -> int:
-    """Stan pul kodów: wczytane, wydane i pozostałe, według placówki i platformy."""
+    """Stan pul kodów i kolejek próśb e-mailowych, według placówki i platformy."""
     runtime = _runtime(ctx)
     app = runtime.app()
-    month = month or app.library.calendar.month_of(runtime.now(now_text))
+    now = runtime.now(now_text)
+    month = month or app.library.calendar.month_of(now)
     pools = show_pools(ShowPools(month, branch_id), db=app.db, library=app.library)
+    queues = [
+        queue
+        for queue in queue_status(db=app.db, library=app.library, now=now)
+        if branch_id in (None, queue.branch_id)
+    ]
     if as_json:
-        click.echo(
-            json.dumps(
+        document = {
+            "month": str(month),
+            "pools": [
                 {
-                    "month": str(month),
-                    "pools": [
-                        {
-                            "platform": p.platform.value,
-                            "branch": p.branch_id,
-                            "loaded": p.loaded,
-                            "issued": p.issued,
-                            "left": p.left,
-                        }
-                        for p in pools
-                    ],
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+                    "platform": p.platform.value,
+                    "branch": p.branch_id,
+                    "loaded": p.loaded,
+                    "issued": p.issued,
+                    "left": p.left,
+                }
+                for p in pools
+            ],
+            "queues": [
+                {
+                    "branch": q.branch_id,
+                    "waiting": q.waiting,
+                    "decided_today": q.decided_today,
+                    "outbox_pending": q.outbox_pending,
+                    "outbox_failed": q.outbox_failed,
+                    "failed_replies": q.failed_replies,
+                }
+                for q in queues
+            ],
+        }
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return ExitCode.OK
 
-    def where(branch_id: str | None) -> str:
-        if branch_id is None:
+    def where(pool_branch: str | None) -> str:
+        if pool_branch is None:
             return "cała biblioteka"
-        branch = app.library.branches.get(branch_id)
-        return f"{branch_id}: {branch.name}" if branch else branch_id
+        branch = app.library.branches.get(pool_branch)
+        return f"{pool_branch}: {branch.name}" if branch else pool_branch
 
     places = [where(pool.branch_id) for pool in pools]
     width = max([len("Placówka"), *map(len, places)])
@@ -422,6 +436,18 @@ def status(
             f"  {pool.platform.display_name:<9}  {place:<{width}}  {pool.loaded:>8}  "
             f"{pool.issued:>6}  {pool.left:>7}"
         )
+    click.echo("Prośby e-mailowe")
+    for queue in queues:
+        decided = ", ".join(
+            f"{OUTCOME_LABELS.get(k, k)}: {v}" for k, v in sorted(queue.decided_today.items())
+        )
+        click.echo(
+            f"  {queue.branch_id}: czeka {queue.waiting}; dziś rozpatrzone: {decided or 'brak'}; "
+            f"odpowiedzi do wysłania: {queue.outbox_pending}, "
+            f"niewysłane (błąd): {queue.outbox_failed}"
+        )
+        for failure in queue.failed_replies:
+            click.echo(f"    niewysłana odpowiedź — {failure}")
     return ExitCode.OK
 
 

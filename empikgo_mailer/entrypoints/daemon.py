@@ -30,7 +30,7 @@ from empikgo_mailer.handlers.mail import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Clock = Callable[[], datetime]
-RECONNECT_PAUSES = (0.5, 2.0, 5.0)
+RECONNECT_PAUSES = (0.5, 2.0)  # within one run; run_forever tries again next round
 RECOVERABLE: tuple[type[BaseException], ...] = (MailboxUnavailable, *CONNECTION_ERRORS)
 
 
@@ -102,7 +102,8 @@ class Daemon:
             report.decided.update(
                 decide_queue(branch_id, door=self.door, clock=self.clock).outcomes
             )
-            self._with_mailbox(branch, file_into)
+            if collected is not None:  # filing waits for the mailbox to come back
+                self._with_mailbox(branch, file_into)
         report.sent = asyncio.run(self._send())
         return report
 

@@ -490,3 +490,55 @@ def _save(db: Database, rows: list[OutboxMessage]) -> None:
         for row in rows:
             session.merge(row)
     rows.clear()
+
+
+# --- status -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class QueueStatus:
+    branch_id: str
+    waiting: int
+    decided_today: dict[str, int]
+    outbox_pending: int
+    outbox_failed: int
+    failed_replies: list[str]  # why each permanently failed reply failed (no codes, no bodies)
+
+
+def queue_status(*, db: Database, library: Library, now: datetime) -> list[QueueStatus]:
+    calendar = library.calendar
+    day_start = calendar.at(calendar.today(now), datetime.min.time())
+    result = []
+    with db.transaction() as session:
+        for branch_id in library.branches:
+            waiting = session.exec(
+                select(func.count())
+                .select_from(MailRequest)
+                .where(MailRequest.branch_id == branch_id, MailRequest.status == "queued")
+            ).one()
+            decided = session.exec(
+                select(MailRequest.outcome, func.count())
+                .where(MailRequest.branch_id == branch_id, col(MailRequest.decided_at) >= day_start)
+                .group_by(col(MailRequest.outcome))
+            ).all()
+            outbox = dict(
+                session.exec(
+                    select(OutboxMessage.status, func.count())
+                    .where(OutboxMessage.branch_id == branch_id)
+                    .group_by(col(OutboxMessage.status))
+                ).all()
+            )
+            failed = session.exec(
+                select(OutboxMessage.recipient, OutboxMessage.last_error).where(
+                    OutboxMessage.branch_id == branch_id, OutboxMessage.status == "failed"
+                )
+            ).all()
+            result.append(
+                QueueStatus(
+                    branch_id=branch_id,
+                    waiting=int(waiting),
+                    decided_today={str(outcome): int(n) for outcome, n in decided},
+                    outbox_pending=int(outbox.get("pending", 0)),
+                    outbox_failed=int(outbox.get("failed", 0)),
+                    failed_replies=[f"{recipient}: {error}" for recipient, error in failed],
+                )
+            )
+    return result

@@ -31,8 +31,14 @@ activation_url = "https://www.legimi.pl/mazowieckie/"
 
 [smtp]
 host = "127.0.0.1"
-port = 2525
+port = {smtp_port}
 security = "none"
+timeout_seconds = 10
+
+[mail]
+max_message_bytes = {max_message_bytes}
+fetch_batch = {fetch_batch}
+poll_seconds = 1
 
 [branches.multimedia]
 name = "Dzielnicowa Wypożyczalnia Multimedialna"
@@ -49,9 +55,10 @@ fri = "10:00-16:00"
 
 [branches.multimedia.imap]
 host = "127.0.0.1"
-port = 1143
+port = {imap_port}
 security = "none"
 username = "multimedia"
+timeout_seconds = 10
 
 [branches.w63]
 name = "Wypożyczalnia dla Dorosłych i Młodzieży nr 63"
@@ -67,19 +74,37 @@ fri = "09:00-16:00"
 
 [branches.w63.imap]
 host = "127.0.0.1"
-port = 1143
+port = {imap_port}
 security = "none"
 username = "w63"
+timeout_seconds = 10
 """
 
 
-def write_config(directory: Path, database_url: str, *, empik_enabled: bool = True) -> Path:
+MAILBOX_PASSWORDS = {"multimedia": "multimedia-secret", "w63": "w63-secret"}
+MAIL_ENV = {f"EMPIKGO_IMAP_PASSWORD_{user.upper()}": pw for user, pw in MAILBOX_PASSWORDS.items()}
+
+
+def write_config(
+    directory: Path,
+    database_url: str,
+    *,
+    empik_enabled: bool = True,
+    imap_port: int = 1143,
+    smtp_port: int = 2525,
+    max_message_bytes: int = 10 * 1024 * 1024,
+    fetch_batch: int = 200,
+) -> Path:
     path = directory / "empikgo.toml"
     path.write_text(
         TEST_CONFIG.format(
             database_url=database_url,
             empik_enabled=str(empik_enabled).lower(),
             templates_dir=TEMPLATES,
+            imap_port=imap_port,
+            smtp_port=smtp_port,
+            max_message_bytes=max_message_bytes,
+            fetch_batch=fetch_batch,
         ),
         encoding="utf-8",
     )

@@ -113,11 +113,10 @@ class DovecotServer:
             ),
             encoding="utf-8",
         )
-        self.process = subprocess.Popen(
-            [self.binary, "-F", "-c", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        with (self.base / "stderr.log").open("wb") as stderr:
+            self.process = subprocess.Popen(
+                [self.binary, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=stderr
+            )
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -126,20 +125,13 @@ class DovecotServer:
                 return self
             except (OSError, imapclient.exceptions.IMAPClientError):
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    log = (
-                        (self.base / "dovecot.log").read_text(errors="replace")
-                        if (self.base / "dovecot.log").exists()
-                        else ""
-                    )
-                    err = (
-                        self.process.stderr.read().decode(errors="replace")
-                        if self.process.stderr
-                        else ""
+                    log = "".join(
+                        path.read_text(errors="replace")
+                        for path in (self.base / "dovecot.log", self.base / "stderr.log")
+                        if path.exists()
                     )
                     self.stop()
-                    raise DovecotUnavailable(
-                        f"dovecot did not start: {err} {log[-2000:]}"
-                    ) from None
+                    raise DovecotUnavailable(f"dovecot did not start: {log[-2000:]}") from None
                 time.sleep(0.1)
 
     def client(self, user: str) -> imapclient.IMAPClient:

@@ -72,8 +72,8 @@ def test_dotenv_is_read_and_the_real_environment_wins(
         ("port = 2525", 'port = "smtp"', "smtp.port: oczekiwano: liczba całkowita"),
         ("port = 2525", "port = 70000", "smtp.port: poza zakresem"),
         (
-            'security = "none"\n\n[branches.multimedia]',
-            'security = "tls"\n\n[branches.multimedia]',
+            'security = "none"\ntimeout_seconds = 10\n\n[mail]',
+            'security = "tls"\ntimeout_seconds = 10\n\n[mail]',
             "smtp.security: dozwolone",
         ),
         (
@@ -107,7 +107,13 @@ def test_a_wrong_option_names_the_file_and_the_key(
     tmp_path: Path, old: str, new: str, message: str
 ) -> None:
     text = TEST_CONFIG.format(
-        database_url="sqlite:///x.sqlite3", empik_enabled="true", templates_dir=TEMPLATES
+        database_url="sqlite:///x.sqlite3",
+        empik_enabled="true",
+        templates_dir=TEMPLATES,
+        imap_port=1143,
+        smtp_port=2525,
+        max_message_bytes=10**7,
+        fetch_batch=200,
     )
     assert old in text
     path = tmp_path / "bad.toml"

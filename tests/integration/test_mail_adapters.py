@@ -1,0 +1,139 @@
+"""The IMAP adapter against a real Dovecot, the SMTP sender against a real aiosmtpd."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+from empikgo_mailer.adapters.imap_mailbox import ImapMailbox
+from empikgo_mailer.adapters.smtp_sender import SendResult, SmtpSender
+from empikgo_mailer.config import ImapSettings, Secret, SmtpSettings
+from tests.support.config import MAILBOX_PASSWORDS
+from tests.support.dovecot import DovecotServer
+from tests.support.mail import fixture
+from tests.support.postgres import free_port
+from tests.support.smtp import SmtpServer
+
+CET = timezone(timedelta(hours=1))
+
+
+def imap_settings(server: DovecotServer, user: str = "multimedia") -> ImapSettings:
+    return ImapSettings(
+        "127.0.0.1", server.port, "none", user, Secret(MAILBOX_PASSWORDS[user]), "INBOX", 10
+    )
+
+
+def test_fetch_keeps_messages_unread_and_gives_internaldate(dovecot: DovecotServer) -> None:
+    with dovecot.client("multimedia") as client:
+        client.append(
+            "INBOX", fixture("gmail.eml"), msg_time=datetime(2026, 10, 31, 23, 59, 59, tzinfo=CET)
+        )
+        client.append(
+            "INBOX", fixture("phone.eml"), msg_time=datetime(2026, 11, 1, 0, 0, 1, tzinfo=CET)
+        )
+    mailbox = ImapMailbox(imap_settings(dovecot))
+    uidvalidity = mailbox.connect()
+    assert uidvalidity > 0
+    uids = mailbox.uids_after(0)
+    assert uids == [1, 2]
+    assert mailbox.uids_after(2) == []  # "3:*" would otherwise return message 2
+    fetched = mailbox.fetch(uids, 10_000_000)
+    assert [m.received_at for m in fetched] == [
+        datetime(2026, 10, 31, 23, 59, 59, tzinfo=CET),
+        datetime(2026, 11, 1, 0, 0, 1, tzinfo=CET),
+    ]
+    assert fetched[0].raw == fixture("gmail.eml")
+    mailbox.close()
+    with dovecot.client("multimedia") as client:
+        client.select_folder("INBOX")
+        assert all(b"\\Seen" not in flags for flags in client.get_flags(uids).values())
+
+
+def test_a_message_over_the_limit_is_not_downloaded_whole(dovecot: DovecotServer) -> None:
+    big = fixture("gmail.eml") + b"\r\n" + b"x" * 50_000 + b"\r\n"
+    with dovecot.client("multimedia") as client:
+        client.append("INBOX", big)
+    mailbox = ImapMailbox(imap_settings(dovecot))
+    mailbox.connect()
+    [message] = mailbox.fetch(mailbox.uids_after(0), 20_000)
+    assert message.raw is None
+    assert message.size == len(big)
+    assert b"Subject: EMPIK GO" in message.header
+    mailbox.close()
+
+
+def test_move_files_messages_into_created_folders_and_finds_by_message_id(
+    dovecot: DovecotServer,
+) -> None:
+    with dovecot.client("w63") as client:
+        client.append("INBOX", fixture("gmail.eml"))
+        client.append("INBOX", fixture("phone.eml"))
+    mailbox = ImapMailbox(imap_settings(dovecot, "w63"))
+    mailbox.connect()
+    assert mailbox.uid_of("<CAMphone9999@mail.gmail.com>") == 2
+    mailbox.move([1], "Empik Go - dla obsługi")
+    mailbox.close()
+    with dovecot.client("w63") as client:
+        client.select_folder("INBOX")
+        assert client.search() == [2]
+        client.select_folder("Empik Go - dla obsługi")
+        assert len(client.search()) == 1
+
+
+def test_wrong_password_is_reported_not_raised_raw(dovecot: DovecotServer) -> None:
+    settings = ImapSettings("127.0.0.1", dovecot.port, "none", "w63", Secret("wrong"), "INBOX", 5)
+    mailbox = ImapMailbox(settings)
+    try:
+        mailbox.connect()
+        raised = None
+    except Exception as exc:
+        raised = exc
+    assert type(raised).__name__ == "MailboxUnavailable"
+    assert "wrong" not in str(raised)
+
+
+def test_idle_wakes_up_on_new_mail(dovecot: DovecotServer) -> None:
+    mailbox = ImapMailbox(imap_settings(dovecot))
+    mailbox.connect()
+    assert mailbox.wait_for_mail(0.5) is False
+    with dovecot.client("multimedia") as client:
+        client.append("INBOX", fixture("phone.eml"))
+    assert mailbox.wait_for_mail(5) is True
+    mailbox.close()
+
+
+def smtp_settings(server: SmtpServer) -> SmtpSettings:
+    return SmtpSettings("127.0.0.1", server.port, "none", None, None, 5)
+
+
+def test_smtp_sender_reuses_one_connection_and_classifies_failures(smtp: SmtpServer) -> None:
+    smtp.sink.script = ["451 4.3.0 Try again later", "550 5.1.1 No such user"]
+
+    async def scenario() -> list[SendResult]:
+        async with SmtpSender(smtp_settings(smtp)) as sender:
+            results = []
+            for n in range(4):
+                delivery = await sender.send(
+                    "multimedia@biblioteka.test", f"r{n}@example.com", b"Subject: x\r\n\r\nok\r\n"
+                )
+                results.append(delivery.result)
+            return results
+
+    assert asyncio.run(scenario()) == [
+        SendResult.TEMPORARY,
+        SendResult.PERMANENT,
+        SendResult.SENT,
+        SendResult.SENT,
+    ]
+    assert smtp.sink.connections == 1
+    assert [rcpt for _, rcpt, _ in smtp.sink.accepted] == [["r2@example.com"], ["r3@example.com"]]
+
+
+def test_smtp_server_down_is_temporary() -> None:
+    settings = SmtpSettings("127.0.0.1", free_port(), "none", None, None, 2)
+
+    async def scenario() -> SendResult:
+        async with SmtpSender(settings) as sender:
+            return (await sender.send("a@b.pl", "c@d.pl", b"Subject: x\r\n\r\n")).result
+
+    assert asyncio.run(scenario()) is SendResult.TEMPORARY
