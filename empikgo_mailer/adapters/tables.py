@@ -168,7 +168,7 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
-        Index("ix_outbox_recipient", "recipient", "created_at"),
+        Index("ix_outbox_recipient_key", "recipient_key", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -176,6 +176,7 @@ class OutboxMessage(SQLModel, table=True):
     branch_id: str = Field(max_length=32)
     sender: str = Field(max_length=254)
     recipient: str = Field(max_length=254)
+    recipient_key: str = Field(max_length=254)  # lower case: the per-sender daily limit
     message_id: str = Field(max_length=255)
     message: str = Field(sa_type=Text)  # the whole RFC 5322 message
     status: str = Field(default="pending", max_length=16)  # pending | sent | failed

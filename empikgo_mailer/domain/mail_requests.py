@@ -1,13 +1,17 @@
 """Understanding a reader's e-mail: is it a request, is it automatic, what does it say.
 
-Pure functions over a parsed `email.message.EmailMessage`: no I/O, no database.
+Pure functions over a message parsed with the stdlib's compat32 API (`email.message_from_bytes`
+without a policy): several times faster than the modern policy, and just as tolerant of
+broken mail; RFC 2047 words are decoded here explicitly.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from email.message import EmailMessage, Message
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from email.message import Message
 from email.utils import getaddresses
 from html.parser import HTMLParser
 
@@ -43,8 +47,27 @@ def is_request_subject(subject: str) -> bool:
     return _NOT_WORD.sub("", core).casefold() == "empikgo"
 
 
+def parse_message(raw: bytes) -> Message:
+    return message_from_bytes(raw)
+
+
+def header_text(message: Message, name: str) -> str | None:
+    """A header's value with RFC 2047 encoded words decoded and whitespace folded; None when
+    absent. Unknown charsets and broken encodings degrade to the raw text, never raise."""
+    raw = message.get(name)
+    if raw is None:
+        return None
+    try:
+        text = str(make_header(decode_header(str(raw))))
+    except (LookupError, UnicodeError, ValueError, TypeError, AssertionError):
+        text = str(raw)
+    return " ".join(text.split())
+
+
 def sender_address(message: Message) -> str | None:
-    addresses = [addr for _, addr in getaddresses([str(message.get("From", ""))]) if "@" in addr]
+    addresses = [
+        addr for _, addr in getaddresses([header_text(message, "From") or ""]) if "@" in addr
+    ]
     return addresses[0].strip() if addresses else None
 
 
@@ -136,17 +159,22 @@ def _decoded(part: Message) -> str:
         return payload.decode("utf-8", errors="replace")
 
 
-def body_text(message: EmailMessage) -> str:
-    """The reader's text: the plain part when there is one, otherwise the HTML turned into
-    text. Attachments are ignored."""
-    try:
-        part = message.get_body(preferencelist=("plain", "html"))
-    except (KeyError, LookupError, ValueError):
-        part = None
-    if part is None:
-        return ""
-    text = _decoded(part)
-    return html_to_text(text) if part.get_content_type() == "text/html" else text
+def body_text(message: Message) -> str:
+    """The reader's text: the first plain part when there is one, otherwise the first HTML
+    part turned into text. Attachments are ignored."""
+    plain: Message | None = None
+    html: Message | None = None
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_disposition() == "attachment":
+            continue
+        content_type = part.get_content_type()
+        if content_type == "text/plain" and plain is None:
+            plain = part
+        elif content_type == "text/html" and html is None:
+            html = part
+    if plain is not None:
+        return _decoded(plain)
+    return html_to_text(_decoded(html)) if html is not None else ""
 
 
 def own_words(text: str) -> str:
@@ -193,6 +221,6 @@ class RequestText:
         return self.cards[0] if len(self.cards) == 1 else None
 
 
-def read_request(message: EmailMessage) -> RequestText:
+def read_request(message: Message) -> RequestText:
     words = own_words(body_text(message))
     return RequestText(words=words[:2000], cards=card_numbers(words))

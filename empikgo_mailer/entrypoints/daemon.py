@@ -40,6 +40,10 @@ class RunReport:
     decided: Counter[str] = field(default_factory=Counter)
     unreachable: list[str] = field(default_factory=list)
     sent: SendReport = field(default_factory=SendReport)
+    seconds: dict[str, float] = field(default_factory=dict)  # per phase: collect, decide, ...
+
+    def add_time(self, phase: str, started: float) -> None:
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - started
 
 
 class Daemon:
@@ -93,18 +97,26 @@ class Daemon:
                     branch_id, box, db=self.app.db, mail=settings.mail, clock=self.clock
                 )
 
+            started = time.perf_counter()
             collected = self._with_mailbox(branch, collect_from)
             if collected is None:
                 report.unreachable.append(branch_id)
             else:
                 report.collected[branch_id] = collected
+            report.add_time("collect", started)
             # The queue is in the database: it is decided even when the mailbox is down.
+            started = time.perf_counter()
             report.decided.update(
                 decide_queue(branch_id, door=self.door, clock=self.clock).outcomes
             )
+            report.add_time("decide", started)
+            started = time.perf_counter()
             if collected is not None:  # filing waits for the mailbox to come back
                 self._with_mailbox(branch, file_into)
+            report.add_time("file", started)
+        started = time.perf_counter()
         report.sent = asyncio.run(self._send())
+        report.add_time("send", started)
         return report
 
     async def _send(self) -> SendReport:

@@ -16,12 +16,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from typing import Protocol
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from empikgo_mailer.adapters.database import Database
@@ -33,7 +30,9 @@ from empikgo_mailer.config import BranchSettings, MailSettings
 from empikgo_mailer.domain.mail_requests import (
     automatic_reason,
     card_numbers,
+    header_text,
     is_request_subject,
+    parse_message,
     read_request,
     sender_address,
 )
@@ -96,31 +95,22 @@ def fingerprint(message_id: str | None, content: bytes) -> str:
     return "raw:" + hashlib.sha256(content).hexdigest()
 
 
-def _header(message: EmailMessage, name: str) -> str | None:
-    try:
-        value = message.get(name)
-    except (ValueError, IndexError, TypeError):  # a header the parser cannot make sense of
-        return None
-    return " ".join(str(value).split()) if value is not None else None
-
-
 def classify(
     fetched: FetchedMessage, *, branch_id: str, uidvalidity: int, now: datetime
 ) -> MailRequest | None:
     """The queue entry for a fetched message, or None when its subject is not ours."""
-    parsed = message_from_bytes(fetched.raw or fetched.header, policy=default_policy)
-    assert isinstance(parsed, EmailMessage)
-    subject = _header(parsed, "Subject") or ""
+    parsed = parse_message(fetched.raw or fetched.header)
+    subject = header_text(parsed, "Subject") or ""
     if not is_request_subject(subject):
         return None
-    message_id = _header(parsed, "Message-ID")
+    message_id = header_text(parsed, "Message-ID")
     entry = MailRequest(
         branch_id=branch_id,
         uidvalidity=uidvalidity,
         uid=fetched.uid,
         fingerprint=fingerprint(message_id, fetched.raw or fetched.header),
         message_id=message_id,
-        references=_header(parsed, "References"),
+        references=header_text(parsed, "References"),
         received_at=fetched.received_at,
         size=fetched.size,
         sender=sender_address(parsed),
@@ -240,149 +230,165 @@ def _replies_today(session: Session, recipient: str, since: datetime) -> int:
     return int(session.exec(query).one())
 
 
-def _next_queued(door: MailDoor, branch_id: str) -> int | None:
-    with door.db.transaction() as session:
-        return session.exec(
-            select(MailRequest.id)
-            .where(MailRequest.branch_id == branch_id, MailRequest.status == "queued")
-            .order_by(col(MailRequest.received_at), col(MailRequest.uid))
-            .limit(1)
-        ).first()
+def _next_queued(session: Session, branch_id: str, limit: int) -> list[int]:
+    ids = session.exec(
+        select(MailRequest.id)
+        .where(MailRequest.branch_id == branch_id, MailRequest.status == "queued")
+        .order_by(col(MailRequest.received_at), col(MailRequest.uid))
+        .limit(limit)
+    ).all()
+    return [request_id for request_id in ids if request_id is not None]
 
 
-def _decide_one(door: MailDoor, branch: BranchSettings, request_id: int, now: datetime) -> str:
+def _decide_one(
+    session: Session, door: MailDoor, branch: BranchSettings, request_id: int, now: datetime
+) -> str:
+    """One decision inside the caller's transaction (and savepoint)."""
     calendar = door.library.calendar
-    with door.db.transaction() as session:
-        request = session.get(MailRequest, request_id, with_for_update=True)
-        assert request is not None
-        if request.status != "queued":
-            return str(request.outcome)
-        month = calendar.month_of(now)
-        facts = ReplyFacts(
-            branch_name=branch.name,
-            branch_address=branch.address,
-            received=calendar.local(request.received_at),
-            month=month,
-            card=request.card_number,
-            size_bytes=request.size,
-            limit_bytes=door.mail.max_message_bytes,
-            activation_url=door.library.platforms[Platform.EMPIK_GO].activation_url,
-        )
-        outcome: str
-        status = "decided"
-        if request.sender is None:
-            outcome, status = MailOutcome.NO_SENDER, "set-aside"
-        elif _replies_today(
-            session, request.sender, calendar.at(calendar.today(now), datetime.min.time())
-        ) >= (door.mail.max_replies_per_sender_per_day):
-            outcome, status = MailOutcome.RATE_LIMITED, "set-aside"
-        elif request.kind == "too-large":
-            outcome, status = MailOutcome.TOO_LARGE, "set-aside"
-        elif calendar.month_of(request.received_at) < month:
-            outcome = MailOutcome.BEFORE_FIRST
-        elif request.card_number is None:
-            outcome, status = MailOutcome.CARD_MISSING, "set-aside"
-            facts = dataclasses.replace(facts, cards=card_numbers(request.words))
-        else:
-            decision = decide(
-                Store(session),
-                GiveCode(
-                    request.card_number,
-                    Platform.EMPIK_GO,
-                    Channel.EMAIL,
-                    branch.id,
-                    written_name=request.words,
-                    sender=request.sender,
-                    actor=f"mail:{branch.id}",
-                ),
-                library=door.library,
-                debt_source=door.debt_source,
-                now=now,
-            )
-            request.issuance_id = decision.issuance_id
-            refusal = decision.refusal
-            if refusal is None:
-                outcome = MailOutcome.ISSUED
-                facts = dataclasses.replace(facts, code=decision.code)
-            else:
-                outcome = str(refusal.reason)
-                facts = dataclasses.replace(facts, details=dict(refusal.details))
-            Store(session).audit(
-                at=now,
+    request = session.get(MailRequest, request_id, with_for_update=True)
+    assert request is not None
+    if request.status != "queued":
+        return str(request.outcome)
+    month = calendar.month_of(now)
+    facts = ReplyFacts(
+        branch_name=branch.name,
+        branch_address=branch.address,
+        received=calendar.local(request.received_at),
+        month=month,
+        card=request.card_number,
+        size_bytes=request.size,
+        limit_bytes=door.mail.max_message_bytes,
+        activation_url=door.library.platforms[Platform.EMPIK_GO].activation_url,
+    )
+    outcome: str
+    status = "decided"
+    if request.sender is None:
+        outcome, status = MailOutcome.NO_SENDER, "set-aside"
+    elif _replies_today(
+        session, request.sender, calendar.at(calendar.today(now), datetime.min.time())
+    ) >= (door.mail.max_replies_per_sender_per_day):
+        outcome, status = MailOutcome.RATE_LIMITED, "set-aside"
+    elif request.kind == "too-large":
+        outcome, status = MailOutcome.TOO_LARGE, "set-aside"
+    elif calendar.month_of(request.received_at) < month:
+        outcome = MailOutcome.BEFORE_FIRST
+    elif request.card_number is None:
+        outcome, status = MailOutcome.CARD_MISSING, "set-aside"
+        facts = dataclasses.replace(facts, cards=card_numbers(request.words))
+    else:
+        decision = decide(
+            Store(session),
+            GiveCode(
+                request.card_number,
+                Platform.EMPIK_GO,
+                Channel.EMAIL,
+                branch.id,
+                written_name=request.words,
+                sender=request.sender,
                 actor=f"mail:{branch.id}",
-                action="give-code",
-                outcome=outcome,
-                card_number=request.card_number,
-                platform=Platform.EMPIK_GO.value,
-                channel=Channel.EMAIL.value,
-                branch=branch.id,
-                code_id=decision.code_id,
+            ),
+            library=door.library,
+            debt_source=door.debt_source,
+            now=now,
+        )
+        request.issuance_id = decision.issuance_id
+        refusal = decision.refusal
+        if refusal is None:
+            outcome = MailOutcome.ISSUED
+            facts = dataclasses.replace(facts, code=decision.code)
+        else:
+            outcome = str(refusal.reason)
+            facts = dataclasses.replace(facts, details=dict(refusal.details))
+        Store(session).audit(
+            at=now,
+            actor=f"mail:{branch.id}",
+            action="give-code",
+            outcome=outcome,
+            card_number=request.card_number,
+            platform=Platform.EMPIK_GO.value,
+            channel=Channel.EMAIL.value,
+            branch=branch.id,
+            code_id=decision.code_id,
+            request_id=request.id,
+        )
+    request.status, request.outcome, request.decided_at = status, outcome, now
+    template = TEMPLATE_OF.get(outcome)
+    if template is not None and request.sender is not None and outcome != MailOutcome.RATE_LIMITED:
+        text = door.render(f"mail/{template}.txt.j2", **reply_context(facts))
+        reply = compose_reply(
+            text=text,
+            from_name=branch.name,
+            from_address=branch.mailbox,
+            to_address=request.sender,
+            original_subject=request.subject,
+            original_message_id=request.message_id,
+            original_references=request.references,
+            now=now,
+        )
+        session.add(
+            OutboxMessage(
                 request_id=request.id,
+                branch_id=branch.id,
+                sender=branch.mailbox,
+                recipient=request.sender,
+                recipient_key=request.sender.lower(),
+                message_id=str(reply["Message-ID"]),
+                message=reply.as_string(),
+                next_attempt_at=now,
+                created_at=now,
             )
-        request.status, request.outcome, request.decided_at = status, outcome, now
-        template = TEMPLATE_OF.get(outcome)
-        if (
-            template is not None
-            and request.sender is not None
-            and outcome != MailOutcome.RATE_LIMITED
-        ):
-            text = door.render(f"mail/{template}.txt.j2", **reply_context(facts))
-            reply = compose_reply(
-                text=text,
-                from_name=branch.name,
-                from_address=branch.mailbox,
-                to_address=request.sender,
-                original_subject=request.subject,
-                original_message_id=request.message_id,
-                original_references=request.references,
-                now=now,
-            )
-            session.add(
-                OutboxMessage(
-                    request_id=request.id,
-                    branch_id=branch.id,
-                    sender=branch.mailbox,
-                    recipient=request.sender,
-                    message_id=str(reply["Message-ID"]),
-                    message=reply.as_string(),
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-        return outcome
+        )
+    return outcome
 
 
-def _record_failure(door: MailDoor, request_id: int, error: str, now: datetime) -> bool:
-    """Count a failed attempt; after MAX_ATTEMPTS set the message aside. True when set aside."""
-    with door.db.transaction() as session:
-        request = session.get(MailRequest, request_id)
-        assert request is not None
-        request.attempts += 1
-        request.note = error[:2000]
-        if request.attempts >= MAX_ATTEMPTS:
-            request.status, request.outcome, request.decided_at = (
-                "set-aside",
-                MailOutcome.FAILED,
-                now,
-            )
-        return request.status == "set-aside"
+def _set_aside_as_failed(session: Session, request_id: int, error: str, now: datetime) -> None:
+    request = session.get(MailRequest, request_id)
+    assert request is not None
+    request.attempts = MAX_ATTEMPTS
+    request.note = error[:2000]
+    request.status, request.outcome, request.decided_at = "set-aside", MailOutcome.FAILED, now
+
+
+DECISION_BATCH = 100
+
+
+def _decide_safely(
+    session: Session, door: MailDoor, branch: BranchSettings, request_id: int, now: datetime
+) -> str:
+    """Up to MAX_ATTEMPTS tries, each in a savepoint: a failure rolls back that message's
+    decision only (no code is taken for it); then the message is set aside for staff."""
+    error = ""
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            with session.begin_nested():
+                return _decide_one(session, door, branch, request_id, now)
+        except Exception as exc:
+            log.exception("deciding mail request %s failed", request_id)
+            error = f"{type(exc).__name__}: {exc}"
+    _set_aside_as_failed(session, request_id, error, now)
+    return MailOutcome.FAILED
 
 
 def decide_queue(branch_id: str, *, door: MailDoor, clock: Clock) -> DecideReport:
-    """Decide the branch's queue strictly in receipt order, only while the branch is open."""
+    """Decide the branch's queue strictly in receipt order, only while the branch is open.
+
+    Decisions are committed in batches: each decision, its code and its reply always share
+    one transaction; a batch is several of them committed together.
+    """
     branch = door.library.branch(branch_id)
     report = DecideReport()
-    while door.library.calendar.is_open(branch.hours, now := clock()):
+    is_open = door.library.calendar.is_open
+    while is_open(branch.hours, clock()):
         report.open = True
-        request_id = _next_queued(door, branch_id)
-        if request_id is None:
+        with door.db.transaction() as session:
+            batch = _next_queued(session, branch_id, DECISION_BATCH)
+            for request_id in batch:
+                now = clock()
+                if not is_open(branch.hours, now):
+                    break
+                report.outcomes[_decide_safely(session, door, branch, request_id, now)] += 1
+        if len(batch) < DECISION_BATCH:
             break
-        try:
-            report.outcomes[_decide_one(door, branch, request_id, now)] += 1
-        except Exception as exc:
-            log.exception("deciding mail request %s failed", request_id)
-            if _record_failure(door, request_id, f"{type(exc).__name__}: {exc}", now):
-                report.outcomes[MailOutcome.FAILED] += 1
     return report
 
 
@@ -484,11 +490,24 @@ async def send_outbox(
 
 
 def _save(db: Database, rows: list[OutboxMessage]) -> None:
+    """One bulk UPDATE by primary key for a batch of send results."""
     if not rows:
         return
     with db.transaction() as session:
-        for row in rows:
-            session.merge(row)
+        session.execute(
+            update(OutboxMessage),
+            [
+                {
+                    "id": row.id,
+                    "status": row.status,
+                    "attempts": row.attempts,
+                    "sent_at": row.sent_at,
+                    "last_error": row.last_error,
+                    "next_attempt_at": row.next_attempt_at,
+                }
+                for row in rows
+            ],
+        )
     rows.clear()
 
 

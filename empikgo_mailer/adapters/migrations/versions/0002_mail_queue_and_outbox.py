@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 23:16:07.299023
+Create Date: 2026-11-22 23:35:30.109425
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ def upgrade() -> None:
         sa.Column("branch_id", sa.String(length=32), nullable=False),
         sa.Column("sender", sa.String(length=254), nullable=False),
         sa.Column("recipient", sa.String(length=254), nullable=False),
+        sa.Column("recipient_key", sa.String(length=254), nullable=False),
         sa.Column("message_id", sa.String(length=255), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
@@ -85,12 +86,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_due", ["status", "next_attempt_at"], unique=False)
-        batch_op.create_index("ix_outbox_recipient", ["recipient", "created_at"], unique=False)
+        batch_op.create_index(
+            "ix_outbox_recipient_key", ["recipient_key", "created_at"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.drop_index("ix_outbox_recipient")
+        batch_op.drop_index("ix_outbox_recipient_key")
         batch_op.drop_index("ix_outbox_due")
 
     op.drop_table("outbox")

@@ -1,0 +1,210 @@
+"""One `run --once` at opening time over N requests in both branch mailboxes (Dovecot),
+replies to an aiosmtpd sink in a separate process, against the raw floor measured in the
+same run: a plain imapclient fetch of the same messages and a plain aiosmtplib send of the
+same number of replies over one connection.
+
+    python -m bench.mail_run [--requests 10000] [--backend sqlite|postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiosmtplib
+
+from bench.servers import database
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.bootstrap import bootstrap
+from empikgo_mailer.config import load_settings
+from empikgo_mailer.domain.month import Month
+from empikgo_mailer.domain.platforms import Platform
+from empikgo_mailer.entrypoints.daemon import Daemon
+from tests.support.config import MAIL_ENV, write_config
+from tests.support.data import add_codes
+from tests.support.dovecot import DovecotServer
+from tests.support.postgres import free_port
+
+WARSAW = ZoneInfo("Europe/Warsaw")
+OPENING = datetime(2026, 11, 2, 12, 0, tzinfo=WARSAW)  # both branches open (Monday)
+BRANCHES = ("multimedia", "w63")
+
+
+def request(n: int) -> bytes:
+    return (
+        f"From: Czytelnik {n} <reader{n}@example.com>\r\n"
+        f"To: {BRANCHES[n % 2]}@biblioteka.test\r\n"
+        f"Subject: EMPIK GO\r\nMessage-ID: <bench-{n}@example.com>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        f"Dzień dobry,\r\nproszę o kod Empik Go.\r\nCzytelnik Numer{n}\r\nnr karty {9_000_000 + n}\r\n"
+    ).encode()
+
+
+def seed(url: str, requests: int) -> None:
+    db = Database(url)
+    with db.transaction() as session:
+        Store(session).insert_patrons(
+            [
+                {
+                    "card_number": str(9_000_000 + n),
+                    "first_name": "Czytelnik",
+                    "last_name": f"Numer{n}",
+                    "email": f"reader{n}@example.com",
+                    "active": True,
+                    "contact_confirmed_on": date(2026, 9, 1),
+                    "opening_balance_grosze": 0,
+                    "updated_at": datetime(2026, 10, 1, tzinfo=UTC),
+                }
+                for n in range(requests)
+            ]
+        )
+    # Pools for half the requests: the other half get "no codes left".
+    for branch in BRANCHES:
+        add_codes(
+            db,
+            Platform.EMPIK_GO,
+            Month(2026, 11),
+            branch,
+            [f"{branch}-{n:06d}" for n in range(requests // 4)],
+        )
+    db.dispose()
+
+
+def deliver(dovecot: DovecotServer, requests: int) -> float:
+    started = time.perf_counter()
+    for branch in BRANCHES:
+        with dovecot.client(branch) as client:
+            for n in range(BRANCHES.index(branch), requests, 2):
+                client.append(
+                    "INBOX", request(n), msg_time=datetime(2026, 11, 1, 0, 0, 1, tzinfo=WARSAW)
+                )
+    return time.perf_counter() - started
+
+
+def floor_fetch(dovecot: DovecotServer) -> tuple[float, int]:
+    started, count = time.perf_counter(), 0
+    for branch in BRANCHES:
+        with dovecot.client(branch) as client:
+            client.select_folder("INBOX", readonly=True)
+            uids = client.search()
+            for start in range(0, len(uids), 200):
+                count += len(
+                    client.fetch(
+                        uids[start : start + 200], ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"]
+                    )
+                )
+    return time.perf_counter() - started, count
+
+
+async def floor_send(port: int, count: int, reply: bytes) -> float:
+    started = time.perf_counter()
+    smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False, use_tls=False)
+    await smtp.connect()
+    for n in range(count):
+        await smtp.sendmail("multimedia@biblioteka.test", [f"reader{n}@example.com"], reply)
+    await smtp.quit()
+    return time.perf_counter() - started
+
+
+def child(config: str) -> None:
+    """The measured run, alone in its process so its peak memory is its own."""
+    app = bootstrap(load_settings(Path(config), MAIL_ENV))
+    started = time.perf_counter()
+    report = Daemon(app, lambda: OPENING).run_once()
+    total = time.perf_counter() - started
+    print(
+        json.dumps(
+            {
+                "total": total,
+                "seconds": report.seconds,
+                "decided": sum(report.decided.values()),
+                "queued": sum(c.queued for c in report.collected.values()),
+                "fetched": sum(c.fetched for c in report.collected.values()),
+                "sent": report.sent.sent,
+                "outcomes": dict(report.decided),
+            }
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    dovecot = DovecotServer({"multimedia": "multimedia-secret", "w63": "w63-secret"}).start()
+    smtp_port = free_port()
+    sink = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{smtp_port}",
+            "-c",
+            "aiosmtpd.handlers.Sink",
+        ]
+    )
+    try:
+        with tempfile.TemporaryDirectory() as temp, database(args.backend, Path(temp)) as url:
+            seed(url, args.requests)
+            deliver_seconds = deliver(dovecot, args.requests)
+            time.sleep(1.0)  # the sink is up
+            fetch_seconds, fetched = floor_fetch(dovecot)
+            reply = request(0) + (b"x" * 70 + b"\r\n") * 17  # about the size of a Polish reply
+            send_seconds = asyncio.run(floor_send(smtp_port, args.requests, reply))
+            config = write_config(Path(temp), url, imap_port=dovecot.port, smtp_port=smtp_port)
+            run = subprocess.run(
+                [sys.executable, "-m", "bench.mail_run", "--child", str(config)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            result = json.loads(run.stdout.strip().splitlines()[-1])
+    finally:
+        sink.terminate()
+        sink.wait()
+        dovecot.stop()
+    floor = fetch_seconds + send_seconds
+    phases = result["seconds"]
+    n = args.requests
+    print(f"backend={args.backend} requests={n} (delivered to Dovecot in {deliver_seconds:.1f} s)")
+    print(
+        f"run --once: total={result['total']:.2f} s  peak_rss={peak_mb:.0f} MB  "
+        f"queued={result['queued']} decided={result['decided']} sent={result['sent']}"
+    )
+    print(
+        f"  ingest   {phases['collect']:.2f} s  {result['fetched'] / phases['collect']:.0f} messages/s"
+    )
+    print(
+        f"  decide   {phases['decide']:.2f} s  {result['decided'] / phases['decide']:.0f} decisions/s"
+    )
+    print(f"  file     {phases['file']:.2f} s")
+    print(f"  send     {phases['send']:.2f} s  {result['sent'] / phases['send']:.0f} replies/s")
+    print(
+        f"floor: fetch {fetched} in {fetch_seconds:.2f} s + send {n} in {send_seconds:.2f} s = {floor:.2f} s"
+    )
+    print(
+        f"ratio total/floor = {result['total'] / floor:.2f} (aim <= 1.3)  outcomes={result['outcomes']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
