@@ -218,37 +218,42 @@ class MailDoor:
     mail: MailSettings
 
 
-def _replies_today(session: Session, recipient: str, since: datetime) -> int:
-    query = (
-        select(func.count())
-        .select_from(OutboxMessage)
+def _replies_today(session: Session, senders: set[str], since: datetime) -> Counter[str]:
+    """Replies already written today to each of `senders` (lower case), in one query."""
+    rows = session.exec(
+        select(OutboxMessage.recipient_key, func.count())
         .where(
-            func.lower(OutboxMessage.recipient) == recipient.lower(),
+            col(OutboxMessage.recipient_key).in_(sorted(senders)),
             col(OutboxMessage.created_at) >= since,
         )
-    )
-    return int(session.exec(query).one())
+        .group_by(col(OutboxMessage.recipient_key))
+    ).all()
+    return Counter({key: int(count) for key, count in rows})
 
 
-def _next_queued(session: Session, branch_id: str, limit: int) -> list[int]:
-    ids = session.exec(
-        select(MailRequest.id)
+def _next_queued(session: Session, branch_id: str, limit: int) -> list[MailRequest]:
+    query = (
+        select(MailRequest)
         .where(MailRequest.branch_id == branch_id, MailRequest.status == "queued")
         .order_by(col(MailRequest.received_at), col(MailRequest.uid))
         .limit(limit)
-    ).all()
-    return [request_id for request_id in ids if request_id is not None]
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)  # a second daemon takes other mail
+    return list(session.exec(query).all())
 
 
 def _decide_one(
-    session: Session, door: MailDoor, branch: BranchSettings, request_id: int, now: datetime
+    session: Session,
+    *,
+    door: MailDoor,
+    branch: BranchSettings,
+    request: MailRequest,
+    replies_today: Counter[str],
+    now: datetime,
 ) -> str:
     """One decision inside the caller's transaction (and savepoint)."""
     calendar = door.library.calendar
-    request = session.get(MailRequest, request_id, with_for_update=True)
-    assert request is not None
-    if request.status != "queued":
-        return str(request.outcome)
     month = calendar.month_of(now)
     facts = ReplyFacts(
         branch_name=branch.name,
@@ -264,9 +269,7 @@ def _decide_one(
     status = "decided"
     if request.sender is None:
         outcome, status = MailOutcome.NO_SENDER, "set-aside"
-    elif _replies_today(
-        session, request.sender, calendar.at(calendar.today(now), datetime.min.time())
-    ) >= (door.mail.max_replies_per_sender_per_day):
+    elif replies_today[request.sender.lower()] >= door.mail.max_replies_per_sender_per_day:
         outcome, status = MailOutcome.RATE_LIMITED, "set-aside"
     elif request.kind == "too-large":
         outcome, status = MailOutcome.TOO_LARGE, "set-aside"
@@ -325,6 +328,7 @@ def _decide_one(
             original_references=request.references,
             now=now,
         )
+        replies_today[request.sender.lower()] += 1
         session.add(
             OutboxMessage(
                 request_id=request.id,
@@ -341,9 +345,7 @@ def _decide_one(
     return outcome
 
 
-def _set_aside_as_failed(session: Session, request_id: int, error: str, now: datetime) -> None:
-    request = session.get(MailRequest, request_id)
-    assert request is not None
+def _set_aside_as_failed(request: MailRequest, error: str, now: datetime) -> None:
     request.attempts = MAX_ATTEMPTS
     request.note = error[:2000]
     request.status, request.outcome, request.decided_at = "set-aside", MailOutcome.FAILED, now
@@ -353,19 +355,35 @@ DECISION_BATCH = 100
 
 
 def _decide_safely(
-    session: Session, door: MailDoor, branch: BranchSettings, request_id: int, now: datetime
+    session: Session,
+    *,
+    door: MailDoor,
+    branch: BranchSettings,
+    request: MailRequest,
+    replies_today: Counter[str],
+    now: datetime,
 ) -> str:
     """Up to MAX_ATTEMPTS tries, each in a savepoint: a failure rolls back that message's
     decision only (no code is taken for it); then the message is set aside for staff."""
     error = ""
     for _ in range(MAX_ATTEMPTS):
+        counted = replies_today.copy()
         try:
             with session.begin_nested():
-                return _decide_one(session, door, branch, request_id, now)
+                return _decide_one(
+                    session,
+                    door=door,
+                    branch=branch,
+                    request=request,
+                    replies_today=replies_today,
+                    now=now,
+                )
         except Exception as exc:
-            log.exception("deciding mail request %s failed", request_id)
+            log.exception("deciding mail request %s failed", request.id)
             error = f"{type(exc).__name__}: {exc}"
-    _set_aside_as_failed(session, request_id, error, now)
+            replies_today.clear()
+            replies_today.update(counted)
+    _set_aside_as_failed(request, error, now)
     return MailOutcome.FAILED
 
 
@@ -376,17 +394,28 @@ def decide_queue(branch_id: str, *, door: MailDoor, clock: Clock) -> DecideRepor
     one transaction; a batch is several of them committed together.
     """
     branch = door.library.branch(branch_id)
+    calendar = door.library.calendar
     report = DecideReport()
-    is_open = door.library.calendar.is_open
-    while is_open(branch.hours, clock()):
+    while calendar.is_open(branch.hours, clock()):
         report.open = True
         with door.db.transaction() as session:
             batch = _next_queued(session, branch_id, DECISION_BATCH)
-            for request_id in batch:
+            day_start = calendar.at(calendar.today(clock()), datetime.min.time())
+            senders = {r.sender.lower() for r in batch if r.sender is not None}
+            replies_today = _replies_today(session, senders, day_start)
+            for request in batch:
                 now = clock()
-                if not is_open(branch.hours, now):
+                if not calendar.is_open(branch.hours, now):
                     break
-                report.outcomes[_decide_safely(session, door, branch, request_id, now)] += 1
+                outcome = _decide_safely(
+                    session,
+                    door=door,
+                    branch=branch,
+                    request=request,
+                    replies_today=replies_today,
+                    now=now,
+                )
+                report.outcomes[outcome] += 1
         if len(batch) < DECISION_BATCH:
             break
     return report
