@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job for now: set up the SQLite database, load the sample patrons and this
-# month's sample code pools from fixtures/, and show the status. Safe to run again
-# (codes already loaded are listed as refused, exit code 4, and the job goes on).
+# The main job: set up the SQLite database, load the sample patrons and this month's sample
+# code pools from fixtures/, show the status, then run the mail daemon until Ctrl-C or
+# SIGTERM (MAIN_JOB_ONCE=1: a single pass). Safe to run again: codes already loaded are
+# listed as refused (exit code 4) and the job goes on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +21,7 @@ tolerate_refused "${cli[@]}" codes import fixtures/codes/empik-go-w63.txt \
     --platform empik-go --month "$month" --branch w63
 tolerate_refused "${cli[@]}" codes import fixtures/codes/legimi.csv --platform legimi --month "$month"
 "${cli[@]}" status
+if [ "${MAIN_JOB_ONCE:-0}" = 1 ]; then
+    exec "${cli[@]}" run --once
+fi
+exec "${cli[@]}" -v run

@@ -25,6 +25,10 @@ class MailboxUnavailable(Exception):
     """The mailbox cannot be reached or logged into."""
 
 
+class MailboxNotConfigured(MailboxUnavailable):
+    """Something only the administrator can fix (a missing password): no point retrying."""
+
+
 @dataclass(frozen=True)
 class FetchedMessage:
     uid: int
@@ -46,7 +50,7 @@ class ImapMailbox:
         """Log in and select the folder; return its UIDVALIDITY."""
         s = self.settings
         if s.password is None:
-            raise MailboxUnavailable(f"no IMAP password for {s.username}@{s.host}")
+            raise MailboxNotConfigured(f"no IMAP password for {s.username} on {s.host}")
         context = ssl.create_default_context()
         try:
             client = imapclient.IMAPClient(

@@ -478,7 +478,12 @@ def run(ctx: click.Context, once: bool, now_text: str | None) -> int:
             f"Nowe prośby: {queued}; decyzje: {decided}; wysłane odpowiedzi: {report.sent.sent}."
         )
         for branch_id in report.unreachable:
-            click.echo(f"Uwaga: skrzynka placówki {branch_id} jest nieosiągalna.", err=True)
+            variable = f"EMPIKGO_IMAP_PASSWORD_{branch_id.upper().replace('-', '_')}"
+            click.echo(
+                f"Uwaga: skrzynka placówki {branch_id} jest nieosiągalna "
+                f"(sprawdź [branches.{branch_id}.imap] i hasło w {variable}).",
+                err=True,
+            )
         return ExitCode.OK
     stop = threading.Event()
 

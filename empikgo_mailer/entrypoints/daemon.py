@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from empikgo_mailer.adapters.imap_mailbox import CONNECTION_ERRORS, ImapMailbox, MailboxUnavailable
+from empikgo_mailer.adapters.imap_mailbox import (
+    CONNECTION_ERRORS,
+    ImapMailbox,
+    MailboxNotConfigured,
+    MailboxUnavailable,
+)
 from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import BranchSettings, ImapSettings, SmtpSettings
@@ -75,6 +80,9 @@ class Daemon:
             try:
                 mailbox.connect()
                 return work(mailbox)
+            except MailboxNotConfigured as exc:
+                log.error("mailbox %s: %s", branch.id, exc)
+                return None
             except RECOVERABLE as exc:
                 log.warning("mailbox %s: %s (attempt %d)", branch.id, exc, attempt + 1)
                 if attempt < len(self.reconnect_pauses):
@@ -171,6 +179,8 @@ class Daemon:
                     # Short IDLE slices so a stop request is noticed; renewed well under 29 min.
                     if mailbox.wait_for_mail(min(5.0, self.app.settings.mail.idle_renew_seconds)):
                         wake.set()
+            except MailboxNotConfigured:
+                return  # run_once reports it every round; polling is all that is left
             except RECOVERABLE as exc:
                 log.warning("IDLE on %s lost: %s; reconnecting in %.0f s", branch.id, exc, pause)
                 stop.wait(pause)

@@ -391,7 +391,8 @@ def decide_queue(branch_id: str, *, door: MailDoor, clock: Clock) -> DecideRepor
     """Decide the branch's queue strictly in receipt order, only while the branch is open.
 
     Decisions are committed in batches: each decision, its code and its reply always share
-    one transaction; a batch is several of them committed together.
+    one transaction; a batch is several of them committed together, and a savepoint per
+    request lets one failing message be set aside alone.
     """
     branch = door.library.branch(branch_id)
     calendar = door.library.calendar

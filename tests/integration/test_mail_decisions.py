@@ -54,8 +54,9 @@ EXPECTED: dict[str, tuple[str | None, str | None, str | None]] = {
 
 
 @pytest.fixture
-def app(sqlite_url: str, tmp_path: Path) -> Iterator[App]:
-    application = bootstrap(settings_for(tmp_path, sqlite_url))
+def app(database_url: str, tmp_path: Path) -> Iterator[App]:
+    """On SQLite and on PostgreSQL."""
+    application = bootstrap(settings_for(tmp_path, database_url))
     import_patrons(ImportPatrons(PATRONS), db=application.db, now=FIRST_SECOND)
     codes = [f"EGM-{n:04d}" for n in range(20)]
     add_codes(application.db, Platform.EMPIK_GO, Month(2026, 11), "multimedia", codes)
