@@ -72,6 +72,13 @@ class ReplyFacts:
     limit_bytes: int = 0
 
 
+def megabytes(size: int) -> str:
+    """'10', '2,5', '0,06': as many decimals as a reader needs, with a Polish comma."""
+    value = size / 2**20
+    digits = 0 if value >= 10 else 1 if value >= 1 else 2
+    return f"{value:.{digits}f}".replace(".", ",")
+
+
 def _platform(value: object) -> str:
     return value.display_name if isinstance(value, Platform) else "Empik Go"
 
@@ -103,8 +110,8 @@ def reply_context(facts: ReplyFacts) -> dict[str, object]:
         "earlier_platform": _platform(details.get("platform")),
         "earlier_channel": CHANNEL_LABELS[channel] if isinstance(channel, Channel) else "",
         "earlier_at": moment_text(earlier_at) if isinstance(earlier_at, datetime) else "",
-        "size_mb": f"{facts.size_bytes / 2**20:.1f}".replace(".", ","),
-        "limit_mb": f"{facts.limit_bytes / 2**20:.0f}",
+        "size_mb": megabytes(facts.size_bytes),
+        "limit_mb": megabytes(facts.limit_bytes),
     }
 
 

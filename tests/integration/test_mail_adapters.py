@@ -137,3 +137,27 @@ def test_smtp_server_down_is_temporary() -> None:
             return (await sender.send("a@b.pl", "c@d.pl", b"Subject: x\r\n\r\n")).result
 
     assert asyncio.run(scenario()) is SendResult.TEMPORARY
+
+
+class MailboxWithoutMove(ImapMailbox):
+    """The real adapter on a server that does not announce MOVE."""
+
+    @property
+    def capabilities(self) -> set[bytes]:
+        return super().capabilities - {b"MOVE"}
+
+
+def test_without_move_messages_are_copied_then_expunged_by_uid(dovecot: DovecotServer) -> None:
+    with dovecot.client("multimedia") as client:
+        for name in ("gmail.eml", "phone.eml", "apple_mail.eml"):
+            client.append("INBOX", fixture(name))
+    mailbox = MailboxWithoutMove(imap_settings(dovecot))
+    mailbox.connect()
+    mailbox.move([2], "Empik Go - wydane")
+    mailbox.close()
+    with dovecot.client("multimedia") as client:
+        client.select_folder("INBOX")
+        assert client.search() == [1, 3]  # only message 2 left the inbox
+        client.select_folder("Empik Go - wydane")
+        [copied] = client.fetch(client.search(), ["BODY.PEEK[]"]).values()
+        assert copied[b"BODY[]"] == fixture("phone.eml")

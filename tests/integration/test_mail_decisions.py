@@ -4,6 +4,7 @@ outbox, with an in-memory mailbox and transport (the real servers are tested els
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from sqlmodel import col, select
 
 from empikgo_mailer.adapters.smtp_sender import SendResult
-from empikgo_mailer.adapters.tables import MailRequest, OutboxMessage
+from empikgo_mailer.adapters.tables import Issuance, MailRequest, OutboxMessage
 from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
@@ -221,3 +222,23 @@ def test_temporary_send_failure_is_retried_permanent_is_recorded(app: App) -> No
         ("lukasz.zak@example.com", "sent"),
         ("piotr.lewandowski@example.com", "failed"),
     ]
+
+
+def test_a_message_over_the_size_limit_is_answered_and_set_aside(app: App) -> None:
+    box, transport = FakeMailbox(), FakeTransport()
+    big = fixture("gmail.eml").replace(
+        b"nr karty 1000001", b"nr karty 1000001\r\n" + b"x" * 60_000, 1
+    )
+    box.deliver(big, FIRST_SECOND)
+    small_limit = dataclasses.replace(app.settings.mail, max_message_bytes=20_000)
+    clock = lambda: OPENING  # noqa: E731
+    collect("multimedia", box, db=app.db, mail=small_limit, clock=clock)
+    limited = MailDoor(app.db, app.library, app.debt_source, app.templates.render, small_limit)
+    decide_queue("multimedia", door=limited, clock=clock)
+    file_decided("multimedia", box, db=app.db, mail=small_limit, clock=clock)
+    asyncio.run(send_outbox(db=app.db, transport=transport, clock=clock, pauses=(0.0,)))
+    [reply] = transport.sent
+    assert "jest zbyt duża (0,06 MB; przyjmujemy wiadomości do 0,02 MB)" in reply_text(reply)
+    assert box.folders["Empik Go - dla obsługi"] == [big]
+    with app.db.transaction() as session:
+        assert session.exec(select(Issuance)).all() == []  # no code for an unread message

@@ -1,0 +1,120 @@
+"""Recognising requests: subjects, automatic mail, card numbers, and robustness."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from empikgo_mailer.domain.mail_requests import (
+    automatic_reason,
+    card_numbers,
+    header_text,
+    is_request_subject,
+    own_words,
+    parse_message,
+    read_request,
+    sender_address,
+)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "EMPIK GO",
+        "empik go",
+        "Empik Go",
+        "EMPIKGO",
+        "  EMPIK   GO ",
+        "Re: EMPIK GO",
+        "RE: Re: EMPIK GO",
+        "Odp: EMPIK GO",
+        "Fwd: EMPIK GO",
+        "PD: Empik Go",
+        "RE[2]: EMPIK GO",
+        "EMPIK GO!",
+        "Empik-Go",
+    ],
+)
+def test_request_subjects(subject: str) -> None:
+    assert is_request_subject(subject)
+
+
+@pytest.mark.parametrize(
+    "subject", ["", "Legimi", "Kod Empik Go", "EMPIK GO prośba", "Re: Godziny otwarcia"]
+)
+def test_other_subjects_are_not_ours(subject: str) -> None:
+    assert not is_request_subject(subject)
+
+
+def test_encoded_subject_and_sender_are_decoded() -> None:
+    message = parse_message(
+        b"From: =?UTF-8?B?QWduaWVzemthIFppZWxpxYRza2E=?= <a.z@example.com>\r\n"
+        b"Subject: =?UTF-8?B?RU1QSUsgR08=?=\r\n\r\nx\r\n"
+    )
+    assert header_text(message, "Subject") == "EMPIK GO"
+    assert sender_address(message) == "a.z@example.com"
+
+
+@pytest.mark.parametrize(
+    ("headers", "automatic"),
+    [
+        (b"Auto-Submitted: auto-replied\r\n", True),
+        (b"Auto-Submitted: no\r\n", False),
+        (b"Precedence: bulk\r\n", True),
+        (b"List-Id: <czytelnicy.example.com>\r\n", True),
+        (b"Return-Path: <>\r\n", True),
+        (b"X-Autoreply: yes\r\n", True),
+        (b"", False),
+    ],
+)
+def test_automatic_mail(headers: bytes, automatic: bool) -> None:
+    message = parse_message(b"From: a@b.pl\r\nSubject: EMPIK GO\r\n" + headers + b"\r\nbody\r\n")
+    assert (automatic_reason(message) is not None) is automatic
+
+
+def test_mailer_daemon_is_automatic() -> None:
+    message = parse_message(b"From: MAILER-DAEMON@mx.example.org\r\nSubject: EMPIK GO\r\n\r\nx\r\n")
+    assert automatic_reason(message) == "sender MAILER-DAEMON@mx.example.org"
+
+
+@pytest.mark.parametrize(
+    ("text", "cards"),
+    [
+        ("Jan Kowalski\nnr karty 1000001", ("1000001",)),
+        ("Numer karty bibliotecznej: B 001 234", ("B001234",)),
+        ("Karta czytelnika nr 1000 001", ("1000001",)),
+        ("tel. 600 700 800, 02-566 Warszawa, 2026-11-01", ()),
+        ("karta 1000001 i 1000002", ("1000001", "1000002")),
+        ("moja karta: 1000001 (1000001)", ("1000001",)),
+    ],
+)
+def test_card_numbers(text: str, cards: tuple[str, ...]) -> None:
+    assert card_numbers(text) == cards
+
+
+def test_quotes_and_signatures_are_not_the_request() -> None:
+    text = "Jan 1000003\n\n-- \nJan Kowalski\nkarta 999999\n"
+    assert own_words(text) == "Jan 1000003"
+    text = "Proszę o kod\nOn Mon, 2 Nov 2026 at 10:00, Biblioteka wrote:\n> karta 999999"
+    assert own_words(text) == "Proszę o kod"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=3000))
+def test_no_bytes_crash_the_reader(raw: bytes) -> None:
+    message = parse_message(raw)
+    header_text(message, "Subject")
+    automatic_reason(message)
+    sender_address(message)
+    read_request(message)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400), st.sampled_from(["utf-8", "iso-8859-2", "x-unknown", "cp1250"]))
+def test_no_text_in_any_charset_crashes_the_reader(body: str, charset: str) -> None:
+    raw = (
+        f"From: a@b.pl\r\nSubject: EMPIK GO\r\nContent-Type: text/html; charset={charset}\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+    ).encode() + body.encode("utf-8", "surrogatepass")
+    read_request(parse_message(raw))
