@@ -224,11 +224,16 @@ def _opening_hours(table: _Table) -> OpeningHours:
     return OpeningHours(weekly=weekly, closures=frozenset(closures))
 
 
+def imap_password_variable(branch_id: str) -> str:
+    """The environment variable that holds a branch mailbox's password."""
+    return f"EMPIKGO_IMAP_PASSWORD_{branch_id.upper().replace('-', '_')}"
+
+
 def _imap(table: _Table, branch_id: str, env: Mapping[str, str]) -> ImapSettings:
     imap = table.table("imap")
     imap.unknown_keys({"host", "port", "security", "username", "folder", "timeout_seconds"})
     security = imap.security("security", "ssl")
-    password = env.get(f"EMPIKGO_IMAP_PASSWORD_{branch_id.upper().replace('-', '_')}")
+    password = env.get(imap_password_variable(branch_id))
     return ImapSettings(
         host=imap.text("host", _REQUIRED),
         port=imap.integer("port", 993 if security == "ssl" else 143, 1, 65535),

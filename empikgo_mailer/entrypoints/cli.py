@@ -20,7 +20,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from empikgo_mailer.adapters import schema
 from empikgo_mailer.adapters.text_files import UnreadableFile
 from empikgo_mailer.bootstrap import App, bootstrap
-from empikgo_mailer.config import ConfigError, config_path, load_settings, read_environment
+from empikgo_mailer.config import (
+    ConfigError,
+    config_path,
+    imap_password_variable,
+    load_settings,
+    read_environment,
+)
 from empikgo_mailer.domain.explanations import (
     OUTCOME_LABELS,
     RULE_LABELS,
@@ -478,7 +484,7 @@ def run(ctx: click.Context, once: bool, now_text: str | None) -> int:
             f"Nowe prośby: {queued}; decyzje: {decided}; wysłane odpowiedzi: {report.sent.sent}."
         )
         for branch_id in report.unreachable:
-            variable = f"EMPIKGO_IMAP_PASSWORD_{branch_id.upper().replace('-', '_')}"
+            variable = imap_password_variable(branch_id)
             click.echo(
                 f"Uwaga: skrzynka placówki {branch_id} jest nieosiągalna "
                 f"(sprawdź [branches.{branch_id}.imap] i hasło w {variable}).",

@@ -86,39 +86,23 @@ def library(
     lib = Library(config, dovecot, smtp, capsys)
     now = "--now=2026-10-30T12:00"
     assert lib.cli("patrons", "import", str(FIXTURES / "patrons.csv"), now)[0] == 0
-    codes = tmp_path / "multimedia.txt"
-    codes.write_text("MM-CODE-1\nMM-CODE-2\nMM-CODE-3\n", encoding="utf-8")
-    assert (
-        lib.cli(
+    pools = {"multimedia": "MM-CODE-1\nMM-CODE-2\nMM-CODE-3\n", "w63": "W63-CODE-1\nW63-CODE-2\n"}
+    for branch, codes in pools.items():
+        path = tmp_path / f"{branch}.txt"
+        path.write_text(codes, encoding="utf-8")
+        imported = lib.cli(
             "codes",
             "import",
-            str(codes),
+            str(path),
             "--platform",
             "empik-go",
             "--month",
             "2026-11",
             "--branch",
-            "multimedia",
+            branch,
             now,
-        )[0]
-        == 0
-    )
-    codes.write_text("W63-CODE-1\nW63-CODE-2\n", encoding="utf-8")
-    assert (
-        lib.cli(
-            "codes",
-            "import",
-            str(codes),
-            "--platform",
-            "empik-go",
-            "--month",
-            "2026-11",
-            "--branch",
-            "w63",
-            now,
-        )[0]
-        == 0
-    )
+        )
+        assert imported[0] == 0
     return lib
 
 
