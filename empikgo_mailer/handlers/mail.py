@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.imap_mailbox import FetchedMessage
-from empikgo_mailer.adapters.smtp_sender import SendResult
+from empikgo_mailer.adapters.smtp_sender import Delivery, SendResult
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import MailboxState, MailRequest, OutboxMessage
 from empikgo_mailer.config import BranchSettings, MailSettings
@@ -74,7 +74,7 @@ class Mailbox(Protocol):
 
 
 class Transport(Protocol):
-    async def send(self, sender: str, recipient: str, message: bytes) -> object: ...
+    async def send(self, sender: str, recipient: str, message: bytes) -> Delivery: ...
 
 
 # --- collecting ---------------------------------------------------------------------------
@@ -490,15 +490,12 @@ async def send_outbox(
         ).all()
     done: list[OutboxMessage] = []
     for row in due:
-        delivery = None
-        for attempt in range(len(pauses) + 1):
+        for pause in [*pauses, None]:
             delivery = await transport.send(row.sender, row.recipient, row.message.encode("utf-8"))
-            result = getattr(delivery, "result", None)
-            if result is not SendResult.TEMPORARY:
+            if delivery.result is not SendResult.TEMPORARY or pause is None:
                 break
-            if attempt < len(pauses):
-                await asyncio.sleep(pauses[attempt])
-        result, detail = getattr(delivery, "result", None), str(getattr(delivery, "detail", ""))
+            await asyncio.sleep(pause)
+        result, detail = delivery.result, delivery.detail
         now = clock()
         row.attempts += 1
         if result is SendResult.SENT:
