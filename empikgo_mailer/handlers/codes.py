@@ -151,7 +151,8 @@ def _pool_exhausted(assessment: Assessment, situation: Situation) -> Assessment:
 def decide(
     store: Store, command: GiveCode, *, library: Library, debt_source: DebtSource, now: datetime
 ) -> Decision:
-    """Assess the rules and, when they allow it, claim a code. The caller commits."""
+    """Assess the rules and, when they allow it, claim a code; audit the decision.
+    The caller commits."""
     pool_branch = library.pool_branch(command.platform, command.branch_id)
     if command.branch_id is not None:
         library.branch(command.branch_id)
@@ -168,10 +169,10 @@ def decide(
     claimant = Claimant(written_name=command.written_name, sender=command.sender)
     assessment = assess(situation, claimant, library.policy)
     if not assessment.eligible or patron_id is None:
-        return Decision(assessment)
+        return _audited(store, command, Decision(assessment), now)
     code = store.claim_free_code(command.platform, situation.month, pool_branch)
     if code is None or code.id is None:
-        return Decision(_pool_exhausted(assessment, situation))
+        return _audited(store, command, Decision(_pool_exhausted(assessment, situation)), now)
     issuance = store.add_issuance(
         Issuance(
             code_id=code.id,
@@ -183,31 +184,36 @@ def decide(
             issued_at=now,
         )
     )
-    return Decision(assessment, code=code.value, code_id=code.id, issuance_id=issuance.id)
+    decision = Decision(assessment, code=code.value, code_id=code.id, issuance_id=issuance.id)
+    return _audited(store, command, decision, now)
+
+
+def _audited(store: Store, command: GiveCode, decision: Decision, now: datetime) -> Decision:
+    """Every decision about a code, granted or refused, in the audit trail (never the code)."""
+    refusal = decision.refusal
+    store.audit(
+        at=now,
+        actor=command.actor,
+        action="give-code",
+        outcome="issued" if refusal is None else str(refusal.reason),
+        card_number=normalise_card(command.card_number),
+        platform=command.platform.value,
+        channel=command.channel.value,
+        branch=command.branch_id,
+        code_id=decision.code_id,
+    )
+    return decision
 
 
 def give_code(
     command: GiveCode, *, db: Database, library: Library, debt_source: DebtSource, now: datetime
 ) -> Decision:
-    """Decide in a transaction of its own, with an audit record, and commit."""
+    """Decide in a transaction of its own, and commit."""
     for attempt in range(1, RACE_RETRIES + 1):
         try:
             with db.transaction() as session:
                 store = Store(session)
-                decision = decide(store, command, library=library, debt_source=debt_source, now=now)
-                refusal = decision.refusal
-                store.audit(
-                    at=now,
-                    actor=command.actor,
-                    action="give-code",
-                    outcome="issued" if refusal is None else str(refusal.reason),
-                    card_number=normalise_card(command.card_number),
-                    platform=command.platform.value,
-                    channel=command.channel.value,
-                    branch=command.branch_id,
-                    code_id=decision.code_id,
-                )
-                return decision
+                return decide(store, command, library=library, debt_source=debt_source, now=now)
         except IntegrityError:
             # Another process gave this patron a code in the same instant: the unique
             # constraint stopped the second one. Deciding again sees the first.

@@ -266,17 +266,16 @@ def _decide_one(
         activation_url=door.library.platforms[Platform.EMPIK_GO].activation_url,
     )
     outcome: str
-    status = "decided"
     if request.sender is None:
-        outcome, status = MailOutcome.NO_SENDER, "set-aside"
+        outcome = MailOutcome.NO_SENDER
     elif replies_today[request.sender.lower()] >= door.mail.max_replies_per_sender_per_day:
-        outcome, status = MailOutcome.RATE_LIMITED, "set-aside"
+        outcome = MailOutcome.RATE_LIMITED
     elif request.kind == "too-large":
-        outcome, status = MailOutcome.TOO_LARGE, "set-aside"
+        outcome = MailOutcome.TOO_LARGE
     elif calendar.month_of(request.received_at) < month:
         outcome = MailOutcome.BEFORE_FIRST
     elif request.card_number is None:
-        outcome, status = MailOutcome.CARD_MISSING, "set-aside"
+        outcome = MailOutcome.CARD_MISSING
         facts = dataclasses.replace(facts, cards=card_numbers(request.words))
     else:
         decision = decide(
@@ -302,21 +301,10 @@ def _decide_one(
         else:
             outcome = str(refusal.reason)
             facts = dataclasses.replace(facts, details=dict(refusal.details))
-        Store(session).audit(
-            at=now,
-            actor=f"mail:{branch.id}",
-            action="give-code",
-            outcome=outcome,
-            card_number=request.card_number,
-            platform=Platform.EMPIK_GO.value,
-            channel=Channel.EMAIL.value,
-            branch=branch.id,
-            code_id=decision.code_id,
-            request_id=request.id,
-        )
+    status = "set-aside" if outcome in SET_ASIDE_OUTCOMES else "decided"
     request.status, request.outcome, request.decided_at = status, outcome, now
-    template = TEMPLATE_OF.get(outcome)
-    if template is not None and request.sender is not None and outcome != MailOutcome.RATE_LIMITED:
+    template = TEMPLATE_OF.get(outcome)  # no template: no reply (rate limit, no sender)
+    if template is not None and request.sender is not None:
         text = door.render(f"mail/{template}.txt.j2", **reply_context(facts))
         reply = compose_reply(
             text=text,
