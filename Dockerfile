@@ -20,5 +20,7 @@ COPY templates ./templates
 
 USER empikgo
 VOLUME ["/app/data"]
+# `web` listens here (with --host 0.0.0.0 inside the container).
+EXPOSE 8080
 ENTRYPOINT ["empikgo-mailer"]
 CMD ["status"]

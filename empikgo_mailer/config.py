@@ -106,6 +106,26 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The HTTP door (`empikgo-mailer web`): the catalogue's Legimi claims."""
+
+    host: str
+    port: int
+    # The catalogue's bearer token (EMPIKGO_API_TOKEN); without it every claim gets 401.
+    api_token: Secret | None
+    claims_per_card_per_minute: int
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """The daemon's scheduled jobs."""
+
+    drop_dir: Path  # pools/<platform>/<branch>/<YYYY-MM>.csv and activations/<platform>/*.csv
+    scan_seconds: int
+    month_close_at: time  # on the 1st, for the month that just ended
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path
     timezone: ZoneInfo
@@ -118,6 +138,8 @@ class Settings:
     policy: Policy
     smtp: SmtpSettings
     mail: MailSettings
+    web: WebSettings
+    jobs: JobSettings
 
     def branch(self, branch_id: str) -> BranchSettings:
         return self.branches[branch_id]
@@ -327,6 +349,34 @@ def _mail(root: _Table) -> MailSettings:
     )
 
 
+def _web(root: _Table, env: Mapping[str, str]) -> WebSettings:
+    web = root.table("web", required=False)
+    web.unknown_keys({"host", "port", "claims_per_card_per_minute"})
+    token = env.get("EMPIKGO_API_TOKEN")
+    return WebSettings(
+        host=web.text("host", "127.0.0.1"),
+        port=web.integer("port", 8080, 1, 65535),
+        api_token=Secret(token) if token else None,
+        claims_per_card_per_minute=web.integer("claims_per_card_per_minute", 5, 1, 1000),
+    )
+
+
+def _jobs(root: _Table, data_dir: Path, path: Path) -> JobSettings:
+    jobs = root.table("jobs", required=False)
+    jobs.unknown_keys({"drop_dir", "scan_seconds", "month_close_at"})
+    text = jobs.text("month_close_at", "00:05")
+    try:
+        at = time.fromisoformat(text)
+    except ValueError:
+        raise jobs.error("month_close_at", f"to nie jest godzina GG:MM: {text!r}") from None
+    drop = jobs.text("drop_dir", "")
+    return JobSettings(
+        drop_dir=(path.parent / drop).resolve() if drop else data_dir / "drop",
+        scan_seconds=jobs.integer("scan_seconds", 60, 1, 86400),
+        month_close_at=at,
+    )
+
+
 def read_environment(dotenv_path: Path | None = None) -> dict[str, str]:
     """The process environment over `.env` (the real environment wins)."""
     path = dotenv_path if dotenv_path is not None else Path(".env")
@@ -364,6 +414,8 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
             "smtp",
             "mail",
             "branches",
+            "web",
+            "jobs",
         }
     )
     zone_name = root.text("timezone", "Europe/Warsaw")
@@ -402,4 +454,6 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
         policy=policy,
         smtp=_smtp(root, env),
         mail=_mail(root),
+        web=_web(root, env),
+        jobs=_jobs(root, data_dir, path),
     )

@@ -12,7 +12,15 @@ from sqlalchemy import ColumnElement, Table, bindparam, case, func, insert, upda
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, SQLModel, col, select
 
-from empikgo_mailer.adapters.tables import AuditEvent, Ban, Code, Issuance, Patron
+from empikgo_mailer.adapters.tables import (
+    AuditEvent,
+    Ban,
+    Code,
+    Issuance,
+    MonthClose,
+    Patron,
+    ServiceSwitch,
+)
 from empikgo_mailer.domain.eligibility import BanPeriod, EarlierCode
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
@@ -211,6 +219,85 @@ class Store:
             PoolCount(Platform(platform), month, branch, int(loaded), int(issued), int(free))
             for platform, branch, loaded, issued, free in self.session.execute(query)
         ]
+
+    def codes_by_value(self, platform: Platform, values: Sequence[str]) -> dict[str, Code]:
+        found: dict[str, Code] = {}
+        for chunk in _chunks(values):
+            query = select(Code).where(Code.platform == platform.value, col(Code.value).in_(chunk))
+            found.update((code.value, code) for code in self.session.exec(query))
+        return found
+
+    def issuance_of_code(self, code_id: int) -> Issuance | None:
+        return self.session.exec(select(Issuance).where(Issuance.code_id == code_id)).first()
+
+    def issuance_in_month(self, patron_id: int, month: Month) -> tuple[Issuance, Code] | None:
+        row = self.session.exec(
+            select(Issuance, Code)
+            .join(Code, col(Code.id) == col(Issuance.code_id))
+            .where(Issuance.patron_id == patron_id, Issuance.month == str(month))
+        ).first()
+        return None if row is None else (row[0], row[1])
+
+    # the month's life ------------------------------------------------------------------
+    def lapse_free_codes(self, month: Month) -> int:
+        """Codes of `month` never given become unusable; the number of codes lapsed."""
+        result = self.session.execute(
+            update(Code)
+            .where(col(Code.month) == str(month), col(Code.status) == "free")
+            .values(status="lapsed")
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def unactivated_issuances(self, month: Month, deadline: datetime) -> list[Issuance]:
+        """Codes given in `month`, not yet expired, with no activation before `deadline`."""
+        activated_in_time = col(Code.activated_at).is_not(None) & (
+            col(Code.activated_at) < deadline
+        )
+        query = (
+            select(Issuance)
+            .join(Code, col(Code.id) == col(Issuance.code_id))
+            .where(
+                Issuance.month == str(month),
+                col(Issuance.expired_at).is_(None),
+                ~activated_in_time,
+            )
+            .order_by(col(Issuance.id))
+        )
+        return list(self.session.exec(query))
+
+    def ban_for(self, patron_id: int, cause: Month) -> Ban | None:
+        return self.session.exec(
+            select(Ban).where(Ban.patron_id == patron_id, Ban.cause_month == str(cause))
+        ).first()
+
+    def months_with_codes_not_closed(self, before: Month) -> list[Month]:
+        closed = sql_select(col(MonthClose.month))
+        query = (
+            sql_select(col(Code.month))
+            .where(col(Code.month) < str(before), col(Code.month).not_in(closed))
+            .distinct()
+            .order_by(col(Code.month))
+        )
+        return [Month.parse(month) for (month,) in self.session.execute(query)]
+
+    # service switch ------------------------------------------------------------------
+    def service_switched_on(self, platform: Platform) -> bool:
+        switch = self.session.get(ServiceSwitch, platform.value)
+        return switch is None or switch.enabled
+
+    def service_switches(self) -> dict[Platform, ServiceSwitch]:
+        return {
+            Platform(switch.platform): switch for switch in self.session.exec(select(ServiceSwitch))
+        }
+
+    def switch_service(
+        self, platform: Platform, *, enabled: bool, reason: str | None, actor: str, at: datetime
+    ) -> None:
+        switch = self.session.get(ServiceSwitch, platform.value) or ServiceSwitch(
+            platform=platform.value, enabled=enabled, actor=actor, changed_at=at
+        )
+        switch.enabled, switch.reason, switch.actor, switch.changed_at = enabled, reason, actor, at
+        self.session.add(switch)
 
     # audit ---------------------------------------------------------------------------
     def audit(

@@ -68,6 +68,8 @@ class Code(SQLModel, table=True):
     value: str = Field(max_length=64)
     status: str = Field(default="free", max_length=16)  # free | issued | lapsed
     loaded_at: datetime = Field(sa_type=UTCDateTime)
+    # From the platform's activation report; the earliest reported time wins.
+    activated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Issuance(SQLModel, table=True):
@@ -85,6 +87,8 @@ class Issuance(SQLModel, table=True):
     channel: str = Field(max_length=16)
     branch_id: str | None = Field(default=None, max_length=32)
     issued_at: datetime = Field(sa_type=UTCDateTime)
+    # Set when the month closed without an activation in time; cleared by a late report.
+    expired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Ban(SQLModel, table=True):
@@ -185,3 +189,56 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ServiceSwitch(SQLModel, table=True):
+    """Staff's runtime switch of a platform (rule 7); no row means "on"."""
+
+    __tablename__ = "service_switch"
+
+    platform: str = Field(primary_key=True, max_length=16)
+    enabled: bool
+    reason: str | None = Field(default=None, sa_type=Text)
+    actor: str = Field(max_length=64)
+    changed_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class MonthClose(SQLModel, table=True):
+    """A month that has been closed; its row is what makes closing it again a no-op."""
+
+    __tablename__ = "month_close"
+
+    month: str = Field(primary_key=True, max_length=7)
+    closed_at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=64)
+    lapsed: int = 0
+    expired: int = 0
+    banned: int = 0
+
+
+class JobRun(SQLModel, table=True):
+    """The last run of each scheduled job, for `status`."""
+
+    __tablename__ = "job_run"
+
+    job_id: str = Field(primary_key=True, max_length=32)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str = Field(max_length=16)  # running | ok | nothing | problems | failed
+    summary: str = Field(default="", sa_type=Text)
+
+
+class DroppedFile(SQLModel, table=True):
+    """A file taken from a drop folder. The content hash makes a file imported once, even
+    when it is dropped again or the archiving move was lost in a crash."""
+
+    __tablename__ = "dropped_file"
+    __table_args__ = (UniqueConstraint("kind", "sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # pools | activations
+    name: str = Field(sa_type=Text)  # path inside the drop folder
+    sha256: str = Field(max_length=64)
+    taken_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    outcome: str = Field(max_length=16)  # imported | problems | rejected
+    summary: str = Field(default="", sa_type=Text)

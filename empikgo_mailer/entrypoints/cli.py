@@ -5,26 +5,22 @@ from __future__ import annotations
 import json
 import logging
 import signal
-import sys
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from empikgo_mailer.adapters import schema
+from empikgo_mailer.adapters.tables import DroppedFile
 from empikgo_mailer.adapters.text_files import UnreadableFile
-from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.config import (
     ConfigError,
-    config_path,
     imap_password_variable,
-    load_settings,
     read_environment,
 )
 from empikgo_mailer.domain.explanations import (
@@ -34,134 +30,41 @@ from empikgo_mailer.domain.explanations import (
     explain,
     explain_refusal,
 )
-from empikgo_mailer.domain.month import InvalidMonth, Month
+from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.domain.polish import day_text, moment_text, month_name
+from empikgo_mailer.entrypoints.cli_month import (
+    codes_activations,
+    legimi,
+    month,
+    report,
+    service,
+    web,
+)
+from empikgo_mailer.entrypoints.cli_support import (
+    DatabaseNotReady,
+    MonthType,
+    PlatformType,
+    ProgressBar,
+    Runtime,
+    echo_problems,
+    now_option,
+    runtime_of,
+)
 from empikgo_mailer.entrypoints.click_pl import PolishGroup, polish_error
 from empikgo_mailer.entrypoints.daemon import Daemon
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS, JobStatus, job_statuses
 from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode, check_eligibility, give_code
+from empikgo_mailer.handlers.drop_folder import recent_dropped_files
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.mail import queue_status
 from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
 from empikgo_mailer.handlers.pools import ImportCodes, ShowPools, import_codes, show_pools
+from empikgo_mailer.handlers.service import ServiceState, service_states
 
 log = logging.getLogger("empikgo_mailer")
 T = TypeVar("T")
-PROGRESS_THRESHOLD = 2000
-
-
-class DatabaseNotReady(Exception):
-    """The schema is missing or older than this version of the program."""
-
-
-@dataclass
-class Runtime:
-    """Per-invocation state: the configuration is read only when a command needs it."""
-
-    config_option: str | None
-    env: dict[str, str]
-    _app: App | None = field(default=None, repr=False)
-
-    def app(self, *, require_schema: bool = True) -> App:
-        if self._app is None:
-            path = config_path(self.config_option, self.env)
-            self._app = bootstrap(load_settings(path, self.env))
-        if require_schema:
-            current = schema.current_revision(self._app.db)
-            if current is None:
-                raise DatabaseNotReady(
-                    "Baza danych nie jest utworzona: uruchom najpierw „empikgo-mailer init”."
-                )
-            if current != schema.head_revision():
-                raise DatabaseNotReady(
-                    "Baza danych ma starszy schemat: uruchom „empikgo-mailer init”, "
-                    "aby ją zaktualizować."
-                )
-        return self._app
-
-    def now(self, text: str | None) -> datetime:
-        """--now, or the clock; a time without a zone is the library's wall clock."""
-        zone = self.app(require_schema=False).settings.timezone
-        if text is None:
-            return datetime.now(zone)
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            raise click.BadParameter(
-                f"„{text}” to nie jest czas ISO 8601 (np. 2026-11-02T10:00)", param_hint="'--now'"
-            ) from None
-        return parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed.astimezone(zone)
-
-
-class PlatformType(click.ParamType[Platform]):
-    name = "PLATFORMA"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> Platform:
-        if isinstance(value, Platform):
-            return value
-        try:
-            return Platform(str(value).strip().lower())
-        except ValueError:
-            allowed = ", ".join(p.value for p in Platform)
-            self.fail(f"„{value}” — dozwolone: {allowed}", param, ctx)
-
-
-class MonthType(click.ParamType[Month]):
-    name = "RRRR-MM"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> Month:
-        if isinstance(value, Month):
-            return value
-        try:
-            return Month.parse(str(value))
-        except InvalidMonth:
-            self.fail(f"„{value}” to nie jest miesiąc w postaci RRRR-MM (np. 2026-11)", param, ctx)
-
-
-def _runtime(ctx: click.Context) -> Runtime:
-    runtime = ctx.find_object(Runtime)
-    assert runtime is not None
-    return runtime
-
-
-now_option = click.option(
-    "--now",
-    "now_text",
-    metavar="ISO8601",
-    help="Udawany bieżący czas, np. 2026-11-02T10:00 (domyślnie: zegar systemowy).",
-)
-
-
-class ProgressBar:
-    """A progress bar on standard error, shown only for large files."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.bar: Any = None
-        self.shown = 0
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            if total < PROGRESS_THRESHOLD:
-                return
-            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
-            self.bar.__enter__()
-        self.bar.update(done - self.shown)
-        self.shown = done
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-
-
-def _echo_problems(problems: Iterable[Any]) -> None:
-    for problem in problems:
-        click.echo(f"  linia {problem.line}: {problem.reason}")
 
 
 @click.group(cls=PolishGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -184,7 +87,7 @@ def cli(ctx: click.Context, config_option: str | None, verbose: int) -> None:
 @click.pass_context
 def init(ctx: click.Context) -> int:
     """Utwórz bazę danych albo zaktualizuj jej schemat (można uruchamiać wielokrotnie)."""
-    app = _runtime(ctx).app(require_schema=False)
+    app = runtime_of(ctx).app(require_schema=False)
     before, after = schema.upgrade(app.db)
     where = make_url(app.db.url).render_as_string(hide_password=True)
     if before == after:
@@ -211,7 +114,7 @@ def patrons_import(ctx: click.Context, file: Path, now_text: str | None) -> int:
     Kolumny: card_number, first_name, last_name, email, active, contact_confirmed_on,
     balance. UTF-8 (z BOM lub bez), separator przecinek albo średnik.
     """
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     app = runtime.app()
     bar = ProgressBar("Wczytywanie czytelników")
     try:
@@ -224,7 +127,7 @@ def patrons_import(ctx: click.Context, file: Path, now_text: str | None) -> int:
         f"Zaimportowano czytelników: {report.imported} (nowych: {report.created}, "
         f"zaktualizowanych: {report.updated}); odrzuconych wierszy: {len(report.rejected)}."
     )
-    _echo_problems(report.rejected)
+    echo_problems(report.rejected)
     return ExitCode.BAD_INPUT if report.rejected else ExitCode.OK
 
 
@@ -249,7 +152,7 @@ def codes_import(
     now_text: str | None,
 ) -> int:
     """Wczytaj kody z pliku: jeden kod w linii albo CSV z kolumną „code”."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     app = runtime.app()
     report = import_codes(
         ImportCodes(file, platform, month, branch_id, actor="cli"),
@@ -262,7 +165,7 @@ def codes_import(
         f"Wczytano kodów {platform.display_name} na {month_name(month)}{where}: {report.loaded}; "
         f"odrzuconych: {len(report.refused)}."
     )
-    _echo_problems(report.refused)
+    echo_problems(report.refused)
     return ExitCode.BAD_INPUT if report.refused else ExitCode.OK
 
 
@@ -280,7 +183,7 @@ def issue(
     ctx: click.Context, branch_id: str, card_number: str, platform: Platform, now_text: str | None
 ) -> int:
     """Wydaj kod czytelnikowi w placówce (kod 0: wydano, 3: odmowa)."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     app = runtime.app()
     now = runtime.now(now_text)
     command = GiveCode(card_number, platform, Channel.DESK, branch_id, actor=f"desk:{branch_id}")
@@ -331,7 +234,7 @@ def check(
     now_text: str | None,
 ) -> int:
     """Sprawdź każdy warunek wydania kodu i pokaż, dlaczego jest (nie)spełniony."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     app = runtime.app()
     now = runtime.now(now_text)
     command = CheckEligibility(card_number, platform, branch_id, written_name, sender)
@@ -389,7 +292,7 @@ def status(
     now_text: str | None,
 ) -> int:
     """Stan pul kodów i kolejek próśb e-mailowych, według placówki i platformy."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     app = runtime.app()
     now = runtime.now(now_text)
     month = month or app.library.calendar.month_of(now)
@@ -399,6 +302,10 @@ def status(
         for queue in queue_status(db=app.db, library=app.library, now=now)
         if branch_id in (None, queue.branch_id)
     ]
+    services = service_states(db=app.db, library=app.library)
+    jobs = job_statuses(app, now)
+    dropped = recent_dropped_files(db=app.db)
+    local = app.library.calendar.local
     if as_json:
         document = {
             "month": str(month),
@@ -422,6 +329,38 @@ def status(
                     "failed_replies": q.failed_replies,
                 }
                 for q in queues
+            ],
+            "services": [
+                {
+                    "platform": state.platform.value,
+                    "on": state.on,
+                    "configured": state.configured,
+                    "reason": state.switched_off_reason,
+                    "changed_at": _iso(state.changed_at, local),
+                }
+                for state in services
+            ],
+            "jobs": [
+                {
+                    "id": job.id,
+                    "next_run": _iso(job.next_run, local),
+                    "every_seconds": job.every_seconds,
+                    "last_started_at": _iso(job.last.started_at if job.last else None, local),
+                    "last_finished_at": _iso(job.last.finished_at if job.last else None, local),
+                    "last_outcome": job.last.outcome if job.last else None,
+                    "last_summary": job.last.summary if job.last else None,
+                }
+                for job in jobs
+            ],
+            "dropped_files": [
+                {
+                    "kind": f.kind,
+                    "name": f.name,
+                    "taken_at": _iso(f.taken_at, local),
+                    "outcome": f.outcome,
+                    "summary": f.summary,
+                }
+                for f in dropped
             ],
         }
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
@@ -454,7 +393,53 @@ def status(
         )
         for failure in queue.failed_replies:
             click.echo(f"    niewysłana odpowiedź — {failure}")
+    _echo_services(services, local)
+    _echo_jobs(jobs, dropped, local)
     return ExitCode.OK
+
+
+def _iso(at: datetime | None, local: Callable[[datetime], datetime]) -> str | None:
+    return None if at is None else local(at).isoformat()
+
+
+def _echo_services(services: list[ServiceState], local: Callable[[datetime], datetime]) -> None:
+    click.echo("Usługi")
+    for state in services:
+        if state.on:
+            text = "włączona"
+        elif not state.configured:
+            text = "wyłączona w konfiguracji"
+        else:
+            when = moment_text(local(state.changed_at)) if state.changed_at else "?"
+            reason = f" — {state.switched_off_reason}" if state.switched_off_reason else ""
+            text = f"WYŁĄCZONA od {when} ({state.actor}){reason}"
+        click.echo(f"  {state.platform.display_name}: {text}")
+
+
+def _echo_jobs(
+    jobs: list[JobStatus], dropped: list[DroppedFile], local: Callable[[datetime], datetime]
+) -> None:
+    click.echo("Zadania demona")
+    for job in jobs:
+        if job.every_seconds is not None:
+            due = f"co {job.every_seconds} s"
+            if job.next_run is not None:
+                due += f", następne ok. {moment_text(local(job.next_run))}"
+        else:
+            due = f"następne {moment_text(local(job.next_run))}" if job.next_run else "—"
+        click.echo(f"  {job.label}: {due}")
+        if job.last is None:
+            click.echo("    jeszcze nie uruchomione")
+        else:
+            outcome = JOB_OUTCOME_LABELS.get(job.last.outcome, job.last.outcome)
+            summary = f": {job.last.summary}" if job.last.summary else ""
+            click.echo(
+                f"    ostatnio {moment_text(local(job.last.started_at))} — {outcome}{summary}"
+            )
+    if dropped:
+        click.echo("Ostatnie pliki z folderu")
+        for f in dropped:
+            click.echo(f"  {moment_text(local(f.taken_at))} {f.name}: {f.summary}")
 
 
 @cli.command()
@@ -465,7 +450,7 @@ def status(
 @click.pass_context
 def run(ctx: click.Context, once: bool, now_text: str | None) -> int:
     """Demon poczty: zbiera prośby „EMPIK GO”, wydaje kody w godzinach pracy, wysyła odpowiedzi."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     app = runtime.app()
     if now_text is not None and not once:
         raise click.BadParameter("--now działa tylko razem z --once", param_hint="'--now'")
@@ -503,6 +488,14 @@ def run(ctx: click.Context, once: bool, now_text: str | None) -> int:
     daemon.run_forever(stop)
     log.info("mail daemon stopped")
     return ExitCode.OK
+
+
+cli.add_command(legimi)
+cli.add_command(web)
+cli.add_command(month)
+cli.add_command(service)
+cli.add_command(report)
+codes.add_command(codes_activations)
 
 
 def _database_message(exc: DBAPIError) -> str:

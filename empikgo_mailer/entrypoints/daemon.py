@@ -1,5 +1,7 @@
-"""The mail daemon: `run_once` collects every mailbox, decides what is due, files decided
-messages and sends the outbox; `run_forever` repeats it, woken by IMAP IDLE."""
+"""The daemon: `run_once` runs the scheduled jobs (month close, drop folders), then collects
+every mailbox, decides what is due, files decided messages and sends the outbox.
+`run_forever` repeats the mail part, woken by IMAP IDLE, while APScheduler runs the jobs
+at their times in a background thread (each also once at start-up, to catch up)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from empikgo_mailer.adapters.imap_mailbox import (
 from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import BranchSettings, ImapSettings, SmtpSettings
+from empikgo_mailer.entrypoints.scheduler import JobOutcome, Jobs
 from empikgo_mailer.handlers.mail import (
     CollectReport,
     MailDoor,
@@ -46,6 +49,7 @@ class RunReport:
     unreachable: list[str] = field(default_factory=list)
     sent: SendReport = field(default_factory=SendReport)
     seconds: dict[str, float] = field(default_factory=dict)  # per phase: collect, decide, ...
+    jobs: dict[str, JobOutcome] = field(default_factory=dict)
 
     def add_time(self, phase: str, started: float) -> None:
         self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - started
@@ -92,6 +96,15 @@ class Daemon:
         return None
 
     def run_once(self) -> RunReport:
+        """Jobs first: a month closed and a pool loaded before the first request is decided."""
+        started = time.perf_counter()
+        jobs = Jobs(self.app, self.clock).run_all()
+        report = self.run_mail()
+        report.jobs = jobs
+        report.add_time("jobs", started)
+        return report
+
+    def run_mail(self) -> RunReport:
         report = RunReport()
         settings = self.app.settings
         for branch in settings.branches.values():
@@ -151,9 +164,10 @@ class Daemon:
         ]
         for watcher in watchers:
             watcher.start()
+        scheduler = Jobs(self.app, self.clock).start()
         while not stop.is_set():
             try:
-                report = self.run_once()
+                report = self.run_mail()
                 if report.decided or report.sent.sent:
                     log.info("decided %s; sent %d", dict(report.decided), report.sent.sent)
             except Exception:
@@ -161,6 +175,7 @@ class Daemon:
             timeout = min(self.app.settings.mail.poll_seconds, self._seconds_to_next_opening() + 1)
             wake.wait(timeout)
             wake.clear()
+        scheduler.shutdown(wait=True)
         for watcher in watchers:
             watcher.join(timeout=5)
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
@@ -34,6 +36,7 @@ from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.library import Library
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 RACE_RETRIES = 3
 
 
@@ -118,7 +121,7 @@ def _situation(
         today=calendar.today(now),
         patron=None,
         debt=DebtFacts(0),
-        service_on=library.service_on(platform, now),
+        service_on=library.platform_enabled(platform) and store.service_switched_on(platform),
         claims_open_at=opens_at,
         free_codes=free_codes,
     )
@@ -205,20 +208,28 @@ def _audited(store: Store, command: GiveCode, decision: Decision, now: datetime)
     return decision
 
 
+def decided_once(db: Database, work: Callable[[Store], T]) -> T:
+    """Run a decision in a transaction of its own and commit; decide again after a race.
+
+    Another process may give the same patron a code in the same instant: the unique
+    constraint stops the second one, and deciding again sees the first.
+    """
+    for attempt in range(1, RACE_RETRIES + 1):
+        try:
+            with db.transaction() as session:
+                return work(Store(session))
+        except IntegrityError:
+            log.info("concurrent issuance for one patron; deciding again (attempt %d)", attempt)
+    raise RuntimeError("could not decide after repeated concurrent conflicts")
+
+
 def give_code(
     command: GiveCode, *, db: Database, library: Library, debt_source: DebtSource, now: datetime
 ) -> Decision:
     """Decide in a transaction of its own, and commit."""
-    for attempt in range(1, RACE_RETRIES + 1):
-        try:
-            with db.transaction() as session:
-                store = Store(session)
-                return decide(store, command, library=library, debt_source=debt_source, now=now)
-        except IntegrityError:
-            # Another process gave this patron a code in the same instant: the unique
-            # constraint stopped the second one. Deciding again sees the first.
-            log.info("concurrent issuance for one patron; deciding again (attempt %d)", attempt)
-    raise RuntimeError("could not decide after repeated concurrent conflicts")
+    return decided_once(
+        db, lambda store: decide(store, command, library=library, debt_source=debt_source, now=now)
+    )
 
 
 def check_eligibility(

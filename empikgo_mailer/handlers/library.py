@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
 from empikgo_mailer.config import BranchSettings, PlatformSettings, Settings
 from empikgo_mailer.domain.calendar import HolidayCalendar, LibraryCalendar
@@ -36,8 +35,9 @@ class Library:
             known = ", ".join(self.branches)
             raise CommandRejected(f"Nieznana placówka „{branch_id}” (są: {known}).") from None
 
-    def service_on(self, platform: Platform, now: datetime) -> bool:
-        """Rule 7. The configuration switch now; a runtime switch joins it later."""
+    def platform_enabled(self, platform: Platform) -> bool:
+        """Rule 7, the configuration half: a platform the library never started this year.
+        Staff's runtime switch (`service off`) is the other half, kept in the database."""
         return self.platforms[platform].enabled
 
     def pool_branch(self, platform: Platform, branch_id: str | None) -> str | None:

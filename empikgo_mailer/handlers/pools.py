@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -65,10 +66,16 @@ def _problem(code: str) -> str | None:
 
 
 def import_codes(
-    command: ImportCodes, *, db: Database, library: Library, now: datetime
+    command: ImportCodes,
+    *,
+    db: Database,
+    library: Library,
+    now: datetime,
+    also: Callable[[Store, CodeImportReport], None] | None = None,
 ) -> CodeImportReport:
     """Load new codes into one pool; codes already known or repeated in the file are refused
-    and listed by line (never by value: a code is as good as a voucher)."""
+    and listed by line (never by value: a code is as good as a voucher).
+    `also` runs in the same transaction (the drop folder records the file there)."""
     if command.platform.pooled_per_branch and command.branch_id is None:
         raise CommandRejected("Kody Empik Go są przypisane do placówki: podaj --branch.")
     if not command.platform.pooled_per_branch and command.branch_id is not None:
@@ -119,6 +126,8 @@ def import_codes(
             loaded=report.loaded,
             refused=len(report.refused),
         )
+        if also is not None:
+            also(store, report)
     return report
 
 

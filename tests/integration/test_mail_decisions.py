@@ -20,6 +20,7 @@ from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.handlers.mail import MailDoor, collect, decide_queue, file_decided, send_outbox
 from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
+from empikgo_mailer.handlers.service import SwitchService, switch_service
 from tests.support.config import settings_for
 from tests.support.data import add_codes
 from tests.support.mail import FakeMailbox, FakeTransport, fixture, reply_text
@@ -242,3 +243,18 @@ def test_a_message_over_the_size_limit_is_answered_and_set_aside(app: App) -> No
     assert box.folders["Empik Go - dla obsługi"] == [big]
     with app.db.transaction() as session:
         assert session.exec(select(Issuance)).all() == []  # no code for an unread message
+
+
+def test_service_switched_off_by_staff_gets_the_suspended_reply(app: App) -> None:
+    switch_service(
+        SwitchService(Platform.EMPIK_GO, False, "Brak środków"), db=app.db, now=FIRST_SECOND
+    )
+    box, transport = FakeMailbox(), FakeTransport()
+    box.deliver(fixture("gmail.eml"), FIRST_SECOND)
+    run(app, box, transport, OPENING)
+    [reply] = transport.sent
+    assert "wstrzyma" in reply_text(reply)
+    assert "EGM-" not in reply_text(reply)
+    with app.db.transaction() as session:
+        [request] = session.exec(select(MailRequest))
+        assert request.outcome == "service-off"

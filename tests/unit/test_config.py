@@ -43,6 +43,13 @@ def test_secrets_never_show_in_repr() -> None:
     assert settings.smtp.password is not None and settings.smtp.password.value == "hunter2"
 
 
+def test_the_catalogue_token_comes_from_the_environment_only() -> None:
+    settings = load_settings(EXAMPLE, {"EMPIKGO_API_TOKEN": "t0ken"})
+    assert settings.web.api_token is not None and settings.web.api_token.value == "t0ken"
+    assert "t0ken" not in repr(settings)
+    assert load_settings(EXAMPLE, {}).web.api_token is None
+
+
 def test_dotenv_is_read_and_the_real_environment_wins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -101,6 +108,10 @@ def test_dotenv_is_read_and_the_real_environment_wins(
             'templates_dir = "/nonexistent',
             "templates_dir: nie ma takiego katalogu",
         ),
+        ("[rules]", '[jobs]\nmonth_close_at = "5 po północy"\n[rules]', "jobs.month_close_at"),
+        ("[rules]", "[jobs]\nscan_seconds = 0\n[rules]", "jobs.scan_seconds: poza zakresem"),
+        ("[rules]", "[web]\nclaims_per_card_per_minute = 0\n[rules]", "web.claims_per_card"),
+        ("[rules]", '[web]\ntoken = "x"\n[rules]', "web.token: nieznana opcja"),
     ],
 )
 def test_a_wrong_option_names_the_file_and_the_key(

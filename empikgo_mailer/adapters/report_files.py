@@ -1,0 +1,103 @@
+"""Writing the month report as CSV (for the grant spreadsheet) and as a chart (matplotlib)."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from datetime import timedelta
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from empikgo_mailer.domain.eligibility import Reason
+from empikgo_mailer.domain.explanations import OUTCOME_LABELS
+from empikgo_mailer.domain.platforms import Channel
+from empikgo_mailer.domain.polish import month_locative
+from empikgo_mailer.handlers.report import MonthReport, place_name
+
+CHART_FORMATS = (".png", ".svg", ".pdf")
+# Every refusal the report can count, in a fixed order so that months line up in a sheet.
+REFUSALS = (
+    *(reason.value for reason in Reason),
+    "written-before-first",
+    "card-missing",
+    "too-large",
+)
+GIVEN_COLUMNS = {
+    Channel.EMAIL: "wydane_e-mailem",
+    Channel.DESK: "wydane_w_placówce",
+    Channel.SELF_SERVICE: "wydane_z_konta",
+}
+
+
+def minutes(wait: timedelta | None) -> str:
+    return "" if wait is None else str(round(wait.total_seconds() / 60))
+
+
+def write_csv(report: MonthReport, path: Path, branch_names: dict[str, str]) -> None:
+    header = [
+        "miesiąc",
+        "platforma",
+        "placówka",
+        "wczytane",
+        "wydane_razem",
+        *GIVEN_COLUMNS.values(),
+        "aktywowane",
+        "nieaktywowane",
+        "niewykorzystane",
+        "zablokowani_czytelnicy",
+        "odmowy_razem",
+        *(f"odmowy: {OUTCOME_LABELS.get(r, r)}" for r in REFUSALS),
+        "mediana_oczekiwania_min",
+        "najdłuższe_oczekiwanie_min",
+    ]
+    # utf-8-sig: Excel opens it with Polish letters intact.
+    with path.open("w", encoding="utf-8-sig", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(header)
+        for pool in report.pools:
+            writer.writerow(
+                [
+                    str(report.month),
+                    pool.platform.display_name,
+                    place_name(pool, branch_names),
+                    pool.loaded,
+                    pool.given_total,
+                    *(pool.given[channel] for channel in GIVEN_COLUMNS),
+                    pool.activated,
+                    pool.expired,
+                    pool.lapsed,
+                    pool.banned,
+                    sum(pool.refused.values()),
+                    *(pool.refused.get(r, 0) for r in REFUSALS),
+                    minutes(pool.median_wait),
+                    minutes(pool.longest_wait),
+                ]
+            )
+
+
+def write_chart(report: MonthReport, path: Path, branch_names: dict[str, str]) -> None:
+    """Codes given per day (bars) and in total (line) against the pool (dashed), per pool."""
+    pools = [p for p in report.pools if p.loaded or p.given_total] or list(report.pools)
+    # A bare Figure, not pyplot: no global state and no display backend on a server.
+    figure = Figure(figsize=(10, 3.2 * len(pools)), layout="constrained")
+    axes = figure.subplots(len(pools), 1, squeeze=False)
+    figure.suptitle(f"Kody wydane w {month_locative(report.month)}")
+    for axis, pool in zip(axes[:, 0], pools, strict=True):
+        days = [day.day for day, _ in pool.given_per_day]
+        daily = [given for _, given in pool.given_per_day]
+        axis.bar(days, daily, color="#4c78a8", label="wydane danego dnia")
+        axis.step(
+            days,
+            list(itertools.accumulate(daily)),
+            where="mid",
+            color="#f58518",
+            label="wydane łącznie",
+        )
+        axis.axhline(pool.loaded, color="#54a24b", linestyle="--", label="pula")
+        axis.set_title(f"{pool.platform.display_name} — {place_name(pool, branch_names)}")
+        axis.set_xlabel("dzień miesiąca")
+        axis.set_ylabel("kody")
+        axis.set_xlim(0.5, len(days) + 0.5)
+        axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    figure.savefig(path)

@@ -1,0 +1,295 @@
+"""Staff commands for the life of a month: Legimi claims, the web door, activations,
+closing a month, the service switch and the monthly report."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import click
+
+from empikgo_mailer.domain.explanations import OUTCOME_LABELS
+from empikgo_mailer.domain.month import Month
+from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.domain.polish import day_text, moment_text, month_name
+from empikgo_mailer.entrypoints.cli_support import (
+    MonthType,
+    PlatformType,
+    echo_problems,
+    now_option,
+    runtime_of,
+)
+from empikgo_mailer.entrypoints.click_pl import PolishGroup
+from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.handlers.activations import ImportActivations, import_activations
+from empikgo_mailer.handlers.errors import CommandRejected
+from empikgo_mailer.handlers.legimi import ClaimLegimiCode, claim_legimi_code
+from empikgo_mailer.handlers.month_close import CloseMonth, close_month
+from empikgo_mailer.handlers.report import MonthReport, ShowMonthReport, month_report, place_name
+from empikgo_mailer.handlers.service import SwitchService, switch_service
+
+log = logging.getLogger("empikgo_mailer")
+
+
+@click.group(cls=PolishGroup)
+def legimi() -> None:
+    """Kody Legimi pobierane z konta czytelnika."""
+
+
+@legimi.command("claim")
+@click.option(
+    "--card", "card_number", metavar="NUMER", required=True, help="Numer karty czytelnika."
+)
+@now_option
+@click.pass_context
+def legimi_claim(ctx: click.Context, card_number: str, now_text: str | None) -> int:
+    """Pobierz kod Legimi dla czytelnika, jak przycisk w katalogu (kod 0: wydano, 3: odmowa)."""
+    runtime = runtime_of(ctx)
+    app = runtime.app()
+    answer = claim_legimi_code(
+        ClaimLegimiCode(card_number, actor="cli"),
+        db=app.db,
+        library=app.library,
+        debt_source=app.debt_source,
+        now=runtime.now(now_text),
+    )
+    click.echo(answer.message)
+    if not answer.granted:
+        return ExitCode.REFUSED
+    assert answer.activate_by is not None
+    click.echo(f"Kod: {answer.code}")
+    click.echo(f"Aktywacja: {app.settings.platforms[Platform.LEGIMI].activation_url}")
+    click.echo(f"Aktywuj do: {day_text(answer.activate_by)} (kod działa na dwóch urządzeniach).")
+    if answer.repeated:
+        click.echo("(Ten sam kod co przy wcześniejszym pobraniu w tym miesiącu.)")
+    return ExitCode.OK
+
+
+@click.command()
+@click.option("--host", metavar="ADRES", help="Adres nasłuchu (domyślnie z [web] host).")
+@click.option("--port", type=int, metavar="PORT", help="Port (domyślnie z [web] port).")
+@now_option
+@click.pass_context
+def web(ctx: click.Context, host: str | None, port: int | None, now_text: str | None) -> int:
+    """Serwer HTTP dla katalogu: pobieranie kodów Legimi (opis API pod /docs)."""
+    # Imported here: the web stack is heavy and every other command starts faster without it.
+    import uvicorn  # noqa: PLC0415
+
+    from empikgo_mailer.entrypoints.web import create_web_app  # noqa: PLC0415
+
+    runtime = runtime_of(ctx)
+    app = runtime.app()
+    if app.settings.web.api_token is None:
+        raise CommandRejected(
+            "Brak tokenu dla katalogu: ustaw zmienną EMPIKGO_API_TOKEN (w środowisku lub .env)."
+        )
+    fixed = runtime.now(now_text) if now_text is not None else None
+    zone = app.settings.timezone
+
+    def clock() -> datetime:
+        return fixed if fixed is not None else datetime.now(zone)
+
+    host = host or app.settings.web.host
+    port = port or app.settings.web.port
+    log.warning("serving the catalogue API on http://%s:%d", host, port)
+    uvicorn.run(create_web_app(app, clock), host=host, port=port, log_level="warning")
+    return ExitCode.OK
+
+
+@click.command("activations")
+@click.argument("file", metavar="PLIK.csv", type=click.Path(path_type=Path))
+@click.option("--platform", type=PlatformType(), required=True, help="empik-go albo legimi.")
+@now_option
+@click.pass_context
+def codes_activations(
+    ctx: click.Context, file: Path, platform: Platform, now_text: str | None
+) -> int:
+    """Wczytaj raport aktywacji z panelu platformy (kolumny: kod, czas aktywacji).
+
+    Można wczytywać wielokrotnie. Późny raport, który dowodzi aktywacji w terminie,
+    zdejmuje blokadę za nieaktywowany kod.
+    """
+    runtime = runtime_of(ctx)
+    app = runtime.app()
+    report = import_activations(
+        ImportActivations(file, platform, actor="cli"),
+        db=app.db,
+        library=app.library,
+        now=runtime.now(now_text),
+    )
+    click.echo(
+        f"Aktywacje {platform.display_name}: nowe {report.recorded}, już znane "
+        f"{report.already_known}, zdjęte blokady {report.bans_lifted}."
+    )
+    if report.unknown:
+        click.echo(f"Nieznane kody (pominięte): {len(report.unknown)}")
+        echo_problems(report.unknown)
+    if report.refused:
+        click.echo(f"Błędne wiersze (pominięte): {len(report.refused)}")
+        echo_problems(report.refused)
+    return ExitCode.BAD_INPUT if report.refused else ExitCode.OK
+
+
+@click.group(cls=PolishGroup)
+def month() -> None:
+    """Zamykanie miesiąca: niewykorzystane i nieaktywowane kody, blokady."""
+
+
+@month.command("close")
+@click.option("--month", "which", type=MonthType(), required=True, help="Miesiąc RRRR-MM.")
+@now_option
+@click.pass_context
+def month_close(ctx: click.Context, which: Month, now_text: str | None) -> int:
+    """Zamknij miesiąc (robi to też demon o 00:05 1. dnia); ponowne uruchomienie nic nie zmienia."""
+    runtime = runtime_of(ctx)
+    app = runtime.app()
+    report = close_month(
+        CloseMonth(which, actor="cli"), db=app.db, library=app.library, now=runtime.now(now_text)
+    )
+    local = app.library.calendar.local(report.closed_at)
+    if report.already_closed:
+        click.echo(
+            f"Miesiąc {month_name(report.month)} był już zamknięty ({moment_text(local)}); "
+            "nic nie zmieniono."
+        )
+    else:
+        click.echo(f"Zamknięto miesiąc {month_name(report.month)}.")
+    click.echo(
+        f"  niewykorzystane kody: {report.lapsed}; nieaktywowane kody: {report.expired}; "
+        f"czytelnicy z blokadą na 3 miesiące: {report.banned}"
+    )
+    return ExitCode.OK
+
+
+@click.group(cls=PolishGroup)
+def service() -> None:
+    """Włączanie i wyłączanie wydawania kodów platformy."""
+
+
+def _switch(
+    ctx: click.Context, platform: Platform, enabled: bool, reason: str | None, now: str | None
+) -> int:
+    runtime = runtime_of(ctx)
+    app = runtime.app()
+    switch_service(
+        SwitchService(platform, enabled, reason, actor="cli"), db=app.db, now=runtime.now(now)
+    )
+    if enabled:
+        click.echo(f"Usługa {platform.display_name} włączona.")
+        if not app.library.platform_enabled(platform):
+            click.echo(
+                f"Uwaga: w konfiguracji [platforms.{platform.value}] enabled = false, "
+                "więc kody nadal nie są wydawane.",
+                err=True,
+            )
+    else:
+        click.echo(
+            f"Usługa {platform.display_name} wyłączona: prośby e-mail dostają odpowiedź "
+            "o wstrzymaniu, wydawanie w placówce i z konta jest wstrzymane."
+        )
+    return ExitCode.OK
+
+
+reason_option = click.option("--reason", metavar="TEKST", help="Powód (widoczny w status).")
+platform_option = click.option(
+    "--platform", type=PlatformType(), required=True, help="empik-go albo legimi."
+)
+
+
+@service.command("off")
+@platform_option
+@reason_option
+@now_option
+@click.pass_context
+def service_off(
+    ctx: click.Context, platform: Platform, reason: str | None, now_text: str | None
+) -> int:
+    """Wyłącz wydawanie kodów platformy (np. gdy skończyły się pieniądze)."""
+    return _switch(ctx, platform, False, reason, now_text)
+
+
+@service.command("on")
+@platform_option
+@reason_option
+@now_option
+@click.pass_context
+def service_on(
+    ctx: click.Context, platform: Platform, reason: str | None, now_text: str | None
+) -> int:
+    """Włącz ponownie wydawanie kodów platformy."""
+    return _switch(ctx, platform, True, reason, now_text)
+
+
+def _wait_text(wait: timedelta | None) -> str:
+    if wait is None:
+        return "—"
+    minutes = round(wait.total_seconds() / 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    return (f"{days} d " if days else "") + f"{hours} h {minutes:02d} min"
+
+
+def _print_report(report: MonthReport, branch_names: dict[str, str]) -> None:
+    click.echo(f"Raport za {month_name(report.month)}")
+    if report.closed_at is None:
+        click.echo("  (miesiąc nie jest zamknięty: kody nieaktywowane i niewykorzystane = 0)")
+    for pool in report.pools:
+        given = pool.given
+        click.echo(f"{pool.platform.display_name} — {place_name(pool, branch_names)}")
+        click.echo(
+            f"  wczytane {pool.loaded}; wydane {pool.given_total} (e-mailem "
+            f"{given[Channel.EMAIL]}, w placówce {given[Channel.DESK]}, z konta "
+            f"{given[Channel.SELF_SERVICE]}); aktywowane {pool.activated}"
+        )
+        click.echo(
+            f"  nieaktywowane {pool.expired}; niewykorzystane {pool.lapsed}; "
+            f"czytelnicy z blokadą {pool.banned}"
+        )
+        refused = ", ".join(f"{OUTCOME_LABELS.get(k, k)}: {v}" for k, v in pool.refused.items())
+        click.echo(f"  odmowy: {refused or 'brak'}")
+        if pool.platform.pooled_per_branch:
+            click.echo(
+                f"  czas od prośby do odpowiedzi: mediana {_wait_text(pool.median_wait)}, "
+                f"najdłużej {_wait_text(pool.longest_wait)}"
+            )
+
+
+@click.command()
+@click.option("--month", "which", type=MonthType(), required=True, help="Miesiąc RRRR-MM.")
+@click.option("--csv", "csv_file", type=click.Path(path_type=Path), help="Zapisz też jako CSV.")
+@click.option(
+    "--chart",
+    "chart_file",
+    type=click.Path(path_type=Path),
+    help="Wykres wydanych kodów na tle puli (.png, .svg albo .pdf).",
+)
+@click.pass_context
+def report(ctx: click.Context, which: Month, csv_file: Path | None, chart_file: Path | None) -> int:
+    """Raport miesięczny: pule, wydane, aktywowane, utracone kody, odmowy, czas oczekiwania."""
+    # The chart stack (matplotlib) is heavy; only this command needs it.
+    from empikgo_mailer.adapters.report_files import (  # noqa: PLC0415
+        CHART_FORMATS,
+        write_chart,
+        write_csv,
+    )
+
+    runtime = runtime_of(ctx)
+    app = runtime.app()
+    if chart_file is not None and chart_file.suffix.lower() not in CHART_FORMATS:
+        raise click.BadParameter(
+            f"wykres zapisuję jako {', '.join(CHART_FORMATS)}", param_hint="'--chart'"
+        )
+    result = month_report(ShowMonthReport(which), db=app.db, library=app.library)
+    names = {branch_id: branch.name for branch_id, branch in app.library.branches.items()}
+    _print_report(result, names)
+    try:
+        if csv_file is not None:
+            write_csv(result, csv_file, names)
+            click.echo(f"Zapisano CSV: {csv_file}")
+        if chart_file is not None:
+            write_chart(result, chart_file, names)
+            click.echo(f"Zapisano wykres: {chart_file}")
+    except OSError as exc:
+        raise CommandRejected(f"Nie można zapisać pliku: {exc.strerror}: {exc.filename}") from None
+    return ExitCode.OK

@@ -1,0 +1,213 @@
+"""The daemon's scheduled jobs (APScheduler): closing months and taking dropped files.
+
+Every job is idempotent and catches up by itself: the month close closes every ended
+month that is not closed yet, and the drop folder jobs take whatever is waiting. So a
+daemon that was down when a job was due runs it once when it starts (each job's first
+run is at start-up), and a job that runs twice, or overlaps with staff doing the same by
+hand, changes nothing the second time. The last run of each job is kept for `status`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from empikgo_mailer.adapters.tables import JobRun
+from empikgo_mailer.bootstrap import App
+from empikgo_mailer.config import Settings
+from empikgo_mailer.domain.month import Month
+from empikgo_mailer.domain.polish import month_name
+from empikgo_mailer.handlers.drop_folder import (
+    ACTIVATIONS,
+    POOLS,
+    DroppedFileResult,
+    TakeDroppedFiles,
+    take_dropped_files,
+)
+from empikgo_mailer.handlers.month_close import CloseDueMonths, close_due_months
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+JOB_OUTCOME_LABELS = {
+    "running": "w toku",
+    "ok": "wykonane",
+    "nothing": "nic do zrobienia",
+    "problems": "wykonane z uwagami",
+    "failed": "BŁĄD",
+}
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    outcome: str  # ok | nothing | problems | failed
+    summary: str  # Polish, for `status`
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    label: str  # Polish
+    run: Callable[[App, datetime], JobOutcome]
+    trigger: Callable[[Settings], BaseTrigger]
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    id: str
+    label: str
+    next_run: datetime | None  # None: at the daemon's next start-up or scan
+    every_seconds: int | None
+    last: JobRun | None
+
+
+def _close_months(app: App, now: datetime) -> JobOutcome:
+    reports = close_due_months(
+        CloseDueMonths(app.settings.jobs.month_close_at), db=app.db, library=app.library, now=now
+    )
+    done = [report for report in reports if not report.already_closed]
+    if not done:
+        return JobOutcome("nothing", "brak miesięcy do zamknięcia")
+    return JobOutcome(
+        "ok",
+        "; ".join(
+            f"zamknięto {month_name(r.month)}: niewykorzystane {r.lapsed}, "
+            f"nieaktywowane {r.expired}, nowe blokady {r.banned}"
+            for r in done
+        ),
+    )
+
+
+def _files_outcome(results: list[DroppedFileResult]) -> JobOutcome:
+    if not results:
+        return JobOutcome("nothing", "brak nowych plików")
+    bad = any(result.outcome in ("rejected", "problems") for result in results)
+    summary = "; ".join(f"{r.name}: {r.summary}" for r in results)
+    return JobOutcome("problems" if bad else "ok", summary)
+
+
+def _take(kind: str) -> Callable[[App, datetime], JobOutcome]:
+    def run(app: App, now: datetime) -> JobOutcome:
+        command = TakeDroppedFiles(kind, app.settings.jobs.drop_dir)
+        return _files_outcome(take_dropped_files(command, db=app.db, library=app.library, now=now))
+
+    return run
+
+
+def _every_scan(settings: Settings) -> BaseTrigger:
+    return IntervalTrigger(seconds=settings.jobs.scan_seconds, timezone=settings.timezone)
+
+
+class FirstOfMonth(BaseTrigger):  # type: ignore[misc]
+    """The configured time on the 1st of every month, in the library's zone.
+
+    Not APScheduler's CronTrigger: in 3.11 it skips a month across a DST change (from
+    1 March 2027 its next `day=1` fire time is 1 May), and a month close must not wait
+    a month.
+    """
+
+    def __init__(self, at: time, zone: ZoneInfo) -> None:
+        self.at, self.zone = at, zone
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        reference = previous_fire_time or now
+        month = Month.of(reference.astimezone(self.zone).date())
+        for ahead in range(2):
+            candidate = datetime.combine(month.plus(ahead).first_day, self.at, tzinfo=self.zone)
+            if candidate > reference or (previous_fire_time is None and candidate == reference):
+                return candidate
+        return None  # unreachable: next month's 1st is always later
+
+
+def _monthly(settings: Settings) -> BaseTrigger:
+    return FirstOfMonth(settings.jobs.month_close_at, settings.timezone)
+
+
+JOBS = (
+    JobSpec("month-close", "Zamknięcie miesiąca", _close_months, _monthly),
+    JobSpec("pool-drop", "Nowe pule kodów z folderu", _take(POOLS), _every_scan),
+    JobSpec("activation-drop", "Raporty aktywacji z folderu", _take(ACTIVATIONS), _every_scan),
+)
+
+
+class Jobs:
+    def __init__(self, app: App, clock: Clock) -> None:
+        self.app, self.clock = app, clock
+
+    def run(self, spec: JobSpec) -> JobOutcome:
+        """One run, recorded; a failure is logged and shown in `status`, never raised."""
+        started = self.clock()
+        self._record(spec.id, started, None, "running", "")
+        try:
+            outcome = spec.run(self.app, started)
+        except Exception as exc:
+            log.exception("job %s failed", spec.id)
+            outcome = JobOutcome("failed", f"błąd: {type(exc).__name__}: {exc}")
+        if outcome.outcome != "nothing":
+            log.info("job %s: %s: %s", spec.id, outcome.outcome, outcome.summary)
+        self._record(spec.id, started, self.clock(), outcome.outcome, outcome.summary)
+        return outcome
+
+    def run_all(self) -> dict[str, JobOutcome]:
+        return {spec.id: self.run(spec) for spec in JOBS}
+
+    def _record(
+        self, job_id: str, started: datetime, finished: datetime | None, outcome: str, summary: str
+    ) -> None:
+        with self.app.db.transaction() as session:
+            run = session.get(JobRun, job_id) or JobRun(
+                job_id=job_id, started_at=started, outcome=outcome
+            )
+            run.started_at, run.finished_at = started, finished
+            run.outcome, run.summary = outcome, summary
+            session.add(run)
+
+    def start(self) -> BackgroundScheduler:
+        """Start the jobs in a background thread; each runs once right away (catch-up)."""
+        settings = self.app.settings
+        scheduler = BackgroundScheduler(timezone=settings.timezone)
+        # APScheduler fires on the real clock; the jobs themselves read the injected one.
+        started = datetime.now(settings.timezone)
+        for spec in JOBS:
+            scheduler.add_job(
+                self.run,
+                trigger=spec.trigger(settings),
+                args=[spec],
+                id=spec.id,
+                name=spec.label,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+                next_run_time=started,
+            )
+        scheduler.start()
+        return scheduler
+
+
+def job_statuses(app: App, now: datetime) -> list[JobStatus]:
+    with app.db.transaction() as session:
+        runs = {spec.id: session.get(JobRun, spec.id) for spec in JOBS}
+        for run in runs.values():
+            if run is not None:
+                session.expunge(run)
+    statuses = []
+    for spec in JOBS:
+        trigger, last = spec.trigger(app.settings), runs[spec.id]
+        every = None
+        if isinstance(trigger, IntervalTrigger):
+            every = int(trigger.interval.total_seconds())
+            next_run = None if last is None else last.started_at + timedelta(seconds=every)
+        else:
+            next_run = trigger.get_next_fire_time(None, now)
+        statuses.append(JobStatus(spec.id, spec.label, next_run, every, last))
+    return statuses

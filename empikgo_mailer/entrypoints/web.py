@@ -1,0 +1,163 @@
+"""The HTTP door: the library catalogue's "Pobierz kod Legimi" button (FastAPI + uvicorn).
+
+The catalogue authenticates the reader and calls us with its own bearer token; we trust
+it for who the reader is, exactly as staff at the desk trust a library card. The staff
+dashboard will live in the same application later.
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at
+# run time, and `Depends(bearer)` refers to a local of create_web_app.
+import hmac
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+
+from empikgo_mailer import __version__
+from empikgo_mailer.bootstrap import App
+from empikgo_mailer.domain.platforms import Platform
+from empikgo_mailer.handlers.codes import normalise_card
+from empikgo_mailer.handlers.legimi import ClaimLegimiCode, claim_legimi_code
+
+Clock = Callable[[], datetime]
+CLAIMS_PATH = "/api/legimi/claims"
+RATE_WINDOW_SECONDS = 60.0
+
+
+class ClaimRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    card_number: str = Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[0-9A-Za-z -]+$",
+        description="Numer karty czytelnika zalogowanego w katalogu.",
+        examples=["1000001"],
+    )
+
+
+class ClaimResponse(BaseModel):
+    granted: bool = Field(description="Czy czytelnik otrzymał kod.")
+    message: str = Field(description="Komunikat dla czytelnika, do pokazania bez zmian.")
+    code: str | None = Field(description="Kod dostępu Legimi, gdy granted.")
+    activation_url: str | None = Field(description="Strona aktywacji kodu, gdy granted.")
+    activate_by: date | None = Field(description="Ostatni dzień na aktywację, gdy granted.")
+    reason: str | None = Field(description="Powód odmowy (stała nazwa), gdy nie granted.")
+    repeated: bool = Field(description="Ten sam kod co przy wcześniejszym pobraniu.")
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+
+
+class RateLimiter:
+    """At most `limit` requests per key in any `window` seconds (a sliding window).
+
+    In memory: the catalogue talks to one `web` process; a restart forgets the counts,
+    which at worst lets a script through a few more times, never to a second code.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window: float = RATE_WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, key: str) -> float | None:
+        """Count a request; None when it may go ahead, else the seconds to wait."""
+        now = self.clock()
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return hits[0] + self.window - now
+            hits.append(now)
+            if len(self._hits) > 100_000:  # forget idle cards rather than grow forever
+                for idle in [k for k, v in self._hits.items() if not v]:
+                    del self._hits[idle]
+            return None
+
+
+def create_web_app(app: App, clock: Clock, *, limiter: RateLimiter | None = None) -> FastAPI:
+    settings = app.settings
+    limiter = limiter or RateLimiter(settings.web.claims_per_card_per_minute)
+    bearer = HTTPBearer(auto_error=False, description="Token katalogu (EMPIKGO_API_TOKEN).")
+    api = FastAPI(
+        title="empikgo-mailer",
+        version=__version__,
+        description="Kody Legimi pobierane przez czytelników z konta w katalogu biblioteki.",
+    )
+
+    def authorised(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
+        expected = settings.web.api_token
+        given = credentials.credentials if credentials is not None else ""
+        # Constant-time comparison; the token itself is never logged or echoed.
+        if expected is None or not hmac.compare_digest(given.encode(), expected.value.encode()):
+            raise HTTPException(
+                status_code=401,
+                detail="Brak lub nieprawidłowy token dostępu.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    @api.post(
+        CLAIMS_PATH,
+        response_model=ClaimResponse,
+        summary="Pobierz kod Legimi",
+        description=(
+            "Wydaje czytelnikowi kod Legimi od razu albo odmawia z komunikatem dla "
+            "czytelnika. Powtórzone pobranie w tym samym miesiącu zwraca ten sam kod."
+        ),
+        responses={
+            401: {"model": ErrorResponse, "description": "Brak lub zły token."},
+            422: {"description": "Błędne dane żądania."},
+            429: {"model": ErrorResponse, "description": "Za dużo prób dla tej karty."},
+        },
+        dependencies=[Depends(authorised)],
+    )
+    def claim(body: ClaimRequest) -> ClaimResponse:
+        card = normalise_card(body.card_number)
+        wait = limiter.retry_after(card)
+        if wait is not None:
+            raise HTTPException(
+                status_code=429,
+                detail="Zbyt wiele prób pobrania kodu. Spróbuj ponownie za chwilę.",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+        answer = claim_legimi_code(
+            ClaimLegimiCode(card),
+            db=app.db,
+            library=app.library,
+            debt_source=app.debt_source,
+            now=clock(),
+        )
+        return ClaimResponse(
+            granted=answer.granted,
+            message=answer.message,
+            code=answer.code,
+            activation_url=(
+                settings.platforms[Platform.LEGIMI].activation_url if answer.granted else None
+            ),
+            activate_by=answer.activate_by,
+            reason=answer.reason.value if answer.reason is not None else None,
+            repeated=answer.repeated,
+        )
+
+    @api.get("/healthz", summary="Czy serwis działa", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return api

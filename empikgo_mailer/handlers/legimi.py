@@ -1,0 +1,80 @@
+"""Legimi self-service claims: the reader presses "Pobierz kod Legimi" in the catalogue.
+
+No queue: the claim is decided at once, by the same `decide` as every other door. A claim
+repeated by the same reader (a double click, a script hammering the button) gets the same
+answer and the same code, never a second one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.domain.claim_answers import CODES_AVAILABLE, refusal_message
+from empikgo_mailer.domain.eligibility import Reason
+from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.handlers.codes import GiveCode, decide, decided_once, normalise_card
+from empikgo_mailer.handlers.debt import DebtSource
+from empikgo_mailer.handlers.library import Library
+
+
+@dataclass(frozen=True)
+class ClaimLegimiCode:
+    card_number: str
+    actor: str = "catalogue"
+
+
+@dataclass(frozen=True)
+class ClaimAnswer:
+    granted: bool
+    message: str
+    reason: Reason | None = None
+    code: str | None = None
+    activate_by: date | None = None  # the last day of the month the code was given in
+    repeated: bool = False  # the same code as an earlier claim this month
+
+
+def claim_legimi_code(
+    command: ClaimLegimiCode,
+    *,
+    db: Database,
+    library: Library,
+    debt_source: DebtSource,
+    now: datetime,
+) -> ClaimAnswer:
+    month = library.calendar.month_of(now)
+    give = GiveCode(
+        command.card_number, Platform.LEGIMI, Channel.SELF_SERVICE, None, actor=command.actor
+    )
+
+    def claim(store: Store) -> ClaimAnswer:
+        # The patron's row lock comes first, so that of two identical claims at once the
+        # second sees the first one's code here rather than a refusal from the rules.
+        patron = store.patron_by_card(normalise_card(command.card_number), lock=True)
+        if patron is not None and patron.id is not None:
+            earlier = store.issuance_in_month(patron.id, month)
+            if earlier is not None:
+                issuance, code = earlier
+                if (
+                    issuance.platform == Platform.LEGIMI
+                    and issuance.channel == Channel.SELF_SERVICE
+                ):
+                    return ClaimAnswer(
+                        True,
+                        CODES_AVAILABLE,
+                        code=code.value,
+                        activate_by=month.last_day,
+                        repeated=True,
+                    )
+        decision = decide(store, give, library=library, debt_source=debt_source, now=now)
+        refusal = decision.refusal
+        if refusal is None:
+            return ClaimAnswer(
+                True, CODES_AVAILABLE, code=decision.code, activate_by=month.last_day
+            )
+        assert refusal.reason is not None
+        return ClaimAnswer(False, refusal_message(refusal.reason, refusal.details), refusal.reason)
+
+    return decided_once(db, claim)

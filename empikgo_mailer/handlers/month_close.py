@@ -1,0 +1,142 @@
+"""Closing a month (RULES.md sections 2 and 3): unused codes lapse, unactivated codes
+expire and cost their holders three months without codes.
+
+Closing is idempotent: the month's `month_close` row is written in the same transaction
+as its effects, so a second run (by hand, by the scheduler, after a crash) changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from sqlalchemy.exc import IntegrityError
+
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.adapters.tables import Ban, MonthClose
+from empikgo_mailer.domain.activation import ban_months
+from empikgo_mailer.domain.month import Month
+from empikgo_mailer.domain.polish import moment_text, month_name
+from empikgo_mailer.handlers.errors import CommandRejected
+from empikgo_mailer.handlers.library import Library
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CloseMonth:
+    month: Month
+    actor: str = "system"
+
+
+@dataclass(frozen=True)
+class CloseReport:
+    month: Month
+    closed_at: datetime
+    already_closed: bool
+    lapsed: int  # codes never given
+    expired: int  # codes given and not activated in time
+    banned: int  # readers banned for the next three months
+
+
+def close_month(
+    command: CloseMonth, *, db: Database, library: Library, now: datetime
+) -> CloseReport:
+    month = command.month
+    deadline = library.calendar.month_end(month)
+    if now < deadline:
+        raise CommandRejected(
+            f"Miesiąc {month_name(month)} jeszcze trwa: można go zamknąć od "
+            f"{moment_text(deadline)}."
+        )
+    try:
+        with db.transaction() as session:
+            store = Store(session)
+            done = session.get(MonthClose, str(month))
+            if done is not None:
+                return _report(done, already_closed=True)
+            lapsed = store.lapse_free_codes(month)
+            expired = store.unactivated_issuances(month, deadline)
+            first, last = ban_months(month)
+            banned = 0
+            for issuance in expired:
+                issuance.expired_at = now
+                session.add(issuance)
+                if store.ban_for(issuance.patron_id, month) is None:
+                    session.add(
+                        Ban(
+                            patron_id=issuance.patron_id,
+                            cause_month=str(month),
+                            first_month=str(first),
+                            last_month=str(last),
+                            created_at=now,
+                        )
+                    )
+                    banned += 1
+            record = MonthClose(
+                month=str(month),
+                closed_at=now,
+                actor=command.actor,
+                lapsed=lapsed,
+                expired=len(expired),
+                banned=banned,
+            )
+            session.add(record)
+            store.audit(
+                at=now,
+                actor=command.actor,
+                action="close-month",
+                outcome="done",
+                month=str(month),
+                lapsed=lapsed,
+                expired=len(expired),
+                banned=banned,
+            )
+            log.info(
+                "closed %s: %d lapsed, %d expired, %d banned", month, lapsed, len(expired), banned
+            )
+            return _report(record, already_closed=False)
+    except IntegrityError:
+        # Another process closed the same month in the same instant; its close stands.
+        with db.transaction() as session:
+            done = session.get(MonthClose, str(month))
+            assert done is not None
+            return _report(done, already_closed=True)
+
+
+def _report(record: MonthClose, *, already_closed: bool) -> CloseReport:
+    return CloseReport(
+        month=Month.parse(record.month),
+        closed_at=record.closed_at,
+        already_closed=already_closed,
+        lapsed=record.lapsed,
+        expired=record.expired,
+        banned=record.banned,
+    )
+
+
+@dataclass(frozen=True)
+class CloseDueMonths:
+    """Every ended month that is not closed yet; last month only from `close_at` on the 1st."""
+
+    close_at: time
+    actor: str = "scheduler"
+
+
+def close_due_months(
+    command: CloseDueMonths, *, db: Database, library: Library, now: datetime
+) -> list[CloseReport]:
+    """The scheduler's job. A daemon that was down at 00:05 closes the month when it starts;
+    one that was down for longer closes every month it missed, oldest first."""
+    calendar = library.calendar
+    current = calendar.month_of(now)
+    with db.transaction() as session:
+        due = Store(session).months_with_codes_not_closed(before=current)
+    if now < calendar.at(current.first_day, command.close_at):
+        due = [month for month in due if month < current.plus(-1)]
+    return [
+        close_month(CloseMonth(month, actor=command.actor), db=db, library=library, now=now)
+        for month in due
+    ]

@@ -1,0 +1,98 @@
+"""The monthly report for the library's reading-programme grant: per platform and branch,
+what was loaded, given, activated, lost, refused and how long readers waited."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.report_queries import PoolFigures, PoolKey, ReportQueries
+from empikgo_mailer.domain.month import Month
+from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.handlers.library import Library
+
+
+@dataclass(frozen=True)
+class ShowMonthReport:
+    month: Month
+
+
+@dataclass(frozen=True)
+class PoolReport:
+    platform: Platform
+    branch_id: str | None  # None: the library-wide Legimi pool
+    loaded: int
+    given: dict[Channel, int]
+    activated: int
+    expired: int
+    lapsed: int
+    banned: int
+    refused: dict[str, int]  # reason or e-mail outcome -> count
+    median_wait: timedelta | None  # e-mail requests: receipt to reply
+    longest_wait: timedelta | None
+    given_per_day: tuple[tuple[date, int], ...]  # every day of the month
+
+    @property
+    def given_total(self) -> int:
+        return sum(self.given.values())
+
+
+@dataclass(frozen=True)
+class MonthReport:
+    month: Month
+    closed_at: datetime | None  # None: expiries and lapses are not counted yet
+    pools: tuple[PoolReport, ...]
+
+
+def place_name(pool: PoolReport, branch_names: dict[str, str]) -> str:
+    if pool.branch_id is None:
+        return "cała biblioteka"
+    return branch_names.get(pool.branch_id, pool.branch_id)
+
+
+def month_report(query: ShowMonthReport, *, db: Database, library: Library) -> MonthReport:
+    calendar, month = library.calendar, query.month
+    start, end = calendar.month_start(month), calendar.month_end(month)
+    with db.transaction() as session:
+        queries = ReportQueries(session)
+        figures = queries.count(month, start, end)
+        closed_at = queries.closed_at(month)
+    expected: list[PoolKey] = [(Platform.EMPIK_GO, branch) for branch in library.branches]
+    expected.append((Platform.LEGIMI, None))
+    keys = expected + sorted(
+        (key for key in figures if key not in expected), key=lambda k: (k[0], k[1] or "")
+    )
+    pools = tuple(
+        _pool_report(key, figures.get(key) or PoolFigures(), month, library) for key in keys
+    )
+    return MonthReport(month, closed_at, pools)
+
+
+def _pool_report(key: PoolKey, figures: PoolFigures, month: Month, library: Library) -> PoolReport:
+    per_day = Counter(library.calendar.today(at) for at in figures.issued_at)
+    waits = sorted(figures.waits)
+    return PoolReport(
+        platform=key[0],
+        branch_id=key[1],
+        loaded=figures.loaded,
+        given={channel: figures.given.get(channel.value, 0) for channel in Channel},
+        activated=figures.activated,
+        expired=figures.expired,
+        lapsed=figures.lapsed,
+        banned=figures.banned,
+        refused=dict(sorted(figures.refused.items())),
+        median_wait=_median(waits),
+        longest_wait=waits[-1] if waits else None,
+        given_per_day=tuple((day, per_day.get(day, 0)) for day in month.days()),
+    )
+
+
+def _median(ordered: list[timedelta]) -> timedelta | None:
+    if not ordered:
+        return None
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2

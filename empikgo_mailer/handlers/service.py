@@ -1,0 +1,75 @@
+"""Switching a platform's service off and on at run time (rule 7)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.domain.platforms import Platform
+from empikgo_mailer.handlers.library import Library
+
+MAX_REASON_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class SwitchService:
+    platform: Platform
+    enabled: bool
+    reason: str | None = None
+    actor: str = "system"
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    platform: Platform
+    on: bool
+    configured: bool  # false: `enabled = false` in the configuration
+    switched_off_reason: str | None
+    changed_at: datetime | None
+    actor: str | None
+
+
+def switch_service(command: SwitchService, *, db: Database, now: datetime) -> None:
+    """While off, every door refuses: mail gets the "service suspended" reply, the desk and
+    the catalogue get a refusal. Switching it on again resumes from the same pools."""
+    reason = (command.reason or "").strip()[:MAX_REASON_LENGTH] or None
+    with db.transaction() as session:
+        store = Store(session)
+        store.switch_service(
+            command.platform,
+            enabled=command.enabled,
+            reason=None if command.enabled else reason,
+            actor=command.actor,
+            at=now,
+        )
+        store.audit(
+            at=now,
+            actor=command.actor,
+            action="service-on" if command.enabled else "service-off",
+            outcome="done",
+            platform=command.platform.value,
+            reason=reason,
+        )
+
+
+def service_states(*, db: Database, library: Library) -> list[ServiceState]:
+    with db.transaction() as session:
+        switches = Store(session).service_switches()
+    states = []
+    for platform in Platform:
+        switch = switches.get(platform)
+        switched_on = switch is None or switch.enabled
+        configured = library.platform_enabled(platform)
+        states.append(
+            ServiceState(
+                platform=platform,
+                on=configured and switched_on,
+                configured=configured,
+                switched_off_reason=None if switch is None or switch.enabled else switch.reason,
+                changed_at=None if switch is None else switch.changed_at,
+                actor=None if switch is None else switch.actor,
+            )
+        )
+    return states
