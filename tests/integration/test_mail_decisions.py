@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,9 +17,10 @@ from empikgo_mailer.adapters.smtp_sender import SendResult
 from empikgo_mailer.adapters.tables import Issuance, MailRequest, OutboxMessage
 from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.domain.month import Month
-from empikgo_mailer.domain.platforms import Platform
+from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.handlers.mail import MailDoor, collect, decide_queue, file_decided, send_outbox
 from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
+from empikgo_mailer.handlers.report import ShowMonthReport, month_report
 from empikgo_mailer.handlers.service import SwitchService, switch_service
 from tests.support.config import settings_for
 from tests.support.data import add_codes
@@ -258,3 +259,19 @@ def test_service_switched_off_by_staff_gets_the_suspended_reply(app: App) -> Non
     with app.db.transaction() as session:
         [request] = session.exec(select(MailRequest))
         assert request.outcome == "service-off"
+
+
+def test_the_month_report_counts_mail_codes_refusals_and_waits(app: App) -> None:
+    box, transport = FakeMailbox(), FakeTransport()
+    box.deliver(fixture("gmail.eml"), FIRST_SECOND)
+    box.deliver(fixture("debt.eml"), datetime(2026, 11, 1, 8, 0, 1, tzinfo=WARSAW))
+    run(app, box, transport, OPENING)
+    report = month_report(ShowMonthReport(Month(2026, 11)), db=app.db, library=app.library)
+    pool = next(p for p in report.pools if p.branch_id == "multimedia")
+    assert (pool.loaded, pool.given[Channel.EMAIL], pool.refused) == (20, 1, {"debt": 1})
+    # Received at 00:00:01 and 08:00:01 on 1 November, answered at 10:00 on the 2nd.
+    assert pool.longest_wait == OPENING - FIRST_SECOND
+    eight = datetime(2026, 11, 1, 8, 0, 1, tzinfo=WARSAW)
+    assert pool.median_wait == ((OPENING - FIRST_SECOND) + (OPENING - eight)) / 2
+    assert dict(pool.given_per_day)[date(2026, 11, 2)] == 1
+    assert report.closed_at is None
