@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench.servers import database
+from bench.servers import database, seed_patrons
 from empikgo_mailer.adapters.database import Database
-from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
 from tests.support.config import write_config
@@ -26,22 +25,7 @@ from tests.support.race import race
 
 def _seed(url: str, cards: list[str], codes: int) -> None:
     db = Database(url)
-    with db.transaction() as session:
-        Store(session).insert_patrons(
-            [
-                {
-                    "card_number": card,
-                    "first_name": "Jan",
-                    "last_name": "Kowalski",
-                    "email": "jan@example.com",
-                    "active": True,
-                    "contact_confirmed_on": date(2026, 9, 1),
-                    "opening_balance_grosze": 0,
-                    "updated_at": datetime(2026, 10, 1, tzinfo=UTC),
-                }
-                for card in cards
-            ]
-        )
+    seed_patrons(db, cards)
     add_codes(
         db,
         Platform.EMPIK_GO,
