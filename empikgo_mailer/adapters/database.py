@@ -8,8 +8,9 @@ claim). On both, unique constraints are the last line of defence.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,13 @@ class Database:
     def __init__(self, url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> None:
         self.url = url
         self.engine = create_database_engine(url, busy_timeout)
+        # Every SQLite transaction holds the one write lock (BEGIN IMMEDIATE) anyway. Threads
+        # of one process (the web server's pool, the scheduler) queue here instead of in
+        # SQLite's busy handler, whose sleeps grow to 100 ms: measured on 16 concurrent
+        # HTTP clients, that backoff put p95 latency above 700 ms.
+        self._writer: AbstractContextManager[object] = (
+            threading.RLock() if is_sqlite(url) else nullcontext()
+        )
 
     @property
     def dialect(self) -> str:
@@ -73,7 +81,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """Commit when the block ends normally, roll back on any exception."""
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with self._writer, Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
 
     def dispose(self) -> None:
