@@ -22,6 +22,7 @@ from empikgo_mailer.adapters.tables import (
 )
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
+from empikgo_mailer.domain.replies import REFUSED_BEFORE_DECISION
 
 PoolKey = tuple[Platform, str | None]
 
@@ -132,7 +133,7 @@ class ReportQueries:
             self._pool(facts["platform"], facts.get("branch")).refused[outcome] += 1
         requests = self.session.execute(
             sql_select(col(MailRequest.branch_id), col(MailRequest.outcome)).where(
-                col(MailRequest.outcome).in_(("written-before-first", "card-missing", "too-large")),
+                col(MailRequest.outcome).in_([o.value for o in REFUSED_BEFORE_DECISION]),
                 col(MailRequest.decided_at) >= start,
                 col(MailRequest.decided_at) < end,
             )

@@ -96,11 +96,10 @@ class Store:
         )
 
     def earlier_code(self, patron_id: int, month: Month) -> EarlierCode | None:
-        issuance = self.session.exec(
-            select(Issuance).where(Issuance.patron_id == patron_id, Issuance.month == str(month))
-        ).first()
-        if issuance is None:
+        found = self.issuance_in_month(patron_id, month)
+        if found is None:
             return None
+        issuance = found[0]
         return EarlierCode(
             platform=Platform(issuance.platform),
             channel=Channel(issuance.channel),

@@ -43,6 +43,13 @@ class MailOutcome(StrEnum):
     FAILED = "failed"
 
 
+# Requests refused before the eligibility rules are asked (the monthly report counts them).
+REFUSED_BEFORE_DECISION = (
+    MailOutcome.BEFORE_FIRST,
+    MailOutcome.CARD_MISSING,
+    MailOutcome.TOO_LARGE,
+)
+
 # Every outcome that is answered has a template of the same name under templates/mail/.
 # Legimi's "not open yet" never happens to an Empik Go mail; if it did, it reads as no codes.
 TEMPLATE_OF = {reason.value: reason.value for reason in Reason} | {

@@ -73,6 +73,7 @@ class RateLimiter:
         self.limit, self.window, self.clock = limit, window, clock
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+        self._next_prune = clock() + window
 
     def retry_after(self, key: str) -> float | None:
         """Count a request; None when it may go ahead, else the seconds to wait."""
@@ -84,9 +85,11 @@ class RateLimiter:
             if len(hits) >= self.limit:
                 return hits[0] + self.window - now
             hits.append(now)
-            if len(self._hits) > 100_000:  # forget idle cards rather than grow forever
-                for idle in [k for k, v in self._hits.items() if not v]:
-                    del self._hits[idle]
+            if now >= self._next_prune:
+                # Forget cards idle for a whole window: once a window, so memory stays
+                # bounded by one window's readers and no request pays for a full sweep.
+                self._hits = {k: v for k, v in self._hits.items() if v[-1] > now - self.window}
+                self._next_prune = now + self.window
             return None
 
 
