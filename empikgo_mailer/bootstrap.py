@@ -8,7 +8,7 @@ from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.holidays_pl import PolishHolidays
 from empikgo_mailer.adapters.templates import Templates
 from empikgo_mailer.config import Settings
-from empikgo_mailer.handlers.debt import DebtSource, ImportedBalance
+from empikgo_mailer.handlers.debt import DebtSource, LedgerDebt
 from empikgo_mailer.handlers.library import Library
 
 
@@ -26,6 +26,6 @@ def bootstrap(settings: Settings) -> App:
         settings=settings,
         db=Database(settings.database_url, settings.database_busy_timeout),
         library=Library.from_settings(settings, PolishHolidays()),
-        debt_source=ImportedBalance(),
+        debt_source=LedgerDebt(settings.locations),
         templates=Templates(settings.templates_dir),
     )

@@ -20,6 +20,8 @@ from dotenv import dotenv_values
 
 from empikgo_mailer.domain.calendar import WEEKDAYS, OpeningHours
 from empikgo_mailer.domain.eligibility import Policy
+from empikgo_mailer.domain.fines import DEFAULT_DAILY_RATE_GROSZE, Location
+from empikgo_mailer.domain.money import InvalidAmount, parse_pln
 from empikgo_mailer.domain.platforms import Platform
 
 DEFAULT_CONFIG = Path("config/empikgo.toml")
@@ -140,6 +142,8 @@ class Settings:
     mail: MailSettings
     web: WebSettings
     jobs: JobSettings
+    # Where items are lent and fines are settled, each on its own (RULES.md section 5).
+    locations: Mapping[str, Location] = field(default_factory=dict)
 
     def branch(self, branch_id: str) -> BranchSettings:
         return self.branches[branch_id]
@@ -291,6 +295,37 @@ def _branches(root: _Table, env: Mapping[str, str]) -> dict[str, BranchSettings]
     return branches
 
 
+def _daily_rate(table: _Table) -> int:
+    value = table._get("daily_rate", None, (str, int, float), 'kwota, np. "0,30"')
+    if value is None:
+        return DEFAULT_DAILY_RATE_GROSZE
+    try:
+        grosze = parse_pln(str(value))
+    except InvalidAmount:
+        raise table.error("daily_rate", f'oczekiwano kwoty jak "0,30", jest: {value!r}') from None
+    if not 0 <= grosze <= 10_000:
+        raise table.error("daily_rate", f"poza zakresem 0,00..100,00 zł: {value!r}")
+    return grosze
+
+
+def _locations(root: _Table) -> dict[str, Location]:
+    table = root.table("locations", required=False)
+    locations: dict[str, Location] = {}
+    for location_id in table.data:
+        if not _BRANCH_ID_RE.match(location_id):
+            raise table.error(location_id, "identyfikator: małe litery, cyfry, - i _")
+        section = table.table(location_id)
+        section.unknown_keys({"name", "daily_rate", "accepts_transfers", "renewal_days"})
+        locations[location_id] = Location(
+            id=location_id,
+            name=section.text("name", _REQUIRED),
+            daily_rate_grosze=_daily_rate(section),
+            accepts_transfers=section.flag("accepts_transfers", False),
+            renewal_days=section.integer("renewal_days", 30, 1, 365),
+        )
+    return locations
+
+
 def _platforms(root: _Table) -> dict[Platform, PlatformSettings]:
     table = root.table("platforms")
     table.unknown_keys({p.value for p in Platform})
@@ -416,6 +451,7 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
             "branches",
             "web",
             "jobs",
+            "locations",
         }
     )
     zone_name = root.text("timezone", "Europe/Warsaw")
@@ -456,4 +492,5 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
         mail=_mail(root),
         web=_web(root, env),
         jobs=_jobs(root, data_dir, path),
+        locations=_locations(root),
     )

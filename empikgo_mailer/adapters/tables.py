@@ -242,3 +242,54 @@ class DroppedFile(SQLModel, table=True):
     taken_at: datetime = Field(sa_type=UTCDateTime, index=True)
     outcome: str = Field(max_length=16)  # imported | problems | rejected
     summary: str = Field(default="", sa_type=Text)
+
+
+class Loan(SQLModel, table=True):
+    """An item lent to a patron, as the library system exports it and the desk changes it.
+    Its fine is computed from these dates (see domain/fines.py), never stored."""
+
+    __tablename__ = "loan"
+    __table_args__ = (
+        UniqueConstraint("patron_id", "item_barcode", "borrowed_on"),
+        # The desk finds an item's open loan by its barcode.
+        Index("ix_loan_item_open", "item_barcode", "returned_on"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patron_id: int = Field(sa_column_args=[ForeignKey("patron.id")], index=True)
+    item_barcode: str = Field(max_length=64)
+    location_id: str = Field(max_length=32)
+    borrowed_on: date
+    due_on: date
+    returned_on: date | None = None
+    renewals_used: int = 0
+    renewal_limit: int = 0
+    on_hold: bool = False
+    # The location's rate when the loan was recorded: a new rate applies to new loans.
+    daily_rate_grosze: int
+    fine_base_on: date
+    carried_days: int = 0
+    settled_on: date | None = None
+    grace_until: date | None = None
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Payment(SQLModel, table=True):
+    """Money paid towards one location's fines. A transfer is pending until the bank posts
+    it (or a librarian sees a proof); the bank's posting id makes a posting count once."""
+
+    __tablename__ = "payment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    patron_id: int = Field(sa_column_args=[ForeignKey("patron.id")], index=True)
+    location_id: str = Field(max_length=32)
+    method: str = Field(max_length=16)  # online | transfer | cash
+    amount_grosze: int
+    counted: bool
+    proof: bool = False
+    made_on: date
+    expected_by: date | None = None
+    posting_id: str | None = Field(default=None, max_length=128, unique=True)
+    posted_on: date | None = None
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=64)

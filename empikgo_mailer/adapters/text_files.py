@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
+_TRUE = {"1", "t", "tak", "true", "y", "yes", "prawda"}
+_FALSE = {"0", "n", "nie", "false", "no", "fałsz"}
 
 
 class UnreadableFile(Exception):
@@ -66,6 +68,12 @@ def _delimiter(header: str) -> str:
     counts = {delimiter: header.count(delimiter) for delimiter in (";", ",", "\t")}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
+
+
+def read_flag(text: str) -> bool | None:
+    """A yes/no cell the way Polish and English exports write it; None when it is neither."""
+    value = text.strip().casefold()
+    return True if value in _TRUE else False if value in _FALSE else None
 
 
 def normalise_column(name: str) -> str:

@@ -66,6 +66,14 @@ class LibraryCalendar:
         """Not a Saturday, a Sunday or a public holiday."""
         return day.weekday() < 5 and self.holiday_name(day) is None
 
+    def working_days_after(self, day: date, count: int) -> date:
+        """The `count`-th working day after `day`: when a bank transfer should be posted."""
+        for _ in range(count):
+            day += timedelta(days=1)
+            while not self.is_working_day(day):
+                day += timedelta(days=1)
+        return day
+
     def first_working_day(self, month: Month) -> date:
         return next(day for day in month.days() if self.is_working_day(day))
 

@@ -90,9 +90,9 @@ def explain_refusal(reason: Reason, details: dict[str, object]) -> str:
             if isinstance(owed, int) and owed > 0:
                 text += f": {format_pln(owed)}"
             if details.get("blocked"):
-                why = details.get("why")
-                text += f"; konto zablokowane ({why})" if why else "; konto zablokowane"
-            return text + "."
+                text += "; konto zablokowane"
+            why = details.get("why")
+            return text + (f" — {why}." if why else ".")
         case Reason.BANNED:
             return (
                 f"Blokada do końca {_month(details.get('last'), month_genitive)} za kod "

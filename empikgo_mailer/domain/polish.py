@@ -66,6 +66,11 @@ def month_genitive(month: Month) -> str:
     return f"{MONTHS_GENITIVE[month.month - 1]} {month.year}"
 
 
+def days_text(count: int) -> str:
+    """'1 dzień', '5 dni'."""
+    return "1 dzień" if count == 1 else f"{count} dni"
+
+
 def day_text(day: date) -> str:
     """'2 listopada 2026'"""
     return f"{day.day} {MONTHS_GENITIVE[day.month - 1]} {day.year}"

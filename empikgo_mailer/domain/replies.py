@@ -111,6 +111,7 @@ def reply_context(facts: ReplyFacts) -> dict[str, object]:
         "cards": list(facts.cards),
         "confirmed_on": day_text(confirmed) if confirmed is not None else "brak",  # type: ignore[arg-type]
         "amount": format_pln(owed) if isinstance(owed, int) and owed > 0 else "",
+        "debt_where": details.get("why") or "",
         "cause": month_name(cause) if isinstance(cause, Month) else "",
         "ban_last": month_genitive(last) if isinstance(last, Month) else "",
         "ban_over": day_text(last.plus(1).first_day) if isinstance(last, Month) else "",

@@ -20,11 +20,7 @@ class InvalidMoment(ValueError):
     """Not a date and time this program understands; the message is Polish."""
 
 
-def parse_moment(text: str, zone: ZoneInfo) -> datetime:
-    """An aware datetime from ISO 8601 or `DD.MM.YYYY [HH:MM[:SS]]` (also with / or -).
-
-    A time without a zone is the library's wall clock; a date alone is its first minute.
-    """
+def _parsed(text: str) -> datetime | None:
     cleaned = " ".join(text.strip().split())
     if not cleaned:
         raise InvalidMoment("brak daty")
@@ -32,7 +28,15 @@ def parse_moment(text: str, zone: ZoneInfo) -> datetime:
     if slashes:
         year, month, day, rest = slashes.groups()
         cleaned = f"{year}-{int(month):02d}-{int(day):02d}{rest}"
-    parsed = _day_first(cleaned) or _iso(cleaned)
+    return _day_first(cleaned) or _iso(cleaned)
+
+
+def parse_moment(text: str, zone: ZoneInfo) -> datetime:
+    """An aware datetime from ISO 8601 or `DD.MM.YYYY [HH:MM[:SS]]` (also with / or -).
+
+    A time without a zone is the library's wall clock; a date alone is its first minute.
+    """
+    parsed = _parsed(text)
     if parsed is None:
         raise InvalidMoment(
             f"„{text.strip()}” to nie jest data (np. 2027-03-31 23:59 albo 31.03.2027 23:59)"
@@ -40,6 +44,15 @@ def parse_moment(text: str, zone: ZoneInfo) -> datetime:
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=zone)
     return parsed.astimezone(zone)
+
+
+def parse_day(text: str) -> date:
+    """A calendar day from `2027-03-31` or `31.03.2027` (also with / or -); a time of day
+    that some exports append is ignored."""
+    parsed = _parsed(text)
+    if parsed is None:
+        raise InvalidMoment(f"„{text.strip()}” to nie jest data (np. 2027-03-31 albo 31.03.2027)")
+    return parsed.date()
 
 
 def _iso(text: str) -> datetime | None:

@@ -33,6 +33,7 @@ from empikgo_mailer.domain.explanations import (
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.domain.polish import day_text, moment_text, month_name
+from empikgo_mailer.entrypoints.cli_fines import fines, loans
 from empikgo_mailer.entrypoints.cli_month import (
     codes_activations,
     legimi,
@@ -57,7 +58,7 @@ from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS, JobStatus, job_statuses
 from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode, check_eligibility, give_code
 from empikgo_mailer.handlers.drop_folder import recent_dropped_files
-from empikgo_mailer.handlers.errors import CommandRejected
+from empikgo_mailer.handlers.errors import CommandRefused, CommandRejected
 from empikgo_mailer.handlers.mail import queue_status
 from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
 from empikgo_mailer.handlers.pools import ImportCodes, ShowPools, import_codes, show_pools
@@ -491,6 +492,8 @@ def run(ctx: click.Context, once: bool, now_text: str | None) -> int:
 
 
 cli.add_command(legimi)
+cli.add_command(loans)
+cli.add_command(fines)
 cli.add_command(web)
 cli.add_command(month)
 cli.add_command(service)
@@ -522,6 +525,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         click.echo(f"Błąd konfiguracji: {exc}", err=True)
         return ExitCode.USAGE
+    except CommandRefused as exc:
+        click.echo(f"Odmowa: {exc}")
+        return ExitCode.REFUSED
     except (CommandRejected, UnreadableFile) as exc:
         click.echo(f"Błąd: {exc}", err=True)
         return ExitCode.BAD_INPUT

@@ -134,7 +134,7 @@ def _situation(
     situation = dataclasses.replace(
         base,
         patron=patron_facts(patron),
-        debt=debt_source.debt_of(store, patron),
+        debt=debt_source.debt_of(store, patron, calendar.today(now)),
         bans=store.bans(patron.id),
         earlier_code=earlier,
     )

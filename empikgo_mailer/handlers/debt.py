@@ -1,25 +1,52 @@
-"""Where the "no debt" rule gets its figures from."""
+"""Where the "no debt" rule gets its figures from: the fines ledger."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
 from typing import Protocol
 
+from empikgo_mailer.adapters.fines_store import FinesStore, loan_state, payment_record
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import Patron
 from empikgo_mailer.domain.debt import DebtFacts
+from empikgo_mailer.domain.fines import FineLedger, Location, LocationAccount
 
 
 class DebtSource(Protocol):
-    def debt_of(self, store: Store, patron: Patron) -> DebtFacts: ...
+    def debt_of(self, store: Store, patron: Patron, today: date) -> DebtFacts: ...
 
 
-class ImportedBalance:
-    """The balance the library system exported with the patron records.
+def read_ledger(
+    fines: FinesStore, patron: Patron, locations: Mapping[str, Location], today: date
+) -> FineLedger:
+    """A patron's loans and payments as the domain's ledger, grouped by location.
 
-    The fines ledger replaces this source; the imported figure then becomes the
-    opening balance it starts from.
+    The balance exported with the patron records from the library's old system is the
+    opening balance the ledger starts from.
     """
+    assert patron.id is not None
+    loans = [loan_state(loan) for loan in fines.loans_of(patron.id)]
+    payments = [payment_record(payment) for payment in fines.payments_of(patron.id)]
+    ids = dict.fromkeys([loan.location_id for loan in loans] + [p.location_id for p in payments])
+    accounts = tuple(
+        LocationAccount(
+            # A location removed from the configuration keeps its history, under its id.
+            locations.get(location_id) or Location(location_id, location_id),
+            tuple(loan for loan in loans if loan.location_id == location_id),
+            tuple(p for p in payments if p.location_id == location_id),
+            today,
+        )
+        for location_id in ids
+    )
+    return FineLedger(accounts, patron.opening_balance_grosze, today)
 
-    def debt_of(self, store: Store, patron: Patron) -> DebtFacts:
-        owed = patron.opening_balance_grosze
-        return DebtFacts(owed, blocked=False, explanation="saldo z systemu bibliotecznego")
+
+class LedgerDebt:
+    """Rule 4 from our own ledger of overdue fines and payments."""
+
+    def __init__(self, locations: Mapping[str, Location]) -> None:
+        self.locations = locations
+
+    def debt_of(self, store: Store, patron: Patron, today: date) -> DebtFacts:
+        return read_ledger(FinesStore(store.session), patron, self.locations, today).debt()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from empikgo_mailer.config import BranchSettings, PlatformSettings, Settings
 from empikgo_mailer.domain.calendar import HolidayCalendar, LibraryCalendar
 from empikgo_mailer.domain.eligibility import Policy
+from empikgo_mailer.domain.fines import Location
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.handlers.errors import CommandRejected
 
@@ -18,6 +19,7 @@ class Library:
     policy: Policy
     platforms: Mapping[Platform, PlatformSettings]
     branches: Mapping[str, BranchSettings]
+    locations: Mapping[str, Location]
 
     @classmethod
     def from_settings(cls, settings: Settings, holidays: HolidayCalendar) -> Library:
@@ -26,6 +28,7 @@ class Library:
             policy=settings.policy,
             platforms=settings.platforms,
             branches=settings.branches,
+            locations=settings.locations,
         )
 
     def branch(self, branch_id: str) -> BranchSettings:
@@ -47,3 +50,10 @@ class Library:
                 raise CommandRejected("Kody Empik Go należą do placówki: podaj --branch.")
             return self.branch(branch_id).id
         return None
+
+    def location(self, location_id: str) -> Location:
+        try:
+            return self.locations[location_id.strip().lower()]
+        except KeyError:
+            known = ", ".join(self.locations) or "brak — dodaj [locations] w konfiguracji"
+            raise CommandRejected(f"Nieznana lokalizacja „{location_id}” (są: {known}).") from None

@@ -12,8 +12,9 @@ from typing import Any
 
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import Store
-from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_text
+from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_flag, read_text
 from empikgo_mailer.domain.money import InvalidAmount, parse_pln
+from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
 from empikgo_mailer.handlers.codes import normalise_card
 
 COLUMNS = (
@@ -27,8 +28,8 @@ COLUMNS = (
 )
 _CARD_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
 _EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-_TRUE = {"1", "t", "tak", "true", "y", "yes", "prawda", "aktywny", "aktywne", "aktywna"}
-_FALSE = {"0", "n", "nie", "false", "no", "fałsz", "nieaktywny", "nieaktywne", "nieaktywna"}
+_ACTIVE = {"aktywny", "aktywne", "aktywna"}
+_INACTIVE = {"nieaktywny", "nieaktywne", "nieaktywna"}
 
 
 Progress = Callable[[int, int], None]  # (rows done, rows expected)
@@ -66,25 +67,23 @@ class ImportReport:
         return self.created + self.updated
 
 
-def _flag(text: str) -> bool:
+def _active(text: str) -> bool:
     value = text.strip().casefold()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise BadRow(f"active: oczekiwano tak/nie (1/0), jest „{text}”")
+    flag = True if value in _ACTIVE else False if value in _INACTIVE else read_flag(value)
+    if flag is None:
+        raise BadRow(f"active: oczekiwano tak/nie (1/0), jest „{text}”")
+    return flag
 
 
 def _date(text: str) -> date | None:
-    value = text.strip()
-    if not value:
+    if not text.strip():
         return None
-    for pattern in ("%Y-%m-%d", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%Y"):
-        try:
-            return datetime.strptime(value, pattern).date()  # noqa: DTZ007 (a date, no time)
-        except ValueError:
-            continue
-    raise BadRow(f"contact_confirmed_on: to nie jest data (RRRR-MM-DD albo DD.MM.RRRR): „{text}”")
+    try:
+        return parse_day(text)
+    except InvalidMoment:
+        raise BadRow(
+            f"contact_confirmed_on: to nie jest data (RRRR-MM-DD albo DD.MM.RRRR): „{text}”"
+        ) from None
 
 
 def _balance(text: str) -> int:
@@ -126,7 +125,7 @@ def parse_patron_row(row: CsvRow) -> dict[str, Any]:
         "first_name": _name(values, "first_name"),
         "last_name": _name(values, "last_name"),
         "email": email,
-        "active": _flag(values["active"]),
+        "active": _active(values["active"]),
         "contact_confirmed_on": _date(values["contact_confirmed_on"]),
         "opening_balance_grosze": _balance(values["balance"]),
     }

@@ -87,7 +87,11 @@ def test_init_twice_then_the_desk_issues_and_refuses(cli: Cli) -> None:
     code, out, _ = cli(
         "issue", "--branch", "w63", "--card", "1000003", "--platform", "empik-go", NOW
     )
-    assert (code, out.strip()) == (ExitCode.REFUSED, "Odmowa: Na koncie jest zadłużenie: 1,20 zł.")
+    assert (code, out.strip()) == (
+        ExitCode.REFUSED,
+        "Odmowa: Na koncie jest zadłużenie: 1,20 zł — saldo przeniesione z poprzedniego systemu "
+        "biblioteki.",
+    )
     code, out, _ = cli("issue", "--branch", "w63", "--card", "77", "--platform", "empik-go", NOW)
     assert (code, out.strip()) == (
         ExitCode.REFUSED,

@@ -232,3 +232,40 @@ def test_imap_without_connection_still_decides_the_queue(library: Library) -> No
     code, _ = lib.cli("run", "--once", "--now=2026-11-02T10:00")
     assert code == 0
     assert [to_and_code(m) for m in lib.replies()] == [("tomasz.kaminski@example.com", "MM-CODE-1")]
+
+
+def test_a_reader_refused_for_overdue_books_pays_and_gets_a_code(library: Library) -> None:
+    lib = library
+    code, out = lib.cli("loans", "import", str(FIXTURES / "loans.csv"), "--now=2026-11-16T07:00")
+    assert code == 0, out
+    assert out.startswith("Wypożyczenia: nowych 5, zmienionych 0, bez zmian 0;")
+
+    # Monday 16 November: one book 6 days late and one returned a day late.
+    lib.deliver("multimedia", "overdue_request.eml", at(16, 8, 2, 11))
+    assert lib.cli("run", "--once", "--now=2026-11-16T10:00")[0] == 0
+    refusal = lib.replies()[-1]
+    assert to_and_code(refusal) == ("piotr.lewandowski@example.com", None)
+    text = reply_text(refusal)
+    assert "jest zaległość (2,10 zł)" in text
+    assert "Biblioteka Główna: 2,10 zł, 1 pozycja po terminie" in text
+    assert "gotówką w bibliotece" in text
+    assert lib.folder("multimedia", REJECTED) == [fixture("overdue_request.eml")]
+
+    # Too little to pay online; the whole balance online unblocks at once and gives the
+    # kept book 3 more days, since nobody holds it and a renewal is left.
+    pay = ["fines", "pay", "--card", "1000007", "--location", "glowna", "--method", "online"]
+    code, out = lib.cli(*pay, "--amount", "0,40", "--now=2026-11-16T13:00")
+    assert code == 3
+    assert "od 0,50 zł" in out and "gotówką na miejscu (Biblioteka Główna)" in out
+    code, out = lib.cli(*pay, "--amount", "2,10", "--now=2026-11-16T13:00")
+    assert code == 0, out
+    assert "Egzemplarz 0000123401: 3 dodatkowe dni na zwrot lub prolongatę, do 19 listopada" in out
+    assert out.rstrip().endswith("Konto bez zadłużenia i bez blokady.")
+
+    # The reader answers the refusal; the same queue now gives the code.
+    lib.deliver("multimedia", "paid_reply.eml", at(16, 13, 40, 52))
+    assert lib.cli("run", "--once", "--now=2026-11-16T14:00")[0] == 0
+    granted = lib.replies()[-1]
+    assert to_and_code(granted) == ("piotr.lewandowski@example.com", "MM-CODE-1")
+    assert len(lib.replies()) == 2
+    assert lib.folder("multimedia", ANSWERED) == [fixture("paid_reply.eml")]

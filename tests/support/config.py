@@ -78,6 +78,20 @@ port = {imap_port}
 security = "none"
 username = "w63"
 timeout_seconds = 10
+
+[locations.glowna]
+name = "Biblioteka Główna"
+accepts_transfers = true
+
+[locations.filia]
+name = "Filia nr 1"
+daily_rate = "0.50"
+accepts_transfers = true
+renewal_days = 14
+
+[locations.fizyka]
+name = "Biblioteka Wydziału Fizyki"
+accepts_transfers = false
 """
 
 

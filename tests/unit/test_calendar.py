@@ -133,3 +133,17 @@ def test_opening_hours_follow_wall_clock_across_autumn_dst() -> None:
 
 def test_a_branch_that_never_opens_has_no_next_opening() -> None:
     assert CALENDAR.next_opening(OpeningHours({}), warsaw(2026, 11, 2, 9, 0)) is None
+
+
+@pytest.mark.parametrize(
+    ("paid", "posted_by"),
+    [
+        (date(2026, 11, 16), date(2026, 11, 19)),  # Monday: Thursday
+        (date(2026, 11, 20), date(2026, 11, 25)),  # Friday: over the weekend
+        (date(2026, 11, 10), date(2026, 11, 16)),  # Independence Day on the 11th
+        (date(2026, 12, 23), date(2026, 12, 30)),  # Christmas Eve is a holiday from 2025
+        (date(2027, 3, 26), date(2027, 4, 1)),  # Easter Monday 29 March 2027
+    ],
+)
+def test_a_transfer_is_posted_within_three_working_days(paid: date, posted_by: date) -> None:
+    assert CALENDAR.working_days_after(paid, 3) == posted_by

@@ -13,6 +13,18 @@ from tests.support.config import TEMPLATES, TEST_CONFIG
 EXAMPLE = Path(__file__).parents[2] / "config" / "empikgo.example.toml"
 
 
+def configured() -> str:
+    return TEST_CONFIG.format(
+        database_url="sqlite:///x.sqlite3",
+        empik_enabled="true",
+        templates_dir=TEMPLATES,
+        imap_port=1143,
+        smtp_port=2525,
+        max_message_bytes=10**7,
+        fetch_batch=200,
+    )
+
+
 def test_example_configuration_loads_with_both_branches() -> None:
     settings = load_settings(EXAMPLE, {"EMPIKGO_IMAP_PASSWORD_W63": "s3cret"})
     assert set(settings.branches) == {"multimedia", "w63"}
@@ -30,6 +42,25 @@ def test_example_configuration_loads_with_both_branches() -> None:
     assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith(
         "data/empikgo.sqlite3"
     )
+
+
+def test_locations_with_their_rates_and_transfer_rules() -> None:
+    locations = load_settings(EXAMPLE, {}).locations
+    assert [(x.id, x.daily_rate_grosze, x.accepts_transfers) for x in locations.values()] == [
+        ("multimedia", 30, True),
+        ("w63", 30, True),
+        ("czytelnia-naukowa", 30, False),
+    ]
+
+
+def test_a_location_takes_the_default_rate_and_refuses_transfers_unless_told(
+    tmp_path: Path,
+) -> None:
+    text = configured().split("[locations.")[0] + '[locations.x]\nname = "Punkt biblioteczny"\n'
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    (location,) = load_settings(path, {}).locations.values()
+    assert (location.daily_rate_grosze, location.accepts_transfers) == (30, False)
 
 
 def test_database_url_from_environment_wins() -> None:
@@ -112,20 +143,18 @@ def test_dotenv_is_read_and_the_real_environment_wins(
         ("[rules]", "[jobs]\nscan_seconds = 0\n[rules]", "jobs.scan_seconds: poza zakresem"),
         ("[rules]", "[web]\nclaims_per_card_per_minute = 0\n[rules]", "web.claims_per_card"),
         ("[rules]", '[web]\ntoken = "x"\n[rules]', "web.token: nieznana opcja"),
+        ('daily_rate = "0.50"', 'daily_rate = "pół złotego"', "locations.filia.daily_rate"),
+        ('daily_rate = "0.50"', 'daily_rate = "-0,30"', "locations.filia.daily_rate: poza"),
+        ('daily_rate = "0.50"', "rate = 0.5", "locations.filia.rate: nieznana opcja"),
+        ('name = "Filia nr 1"', "", "locations.filia.name: brak wymaganej opcji"),
+        ("[locations.fizyka]", "[locations.Fizyka]", "locations.Fizyka: identyfikator"),
+        ("accepts_transfers = false", 'accepts_transfers = "nie"', "accepts_transfers"),
     ],
 )
 def test_a_wrong_option_names_the_file_and_the_key(
     tmp_path: Path, old: str, new: str, message: str
 ) -> None:
-    text = TEST_CONFIG.format(
-        database_url="sqlite:///x.sqlite3",
-        empik_enabled="true",
-        templates_dir=TEMPLATES,
-        imap_port=1143,
-        smtp_port=2525,
-        max_message_bytes=10**7,
-        fetch_batch=200,
-    )
+    text = configured()
     assert old in text
     path = tmp_path / "bad.toml"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")

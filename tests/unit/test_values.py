@@ -8,9 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from empikgo_mailer.domain.fines import items_text
 from empikgo_mailer.domain.money import InvalidAmount, format_pln, parse_pln
 from empikgo_mailer.domain.month import InvalidMonth, Month
 from empikgo_mailer.domain.names import names_match
+from empikgo_mailer.domain.polish import days_text
 
 
 @pytest.mark.parametrize(
@@ -76,3 +78,15 @@ def test_a_name_inside_a_sentence_matches() -> None:
 def test_double_barrelled_surnames_match_with_or_without_hyphen() -> None:
     assert names_match("Zofia Wiśniewska-Kowalska", "Zofia", "Wiśniewska-Kowalska")
     assert names_match("wisniewska kowalska zofia", "Zofia", "Wiśniewska-Kowalska")
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [(1, "1 pozycja"), (2, "2 pozycje"), (5, "5 pozycji"), (12, "12 pozycji"), (22, "22 pozycje")],
+)
+def test_items_are_counted_in_polish(count: int, text: str) -> None:
+    assert items_text(count) == text
+
+
+def test_days_are_counted_in_polish() -> None:
+    assert (days_text(1), days_text(2), days_text(11)) == ("1 dzień", "2 dni", "11 dni")

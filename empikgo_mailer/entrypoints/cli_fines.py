@@ -1,0 +1,457 @@
+"""Staff commands for loans and overdue fines: the library system's export, the desk's
+returns, renewals and holds, payments, the bank's postings and a patron's ledger."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from empikgo_mailer.domain.fines import FineLedger, LoanState, LocationAccount, PaymentMethod
+from empikgo_mailer.domain.money import format_pln
+from empikgo_mailer.domain.polish import day_text, days_text
+from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
+from empikgo_mailer.entrypoints.cli_support import (
+    ProgressBar,
+    echo_problems,
+    now_option,
+    runtime_of,
+)
+from empikgo_mailer.entrypoints.click_pl import PolishGroup
+from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.handlers.fines import (
+    FinesView,
+    PayFine,
+    PaymentResult,
+    PostTransfers,
+    ShowFines,
+    amount_of,
+    pay_fine,
+    post_transfers,
+    show_fines,
+)
+from empikgo_mailer.handlers.loans import (
+    HoldLoan,
+    ImportLoans,
+    LoanOutcome,
+    RenewLoan,
+    ReturnLoan,
+    hold_loan,
+    import_loans,
+    renew_loan,
+    return_loan,
+)
+from empikgo_mailer.handlers.patrons import BadRow
+
+
+class AmountType(click.ParamType[int]):
+    """An amount in PLN ('1,20', '1.2') as grosze; zero, negative or not a number fails."""
+
+    name = "KWOTA"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return amount_of(str(value))
+        except BadRow as problem:
+            self.fail(str(problem), param, ctx)
+
+
+class DayType(click.ParamType[date]):
+    name = "DATA"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return parse_day(str(value))
+        except InvalidMoment as problem:
+            self.fail(str(problem), param, ctx)
+
+
+card_option = click.option(
+    "--card", "card_number", metavar="NUMER", help="Numer karty czytelnika (dla pewności)."
+)
+barcode_option = click.option(
+    "--barcode", metavar="KOD", required=True, help="Kod kreskowy egzemplarza."
+)
+
+
+@click.group(cls=PolishGroup)
+def loans() -> None:
+    """Wypożyczenia: import z systemu bibliotecznego, zwroty, prolongaty, rezerwacje."""
+
+
+@loans.command("import")
+@click.argument("file", metavar="PLIK.csv", type=click.Path(path_type=Path))
+@now_option
+@click.pass_context
+def loans_import(ctx: click.Context, file: Path, now_text: str | None) -> int:
+    """Wczytaj wypożyczenia z pliku CSV (aktualizacja po karcie, egzemplarzu i dacie).
+
+    Kolumny: card_number, item_barcode, location, borrowed_on, due_on, returned_on,
+    renewals_used, renewal_limit, on_hold. Daty RRRR-MM-DD albo DD.MM.RRRR.
+    """
+    runtime = runtime_of(ctx)
+    app = runtime.app()
+    bar = ProgressBar("Wczytywanie wypożyczeń")
+    try:
+        report = import_loans(
+            ImportLoans(file, actor="cli"),
+            db=app.db,
+            library=app.library,
+            now=runtime.now(now_text),
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    click.echo(
+        f"Wypożyczenia: nowych {report.created}, zmienionych {report.updated}, "
+        f"bez zmian {report.unchanged}; odrzuconych wierszy: {len(report.rejected)}."
+    )
+    echo_problems(report.rejected)
+    return ExitCode.BAD_INPUT if report.rejected else ExitCode.OK
+
+
+def _echo_loan_outcome(outcome: LoanOutcome) -> None:
+    place = outcome.location.name
+    click.echo(
+        f"Saldo ({place}): {format_pln(outcome.location_balance_grosze)}; "
+        + ("konto zablokowane." if outcome.account_blocked else "konto bez blokady.")
+    )
+
+
+@loans.command("return")
+@barcode_option
+@card_option
+@click.option("--on", "returned_on", type=DayType(), help="Dzień zwrotu (domyślnie dziś).")
+@now_option
+@click.pass_context
+def loans_return(
+    ctx: click.Context,
+    barcode: str,
+    card_number: str | None,
+    returned_on: date | None,
+    now_text: str | None,
+) -> int:
+    """Zapisz zwrot egzemplarza; opłata za przetrzymanie przestaje rosnąć."""
+    runtime = runtime_of(ctx)
+    app = runtime.app()
+    outcome = return_loan(
+        ReturnLoan(barcode, card_number, returned_on, actor="cli"),
+        db=app.db,
+        library=app.library,
+        now=runtime.now(now_text),
+    )
+    loan = outcome.loan
+    late = loan.charged_days(outcome.today)
+    fine = (
+        f"{days_text(late)} po terminie, opłata {format_pln(loan.fine(outcome.today))}"
+        if late
+        else ""
+    )
+    click.echo(
+        f"Zwrot egzemplarza {loan.barcode} (karta {outcome.card_number}) "
+        f"z dnia {day_text(loan.returned_on or outcome.today)}"
+        + (f": {fine}." if fine else " w terminie.")
+    )
+    _echo_loan_outcome(outcome)
+    return ExitCode.OK
+
+
+@loans.command("renew")
+@barcode_option
+@card_option
+@click.option("--until", type=DayType(), help="Nowy termin (domyślnie okres z konfiguracji).")
+@now_option
+@click.pass_context
+def loans_renew(
+    ctx: click.Context,
+    barcode: str,
+    card_number: str | None,
+    until: date | None,
+    now_text: str | None,
+) -> int:
+    """Prolonguj egzemplarz (nie, gdy ktoś go zamówił, limit jest wykorzystany albo konto
+    jest zablokowane)."""
+    runtime = runtime_of(ctx)
+    app = runtime.app()
+    outcome = renew_loan(
+        RenewLoan(barcode, card_number, until, actor="cli"),
+        db=app.db,
+        library=app.library,
+        now=runtime.now(now_text),
+    )
+    loan = outcome.loan
+    click.echo(
+        f"Prolongata egzemplarza {loan.barcode} do {day_text(loan.due_on)} "
+        f"({loan.renewals_used} z {loan.renewal_limit})."
+    )
+    _echo_loan_outcome(outcome)
+    return ExitCode.OK
+
+
+@loans.command("hold")
+@barcode_option
+@click.option("--off", is_flag=True, help="Zdejmij rezerwację.")
+@now_option
+@click.pass_context
+def loans_hold(ctx: click.Context, barcode: str, off: bool, now_text: str | None) -> int:
+    """Zaznacz, że inny czytelnik zamówił wypożyczony egzemplarz (albo zdejmij --off)."""
+    runtime = runtime_of(ctx)
+    app = runtime.app()
+    outcome = hold_loan(
+        HoldLoan(barcode, on_hold=not off, actor="cli"),
+        db=app.db,
+        library=app.library,
+        now=runtime.now(now_text),
+    )
+    if off:
+        click.echo(f"Egzemplarz {outcome.loan.barcode}: rezerwacja zdjęta.")
+    else:
+        click.echo(
+            f"Egzemplarz {outcome.loan.barcode} zamówiony: bez prolongaty i bez dodatkowych "
+            "dni po wpłacie online."
+        )
+    return ExitCode.OK
+
+
+@click.group(cls=PolishGroup)
+def fines() -> None:
+    """Opłaty za przetrzymanie: wpłaty, przelewy z banku, stan konta czytelnika."""
+
+
+@fines.command("pay")
+@click.option("--card", "card_number", metavar="NUMER", required=True, help="Numer karty.")
+@click.option("--location", "location_id", metavar="LOKALIZACJA", required=True, help="Biblioteka.")
+@click.option("--amount", type=AmountType(), required=True, help="Kwota, np. 1,20.")
+@click.option(
+    "--method",
+    type=click.Choice([m.value for m in PaymentMethod]),
+    required=True,
+    help="online, transfer (przelew) albo cash (gotówka).",
+)
+@click.option("--proof", is_flag=True, help="Bibliotekarz widział dowód przelewu.")
+@now_option
+@click.pass_context
+def fines_pay(
+    ctx: click.Context,
+    card_number: str,
+    location_id: str,
+    amount: int,
+    method: str,
+    proof: bool,
+    now_text: str | None,
+) -> int:
+    """Zapisz wpłatę za jedną bibliotekę (kod 0: przyjęta, 3: odmowa)."""
+    runtime = runtime_of(ctx)
+    app = runtime.app()
+    result = pay_fine(
+        PayFine(card_number, location_id, amount, PaymentMethod(method), proof, actor="cli"),
+        db=app.db,
+        library=app.library,
+        now=runtime.now(now_text),
+    )
+    if result.refusal is not None:
+        click.echo(f"Odmowa: {result.refusal}.")
+        return ExitCode.REFUSED
+    _echo_payment(result)
+    return ExitCode.OK
+
+
+def _echo_payment(result: PaymentResult) -> None:
+    assert result.ledger is not None
+    place = result.location.name
+    amount = format_pln(result.amount_grosze)
+    if not result.counted:
+        assert result.expected_by is not None
+        click.echo(
+            f"Zapisano przelew {amount} ({place}): czeka na zaksięgowanie "
+            f"(zwykle do {day_text(result.expected_by)}). Do tego czasu należność pozostaje."
+        )
+    else:
+        click.echo(f"Przyjęto wpłatę ({result.method.label}) {amount} — {place}.")
+    for loan in result.settled:
+        if loan.grace_until is not None:
+            click.echo(
+                f"Egzemplarz {loan.barcode}: 3 dodatkowe dni na zwrot lub prolongatę, "
+                f"do {day_text(loan.grace_until)}."
+            )
+    account = result.ledger.account(result.location)
+    click.echo(f"Saldo ({place}): {format_pln(account.balance_grosze)}.")
+    _echo_account_state(result.ledger)
+
+
+def _echo_account_state(ledger: FineLedger) -> None:
+    if ledger.blocked or ledger.outstanding_grosze:
+        why = ledger.explanation()
+        click.echo(
+            f"Razem do zapłaty: {format_pln(ledger.outstanding_grosze)}; "
+            + ("konto zablokowane" if ledger.blocked else "konto z zaległością")
+            + (f" — {why}." if why else ".")
+        )
+    else:
+        click.echo("Konto bez zadłużenia i bez blokady.")
+
+
+@fines.command("post-transfers")
+@click.argument("file", metavar="PLIK.csv", type=click.Path(path_type=Path))
+@now_option
+@click.pass_context
+def fines_post_transfers(ctx: click.Context, file: Path, now_text: str | None) -> int:
+    """Zaksięguj przelewy z wyciągu banku (każdy identyfikator przelewu liczy się raz).
+
+    Kolumny: posting_id, posted_on, card_number, location, amount.
+    """
+    runtime = runtime_of(ctx)
+    app = runtime.app()
+    report = post_transfers(
+        PostTransfers(file, actor="cli"),
+        db=app.db,
+        library=app.library,
+        now=runtime.now(now_text),
+    )
+    click.echo(
+        f"Zaksięgowano przelewy: zgłoszone wcześniej {report.matched}, nowe {report.recorded}; "
+        f"pominięte jako już policzone: {len(report.repeated)}; "
+        f"do wyjaśnienia: {len(report.rejected)}."
+    )
+    echo_problems([*report.repeated, *report.rejected])
+    return ExitCode.BAD_INPUT if report.rejected else ExitCode.OK
+
+
+@fines.command("show")
+@click.option("--card", "card_number", metavar="NUMER", required=True, help="Numer karty.")
+@click.option("--json", "as_json", is_flag=True, help="Wynik jako JSON.")
+@now_option
+@click.pass_context
+def fines_show(ctx: click.Context, card_number: str, as_json: bool, now_text: str | None) -> int:
+    """Pokaż opłaty czytelnika w każdej bibliotece: przetrzymania, wpłaty, saldo, blokadę."""
+    runtime = runtime_of(ctx)
+    app = runtime.app()
+    view = show_fines(
+        ShowFines(card_number), db=app.db, library=app.library, now=runtime.now(now_text)
+    )
+    if as_json:
+        click.echo(json.dumps(fines_document(view), ensure_ascii=False, indent=2))
+    else:
+        _echo_fines(view)
+    return ExitCode.OK
+
+
+def _loan_line(loan: LoanState, today: date) -> str:
+    days = loan.charged_days(today)
+    state = (
+        f"zwrócony {day_text(loan.returned_on)}" if loan.returned_on is not None else "niezwrócony"
+    )
+    text = (
+        f"  egz. {loan.barcode}: wypożyczony {day_text(loan.borrowed_on)}, "
+        f"termin {day_text(loan.due_on)}, {state}"
+    )
+    if days:
+        text += f"; {days_text(days)} po terminie: {format_pln(loan.fine(today))}"
+    if loan.blocks(today):
+        text += " — blokuje konto"
+    elif loan.in_grace(today) and loan.grace_until is not None:
+        text += f" — dodatkowe dni do {day_text(loan.grace_until)}"
+    return text
+
+
+def _echo_account(account: LocationAccount) -> None:
+    today = account.today
+    state = f"konto zablokowane: {account.why_blocked()}" if account.blocked else "rozliczona"
+    click.echo(f"{account.location.name} — saldo {format_pln(account.balance_grosze)}, {state}")
+    for loan in account.loans:
+        click.echo(_loan_line(loan, today))
+    for payment in account.payments:
+        line = (
+            f"  wpłata {day_text(payment.made_on)}, {payment.method.label}: "
+            f"{format_pln(payment.amount_grosze)}"
+        )
+        if payment.posted_on is not None:
+            line += f", zaksięgowana {day_text(payment.posted_on)}"
+        elif payment.proof:
+            line += ", potwierdzona dowodem wpłaty"
+        elif not payment.counted and payment.expected_by is not None:
+            line += f", czeka na zaksięgowanie (zwykle do {day_text(payment.expected_by)})"
+        click.echo(line)
+
+
+def _echo_fines(view: FinesView) -> None:
+    ledger = view.ledger
+    click.echo(f"Karta {view.card_number} — {view.name}, stan na {day_text(ledger.today)}:")
+    if not ledger.accounts and not ledger.opening_balance_grosze:
+        click.echo("Brak wypożyczeń i opłat.")
+        return
+    for account in ledger.accounts:
+        _echo_account(account)
+    if ledger.opening_balance_grosze:
+        click.echo(
+            "Saldo przeniesione z poprzedniego systemu: "
+            f"{format_pln(ledger.opening_balance_grosze)}"
+        )
+    _echo_account_state(ledger)
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def fines_document(view: FinesView) -> dict[str, Any]:
+    """`fines show --json`: the same facts as the text, in grosze and ISO dates."""
+    ledger = view.ledger
+    today = ledger.today
+    return {
+        "card": view.card_number,
+        "today": today.isoformat(),
+        "outstanding_grosze": ledger.outstanding_grosze,
+        "opening_balance_grosze": ledger.opening_balance_grosze,
+        "blocked": ledger.blocked,
+        "why": ledger.explanation(),
+        "locations": [
+            {
+                "id": account.location.id,
+                "name": account.location.name,
+                "accepts_transfers": account.location.accepts_transfers,
+                "fines_grosze": account.fines_grosze,
+                "paid_grosze": account.paid_grosze,
+                "pending_grosze": account.pending_grosze,
+                "balance_grosze": account.balance_grosze,
+                "blocked": account.blocked,
+                "why": account.why_blocked() or None,
+                "loans": [
+                    {
+                        "barcode": loan.barcode,
+                        "borrowed_on": loan.borrowed_on.isoformat(),
+                        "due_on": loan.due_on.isoformat(),
+                        "returned_on": _iso(loan.returned_on),
+                        "days_overdue": loan.charged_days(today),
+                        "fine_grosze": loan.fine(today),
+                        "blocks": loan.blocks(today),
+                        "grace_until": _iso(loan.grace_until) if loan.in_grace(today) else None,
+                        "on_hold": loan.on_hold,
+                        "renewals_used": loan.renewals_used,
+                        "renewal_limit": loan.renewal_limit,
+                    }
+                    for loan in account.loans
+                ],
+                "payments": [
+                    {
+                        "method": payment.method.value,
+                        "amount_grosze": payment.amount_grosze,
+                        "counted": payment.counted,
+                        "made_on": payment.made_on.isoformat(),
+                        "expected_by": _iso(payment.expected_by),
+                        "posted_on": _iso(payment.posted_on),
+                        "proof": payment.proof,
+                    }
+                    for payment in account.payments
+                ],
+            }
+            for account in ledger.accounts
+        ],
+    }

@@ -1,0 +1,326 @@
+"""Paying overdue fines, posting the bank's transfers, and showing a patron's ledger."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlmodel import Session
+
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.fines_store import FinesStore, store_state
+from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.adapters.tables import Loan, Patron, Payment
+from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_text
+from empikgo_mailer.domain.fines import (
+    TRANSFER_POSTING_WORKING_DAYS,
+    FineLedger,
+    FineRuleBroken,
+    LoanState,
+    Location,
+    PaymentMethod,
+    plan_payment,
+)
+from empikgo_mailer.domain.money import InvalidAmount, parse_pln
+from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
+from empikgo_mailer.handlers.codes import normalise_card
+from empikgo_mailer.handlers.debt import read_ledger
+from empikgo_mailer.handlers.errors import CommandRejected
+from empikgo_mailer.handlers.library import Library
+from empikgo_mailer.handlers.patrons import BadRow, RowProblem
+
+POSTING_COLUMNS = ("posting_id", "posted_on", "card_number", "location", "amount")
+_POSTING_ID_RE = re.compile(r"^\S.{0,127}$")
+
+
+@dataclass(frozen=True)
+class PayFine:
+    card_number: str
+    location_id: str
+    amount_grosze: int
+    method: PaymentMethod
+    proof: bool = False  # a librarian has seen the transfer's proof of payment
+    actor: str = "system"
+
+
+@dataclass(frozen=True)
+class PostTransfers:
+    path: Path
+    actor: str = "system"
+
+
+@dataclass(frozen=True)
+class ShowFines:
+    card_number: str
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """A payment taken, or the rule that refused it; with the ledger after it."""
+
+    card_number: str
+    location: Location
+    method: PaymentMethod
+    amount_grosze: int
+    refusal: str | None
+    counted: bool = False
+    expected_by: date | None = None
+    settled: tuple[LoanState, ...] = ()
+    ledger: FineLedger | None = None
+
+
+@dataclass
+class PostingReport:
+    matched: int = 0  # transfers declared earlier, now posted
+    recorded: int = 0  # transfers the bank posted that nobody had declared
+    repeated: list[RowProblem] = field(default_factory=list)  # already counted: skipped
+    rejected: list[RowProblem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FinesView:
+    card_number: str
+    name: str
+    ledger: FineLedger
+
+
+def _patron(store: Store, card_number: str) -> Patron:
+    card = normalise_card(card_number)
+    # Locked: two payments for one patron are decided one after the other.
+    patron = store.patron_by_card(card, lock=True)
+    if patron is None or patron.id is None:
+        raise CommandRejected(f"Nie ma czytelnika z kartą {card}.")
+    return patron
+
+
+def pay_fine(command: PayFine, *, db: Database, library: Library, now: datetime) -> PaymentResult:
+    """Record one payment at one location, if the rules of section 5 allow it."""
+    if command.proof and command.method is not PaymentMethod.TRANSFER:
+        raise CommandRejected("Dowód wpłaty (--proof) dotyczy tylko przelewu.")
+    location = library.location(command.location_id)
+    calendar = library.calendar
+    today = calendar.today(now)
+    with db.transaction() as session:
+        store, fines = Store(session), FinesStore(session)
+        patron = _patron(store, command.card_number)
+        assert patron.id is not None
+        ledger = read_ledger(fines, patron, library.locations, today)
+        result = PaymentResult(
+            patron.card_number, location, command.method, command.amount_grosze, None
+        )
+        try:
+            plan = plan_payment(
+                ledger,
+                location,
+                command.method,
+                command.amount_grosze,
+                proof=command.proof,
+                expected_by=calendar.working_days_after(today, TRANSFER_POSTING_WORKING_DAYS),
+            )
+        except FineRuleBroken as problem:
+            _audit_payment(store, command, patron, location, now, outcome="refused")
+            return replace(result, refusal=str(problem), ledger=ledger)
+        fines.add_payment(
+            Payment(
+                patron_id=patron.id,
+                location_id=location.id,
+                method=command.method.value,
+                amount_grosze=command.amount_grosze,
+                counted=plan.counted,
+                proof=command.proof,
+                made_on=today,
+                expected_by=plan.expected_by,
+                recorded_at=now,
+                actor=command.actor,
+            )
+        )
+        _store_settled(session, plan.settled_loans, now)
+        outcome = "counted" if plan.counted else "pending"
+        _audit_payment(store, command, patron, location, now, outcome=outcome)
+        return replace(
+            result,
+            counted=plan.counted,
+            expected_by=plan.expected_by,
+            settled=plan.settled_loans,
+            ledger=read_ledger(fines, patron, library.locations, today),
+        )
+
+
+def _store_settled(session: Session, settled: tuple[LoanState, ...], now: datetime) -> None:
+    for state in settled:
+        loan = session.get(Loan, state.id)
+        assert loan is not None
+        store_state(loan, state, now)
+
+
+def _audit_payment(
+    store: Store,
+    command: PayFine,
+    patron: Patron,
+    location: Location,
+    now: datetime,
+    *,
+    outcome: str,
+) -> None:
+    store.audit(
+        at=now,
+        actor=command.actor,
+        action="pay-fine",
+        outcome=outcome,
+        card_number=patron.card_number,
+        location=location.id,
+        method=command.method.value,
+        amount_grosze=command.amount_grosze,
+    )
+
+
+def _posting(row: CsvRow, library: Library, today: date) -> tuple[str, date, str, Location, int]:
+    if row.extra_fields or row.missing_fields:
+        raise BadRow("liczba pól nie zgadza się z nagłówkiem")
+    values = row.values
+    posting_id = values["posting_id"].strip()
+    if not _POSTING_ID_RE.match(posting_id):
+        raise BadRow("posting_id: puste albo za długie (do 128 znaków)")
+    try:
+        posted_on = parse_day(values["posted_on"])
+    except InvalidMoment as problem:
+        raise BadRow(f"posted_on: {problem}") from None
+    if posted_on > today:
+        raise BadRow(f"posted_on: data w przyszłości ({posted_on.isoformat()})")
+    card = normalise_card(values["card_number"])
+    if not card:
+        raise BadRow("card_number: puste pole")
+    try:
+        location = library.location(values["location"])
+    except CommandRejected as problem:
+        raise BadRow(f"location: {problem}") from None
+    try:
+        amount = amount_of(values["amount"])
+    except BadRow as problem:
+        raise BadRow(f"amount: {problem}") from None
+    return posting_id, posted_on, card, location, amount
+
+
+def amount_of(text: str) -> int:
+    """A positive amount in grosze from '1,20', '1.2' or '1 200,00'; BadRow otherwise."""
+    try:
+        grosze = parse_pln(text)
+    except InvalidAmount:
+        raise BadRow(f"to nie jest kwota w złotych (np. 1,20): „{text}”") from None
+    if grosze <= 0:
+        raise BadRow(f"kwota musi być większa od zera: „{text}”")
+    return grosze
+
+
+def post_transfers(
+    command: PostTransfers, *, db: Database, library: Library, now: datetime
+) -> PostingReport:
+    """Count the bank's postings: each posting id once, however often it is listed.
+
+    A posting settles the transfer the patron declared for the same location and amount;
+    one nobody declared is checked like a transfer with proof. Rows the rules refuse are
+    listed for staff and change nothing: the money is on the bank statement, to be
+    explained by a person.
+    """
+    table = parse_csv(read_text(command.path), POSTING_COLUMNS, command.path)
+    today = library.calendar.today(now)
+    report = PostingReport()
+    seen: dict[str, int] = {}
+    with db.transaction() as session:
+        store, fines = Store(session), FinesStore(session)
+        for row in table.rows:
+            try:
+                posting_id, posted_on, card, location, amount = _posting(row, library, today)
+                if posting_id in seen:
+                    report.repeated.append(
+                        RowProblem(
+                            row.line,
+                            f"przelew {posting_id} powtórzony w pliku (linia {seen[posting_id]}) "
+                            "— policzony raz",
+                        )
+                    )
+                    continue
+                seen[posting_id] = row.line
+                earlier = fines.payment_by_posting(posting_id)
+                if earlier is not None:
+                    when = earlier.posted_on.isoformat() if earlier.posted_on else "?"
+                    report.repeated.append(
+                        RowProblem(row.line, f"przelew {posting_id} już zaksięgowany ({when})")
+                    )
+                    continue
+                patron = _patron(store, card)
+                assert patron.id is not None
+                declared = fines.unposted_transfer(patron.id, location.id, amount)
+                if declared is not None:
+                    declared.posting_id, declared.posted_on = posting_id, posted_on
+                    declared.counted = True
+                    report.matched += 1
+                else:
+                    _record_undeclared(
+                        fines,
+                        patron,
+                        Payment(
+                            patron_id=patron.id,
+                            location_id=location.id,
+                            method=PaymentMethod.TRANSFER.value,
+                            amount_grosze=amount,
+                            counted=True,
+                            made_on=posted_on,
+                            posting_id=posting_id,
+                            posted_on=posted_on,
+                            recorded_at=now,
+                            actor="bank",
+                        ),
+                        location=location,
+                        library=library,
+                    )
+                    report.recorded += 1
+                session.flush()
+            except (BadRow, CommandRejected) as problem:
+                report.rejected.append(RowProblem(row.line, str(problem)))
+            except FineRuleBroken as problem:
+                report.rejected.append(
+                    RowProblem(row.line, f"przelew do wyjaśnienia przez bibliotekarza: {problem}")
+                )
+        store.audit(
+            at=now,
+            actor=command.actor,
+            action="post-transfers",
+            outcome="done",
+            file=command.path.name,
+            matched=report.matched,
+            recorded=report.recorded,
+            repeated=len(report.repeated),
+            rejected=len(report.rejected),
+        )
+    return report
+
+
+def _record_undeclared(
+    fines: FinesStore, patron: Patron, posting: Payment, *, location: Location, library: Library
+) -> None:
+    """A posting nobody declared: the transfer rules decide whether it can be counted."""
+    today = library.calendar.today(posting.recorded_at)
+    ledger = read_ledger(fines, patron, library.locations, today)
+    plan_payment(
+        ledger,
+        location,
+        PaymentMethod.TRANSFER,
+        posting.amount_grosze,
+        proof=True,
+        expected_by=posting.made_on,
+    )
+    fines.add_payment(posting)
+
+
+def show_fines(command: ShowFines, *, db: Database, library: Library, now: datetime) -> FinesView:
+    today = library.calendar.today(now)
+    with db.transaction() as session:
+        card = normalise_card(command.card_number)
+        patron = Store(session).patron_by_card(card)
+        if patron is None:
+            raise CommandRejected(f"Nie ma czytelnika z kartą {card}.")
+        ledger = read_ledger(FinesStore(session), patron, library.locations, today)
+        return FinesView(patron.card_number, f"{patron.first_name} {patron.last_name}", ledger)

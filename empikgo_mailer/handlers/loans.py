@@ -1,0 +1,444 @@
+"""Loans: the library system's export (upsert) and the desk's returns, renewals and holds.
+
+Every change that could lower a fine is checked against the payments already made at
+its location, so a balance can never turn negative.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.fines_store import FinesStore, LoanKey, loan_state, store_state
+from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.adapters.tables import Loan, Patron
+from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_flag, read_text
+from empikgo_mailer.domain.fines import FineRuleBroken, LoanState, Location, check_balances
+from empikgo_mailer.domain.money import format_pln
+from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
+from empikgo_mailer.handlers.codes import normalise_card
+from empikgo_mailer.handlers.debt import read_ledger
+from empikgo_mailer.handlers.errors import CommandRefused, CommandRejected
+from empikgo_mailer.handlers.library import Library
+from empikgo_mailer.handlers.patrons import BadRow, RowProblem, no_progress
+
+COLUMNS = (
+    "card_number",
+    "item_barcode",
+    "location",
+    "borrowed_on",
+    "due_on",
+    "returned_on",
+    "renewals_used",
+    "renewal_limit",
+    "on_hold",
+)
+CHUNK_ROWS = 2000
+_BARCODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9./_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class ImportLoans:
+    path: Path
+    actor: str = "system"
+
+
+@dataclass
+class LoansImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[RowProblem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReturnLoan:
+    barcode: str
+    card_number: str | None = None
+    returned_on: date | None = None  # None: today
+    actor: str = "system"
+
+
+@dataclass(frozen=True)
+class RenewLoan:
+    barcode: str
+    card_number: str | None = None
+    until: date | None = None  # None: the location's renewal period
+    actor: str = "system"
+
+
+@dataclass(frozen=True)
+class HoldLoan:
+    barcode: str
+    on_hold: bool = True
+    actor: str = "system"
+
+
+@dataclass(frozen=True)
+class LoanOutcome:
+    """What the desk sees after an event: the loan, its location's balance, the account."""
+
+    card_number: str
+    location: Location
+    loan: LoanState
+    today: date
+    location_balance_grosze: int
+    account_blocked: bool
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    card: str
+    location: Location
+    barcode: str
+    borrowed_on: date
+    due_on: date
+    returned_on: date | None
+    renewals_used: int
+    renewal_limit: int
+    on_hold: bool
+
+
+def _day(values: dict[str, str], column: str, *, required: bool = True) -> date | None:
+    text = values[column]
+    if not text.strip():
+        if required:
+            raise BadRow(f"{column}: puste pole")
+        return None
+    try:
+        return parse_day(text)
+    except InvalidMoment as problem:
+        raise BadRow(f"{column}: {problem}") from None
+
+
+def _count(values: dict[str, str], column: str) -> int:
+    text = values[column].strip() or "0"
+    if not text.isdigit() or int(text) > 99:
+        raise BadRow(f"{column}: oczekiwano liczby 0–99, jest „{values[column]}”")
+    return int(text)
+
+
+def _parse_row(row: CsvRow, library: Library, today: date) -> _Row:
+    if row.extra_fields or row.missing_fields:
+        raise BadRow("liczba pól nie zgadza się z nagłówkiem")
+    values = row.values
+    card = normalise_card(values["card_number"])
+    if not card:
+        raise BadRow("card_number: puste pole")
+    barcode = values["item_barcode"].strip()
+    if not _BARCODE_RE.match(barcode):
+        raise BadRow(f"item_barcode: niepoprawny kod egzemplarza „{barcode}”")
+    try:
+        location = library.location(values["location"])
+    except CommandRejected as problem:
+        raise BadRow(f"location: {problem}") from None
+    borrowed, due = _day(values, "borrowed_on"), _day(values, "due_on")
+    returned = _day(values, "returned_on", required=False)
+    assert borrowed is not None
+    assert due is not None
+    if borrowed > today:
+        raise BadRow(f"borrowed_on: data w przyszłości ({borrowed.isoformat()})")
+    if due < borrowed:
+        raise BadRow("due_on: termin zwrotu przed datą wypożyczenia")
+    if returned is not None and not borrowed <= returned <= today:
+        raise BadRow("returned_on: zwrot przed wypożyczeniem albo w przyszłości")
+    used, limit = _count(values, "renewals_used"), _count(values, "renewal_limit")
+    if used > limit:
+        raise BadRow(f"renewals_used: {used} prolongat przy limicie {limit}")
+    hold = read_flag(values["on_hold"] or "nie")
+    if hold is None:
+        raise BadRow(f"on_hold: oczekiwano tak/nie (1/0), jest „{values['on_hold']}”")
+    return _Row(row.line, card, location, barcode, borrowed, due, returned, used, limit, hold)
+
+
+def _chunks(rows: Iterator[CsvRow]) -> Iterable[list[CsvRow]]:
+    while chunk := list(islice(rows, CHUNK_ROWS)):
+        yield chunk
+
+
+def _new_loan(row: _Row, patron_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "patron_id": patron_id,
+        "item_barcode": row.barcode,
+        "location_id": row.location.id,
+        "borrowed_on": row.borrowed_on,
+        "due_on": row.due_on,
+        "returned_on": row.returned_on,
+        "renewals_used": row.renewals_used,
+        "renewal_limit": row.renewal_limit,
+        "on_hold": row.on_hold,
+        "daily_rate_grosze": row.location.daily_rate_grosze,
+        "fine_base_on": row.due_on,
+        "carried_days": 0,
+        "updated_at": now,
+    }
+
+
+def _updated(state: LoanState, row: _Row, today: date) -> LoanState:
+    """The library system's view over ours. A return recorded at the desk is never undone
+    by an export that lags behind it, and the counters only move forward."""
+    if row.location.id != state.location_id:
+        raise BadRow(
+            f"location: wypożyczenie zapisane już w lokalizacji {state.location_id}, "
+            f"w pliku {row.location.id}"
+        )
+    if row.due_on != state.due_on and not state.returned:
+        state = state.with_due(row.due_on, today)
+    if row.returned_on is not None and not state.returned:
+        state = state.returned_at(row.returned_on, today)
+    used = max(state.renewals_used, row.renewals_used)
+    return replace(
+        state, renewals_used=used, renewal_limit=max(row.renewal_limit, used), on_hold=row.on_hold
+    )
+
+
+def import_loans(
+    command: ImportLoans,
+    *,
+    db: Database,
+    library: Library,
+    now: datetime,
+    progress: Callable[[int, int], None] = no_progress,
+) -> LoansImportReport:
+    """Upsert loans by card + barcode + borrowed_on; list bad rows by line.
+
+    One transaction: a file that turns out broken half-way changes nothing.
+    """
+    table = parse_csv(read_text(command.path), COLUMNS, command.path)
+    today = library.calendar.today(now)
+    report = LoansImportReport()
+    first_line: dict[tuple[str, str, date], int] = {}
+    done = 0
+    with db.transaction() as session:
+        store, fines = Store(session), FinesStore(session)
+        patron_ids = store.patron_ids_by_card()
+        for chunk in _chunks(table.rows):
+            good: list[tuple[_Row, int]] = []
+            for csv_row in chunk:
+                try:
+                    row = _parse_row(csv_row, library, today)
+                    patron_id = patron_ids.get(row.card)
+                    if patron_id is None:
+                        raise BadRow(f"card_number: nie ma czytelnika z kartą {row.card}")
+                    key = (row.card, row.barcode, row.borrowed_on)
+                    if key in first_line:
+                        raise BadRow(
+                            f"to wypożyczenie powtórzone (pierwszy raz w linii {first_line[key]})"
+                        )
+                except BadRow as problem:
+                    report.rejected.append(RowProblem(csv_row.line, str(problem)))
+                    continue
+                first_line[key] = row.line
+                good.append((row, patron_id))
+            existing = fines.loans_by_key([patron_id for _, patron_id in good])
+            new = []
+            for row, patron_id in good:
+                loan_key: LoanKey = (patron_id, row.barcode, row.borrowed_on)
+                loan = existing.get(loan_key)
+                if loan is None:
+                    new.append(_new_loan(row, patron_id, now))
+                    continue
+                try:
+                    changed = _update_loan(
+                        session, loan, row, fines=fines, library=library, now=now
+                    )
+                except (BadRow, FineRuleBroken) as problem:
+                    report.rejected.append(RowProblem(row.line, str(problem)))
+                    continue
+                if changed:
+                    report.updated += 1
+                else:
+                    report.unchanged += 1
+            fines.insert_loans(new)
+            report.created += len(new)
+            done += len(chunk)
+            progress(done, table.line_count)
+        store.audit(
+            at=now,
+            actor=command.actor,
+            action="import-loans",
+            outcome="done",
+            file=command.path.name,
+            created=report.created,
+            updated=report.updated,
+            rejected=len(report.rejected),
+        )
+    return report
+
+
+def _update_loan(
+    session: Any, loan: Loan, row: _Row, *, fines: FinesStore, library: Library, now: datetime
+) -> bool:
+    today = library.calendar.today(now)
+    state = loan_state(loan)
+    updated = _updated(state, row, today)
+    if updated == state:
+        return False
+    if updated.fine(today) < state.fine(today):
+        patron = session.get(Patron, loan.patron_id)
+        _check_after(updated, patron=patron, fines=fines, library=library, today=today)
+    return store_state(loan, updated, now)
+
+
+def _check_after(
+    updated: LoanState, *, patron: Patron, fines: FinesStore, library: Library, today: date
+) -> None:
+    """Refuse a change that would leave the loan's location owing less than was paid."""
+    ledger = read_ledger(fines, patron, library.locations, today)
+    for account in ledger.accounts:
+        if account.location.id == updated.location_id:
+            loans = tuple(updated if loan.id == updated.id else loan for loan in account.loans)
+            check_balances([replace(account, loans=loans)])
+
+
+# desk events ------------------------------------------------------------------------------
+
+
+def _open_loan(fines: FinesStore, store: Store, barcode: str, card: str | None) -> Loan:
+    barcode = barcode.strip()
+    loans = fines.open_loans_of_item(barcode)
+    if card is not None:
+        patron = store.patron_by_card(normalise_card(card))
+        if patron is None:
+            raise CommandRejected(f"Nie ma czytelnika z kartą {normalise_card(card)}.")
+        loans = [loan for loan in loans if loan.patron_id == patron.id]
+    if not loans:
+        whose = f" przez kartę {normalise_card(card)}" if card else ""
+        raise CommandRejected(f"Egzemplarz {barcode} nie jest wypożyczony{whose}.")
+    if len(loans) > 1:
+        raise CommandRejected(
+            f"Egzemplarz {barcode} jest wypożyczony kilka razy: podaj --card, żeby wskazać "
+            "czytelnika."
+        )
+    return loans[0]
+
+
+def _desk_event(
+    change: Callable[[LoanState, Location, bool], LoanState],
+    *,
+    barcode: str,
+    card: str | None,
+    action: str,
+    actor: str,
+    db: Database,
+    library: Library,
+    now: datetime,
+) -> LoanOutcome:
+    """Find the open loan, apply `change` (given the loan, its location and whether the
+    account is blocked), check the balances, store it and audit it."""
+    today = library.calendar.today(now)
+    with db.transaction() as session:
+        store, fines = Store(session), FinesStore(session)
+        loan = _open_loan(fines, store, barcode, card)
+        patron = session.get(Patron, loan.patron_id)
+        assert patron is not None
+        location = library.locations.get(loan.location_id) or Location(
+            loan.location_id, loan.location_id
+        )
+        state = loan_state(loan)
+        ledger = read_ledger(fines, patron, library.locations, today)
+        try:
+            updated = change(state, location, ledger.blocked)
+            _check_after(updated, patron=patron, fines=fines, library=library, today=today)
+        except FineRuleBroken as problem:
+            raise CommandRefused(f"{problem}.") from None
+        store_state(loan, updated, now)
+        session.flush()
+        after = read_ledger(fines, patron, library.locations, today)
+        store.audit(
+            at=now,
+            actor=actor,
+            action=action,
+            outcome="done",
+            card_number=patron.card_number,
+            barcode=loan.item_barcode,
+            location=loan.location_id,
+        )
+        return LoanOutcome(
+            patron.card_number,
+            location,
+            updated,
+            today,
+            after.account(location).balance_grosze,
+            after.blocked,
+        )
+
+
+def return_loan(
+    command: ReturnLoan, *, db: Database, library: Library, now: datetime
+) -> LoanOutcome:
+    today = library.calendar.today(now)
+
+    def returned(state: LoanState, location: Location, blocked: bool) -> LoanState:
+        return state.returned_at(command.returned_on or today, today)
+
+    return _desk_event(
+        returned,
+        barcode=command.barcode,
+        card=command.card_number,
+        action="return-loan",
+        actor=command.actor,
+        db=db,
+        library=library,
+        now=now,
+    )
+
+
+def renew_loan(command: RenewLoan, *, db: Database, library: Library, now: datetime) -> LoanOutcome:
+    today = library.calendar.today(now)
+
+    def renewed(state: LoanState, location: Location, blocked: bool) -> LoanState:
+        if state.on_hold:
+            raise FineRuleBroken("ktoś zamówił ten egzemplarz, nie można go prolongować")
+        if state.renewals_used >= state.renewal_limit:
+            raise FineRuleBroken(
+                f"limit prolongat wykorzystany ({state.renewals_used} z {state.renewal_limit})"
+            )
+        if today > state.due_on and not state.in_grace(today):
+            fine = format_pln(state.fine(today))
+            raise FineRuleBroken(
+                f"egzemplarz jest przetrzymany ({fine}); prolongata jest możliwa po opłaceniu "
+                "należności online, w ciągu 3 dodatkowych dni"
+            )
+        if blocked:
+            raise FineRuleBroken("konto jest zablokowane za należności, najpierw je ureguluj")
+        until = command.until or max(state.due_on, today) + timedelta(days=location.renewal_days)
+        if until <= max(state.due_on, today):
+            raise FineRuleBroken(
+                f"nowy termin {until.isoformat()} musi być po dzisiejszym i obecnym terminie"
+            )
+        return replace(state.with_due(until, today), renewals_used=state.renewals_used + 1)
+
+    return _desk_event(
+        renewed,
+        barcode=command.barcode,
+        card=command.card_number,
+        action="renew-loan",
+        actor=command.actor,
+        db=db,
+        library=library,
+        now=now,
+    )
+
+
+def hold_loan(command: HoldLoan, *, db: Database, library: Library, now: datetime) -> LoanOutcome:
+    def held(state: LoanState, location: Location, blocked: bool) -> LoanState:
+        return replace(state, on_hold=command.on_hold)
+
+    return _desk_event(
+        held,
+        barcode=command.barcode,
+        card=None,
+        action="hold-loan" if command.on_hold else "release-hold",
+        actor=command.actor,
+        db=db,
+        library=library,
+        now=now,
+    )
