@@ -150,9 +150,7 @@ def pay_fine(command: PayFine, *, db: Database, library: Library, now: datetime)
 
 def _store_settled(session: Session, settled: tuple[LoanState, ...], now: datetime) -> None:
     for state in settled:
-        loan = session.get(Loan, state.id)
-        assert loan is not None
-        store_state(loan, state, now)
+        store_state(session.get_one(Loan, state.id), state, now)
 
 
 def _audit_payment(

@@ -14,6 +14,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import Session
+
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.fines_store import FinesStore, LoanKey, loan_state, store_state
 from empikgo_mailer.adapters.store import Store
@@ -274,7 +276,7 @@ def import_loans(
 
 
 def _update_loan(
-    session: Any, loan: Loan, row: _Row, *, fines: FinesStore, library: Library, now: datetime
+    session: Session, loan: Loan, row: _Row, *, fines: FinesStore, library: Library, now: datetime
 ) -> bool:
     today = library.calendar.today(now)
     state = loan_state(loan)
@@ -282,7 +284,7 @@ def _update_loan(
     if updated == state:
         return False
     if updated.fine(today) < state.fine(today):
-        patron = session.get(Patron, loan.patron_id)
+        patron = session.get_one(Patron, loan.patron_id)
         _check_after(updated, patron=patron, fines=fines, library=library, today=today)
     return store_state(loan, updated, now)
 
@@ -337,8 +339,7 @@ def _desk_event(
     with db.transaction() as session:
         store, fines = Store(session), FinesStore(session)
         loan = _open_loan(fines, store, barcode, card)
-        patron = session.get(Patron, loan.patron_id)
-        assert patron is not None
+        patron = session.get_one(Patron, loan.patron_id)
         location = library.locations.get(loan.location_id) or Location(
             loan.location_id, loan.location_id
         )
