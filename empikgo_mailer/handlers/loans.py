@@ -284,7 +284,7 @@ def _update_loan(
     if updated == state:
         return False
     if updated.fine(today) < state.fine(today):
-        patron = session.get_one(Patron, loan.patron_id)
+        patron = session.get_one(Patron, loan.patron_id, with_for_update=True)
         _check_after(updated, patron=patron, fines=fines, library=library, today=today)
     return store_state(loan, updated, now)
 
@@ -339,7 +339,8 @@ def _desk_event(
     with db.transaction() as session:
         store, fines = Store(session), FinesStore(session)
         loan = _open_loan(fines, store, barcode, card)
-        patron = session.get_one(Patron, loan.patron_id)
+        # Locked like a payment, so a return and a payment for one patron never interleave.
+        patron = session.get_one(Patron, loan.patron_id, with_for_update=True)
         location = library.locations.get(loan.location_id) or Location(
             loan.location_id, loan.location_id
         )
