@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,11 @@ class CsvTable:
     columns: tuple[str, ...]
     rows: Iterator[CsvRow]  # read lazily: a syntax error deep in the file raises UnreadableFile
     line_count: int  # physical lines after the header, for progress bars
+
+    def chunks(self, size: int) -> Iterator[list[CsvRow]]:
+        """The rows in lists of `size`: importers write a chunk at a time, memory stays flat."""
+        while chunk := list(islice(self.rows, size)):
+            yield chunk
 
 
 def read_text(path: Path) -> str:

@@ -114,6 +114,30 @@ class LoanState:
             self, due_on=new_due, fine_base_on=base, carried_days=carried, grace_until=None
         )
 
+    def renewed(self, until: date, today: date, *, account_blocked: bool) -> LoanState:
+        """A renewal to `until`: not for a held item, past the limit, on a blocked account,
+        or for an item kept past its due date outside the 3 extra days of an online payment."""
+        if self.on_hold:
+            raise FineRuleBroken("ktoś zamówił ten egzemplarz, nie można go prolongować")
+        if self.renewals_used >= self.renewal_limit:
+            raise FineRuleBroken(
+                f"limit prolongat wykorzystany ({self.renewals_used} z {self.renewal_limit})"
+            )
+        if today > self.due_on and not self.in_grace(today):
+            raise FineRuleBroken(
+                f"egzemplarz jest przetrzymany ({format_pln(self.fine(today))}); prolongata "
+                "jest możliwa po opłaceniu należności online, w ciągu 3 dodatkowych dni"
+            )
+        if account_blocked:
+            raise FineRuleBroken("konto jest zablokowane za należności, najpierw je ureguluj")
+        if until <= max(self.due_on, today):
+            raise FineRuleBroken(
+                f"nowy termin {until.isoformat()} musi być po dzisiejszym i obecnym terminie"
+            )
+        return dataclasses.replace(
+            self.with_due(until, today), renewals_used=self.renewals_used + 1
+        )
+
     def returned_at(self, day: date, today: date) -> LoanState:
         if day > today:
             raise FineRuleBroken(f"data zwrotu {day.isoformat()} jest w przyszłości")

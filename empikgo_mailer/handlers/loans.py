@@ -7,10 +7,9 @@ its location, so a balance can never turn negative.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,12 @@ from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import Loan, Patron
 from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_flag, read_text
 from empikgo_mailer.domain.fines import FineRuleBroken, LoanState, Location, check_balances
-from empikgo_mailer.domain.money import format_pln
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
 from empikgo_mailer.handlers.codes import normalise_card
 from empikgo_mailer.handlers.debt import read_ledger
 from empikgo_mailer.handlers.errors import CommandRefused, CommandRejected
 from empikgo_mailer.handlers.library import Library
-from empikgo_mailer.handlers.patrons import BadRow, RowProblem, no_progress
+from empikgo_mailer.handlers.patrons import CHUNK_ROWS, BadRow, RowProblem, no_progress
 
 COLUMNS = (
     "card_number",
@@ -41,7 +39,6 @@ COLUMNS = (
     "renewal_limit",
     "on_hold",
 )
-CHUNK_ROWS = 2000
 _BARCODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9./_-]{0,63}$")
 
 
@@ -160,11 +157,6 @@ def _parse_row(row: CsvRow, library: Library, today: date) -> _Row:
     return _Row(row.line, card, location, barcode, borrowed, due, returned, used, limit, hold)
 
 
-def _chunks(rows: Iterator[CsvRow]) -> Iterable[list[CsvRow]]:
-    while chunk := list(islice(rows, CHUNK_ROWS)):
-        yield chunk
-
-
 def _new_loan(row: _Row, patron_id: int, now: datetime) -> dict[str, Any]:
     return {
         "patron_id": patron_id,
@@ -221,7 +213,7 @@ def import_loans(
     with db.transaction() as session:
         store, fines = Store(session), FinesStore(session)
         patron_ids = store.patron_ids_by_card()
-        for chunk in _chunks(table.rows):
+        for chunk in table.chunks(CHUNK_ROWS):
             good: list[tuple[_Row, int]] = []
             for csv_row in chunk:
                 try:
@@ -397,26 +389,8 @@ def renew_loan(command: RenewLoan, *, db: Database, library: Library, now: datet
     today = library.calendar.today(now)
 
     def renewed(state: LoanState, location: Location, blocked: bool) -> LoanState:
-        if state.on_hold:
-            raise FineRuleBroken("ktoś zamówił ten egzemplarz, nie można go prolongować")
-        if state.renewals_used >= state.renewal_limit:
-            raise FineRuleBroken(
-                f"limit prolongat wykorzystany ({state.renewals_used} z {state.renewal_limit})"
-            )
-        if today > state.due_on and not state.in_grace(today):
-            fine = format_pln(state.fine(today))
-            raise FineRuleBroken(
-                f"egzemplarz jest przetrzymany ({fine}); prolongata jest możliwa po opłaceniu "
-                "należności online, w ciągu 3 dodatkowych dni"
-            )
-        if blocked:
-            raise FineRuleBroken("konto jest zablokowane za należności, najpierw je ureguluj")
         until = command.until or max(state.due_on, today) + timedelta(days=location.renewal_days)
-        if until <= max(state.due_on, today):
-            raise FineRuleBroken(
-                f"nowy termin {until.isoformat()} musi być po dzisiejszym i obecnym terminie"
-            )
-        return replace(state.with_due(until, today), renewals_used=state.renewals_used + 1)
+        return state.renewed(until, today, account_blocked=blocked)
 
     return _desk_event(
         renewed,

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -131,11 +130,6 @@ def parse_patron_row(row: CsvRow) -> dict[str, Any]:
     }
 
 
-def _chunks(rows: Iterator[CsvRow]) -> Iterable[list[CsvRow]]:
-    while chunk := list(islice(rows, CHUNK_ROWS)):
-        yield chunk
-
-
 def import_patrons(
     command: ImportPatrons,
     *,
@@ -156,7 +150,7 @@ def import_patrons(
     with db.transaction() as session:
         store = Store(session)
         existing = store.patron_ids_by_card()
-        for chunk in _chunks(table.rows):
+        for chunk in table.chunks(CHUNK_ROWS):
             good: dict[str, dict[str, Any]] = {}
             for row in chunk:
                 try:
