@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
@@ -17,6 +17,8 @@ from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from empikgo_mailer.domain.calendar import WEEKDAYS, OpeningHours
 from empikgo_mailer.domain.eligibility import Policy
@@ -217,6 +219,34 @@ class _Table:
 
 
 _REQUIRED = object()
+_DATABASE_HELP = (
+    "obsługiwane są SQLite (sqlite:///ścieżka/do/pliku.sqlite3) i PostgreSQL "
+    "(postgresql+psycopg://użytkownik@host/baza)"
+)
+
+
+def _database_url(url: str, error: Callable[[str], ConfigError]) -> str:
+    """The URL as given, if this program can open it; otherwise one line that says how
+    to write it (SQLAlchemy no longer reads the Heroku-style postgres:// spelling)."""
+    if not url.strip():
+        return ""
+    try:
+        parsed = make_url(url.strip())
+    except ArgumentError:
+        raise error(f"nieczytelny adres bazy danych; {_DATABASE_HELP}") from None
+    shown = parsed.render_as_string(hide_password=True)
+    backend = parsed.drivername.split("+")[0]
+    if backend == "postgres":  # the Heroku spelling, which SQLAlchemy dropped in 1.4
+        raise error(
+            f"adres „{shown}”: dla PostgreSQL napisz postgresql+psycopg://… zamiast postgres://…"
+        )
+    try:
+        driver = parsed.get_driver_name()
+    except (ArgumentError, NoSuchModuleError):
+        driver = ""
+    if (backend, driver) in {("sqlite", "pysqlite"), ("postgresql", "psycopg")}:
+        return url.strip()
+    raise error(f"nieobsługiwana baza danych „{shown}”; {_DATABASE_HELP}")
 
 
 def _opening_hours(table: _Table) -> OpeningHours:
@@ -466,11 +496,14 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
         raise root.error("templates_dir", f"nie ma takiego katalogu: {templates_dir}")
     database = root.table("database", required=False)
     database.unknown_keys({"url", "busy_timeout_seconds"})
-    url = (
-        env.get("EMPIKGO_DATABASE_URL")
-        or database.text("url", "")
-        or (f"sqlite:///{data_dir / 'empikgo.sqlite3'}")
-    )
+    if env.get("EMPIKGO_DATABASE_URL"):
+        url = _database_url(
+            env["EMPIKGO_DATABASE_URL"],
+            lambda m: ConfigError("zmienna środowiskowa", "EMPIKGO_DATABASE_URL", m),
+        )
+    else:
+        url = _database_url(database.text("url", ""), lambda m: database.error("url", m))
+    url = url or f"sqlite:///{data_dir / 'empikgo.sqlite3'}"
 
     rules = root.table("rules", required=False)
     rules.unknown_keys({"contact_max_age_months", "require_sender_match"})

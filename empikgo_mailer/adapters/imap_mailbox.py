@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import imapclient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from empikgo_mailer.config import ImapSettings
 
@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 # Errors after which the connection is not to be trusted: reconnect and carry on.
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (OSError, IMAPClientError, EOFError)
+# The link itself is gone (as opposed to a NO or BAD answer about some messages).
+LINK_ERRORS: tuple[type[BaseException], ...] = (OSError, IMAPClientAbortError, EOFError)
 
 
 class MailboxUnavailable(Exception):
@@ -32,10 +34,16 @@ class MailboxNotConfigured(MailboxUnavailable):
 @dataclass(frozen=True)
 class FetchedMessage:
     uid: int
-    received_at: datetime  # INTERNALDATE, aware
+    received_at: datetime | None  # INTERNALDATE, aware; None if the server gave none
     size: int
-    raw: bytes | None  # None when the message is over the size limit
+    raw: bytes | None  # None when the message is over the size limit (or unreadable)
     header: bytes  # always present: for a large message, only this was downloaded
+    error: str | None = None  # the server would not give this message (for staff)
+
+
+def _size(meta: dict[bytes, object]) -> int:
+    size = meta.get(b"RFC822.SIZE")
+    return size if isinstance(size, int) and size >= 0 else 0
 
 
 class ImapMailbox:
@@ -100,30 +108,56 @@ class ImapMailbox:
         )
 
     def fetch(self, uids: Sequence[int], max_bytes: int) -> list[FetchedMessage]:
-        """BODY.PEEK keeps \\Seen untouched; messages over max_bytes are not downloaded whole."""
+        """BODY.PEEK keeps \\Seen untouched; messages over max_bytes are not downloaded whole.
+        A message the server refuses to give (NO/BAD) comes back with its error, so it
+        can be recorded for staff instead of stopping the others."""
         if not uids:
             return []
         meta = self.client.fetch(list(uids), ["RFC822.SIZE", "INTERNALDATE"])
-        small = [uid for uid in uids if uid in meta and meta[uid][b"RFC822.SIZE"] <= max_bytes]
+        small = [uid for uid in uids if uid in meta and _size(meta[uid]) <= max_bytes]
         large = [uid for uid in uids if uid in meta and uid not in small]
-        bodies = self.client.fetch(small, ["BODY.PEEK[]"]) if small else {}
-        headers = self.client.fetch(large, ["BODY.PEEK[HEADER]"]) if large else {}
+        bodies = self._parts(small, "BODY.PEEK[]", b"BODY[]")
+        headers = self._parts(large, "BODY.PEEK[HEADER]", b"BODY[HEADER]")
         fetched: list[FetchedMessage] = []
         for uid in uids:
             if uid not in meta:
                 continue  # expunged between SEARCH and FETCH
-            raw = bodies.get(uid, {}).get(b"BODY[]")
-            header = raw if raw is not None else headers.get(uid, {}).get(b"BODY[HEADER]", b"")
+            part = bodies.get(uid) if uid in bodies else headers.get(uid, b"")
+            error = part if isinstance(part, str) else None
+            data = part if isinstance(part, bytes) else None
+            received = meta[uid].get(b"INTERNALDATE")
             fetched.append(
                 FetchedMessage(
                     uid=uid,
-                    received_at=meta[uid][b"INTERNALDATE"],
-                    size=int(meta[uid][b"RFC822.SIZE"]),
-                    raw=raw,
-                    header=header,
+                    received_at=received if isinstance(received, datetime) else None,
+                    size=_size(meta[uid]),
+                    raw=data if uid in bodies else None,
+                    header=data or b"",
+                    error=error,
                 )
             )
         return fetched
+
+    def _parts(self, uids: list[int], item: str, key: bytes) -> dict[int, bytes | str]:
+        """`item` of each message: bytes, or the server's error for that message alone."""
+        if not uids:
+            return {}
+        try:
+            answer = self.client.fetch(uids, [item])
+            return {uid: answer.get(uid, {}).get(key) or b"" for uid in uids}
+        except LINK_ERRORS:
+            raise
+        except IMAPClientError:
+            log.warning("FETCH of %d messages refused; fetching them one by one", len(uids))
+        found: dict[int, bytes | str] = {}
+        for uid in uids:
+            try:
+                found[uid] = self.client.fetch([uid], [item]).get(uid, {}).get(key) or b""
+            except LINK_ERRORS:
+                raise
+            except IMAPClientError as exc:
+                found[uid] = f"serwer IMAP nie wydał wiadomości: {exc}"[:500]
+        return found
 
     def uid_of(self, message_id: str) -> int | None:
         """Find a message by its Message-ID (after UIDVALIDITY changed)."""

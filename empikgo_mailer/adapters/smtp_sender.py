@@ -1,4 +1,10 @@
-"""Sending composed replies over one reused SMTP connection (aiosmtplib)."""
+"""Sending composed replies over one reused SMTP connection (aiosmtplib).
+
+`send` never raises: every outcome is a `Delivery` the outbox can record. It tells a
+problem with one message (4xx, 5xx, an address the server cannot take) from a server
+that cannot be reached (refused, silent, gone, 421), because only the second one should
+stop the rest of the replies from being tried now.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,18 @@ import aiosmtplib
 from empikgo_mailer.config import SmtpSettings
 
 log = logging.getLogger(__name__)
+SERVICE_CLOSING = 421  # the server is going away: a link problem, not this message's
+NO_SMTPUTF8 = (
+    "Adres odbiorcy zawiera znaki spoza ASCII, a serwer poczty wychodzącej nie obsługuje "
+    "takich adresów (SMTPUTF8)."
+)
 
 
 class SendResult(StrEnum):
     SENT = "sent"
-    TEMPORARY = "temporary"  # 4xx or a lost connection: try again later
-    PERMANENT = "permanent"  # 5xx: trying again will not help
+    TEMPORARY = "temporary"  # 4xx for this message: try it again later
+    PERMANENT = "permanent"  # 5xx, or a message this server can never take
+    UNREACHABLE = "unreachable"  # the server cannot be reached or went away mid-way
 
 
 @dataclass(frozen=True)
@@ -26,8 +38,20 @@ class Delivery:
     detail: str = ""
 
 
+def _described(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _by_code(code: int, text: str) -> Delivery:
+    if code == SERVICE_CLOSING:
+        return Delivery(SendResult.UNREACHABLE, f"{code} {text}".strip())
+    result = SendResult.PERMANENT if 500 <= code < 600 else SendResult.TEMPORARY
+    return Delivery(result, f"{code} {text}".strip())
+
+
 class SmtpSender:
-    """Async context manager; `send` never raises for SMTP-level problems."""
+    """Async context manager; `send` never raises."""
 
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
@@ -54,40 +78,66 @@ class SmtpSender:
             await smtp.login(s.username, s.password.value)
         return smtp
 
+    def _drop(self) -> None:
+        if self.smtp is not None:
+            self.smtp.close()
+        self.smtp = None
+
     async def close(self) -> None:
         smtp, self.smtp = self.smtp, None
         if smtp is not None and smtp.is_connected:
             try:
                 await smtp.quit()
-            except aiosmtplib.SMTPException:
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 smtp.close()
 
     async def send(self, sender: str, recipient: str, message: bytes) -> Delivery:
         try:
             if self.smtp is None or not self.smtp.is_connected:
                 self.smtp = await self._connect()
-            errors, response = await self.smtp.sendmail(sender, [recipient], message)
+        except aiosmtplib.SMTPResponseException as exc:  # a refused login, a 554 greeting
+            self._drop()
+            return Delivery(SendResult.UNREACHABLE, f"{exc.code} {exc.message}".strip())
+        except Exception as exc:  # refused, unresolvable, silent, TLS failure ...
+            self._drop()
+            return Delivery(SendResult.UNREACHABLE, _described(exc))
+        options: list[str] = []
+        if not (sender.isascii() and recipient.isascii()):
+            # RFC 6531: internationalised addresses travel only where the server says so.
+            if not self.smtp.supports_extension("smtputf8"):
+                return Delivery(SendResult.PERMANENT, NO_SMTPUTF8)
+            options.append("SMTPUTF8")
+        return await self._transmit(self.smtp, sender, recipient, message, options)
+
+    async def _transmit(
+        self, smtp: aiosmtplib.SMTP, sender: str, recipient: str, message: bytes, options: list[str]
+    ) -> Delivery:
+        try:
+            errors, response = await smtp.sendmail(
+                sender, [recipient], message, mail_options=options
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refusal = exc.recipients[0] if exc.recipients else None
             code = refusal.code if refusal is not None else 550
             return _by_code(code, str(refusal.message if refusal else exc))
+        except aiosmtplib.SMTPSenderRefused as exc:
+            # Our own address refused: every reply would be; a problem of the link.
+            self._drop()
+            return Delivery(SendResult.UNREACHABLE, f"{exc.code} {exc.message}".strip())
         except aiosmtplib.SMTPResponseException as exc:
-            if exc.code == 421 and self.smtp is not None:
-                self.smtp.close()
-                self.smtp = None
+            if exc.code == SERVICE_CLOSING:
+                self._drop()
             return _by_code(exc.code, exc.message)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            # Connection refused, dropped or timed out: reconnect on the next message.
-            if self.smtp is not None:
-                self.smtp.close()
-            self.smtp = None
-            return Delivery(SendResult.TEMPORARY, f"{type(exc).__name__}: {exc}")
+            # Dropped or timed out mid-way: reconnect for the next try.
+            self._drop()
+            return Delivery(SendResult.UNREACHABLE, _described(exc))
+        except Exception as exc:
+            # Not the network's doing (an encoding problem, a bug): this message only.
+            log.exception("sending a reply failed unexpectedly")
+            self._drop()
+            return Delivery(SendResult.TEMPORARY, _described(exc))
         if errors:
             code, text = next(iter(errors.values()))
             return _by_code(code, text)
         return Delivery(SendResult.SENT, response)
-
-
-def _by_code(code: int, text: str) -> Delivery:
-    result = SendResult.PERMANENT if 500 <= code < 600 else SendResult.TEMPORARY
-    return Delivery(result, f"{code} {text}".strip())

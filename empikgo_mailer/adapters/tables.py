@@ -132,13 +132,19 @@ class MailboxState(SQLModel, table=True):
 
 
 class MailRequest(SQLModel, table=True):
-    """One message with the request subject, queued per branch in receipt order."""
+    """One message with the request subject, queued per branch in receipt order. Every
+    message the collector passes is recorded here, whatever it holds: a request, automatic
+    mail, a message too large or unreadable, or a second copy of a request."""
 
     __tablename__ = "mail_request"
     __table_args__ = (
-        # The same message fetched twice (or again after UIDVALIDITY changed) is queued once.
-        UniqueConstraint("branch_id", "fingerprint"),
+        # Where the message is in the mailbox now; UIDs are renumbered only with UIDVALIDITY.
+        UniqueConstraint("branch_id", "uidvalidity", "uid"),
         Index("ix_mail_request_queue", "branch_id", "status", "received_at", "uid"),
+        # A request seen again (the same sender and Message-ID) is filed as a duplicate.
+        Index("ix_mail_request_fingerprint", "branch_id", "fingerprint"),
+        # After a UIDVALIDITY change each message is recognised by its bytes.
+        Index("ix_mail_request_content", "branch_id", "content_hash"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -146,16 +152,19 @@ class MailRequest(SQLModel, table=True):
     uidvalidity: int = Field(sa_type=BigInteger)
     uid: int = Field(sa_type=BigInteger)
     fingerprint: str = Field(max_length=80)
+    content_hash: str | None = Field(default=None, max_length=64)
     message_id: str | None = Field(default=None, sa_type=Text)
     references: str | None = Field(default=None, sa_type=Text)
     received_at: datetime = Field(sa_type=UTCDateTime)
-    size: int = 0
+    size: int = Field(default=0, sa_type=BigInteger)
     sender: str | None = Field(default=None, max_length=254)
     subject: str = Field(default="", sa_type=Text)
-    kind: str = Field(max_length=16)  # request | automatic | too-large
+    kind: str = Field(max_length=16)  # request | automatic | too-large | unreadable | duplicate
     card_number: str | None = Field(default=None, max_length=32)
     cards_found: int = 0
+    cards: str | None = Field(default=None, sa_type=Text)  # every card number found, spaced
     words: str = Field(default="", sa_type=Text)
+    name_words: str | None = Field(default=None, sa_type=Text)
     status: str = Field(max_length=16)  # queued | decided | set-aside
     outcome: str | None = Field(default=None, max_length=32)
     note: str | None = Field(default=None, sa_type=Text)
@@ -163,6 +172,7 @@ class MailRequest(SQLModel, table=True):
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     issuance_id: int | None = Field(default=None, sa_column_args=[ForeignKey("issuance.id")])
     filed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    filing_error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -184,11 +194,30 @@ class OutboxMessage(SQLModel, table=True):
     message_id: str = Field(max_length=255)
     message: str = Field(sa_type=Text)  # the whole RFC 5322 message
     status: str = Field(default="pending", max_length=16)  # pending | sent | failed
-    attempts: int = 0
+    attempts: int = 0  # tries the server answered with 4xx
     next_attempt_at: datetime = Field(sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, sa_type=Text)
+    last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A sender claims a row before sending it; a dead sender's claim is taken back.
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LinkState(SQLModel, table=True):
+    """The health of one connection the daemon depends on ("smtp", "imap:<branch>"): when
+    it last worked, the last error, and for SMTP the circuit breaker's next try."""
+
+    __tablename__ = "link_state"
+
+    link: str = Field(primary_key=True, max_length=64)
+    ok: bool
+    failures: int = 0  # in a row; 0 once it works again
+    last_error: str | None = Field(default=None, sa_type=Text)
+    last_ok_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_failure_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    retry_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ServiceSwitch(SQLModel, table=True):

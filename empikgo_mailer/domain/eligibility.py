@@ -99,6 +99,9 @@ class Situation:
     service_on: bool = True
     claims_open_at: datetime | None = None  # set when the pool is not open yet (Legimi)
     free_codes: int | None = None  # None: the atomic claim will tell
+    # A pool per branch and no branch given (`check` without --branch): each branch's
+    # free codes, shown side by side, never added up.
+    free_by_branch: Mapping[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -247,6 +250,8 @@ def _pool_rules(situation: Situation) -> list[RuleResult]:
         results.append(
             _failed(Rule.POOL, Reason.CLAIMS_NOT_OPEN, opens_at=situation.claims_open_at)
         )
+    elif situation.free_codes is None and situation.free_by_branch:
+        results.append(_not_checked(Rule.POOL, by_branch=dict(situation.free_by_branch)))
     elif situation.free_codes is None:
         results.append(_not_checked(Rule.POOL))
     elif situation.free_codes > 0:

@@ -31,8 +31,9 @@ OUTCOME_LABELS = {
     "too-large": "za duża wiadomość",
     "automatic": "poczta automatyczna",
     "rate-limited": "limit odpowiedzi",
-    "no-sender": "brak nadawcy",
+    "no-sender": "brak poprawnego nadawcy",
     "failed": "błąd (dla obsługi)",
+    "duplicate": "kopia wcześniejszej prośby",
     Reason.CARD_NOT_FOUND.value: "nieznana karta",
     Reason.ACCOUNT_INACTIVE.value: "konto nieaktywne",
     Reason.NAME_MISMATCH.value: "inne imię i nazwisko",
@@ -120,6 +121,10 @@ def explain(result: RuleResult) -> str:
     if result.reason is not None:
         return explain_refusal(result.reason, details)
     if result.verdict is Verdict.NOT_CHECKED:
+        by_branch = details.get("by_branch")
+        if isinstance(by_branch, dict) and by_branch:
+            counts = ", ".join(f"{branch}: {free}" for branch, free in by_branch.items())
+            return f"każda placówka ma własną pulę (podaj --branch); wolnych kodów — {counts}"
         return "nie sprawdzano"
     match result.rule:
         case Rule.CONTACT:

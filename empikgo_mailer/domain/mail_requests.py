@@ -1,19 +1,26 @@
-"""Understanding a reader's e-mail: is it a request, is it automatic, what does it say.
+"""Understanding a reader's e-mail: is it a request, is it automatic, who sent it and what
+it says. `read_message` turns any bytes into a `MessageReading` and never raises: what
+cannot be read is named in `problems`, for staff, and the rest is still read.
 
-Pure functions over a message parsed with the stdlib's compat32 API (`email.message_from_bytes`
-without a policy): several times faster than the modern policy, and just as tolerant of
-broken mail; RFC 2047 words are decoded here explicitly.
+Messages are parsed with the stdlib's compat32 API (`email.message_from_bytes` without a
+policy): several times faster than the modern policy, and just as tolerant of broken
+mail; RFC 2047 words and addresses are decoded explicitly (`mail_headers`, `addresses`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from email import message_from_bytes
-from email.header import decode_header, make_header
 from email.message import Message
-from email.utils import getaddresses
-from html.parser import HTMLParser
+from email.parser import BytesHeaderParser
+
+from empikgo_mailer.domain.addresses import SenderReading, address_key, read_sender
+from empikgo_mailer.domain.cards import ascii_digits
+from empikgo_mailer.domain.mail_headers import header_text, message_id, raw_values, references
+from empikgo_mailer.domain.mail_text import body_text
+from empikgo_mailer.domain.names import name_words
 
 # Reply and forward prefixes of Polish and English mail clients, possibly repeated:
 # "Re: Odp: PD: EMPIK GO", "RE[2]: EMPIK GO", "Fwd: EMPIK GO".
@@ -48,133 +55,57 @@ def is_request_subject(subject: str) -> bool:
 
 
 def parse_message(raw: bytes) -> Message:
-    return message_from_bytes(raw)
+    return _parsed(raw)[0]
 
 
-def header_text(message: Message, name: str) -> str | None:
-    """A header's value with RFC 2047 encoded words decoded and whitespace folded; None when
-    absent. Unknown charsets and broken encodings degrade to the raw text, never raise."""
-    raw = message.get(name)
-    if raw is None:
-        return None
+def _parsed(raw: bytes) -> tuple[Message, str | None]:
+    """The whole message; only its headers, and why, when the body defeats the parser (a
+    multipart nested a thousand levels deep exhausts the stdlib parser's recursion)."""
     try:
-        text = str(make_header(decode_header(str(raw))))
-    except (LookupError, UnicodeError, ValueError, TypeError, AssertionError):
-        text = str(raw)
-    return " ".join(text.split())
+        return message_from_bytes(raw), None
+    except Exception as exc:
+        headers_only = BytesHeaderParser().parsebytes(raw)
+        headers_only.set_payload("")
+        return headers_only, f"nieczytelna treść ({type(exc).__name__})"
 
 
-def sender_address(message: Message) -> str | None:
-    addresses = [
-        addr for _, addr in getaddresses([header_text(message, "From") or ""]) if "@" in addr
-    ]
-    return addresses[0].strip() if addresses else None
+def sender(message: Message) -> SenderReading:
+    return read_sender(raw_values(message, "From"))
 
 
-def automatic_reason(message: Message) -> str | None:
-    """Why a message is automatic (RFC 3834 and friends), or None for mail from a person."""
-    auto_submitted = str(message.get("Auto-Submitted", "")).strip().lower()
+def _value(message: Message, name: str) -> str:
+    return (header_text(message, name, limit=100) or "").lower()
+
+
+def automatic_reason(message: Message, own_addresses: frozenset[str] = frozenset()) -> str | None:
+    """Why a message is automatic (RFC 3834 and friends) or our own, in Polish for staff;
+    None for mail from a person. `own_addresses`: the branch mailboxes (address keys)."""
+    auto_submitted = _value(message, "Auto-Submitted")
     if auto_submitted and auto_submitted != "no":
-        return f"Auto-Submitted: {auto_submitted}"
-    precedence = str(message.get("Precedence", "")).strip().lower()
+        return f"wiadomość automatyczna (Auto-Submitted: {auto_submitted})"
+    precedence = _value(message, "Precedence")
     if precedence in {"bulk", "junk", "list", "auto_reply"}:
-        return f"Precedence: {precedence}"
-    if message.get("List-Id") is not None:
-        return "List-Id"
+        return f"wiadomość masowa (Precedence: {precedence})"
+    if raw_values(message, "List-Id"):
+        return "wiadomość z listy dyskusyjnej (List-Id)"
     for header in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"):
-        value = str(message.get(header, "")).strip().lower()
+        value = _value(message, header)
         if value and (header != "X-Auto-Response-Suppress" or "oof" in value or value == "all"):
-            return header
-    return_path = message.get("Return-Path")
-    if return_path is not None and str(return_path).strip() in {"<>", ""}:
-        return "empty Return-Path"
-    sender = sender_address(message) or ""
-    if sender.split("@")[0].lower() in _AUTOMATIC_SENDERS:
-        return f"sender {sender}"
-    if message.get_content_type() == "multipart/report":
-        return "delivery report"
-    return None
-
-
-class _HtmlText(HTMLParser):
-    """Visible text of an HTML body, with line breaks where blocks end; quoted parts of
-    earlier messages (blockquote, Gmail and Outlook reply containers) are left out."""
-
-    _BLOCKS = frozenset({"br", "p", "div", "tr", "li", "h1", "h2", "h3", "table", "hr"})
-    _SKIP = frozenset({"style", "script", "head", "title", "blockquote"})
-    _QUOTE_MARKERS = (
-        "gmail_quote",
-        "divrplyfwdmsg",
-        "appendonsend",
-        "moz-cite-prefix",
-        "yahoo_quoted",
-    )
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.depth = 0  # > 0 while inside something skipped
-        self.stack: list[bool] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        marker = " ".join(f"{v}" for k, v in attrs if k in {"class", "id"} and v).lower()
-        skip = tag in self._SKIP or any(m in marker for m in self._QUOTE_MARKERS)
-        if tag in {"br", "hr", "img", "meta", "link", "input"}:
-            if tag in self._BLOCKS and not self.depth:
-                self.parts.append("\n")
-            return
-        self.stack.append(skip)
-        self.depth += skip
-        if tag in self._BLOCKS and not self.depth:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in {"br", "hr", "img", "meta", "link", "input"} or not self.stack:
-            return
-        self.depth -= self.stack.pop()
-        if tag in self._BLOCKS and not self.depth:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.depth:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    parser = _HtmlText()
-    parser.feed(html)
-    parser.close()
-    text = "".join(parser.parts).replace("\xa0", " ")
-    return "\n".join(line.strip() for line in text.splitlines())
-
-
-def _decoded(part: Message) -> str:
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return str(part.get_payload())
-    charset = part.get_content_charset() or "utf-8"
+            return f"odpowiedź automatyczna ({header})"
+    return_path = raw_values(message, "Return-Path")
+    if return_path and return_path[0].strip() in {"<>", ""}:
+        return "zwrot bez nadawcy (Return-Path: <>)"
+    address = sender(message).address or ""
+    if address.split("@")[0].lower() in _AUTOMATIC_SENDERS:
+        return f"komunikat serwera poczty ({address})"
+    if address and address_key(address) in own_addresses:
+        # A branch's own reply bounced back, or a loop between our two mailboxes.
+        return f"wiadomość z adresu biblioteki ({address})"
     try:
-        return payload.decode(charset, errors="replace")
-    except LookupError:  # an unknown charset name
-        return payload.decode("utf-8", errors="replace")
-
-
-def body_text(message: Message) -> str:
-    """The reader's text: the first plain part when there is one, otherwise the first HTML
-    part turned into text. Attachments are ignored."""
-    plain: Message | None = None
-    html: Message | None = None
-    for part in message.walk():
-        if part.is_multipart() or part.get_content_disposition() == "attachment":
-            continue
-        content_type = part.get_content_type()
-        if content_type == "text/plain" and plain is None:
-            plain = part
-        elif content_type == "text/html" and html is None:
-            html = part
-    if plain is not None:
-        return _decoded(plain)
-    return html_to_text(_decoded(html)) if html is not None else ""
+        report = message.get_content_type() == "multipart/report"
+    except Exception:
+        report = False
+    return "raport doręczenia (multipart/report)" if report else None
 
 
 def own_words(text: str) -> str:
@@ -191,14 +122,17 @@ def own_words(text: str) -> str:
     return "\n".join(kept).strip()
 
 
+MAX_CARDS = 10  # more than one is already ambiguous; the reply lists at most these
+
+
 def card_numbers(text: str) -> tuple[str, ...]:
     """Distinct card numbers written in the text, labelled ones ('nr karty: B 123 456')
-    and bare runs of 5-14 digits."""
-    found: list[str] = []
-    for match in _CARD_LABEL.finditer(text):
-        found.append(re.sub(r"[\s-]", "", match.group(1)).upper())
-    for match in _BARE_NUMBER.finditer(text):
-        found.append(match.group(1))
+    and bare runs of 5-14 digits, in any Unicode digits; at most MAX_CARDS of them."""
+    text = ascii_digits(text)
+    found = [
+        *(re.sub(r"[\s-]", "", m.group(1)).upper() for m in _CARD_LABEL.finditer(text)),
+        *(m.group(1) for m in _BARE_NUMBER.finditer(text)),
+    ]
     unique: list[str] = []
     for card in found:
         # "B0012345" written as a label and "0012345" seen bare are the same card.
@@ -206,14 +140,27 @@ def card_numbers(text: str) -> tuple[str, ...]:
             card == other or card.endswith(other) or other.endswith(card) for other in unique
         ):
             unique.append(card)
+            if len(unique) == MAX_CARDS:
+                break
     return tuple(unique)
+
+
+MAX_WORDS = 2000  # what staff see of the reader's words
+MAX_LINE = 200  # a longer line is shown cut; the name and card are looked for in all of it
+
+
+def _shown(words: str) -> str:
+    lines = [line if len(line) <= MAX_LINE else line[:MAX_LINE] + "…" for line in words.split("\n")]
+    return "\n".join(lines)[:MAX_WORDS]
 
 
 @dataclass(frozen=True)
 class RequestText:
-    """What the request says: the sender's own words and the card numbers in them."""
+    """What the request says: the sender's own words (as staff see them), every word that
+    may be part of a name (wherever it stands), and the card numbers."""
 
     words: str
+    name_words: str
     cards: tuple[str, ...]
 
     @property
@@ -223,4 +170,71 @@ class RequestText:
 
 def read_request(message: Message) -> RequestText:
     words = own_words(body_text(message))
-    return RequestText(words=words[:2000], cards=card_numbers(words))
+    return RequestText(words=_shown(words), name_words=name_words(words), cards=card_numbers(words))
+
+
+@dataclass(frozen=True)
+class MessageReading:
+    """Everything the mail door needs from one message, every value bounded and safe."""
+
+    subject: str | None  # None: the headers could not be read at all
+    sender: SenderReading
+    message_id: str | None
+    references: tuple[str, ...]
+    automatic: str | None
+    request: RequestText
+    problems: tuple[str, ...] = ()  # what could not be read, in Polish for staff
+
+    @property
+    def is_request(self) -> bool:
+        return self.subject is not None and is_request_subject(self.subject)
+
+
+_NOTHING = RequestText("", "", ())
+
+
+def read_message(raw: bytes, *, own_addresses: frozenset[str] = frozenset()) -> MessageReading:
+    """Read a message in steps, each of which may fail alone: headers, then sender and
+    automatic-mail signs, then the body. Never raises."""
+    try:
+        message, body_problem = _parsed(raw)
+        subject = header_text(message, "Subject") or ""
+    except Exception as exc:
+        return MessageReading(
+            None,
+            SenderReading(None, "nieczytelne nagłówki"),
+            None,
+            (),
+            None,
+            _NOTHING,
+            (f"nieczytelne nagłówki ({type(exc).__name__})",),
+        )
+    problems = [body_problem] if body_problem else []
+    try:
+        reading = sender(message)
+        automatic = automatic_reason(message, own_addresses)
+        msg_id, refs = message_id(message), references(message)
+    except Exception as exc:  # a bug, not mail: still recorded for staff, never lost
+        reading, automatic, msg_id, refs = (
+            SenderReading(None, "nieczytelny nadawca"),
+            None,
+            None,
+            (),
+        )
+        problems.append(f"nieczytelne nagłówki ({type(exc).__name__})")
+    try:
+        request = read_request(message)
+    except Exception as exc:
+        request = _NOTHING
+        problems.append(f"nieczytelna treść ({type(exc).__name__})")
+    return MessageReading(subject, reading, msg_id, refs, automatic, request, tuple(problems))
+
+
+def fingerprint(sender_address: str | None, msg_id: str | None, content: bytes) -> str:
+    """Identity of a request: its Message-ID together with its sender (another sender's
+    message with the same Message-ID is another request), or the hash of the raw message
+    when either is unknown."""
+    if sender_address and msg_id:
+        key = f"{address_key(sender_address)}\n{msg_id}".encode("utf-8", "surrogateescape")
+        return "sid:" + hashlib.sha256(key).hexdigest()
+    return "raw:" + hashlib.sha256(content).hexdigest()

@@ -11,11 +11,14 @@ _UNDECOMPOSABLE = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "ß
 _SEPARATORS = re.compile(r"[\s\-‐‑–—,.;]+")
 
 
+def _folded(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSABLE))
+    return "".join(ch for ch in folded if not unicodedata.combining(ch)).casefold()
+
+
 def name_tokens(text: str) -> tuple[str, ...]:
     """The words of a name, folded: lower case, no diacritics, in sorted order."""
-    folded = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSABLE))
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch)).casefold()
-    return tuple(sorted(token for token in _SEPARATORS.split(folded) if token))
+    return tuple(sorted(token for token in _SEPARATORS.split(_folded(text)) if token))
 
 
 def names_match(written: str, first_name: str, last_name: str) -> bool:
@@ -27,3 +30,28 @@ def names_match(written: str, first_name: str, last_name: str) -> bool:
     """
     expected = Counter(name_tokens(f"{first_name} {last_name}"))
     return bool(expected) and not expected - Counter(name_tokens(written))
+
+
+MAX_NAME_TOKEN = 40  # no first or last name is longer
+MAX_NAME_WORDS = 20_000  # characters kept for the name check
+
+
+def name_words(text: str) -> str:
+    """Every word of `text` that could be part of a name, folded as `name_tokens` folds
+    them, in order of first appearance, each at most twice (a reader may be "Anna Anna"):
+    a bounded text in which the name check finds a name wherever the reader wrote it,
+    even after a megabyte of other text."""
+    kept: Counter[str] = Counter()
+    out: list[str] = []
+    size = 0
+    for token in _SEPARATORS.split(_folded(text)):
+        if not token or len(token) > MAX_NAME_TOKEN or kept[token] >= 2:
+            continue
+        if not any(ch.isalpha() for ch in token):
+            continue
+        size += len(token) + 1
+        if size > MAX_NAME_WORDS:
+            break
+        kept[token] += 1
+        out.append(token)
+    return " ".join(out)

@@ -79,3 +79,18 @@ def day_text(day: date) -> str:
 def moment_text(at: datetime) -> str:
     """'2 listopada 2026, godz. 10:00' (the caller passes a local time)."""
     return f"{day_text(at.date())}, godz. {at:%H:%M}"
+
+
+def age_text(seconds: float) -> str:
+    """'40 s', '12 min', '3 godz. 5 min', '2 dni 4 godz.': how long something has waited."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} godz. {minutes} min" if minutes else f"{hours} godz."
+    days, hours = divmod(hours, 24)
+    return f"{days_text(days)} {hours} godz." if hours else days_text(days)

@@ -3,6 +3,7 @@ RFC 5322 message around the rendered text (threading and loop-prevention headers
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +13,7 @@ from email.message import Message
 from email.utils import format_datetime, formataddr, make_msgid
 from enum import StrEnum
 
+from empikgo_mailer.domain.addresses import valid_address
 from empikgo_mailer.domain.eligibility import Reason
 from empikgo_mailer.domain.explanations import CHANNEL_LABELS
 from empikgo_mailer.domain.money import format_pln
@@ -41,6 +43,7 @@ class MailOutcome(StrEnum):
     RATE_LIMITED = "rate-limited"
     NO_SENDER = "no-sender"
     FAILED = "failed"
+    DUPLICATE = "duplicate"  # a second copy of a request: filed with it, never answered
 
 
 # Requests refused before the eligibility rules are asked (the monthly report counts them).
@@ -123,14 +126,31 @@ def reply_context(facts: ReplyFacts) -> dict[str, object]:
     }
 
 
+_MSG_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,248}>")  # printable ASCII but < and >
+MAX_THREAD = 10
+
+
 def reply_subject(original: str) -> str:
-    subject = " ".join(original.split()) or "EMPIK GO"
+    subject = " ".join(original.split())[:200] or "EMPIK GO"
     return subject if subject.lower().startswith("re:") else f"Re: {subject}"
 
 
 def _header_text(value: str) -> str:
     """ASCII as it is; anything else as RFC 2047 encoded words."""
     return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+@dataclass(frozen=True)
+class ComposedReply:
+    message_id: str
+    text: str  # the whole RFC 5322 message (LF line ends; the SMTP client sends CRLF)
+
+
+def _msg_ids(values: list[str | None]) -> list[str]:
+    """Only sane `<...>` ids, the newest MAX_THREAD of them, each on its own folded line
+    when joined: a References header then never exceeds RFC 5322's line limit."""
+    found = [match.group(0) for value in values if value for match in _MSG_ID.finditer(value)]
+    return found[-MAX_THREAD:]
 
 
 def compose_reply(
@@ -143,24 +163,31 @@ def compose_reply(
     original_message_id: str | None,
     original_references: str | None,
     now: datetime,
-) -> Message:
+) -> ComposedReply:
     """A text/plain UTF-8 reply (quoted-printable: readable in any client's source view).
 
     Built on the stdlib's compat32 API: the modern EmailMessage policy spends most of the
-    time of a whole decision folding headers we already know to be short.
+    time of a whole decision folding headers we already know to be short. The recipient
+    and the threading headers are written here, not by compat32, which would turn an
+    internationalised address into encoded words and leave a long References unfolded.
     """
+    if not valid_address(to_address):
+        raise ValueError("a reply goes only to a plain, valid address")
     message = Message()
     message["MIME-Version"] = "1.0"
     message.set_payload(text, _UTF8_QP)  # sets Content-Type and quoted-printable encoding
     message["From"] = formataddr((str(Header(from_name, "utf-8")), from_address))
-    message["To"] = to_address
     message["Subject"] = _header_text(reply_subject(original_subject))
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid("empikgo", domain=from_address.rpartition("@")[2] or None)
-    if original_message_id:
-        message["In-Reply-To"] = original_message_id
-        message["References"] = " ".join(filter(None, [original_references, original_message_id]))
+    message_id = make_msgid("empikgo", domain=from_address.rpartition("@")[2] or None)
+    message["Message-ID"] = message_id
     # RFC 3834: we are an automatic responder; Outlook: do not auto-reply to us.
     message["Auto-Submitted"] = "auto-replied"
     message["X-Auto-Response-Suppress"] = "All"
-    return message
+    lines = [f"To: {to_address}"]
+    in_reply_to = _msg_ids([original_message_id])
+    if in_reply_to:
+        lines.append(f"In-Reply-To: {in_reply_to[-1]}")
+        thread = _msg_ids([original_references, original_message_id])
+        lines.append("References: " + "\n ".join(thread))
+    return ComposedReply(message_id, "\n".join(lines) + "\n" + message.as_string())

@@ -6,7 +6,7 @@ import json
 import logging
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -16,15 +16,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from empikgo_mailer.adapters import schema
-from empikgo_mailer.adapters.tables import DroppedFile
+from empikgo_mailer.adapters.pass_lock import PassBusy
 from empikgo_mailer.adapters.text_files import UnreadableFile
 from empikgo_mailer.config import (
     ConfigError,
     imap_password_variable,
     read_environment,
 )
+from empikgo_mailer.domain.eligibility import Rule
 from empikgo_mailer.domain.explanations import (
-    OUTCOME_LABELS,
     RULE_LABELS,
     VERDICT_LABELS,
     explain,
@@ -42,6 +42,7 @@ from empikgo_mailer.entrypoints.cli_month import (
     service,
     web,
 )
+from empikgo_mailer.entrypoints.cli_status import status
 from empikgo_mailer.entrypoints.cli_support import (
     DatabaseNotReady,
     MonthType,
@@ -55,14 +56,10 @@ from empikgo_mailer.entrypoints.cli_support import (
 from empikgo_mailer.entrypoints.click_pl import PolishGroup, polish_error
 from empikgo_mailer.entrypoints.daemon import Daemon
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
-from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS, JobStatus, job_statuses
 from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode, check_eligibility, give_code
-from empikgo_mailer.handlers.drop_folder import recent_dropped_files
 from empikgo_mailer.handlers.errors import CommandRefused, CommandRejected
-from empikgo_mailer.handlers.mail import queue_status
 from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
-from empikgo_mailer.handlers.pools import ImportCodes, ShowPools, import_codes, show_pools
-from empikgo_mailer.handlers.service import ServiceState, service_states
+from empikgo_mailer.handlers.pools import ImportCodes, import_codes
 
 log = logging.getLogger("empikgo_mailer")
 T = TypeVar("T")
@@ -272,175 +269,15 @@ def check(
             label = RULE_LABELS[result.rule]
             click.echo(f"  {VERDICT_LABELS[result.verdict]:<4} {label}: {explain(result)}")
         refusal = assessment.refusal
-        if refusal is None:
+        pool = next(r for r in assessment.results if r.rule is Rule.POOL)
+        if refusal is None and "by_branch" in pool.details:
+            click.echo("Wynik: czytelnik spełnia warunki; kod zależy od puli placówki (--branch).")
+        elif refusal is None:
             click.echo("Wynik: kod może zostać wydany.")
         else:
-            click.echo(f"Wynik: odmowa — {RULE_LABELS[refusal.rule].lower()}.")
+            assert refusal.reason is not None
+            click.echo(f"Wynik: odmowa — {explain_refusal(refusal.reason, dict(refusal.details))}")
     return ExitCode.OK if assessment.eligible else ExitCode.REFUSED
-
-
-@cli.command()
-@click.option("--branch", "branch_id", metavar="PLACÓWKA", help="Tylko ta placówka.")
-@click.option("--month", type=MonthType(), help="Miesiąc RRRR-MM (domyślnie bieżący).")
-@click.option("--json", "as_json", is_flag=True, help="Wynik jako JSON.")
-@now_option
-@click.pass_context
-def status(
-    ctx: click.Context,
-    branch_id: str | None,
-    month: Month | None,
-    as_json: bool,
-    now_text: str | None,
-) -> int:
-    """Stan pul kodów i kolejek próśb e-mailowych, według placówki i platformy."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    now = runtime.now(now_text)
-    month = month or app.library.calendar.month_of(now)
-    pools = show_pools(ShowPools(month, branch_id), db=app.db, library=app.library)
-    queues = [
-        queue
-        for queue in queue_status(db=app.db, library=app.library, now=now)
-        if branch_id in (None, queue.branch_id)
-    ]
-    services = service_states(db=app.db, library=app.library)
-    jobs = job_statuses(app, now)
-    dropped = recent_dropped_files(db=app.db)
-    local = app.library.calendar.local
-    if as_json:
-        document = {
-            "month": str(month),
-            "pools": [
-                {
-                    "platform": p.platform.value,
-                    "branch": p.branch_id,
-                    "loaded": p.loaded,
-                    "issued": p.issued,
-                    "left": p.left,
-                }
-                for p in pools
-            ],
-            "queues": [
-                {
-                    "branch": q.branch_id,
-                    "waiting": q.waiting,
-                    "decided_today": q.decided_today,
-                    "outbox_pending": q.outbox_pending,
-                    "outbox_failed": q.outbox_failed,
-                    "failed_replies": q.failed_replies,
-                }
-                for q in queues
-            ],
-            "services": [
-                {
-                    "platform": state.platform.value,
-                    "on": state.on,
-                    "configured": state.configured,
-                    "reason": state.switched_off_reason,
-                    "changed_at": _iso(state.changed_at, local),
-                }
-                for state in services
-            ],
-            "jobs": [
-                {
-                    "id": job.id,
-                    "next_run": _iso(job.next_run, local),
-                    "every_seconds": job.every_seconds,
-                    "last_started_at": _iso(job.last.started_at if job.last else None, local),
-                    "last_finished_at": _iso(job.last.finished_at if job.last else None, local),
-                    "last_outcome": job.last.outcome if job.last else None,
-                    "last_summary": job.last.summary if job.last else None,
-                }
-                for job in jobs
-            ],
-            "dropped_files": [
-                {
-                    "kind": f.kind,
-                    "name": f.name,
-                    "taken_at": _iso(f.taken_at, local),
-                    "outcome": f.outcome,
-                    "summary": f.summary,
-                }
-                for f in dropped
-            ],
-        }
-        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
-        return ExitCode.OK
-
-    def where(pool_branch: str | None) -> str:
-        if pool_branch is None:
-            return "cała biblioteka"
-        branch = app.library.branches.get(pool_branch)
-        return f"{pool_branch}: {branch.name}" if branch else pool_branch
-
-    places = [where(pool.branch_id) for pool in pools]
-    width = max([len("Placówka"), *map(len, places)])
-    click.echo(f"Pule kodów — {month_name(month)}")
-    click.echo(f"  {'Platforma':<9}  {'Placówka':<{width}}  Wczytane  Wydane  Zostało")
-    for pool, place in zip(pools, places, strict=True):
-        click.echo(
-            f"  {pool.platform.display_name:<9}  {place:<{width}}  {pool.loaded:>8}  "
-            f"{pool.issued:>6}  {pool.left:>7}"
-        )
-    click.echo("Prośby e-mailowe")
-    for queue in queues:
-        decided = ", ".join(
-            f"{OUTCOME_LABELS.get(k, k)}: {v}" for k, v in sorted(queue.decided_today.items())
-        )
-        click.echo(
-            f"  {queue.branch_id}: czeka {queue.waiting}; dziś rozpatrzone: {decided or 'brak'}; "
-            f"odpowiedzi do wysłania: {queue.outbox_pending}, "
-            f"niewysłane (błąd): {queue.outbox_failed}"
-        )
-        for failure in queue.failed_replies:
-            click.echo(f"    niewysłana odpowiedź — {failure}")
-    _echo_services(services, local)
-    _echo_jobs(jobs, dropped, local)
-    return ExitCode.OK
-
-
-def _iso(at: datetime | None, local: Callable[[datetime], datetime]) -> str | None:
-    return None if at is None else local(at).isoformat()
-
-
-def _echo_services(services: list[ServiceState], local: Callable[[datetime], datetime]) -> None:
-    click.echo("Usługi")
-    for state in services:
-        if state.on:
-            text = "włączona"
-        elif not state.configured:
-            text = "wyłączona w konfiguracji"
-        else:
-            when = moment_text(local(state.changed_at)) if state.changed_at else "?"
-            reason = f" — {state.switched_off_reason}" if state.switched_off_reason else ""
-            text = f"WYŁĄCZONA od {when} ({state.actor}){reason}"
-        click.echo(f"  {state.platform.display_name}: {text}")
-
-
-def _echo_jobs(
-    jobs: list[JobStatus], dropped: list[DroppedFile], local: Callable[[datetime], datetime]
-) -> None:
-    click.echo("Zadania demona")
-    for job in jobs:
-        if job.every_seconds is not None:
-            due = f"co {job.every_seconds} s"
-            if job.next_run is not None:
-                due += f", następne ok. {moment_text(local(job.next_run))}"
-        else:
-            due = f"następne {moment_text(local(job.next_run))}" if job.next_run else "—"
-        click.echo(f"  {job.label}: {due}")
-        if job.last is None:
-            click.echo("    jeszcze nie uruchomione")
-        else:
-            outcome = JOB_OUTCOME_LABELS.get(job.last.outcome, job.last.outcome)
-            summary = f": {job.last.summary}" if job.last.summary else ""
-            click.echo(
-                f"    ostatnio {moment_text(local(job.last.started_at))} — {outcome}{summary}"
-            )
-    if dropped:
-        click.echo("Ostatnie pliki z folderu")
-        for f in dropped:
-            click.echo(f"  {moment_text(local(f.taken_at))} {f.name}: {f.summary}")
 
 
 @cli.command()
@@ -463,12 +300,33 @@ def run(ctx: click.Context, once: bool, now_text: str | None) -> int:
 
     daemon = Daemon(app, clock)
     if once:
-        report = daemon.run_once()
+        try:
+            report = daemon.run_once()
+        except PassBusy:
+            click.echo(
+                "Błąd: inny przebieg (demon albo drugie „run --once”) obsługuje teraz pocztę "
+                "tej bazy danych; ten przebieg nie zrobił nic. Spróbuj ponownie za chwilę.",
+                err=True,
+            )
+            return ExitCode.DATABASE
         queued = sum(c.queued for c in report.collected.values())
         decided = ", ".join(f"{k}: {v}" for k, v in sorted(report.decided.items())) or "brak"
         click.echo(
             f"Nowe prośby: {queued}; decyzje: {decided}; wysłane odpowiedzi: {report.sent.sent}."
         )
+        sent = report.sent
+        if sent.deferred or sent.failed:
+            click.echo(
+                f"Odpowiedzi odłożone na później: {sent.deferred}; "
+                f"niewysłane (błąd): {sent.failed}."
+            )
+        if sent.unreachable is not None:
+            click.echo(f"Uwaga: serwer SMTP jest nieosiągalny ({sent.unreachable}).", err=True)
+        if sent.paused_until is not None:
+            at = moment_text(app.library.calendar.local(sent.paused_until))
+            click.echo(f"Uwaga: wysyłka wstrzymana do {at} (serwer SMTP niedostępny).", err=True)
+        for error in report.errors:
+            click.echo(f"Uwaga: część przebiegu nie powiodła się — {error}.", err=True)
         for branch_id in report.unreachable:
             variable = imap_password_variable(branch_id)
             click.echo(
@@ -491,6 +349,7 @@ def run(ctx: click.Context, once: bool, now_text: str | None) -> int:
     return ExitCode.OK
 
 
+cli.add_command(status)
 cli.add_command(legimi)
 cli.add_command(loans)
 cli.add_command(fines)

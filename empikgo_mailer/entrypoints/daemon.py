@@ -1,7 +1,11 @@
 """The daemon: `run_once` runs the scheduled jobs (month close, drop folders), then collects
 every mailbox, decides what is due, files decided messages and sends the outbox.
 `run_forever` repeats the mail part, woken by IMAP IDLE, while APScheduler runs the jobs
-at their times in a background thread (each also once at start-up, to catch up)."""
+at their times in a background thread (each also once at start-up, to catch up).
+
+A mail pass holds the pass lock of its database, so a cron `run --once` overlapping the
+daemon never sends a reply twice. Inside a pass every phase of every branch fails
+alone: an error is logged and reported, and the other phases and branches go on."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TypeVar
 
 from empikgo_mailer.adapters.imap_mailbox import (
@@ -21,19 +26,17 @@ from empikgo_mailer.adapters.imap_mailbox import (
     MailboxNotConfigured,
     MailboxUnavailable,
 )
+from empikgo_mailer.adapters.outbox import Links, Outbox
+from empikgo_mailer.adapters.pass_lock import PassBusy, PassLock
 from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import BranchSettings, ImapSettings, SmtpSettings
+from empikgo_mailer.domain.addresses import address_key
+from empikgo_mailer.domain.retries import pause_after
 from empikgo_mailer.entrypoints.scheduler import JobOutcome, Jobs
-from empikgo_mailer.handlers.mail import (
-    CollectReport,
-    MailDoor,
-    SendReport,
-    collect,
-    decide_queue,
-    file_decided,
-    send_outbox,
-)
+from empikgo_mailer.handlers.mail import MailDoor, decide_queue
+from empikgo_mailer.handlers.mail_send import SendReport, new_owner, send_outbox
+from empikgo_mailer.handlers.mailbox import CollectReport, FileReport, collect, file_decided
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,6 +53,7 @@ class RunReport:
     sent: SendReport = field(default_factory=SendReport)
     seconds: dict[str, float] = field(default_factory=dict)  # per phase: collect, decide, ...
     jobs: dict[str, JobOutcome] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)  # phases that failed, in English (log)
 
     def add_time(self, phase: str, started: float) -> None:
         self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - started
@@ -68,6 +72,12 @@ class Daemon:
         self.app, self.clock = app, clock
         self.mailbox_factory, self.transport_factory = mailbox_factory, transport_factory
         self.reconnect_pauses = reconnect_pauses
+        self.pass_lock = PassLock(app.db)
+        self.links = Links(app.db)
+        # Mail "from" a branch mailbox is a loop or a bounce of our own: never answered.
+        self.own_addresses = frozenset(
+            address_key(branch.mailbox) for branch in app.settings.branches.values()
+        )
         self.door = MailDoor(
             db=app.db,
             library=app.library,
@@ -78,71 +88,101 @@ class Daemon:
 
     def _with_mailbox(self, branch: BranchSettings, work: Callable[[ImapMailbox], T]) -> T | None:
         """Run `work` on a fresh connection; reconnect with backoff after connection errors.
-        Work is idempotent (positions and fingerprints are in the database)."""
+        Work is idempotent (positions and fingerprints are in the database). The link's
+        health is recorded for `status`."""
+        link = f"imap:{branch.id}"
         for attempt in range(len(self.reconnect_pauses) + 1):
             mailbox = self.mailbox_factory(branch.imap)
             try:
                 mailbox.connect()
-                return work(mailbox)
+                result = work(mailbox)
+                self.links.worked(link, self.clock())
+                return result
             except MailboxNotConfigured as exc:
                 log.error("mailbox %s: %s", branch.id, exc)
+                self.links.failed(link, self.clock(), str(exc), pause_after)
                 return None
             except RECOVERABLE as exc:
                 log.warning("mailbox %s: %s (attempt %d)", branch.id, exc, attempt + 1)
                 if attempt < len(self.reconnect_pauses):
                     time.sleep(self.reconnect_pauses[attempt])
+                else:
+                    self.links.failed(link, self.clock(), f"{exc}", pause_after)
             finally:
                 mailbox.close()
         return None
 
-    def run_once(self) -> RunReport:
-        """Jobs first: a month closed and a pool loaded before the first request is decided."""
+    def run_once(self, wait_seconds: float | None = None) -> RunReport:
+        """Jobs first: a month closed and a pool loaded before the first request is decided.
+        Raises PassBusy when another pass holds the lock longer than `wait_seconds`."""
         started = time.perf_counter()
         jobs = Jobs(self.app, self.clock).run_all()
-        report = self.run_mail()
+        report = self.run_mail(wait_seconds)
         report.jobs = jobs
         report.add_time("jobs", started)
         return report
 
-    def run_mail(self) -> RunReport:
-        report = RunReport()
-        settings = self.app.settings
-        for branch in settings.branches.values():
-            branch_id = branch.id
+    def run_mail(self, wait_seconds: float | None = None) -> RunReport:
+        wait = self.app.settings.database_busy_timeout if wait_seconds is None else wait_seconds
+        with self.pass_lock.held(wait):
+            return self._pass()
 
-            def collect_from(box: ImapMailbox, branch_id: str = branch_id) -> CollectReport:
-                return collect(branch_id, box, db=self.app.db, mail=settings.mail, clock=self.clock)
-
-            def file_into(box: ImapMailbox, branch_id: str = branch_id) -> int:
-                return file_decided(
-                    branch_id, box, db=self.app.db, mail=settings.mail, clock=self.clock
-                )
-
-            started = time.perf_counter()
-            collected = self._with_mailbox(branch, collect_from)
-            if collected is None:
-                report.unreachable.append(branch_id)
-            else:
-                report.collected[branch_id] = collected
-            report.add_time("collect", started)
-            # The queue is in the database: it is decided even when the mailbox is down.
-            started = time.perf_counter()
-            report.decided.update(
-                decide_queue(branch_id, door=self.door, clock=self.clock).outcomes
-            )
-            report.add_time("decide", started)
-            started = time.perf_counter()
-            if collected is not None:  # filing waits for the mailbox to come back
-                self._with_mailbox(branch, file_into)
-            report.add_time("file", started)
+    def _phase(self, report: RunReport, name: str, work: Callable[[], T]) -> T | None:
+        """One phase of one branch: timed, and failing alone."""
         started = time.perf_counter()
-        report.sent = asyncio.run(self._send())
-        report.add_time("send", started)
+        try:
+            return work()
+        except Exception as exc:
+            log.exception("%s failed; the rest of the pass goes on", name)
+            report.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            return None
+        finally:
+            report.add_time(name.split(":", maxsplit=1)[0], started)
+
+    def _pass(self) -> RunReport:
+        report = RunReport()
+        for branch in self.app.settings.branches.values():
+            self._branch_pass(report, branch)
+        sent = self._phase(report, "send", lambda: asyncio.run(self._send()))
+        if sent is not None:
+            report.sent = sent
         return report
 
+    def _branch_pass(self, report: RunReport, branch: BranchSettings) -> None:
+        mail, db, clock = self.app.settings.mail, self.app.db, self.clock
+
+        def collect_from(box: ImapMailbox) -> CollectReport:
+            return collect(
+                branch.id, box, db=db, mail=mail, clock=clock, own_addresses=self.own_addresses
+            )
+
+        def file_into(box: ImapMailbox) -> FileReport:
+            return file_decided(branch.id, box, db=db, mail=mail, clock=clock)
+
+        collected = self._phase(
+            report, f"collect:{branch.id}", partial(self._with_mailbox, branch, collect_from)
+        )
+        if collected is None:
+            report.unreachable.append(branch.id)
+        else:
+            report.collected[branch.id] = collected
+        # The queue is in the database: it is decided even when the mailbox is down.
+        decided = self._phase(
+            report,
+            f"decide:{branch.id}",
+            partial(decide_queue, branch.id, door=self.door, clock=clock),
+        )
+        if decided is not None:
+            report.decided.update(decided.outcomes)
+        if collected is not None:  # filing waits for the mailbox to come back
+            self._phase(report, f"file:{branch.id}", partial(self._with_mailbox, branch, file_into))
+
     async def _send(self) -> SendReport:
+        outbox = Outbox(self.app.db, new_owner())
         async with self.transport_factory(self.app.settings.smtp) as transport:
-            return await send_outbox(db=self.app.db, transport=transport, clock=self.clock)
+            return await send_outbox(
+                outbox=outbox, links=self.links, transport=transport, clock=self.clock
+            )
 
     def _seconds_to_next_opening(self) -> float:
         calendar, now = self.app.library.calendar, self.clock()
@@ -167,9 +207,11 @@ class Daemon:
         scheduler = Jobs(self.app, self.clock).start()
         while not stop.is_set():
             try:
-                report = self.run_mail()
+                report = self.run_mail(wait_seconds=0)
                 if report.decided or report.sent.sent:
                     log.info("decided %s; sent %d", dict(report.decided), report.sent.sent)
+            except PassBusy:
+                log.warning("another pass holds this database's mail lock; waiting for it")
             except Exception:
                 log.exception("run failed; trying again after a pause")
             timeout = min(self.app.settings.mail.poll_seconds, self._seconds_to_next_opening() + 1)

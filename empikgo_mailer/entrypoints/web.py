@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from empikgo_mailer import __version__
 from empikgo_mailer.bootstrap import App
+from empikgo_mailer.domain.cards import normalise_card
 from empikgo_mailer.domain.platforms import Platform
-from empikgo_mailer.handlers.codes import normalise_card
 from empikgo_mailer.handlers.legimi import ClaimLegimiCode, claim_legimi_code
 
 Clock = Callable[[], datetime]

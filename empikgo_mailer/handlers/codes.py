@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import Issuance, Patron
+from empikgo_mailer.domain.cards import normalise_card
 from empikgo_mailer.domain.debt import DebtFacts
 from empikgo_mailer.domain.eligibility import (
     Assessment,
@@ -91,10 +92,6 @@ def patron_facts(patron: Patron) -> PatronFacts:
         active=patron.active,
         contact_confirmed_on=patron.contact_confirmed_on,
     )
-
-
-def normalise_card(card_number: str) -> str:
-    return "".join(card_number.split()).upper()
 
 
 def _situation(
@@ -244,10 +241,13 @@ def check_eligibility(
     with db.transaction() as session:
         store = Store(session)
         month = library.calendar.month_of(now)
+        free: int | None = None
+        by_branch: dict[str, int] | None = None
         if command.platform.pooled_per_branch and command.branch_id is None:
-            free = sum(
-                store.count_free(command.platform, month, branch) for branch in library.branches
-            )
+            by_branch = {
+                branch: store.count_free(command.platform, month, branch)
+                for branch in library.branches
+            }
         else:
             pool_branch = library.pool_branch(command.platform, command.branch_id)
             free = store.count_free(command.platform, month, pool_branch)
@@ -260,5 +260,6 @@ def check_eligibility(
             now=now,
             free_codes=free,
         )
+        situation = dataclasses.replace(situation, free_by_branch=by_branch)
         claimant = Claimant(written_name=command.written_name, sender=command.sender)
         return assess(situation, claimant, library.policy)

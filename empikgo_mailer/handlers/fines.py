@@ -14,6 +14,7 @@ from empikgo_mailer.adapters.fines_store import FinesStore, store_state
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import Loan, Patron, Payment
 from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_text
+from empikgo_mailer.domain.cards import normalise_card
 from empikgo_mailer.domain.fines import (
     TRANSFER_POSTING_WORKING_DAYS,
     FineLedger,
@@ -25,7 +26,6 @@ from empikgo_mailer.domain.fines import (
 )
 from empikgo_mailer.domain.money import InvalidAmount, parse_pln
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
-from empikgo_mailer.handlers.codes import normalise_card
 from empikgo_mailer.handlers.debt import read_ledger
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.library import Library

@@ -12,10 +12,11 @@ from datetime import date, datetime
 
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.domain.cards import normalise_card
 from empikgo_mailer.domain.claim_answers import CODES_AVAILABLE, refusal_message
 from empikgo_mailer.domain.eligibility import Reason
 from empikgo_mailer.domain.platforms import Channel, Platform
-from empikgo_mailer.handlers.codes import GiveCode, decide, decided_once, normalise_card
+from empikgo_mailer.handlers.codes import GiveCode, decide, decided_once
 from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.library import Library
 

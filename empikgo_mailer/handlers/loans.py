@@ -20,9 +20,9 @@ from empikgo_mailer.adapters.fines_store import FinesStore, LoanKey, loan_state,
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import Loan, Patron
 from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_flag, read_text
+from empikgo_mailer.domain.cards import normalise_card
 from empikgo_mailer.domain.fines import FineRuleBroken, LoanState, Location, check_balances
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
-from empikgo_mailer.handlers.codes import normalise_card
 from empikgo_mailer.handlers.debt import read_ledger
 from empikgo_mailer.handlers.errors import CommandRefused, CommandRejected
 from empikgo_mailer.handlers.library import Library

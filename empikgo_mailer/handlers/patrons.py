@@ -12,9 +12,10 @@ from typing import Any
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_flag, read_text
+from empikgo_mailer.domain.addresses import valid_address
+from empikgo_mailer.domain.cards import normalise_card
 from empikgo_mailer.domain.money import InvalidAmount, parse_pln
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
-from empikgo_mailer.handlers.codes import normalise_card
 
 COLUMNS = (
     "card_number",
@@ -26,7 +27,6 @@ COLUMNS = (
     "balance",
 )
 _CARD_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
-_EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _ACTIVE = {"aktywny", "aktywne", "aktywna"}
 _INACTIVE = {"nieaktywny", "nieaktywne", "nieaktywna"}
 
@@ -117,7 +117,7 @@ def parse_patron_row(row: CsvRow) -> dict[str, Any]:
     if not _CARD_RE.match(card):
         raise BadRow(f"card_number: niepoprawny numer karty „{values['card_number']}”")
     email = values["email"].strip() or None
-    if email is not None and (len(email) > 254 or not _EMAIL_RE.match(email)):
+    if email is not None and not valid_address(email):
         raise BadRow(f"email: niepoprawny adres „{email}”")
     return {
         "card_number": card,

@@ -124,9 +124,39 @@ def test_check_explains_every_rule(cli: Cli) -> None:
     code, out, _ = cli("check", "--card", "1000005", NOW)
     assert code == ExitCode.REFUSED
     assert "NIE  Aktualne dane kontaktowe" in out and "10 stycznia 2024" in out
-    assert "Wynik: odmowa — aktualne dane kontaktowe." in out
+    # The verdict names the reason for the refusal, never the rule that was not met.
+    assert out.endswith(
+        "Wynik: odmowa — Dane kontaktowe potwierdzono dawniej niż 12 mies. temu "
+        "(ostatnio: 10 stycznia 2024).\n"
+    )
+    code, out, _ = cli("check", "--card", "1000003", NOW)
+    assert code == ExitCode.REFUSED
+    assert "Wynik: odmowa — Na koncie jest zadłużenie: 1,20 zł" in out
+    code, out, _ = cli("check", "--card", "9999999", NOW)
+    assert code == ExitCode.REFUSED
+    assert out.endswith("Wynik: odmowa — Nie ma czytelnika z takim numerem karty.\n")
     code, out, _ = cli("check", "--card", "1000001", "--json", NOW)
     assert code == ExitCode.OK and json.loads(out)["eligible"] is True
+
+
+def test_check_without_a_branch_shows_each_branch_pool_apart(cli: Cli) -> None:
+    load_samples(cli)
+    free = {
+        branch: len((FIXTURES / "codes" / f"empik-go-{branch}.txt").read_text().split())
+        for branch in ("multimedia", "w63")
+    }
+    code, out, _ = cli("check", "--card", "1000001", NOW)
+    assert code == ExitCode.OK
+    assert (
+        "—    Wolny kod w puli: każda placówka ma własną pulę (podaj --branch); "
+        f"wolnych kodów — multimedia: {free['multimedia']}, w63: {free['w63']}"
+    ) in out
+    assert str(free["multimedia"] + free["w63"]) not in out
+    assert out.endswith(
+        "Wynik: czytelnik spełnia warunki; kod zależy od puli placówki (--branch).\n"
+    )
+    code, out, _ = cli("check", "--card", "1000001", "--branch", "w63", NOW)
+    assert f"TAK  Wolny kod w puli: wolnych kodów: {free['w63']}" in out
 
 
 @pytest.mark.parametrize(

@@ -155,5 +155,7 @@ def test_check_lists_every_rule_and_counts_the_pool(app: App) -> None:
     )
     verdicts = {r.rule: r for r in assessment.results}
     assert verdicts[Rule.DEBT].verdict is Verdict.FAIL
-    assert verdicts[Rule.POOL].details["free_codes"] == 3
+    # Each branch has its own Empik Go pool: without a branch, both are shown, not summed.
+    assert verdicts[Rule.POOL].verdict is Verdict.NOT_CHECKED
+    assert verdicts[Rule.POOL].details["by_branch"] == {"multimedia": 2, "w63": 1}
     assert not assessment.eligible

@@ -129,14 +129,14 @@ def test_smtp_sender_reuses_one_connection_and_classifies_failures(smtp: SmtpSer
     assert [rcpt for _, rcpt, _ in smtp.sink.accepted] == [["r2@example.com"], ["r3@example.com"]]
 
 
-def test_smtp_server_down_is_temporary() -> None:
+def test_smtp_server_down_is_unreachable_not_a_fault_of_the_message() -> None:
     settings = SmtpSettings("127.0.0.1", free_port(), "none", None, None, 2)
 
     async def scenario() -> SendResult:
         async with SmtpSender(settings) as sender:
             return (await sender.send("a@b.pl", "c@d.pl", b"Subject: x\r\n\r\n")).result
 
-    assert asyncio.run(scenario()) is SendResult.TEMPORARY
+    assert asyncio.run(scenario()) is SendResult.UNREACHABLE
 
 
 class MailboxWithoutMove(ImapMailbox):

@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterator
-from datetime import date, datetime
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import col, select
 
+from empikgo_mailer.adapters.outbox import Links, Outbox
 from empikgo_mailer.adapters.smtp_sender import SendResult
 from empikgo_mailer.adapters.tables import Issuance, MailRequest, OutboxMessage
 from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
-from empikgo_mailer.handlers.mail import MailDoor, collect, decide_queue, file_decided, send_outbox
+from empikgo_mailer.handlers.mail import MailDoor, decide_queue
+from empikgo_mailer.handlers.mail_send import new_owner, send_outbox
+from empikgo_mailer.handlers.mailbox import collect, file_decided
 from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
 from empikgo_mailer.handlers.report import ShowMonthReport, month_report
 from empikgo_mailer.handlers.service import SwitchService, switch_service
@@ -71,12 +74,17 @@ def door(app: App) -> MailDoor:
     return MailDoor(app.db, app.library, app.debt_source, app.templates.render, app.settings.mail)
 
 
+def send(app: App, transport: FakeTransport, clock: Callable[[], datetime]) -> None:
+    outbox = Outbox(app.db, new_owner())
+    asyncio.run(send_outbox(outbox=outbox, links=Links(app.db), transport=transport, clock=clock))
+
+
 def run(app: App, box: FakeMailbox, transport: FakeTransport, now: datetime) -> None:
     clock = lambda: now  # noqa: E731
     collect("multimedia", box, db=app.db, mail=app.settings.mail, clock=clock)
     decide_queue("multimedia", door=door(app), clock=clock)
     file_decided("multimedia", box, db=app.db, mail=app.settings.mail, clock=clock)
-    asyncio.run(send_outbox(db=app.db, transport=transport, clock=clock, pauses=(0.0,)))
+    send(app, transport, clock)
 
 
 def test_every_client_fixture_is_decided_correctly(app: App) -> None:
@@ -162,9 +170,15 @@ def test_the_same_message_fetched_twice_is_queued_once(app: App) -> None:
     first = collect("multimedia", box, db=app.db, mail=app.settings.mail, clock=clock)
     box.uidvalidity = 2  # the server renumbered the mailbox: everything is fetched again
     second = collect("multimedia", box, db=app.db, mail=app.settings.mail, clock=clock)
-    assert (first.queued, first.duplicates, second.queued, second.duplicates) == (1, 1, 0, 2)
+    assert (first.queued, first.duplicates) == (1, 1)
+    # After renumbering each message is recognised by its bytes: nothing new is queued.
+    assert (second.queued, second.duplicates, second.renumbered) == (0, 0, 2)
     with app.db.transaction() as session:
-        assert len(session.exec(select(MailRequest)).all()) == 1
+        rows = session.exec(select(MailRequest).order_by(col(MailRequest.uid))).all()
+    assert [(r.kind, r.status, r.uidvalidity, r.uid) for r in rows] == [
+        ("request", "queued", 2, 1),
+        ("duplicate", "decided", 2, 2),
+    ]
 
 
 def test_replies_per_sender_per_day_are_limited(app: App) -> None:
@@ -208,21 +222,34 @@ def test_a_message_that_keeps_failing_is_set_aside_and_the_queue_goes_on(app: Ap
     assert len(outbox) == 1 and "EGM-0000" in outbox[0].message
 
 
-def test_temporary_send_failure_is_retried_permanent_is_recorded(app: App) -> None:
+def test_temporary_send_failure_waits_its_turn_permanent_is_recorded(app: App) -> None:
     box = FakeMailbox()
     box.deliver(fixture("gmail.eml"), FIRST_SECOND)
     box.deliver(fixture("thunderbird.eml"), datetime(2026, 11, 1, 0, 5, tzinfo=WARSAW))
-    transport = FakeTransport(script=[SendResult.TEMPORARY, SendResult.SENT, SendResult.PERMANENT])
+    transport = FakeTransport(script=[SendResult.TEMPORARY, SendResult.PERMANENT])
     run(app, box, transport, OPENING)
+    assert transport.sent == []
+
+    def statuses() -> list[tuple[str, str, int]]:
+        with app.db.transaction() as session:
+            return [
+                (o.recipient, o.status, o.attempts)
+                for o in session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))
+            ]
+
+    # The deferred reply is not retried at once (nor does it hold up the next one)...
+    assert statuses() == [
+        ("lukasz.zak@example.com", "pending", 1),
+        ("piotr.lewandowski@example.com", "failed", 1),
+    ]
+    send(app, transport, lambda: OPENING + timedelta(seconds=59))
+    assert transport.sent == []
+    # ... but a minute later, and the refused one is never tried again.
+    send(app, transport, lambda: OPENING + timedelta(minutes=1))
     assert [str(m["To"]) for m in transport.sent] == ["lukasz.zak@example.com"]
-    with app.db.transaction() as session:
-        statuses = [
-            (o.recipient, o.status)
-            for o in session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))
-        ]
-    assert statuses == [
-        ("lukasz.zak@example.com", "sent"),
-        ("piotr.lewandowski@example.com", "failed"),
+    assert statuses() == [
+        ("lukasz.zak@example.com", "sent", 1),
+        ("piotr.lewandowski@example.com", "failed", 1),
     ]
 
 
@@ -238,7 +265,7 @@ def test_a_message_over_the_size_limit_is_answered_and_set_aside(app: App) -> No
     limited = MailDoor(app.db, app.library, app.debt_source, app.templates.render, small_limit)
     decide_queue("multimedia", door=limited, clock=clock)
     file_decided("multimedia", box, db=app.db, mail=small_limit, clock=clock)
-    asyncio.run(send_outbox(db=app.db, transport=transport, clock=clock, pauses=(0.0,)))
+    send(app, transport, clock)
     [reply] = transport.sent
     assert "jest zbyt duża (0,06 MB; przyjmujemy wiadomości do 0,02 MB)" in reply_text(reply)
     assert box.folders["Empik Go - dla obsługi"] == [big]

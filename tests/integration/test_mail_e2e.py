@@ -136,25 +136,34 @@ def test_a_month_opens_on_real_servers(library: Library) -> None:
     assert {q["branch"]: q["waiting"] for q in status["queues"]} == {"multimedia": 6, "w63": 4}
 
     # 10:00: the Multimedia branch opens and answers in queue order; no. 63 opens at 12:00.
+    # The server defers the first reply: it waits its turn, the others go out meanwhile.
     lib.smtp.sink.script = ["451 4.3.0 Temporary local problem"]
     assert lib.cli("run", "--once", "--now=2026-11-02T10:00")[0] == 0
     assert [to_and_code(m) for m in lib.replies()] == [
-        ("lukasz.zak@example.com", None),
         ("piotr.lewandowski@example.com", "MM-CODE-1"),
         ("kasia.wojcik@example.com", "MM-CODE-2"),
         ("tomasz.kaminski@example.com", "MM-CODE-3"),
         ("ewa.wozniak@example.com", None),
         ("jan.kowalski@example.com", None),
     ]
-    assert lib.smtp.sink.refused == ["451 4.3.0 Temporary local problem"]  # retried, then sent
-    texts = [reply_text(m) for m in lib.replies()]
-    assert "przed północą" in texts[0]
-    assert "pula kodów do platformy Empik Go" in texts[4]
-    assert "zaległość (1,20 zł)" in texts[5]
-    assert all(m["Auto-Submitted"] == "auto-replied" for m in lib.replies())
+    assert lib.smtp.sink.refused == ["451 4.3.0 Temporary local problem"]
+    status = json.loads(lib.cli("status", "--json", "--now=2026-11-02T10:00")[1])
+    queues = {q["branch"]: q for q in status["queues"]}
+    assert queues["multimedia"]["outbox_pending"] == 1
+    assert queues["multimedia"]["pending_error"] == "451 4.3.0 Temporary local problem"
+    code, text = lib.cli("status", "--branch", "multimedia", "--now=2026-11-02T10:00")
+    assert "ostatni błąd wysyłki: 451 4.3.0 Temporary local problem" in text
 
-    # Fetching again changes nothing: no message is queued or answered twice.
+    # 10:05: the deferred reply is sent; fetching again queues and answers nothing twice.
     assert lib.cli("run", "--once", "--now=2026-11-02T10:05")[0] == 0
+    assert len(lib.replies()) == 6
+    assert to_and_code(lib.replies()[5]) == ("lukasz.zak@example.com", None)
+    texts = {str(m["To"]): reply_text(m) for m in lib.replies()}
+    assert "przed północą" in texts["lukasz.zak@example.com"]
+    assert "pula kodów do platformy Empik Go" in texts["ewa.wozniak@example.com"]
+    assert "zaległość (1,20 zł)" in texts["jan.kowalski@example.com"]
+    assert all(m["Auto-Submitted"] == "auto-replied" for m in lib.replies())
+    assert lib.cli("run", "--once", "--now=2026-11-02T10:10")[0] == 0
     assert len(lib.replies()) == 6
 
     assert len(lib.folder("multimedia", ANSWERED)) == 3

@@ -15,7 +15,7 @@ templates_dir = "{templates_dir}"
 
 [database]
 url = "{database_url}"
-busy_timeout_seconds = 15
+busy_timeout_seconds = {busy_timeout}
 
 [rules]
 contact_max_age_months = 12
@@ -33,7 +33,7 @@ activation_url = "https://www.legimi.pl/mazowieckie/"
 host = "127.0.0.1"
 port = {smtp_port}
 security = "none"
-timeout_seconds = 10
+timeout_seconds = {smtp_timeout}
 
 [mail]
 max_message_bytes = {max_message_bytes}
@@ -108,6 +108,8 @@ def write_config(
     smtp_port: int = 2525,
     max_message_bytes: int = 10 * 1024 * 1024,
     fetch_batch: int = 200,
+    busy_timeout: float = 15,
+    smtp_timeout: float = 10,
 ) -> Path:
     path = directory / "empikgo.toml"
     path.write_text(
@@ -119,6 +121,8 @@ def write_config(
             smtp_port=smtp_port,
             max_message_bytes=max_message_bytes,
             fetch_batch=fetch_batch,
+            busy_timeout=busy_timeout,
+            smtp_timeout=smtp_timeout,
         ),
         encoding="utf-8",
     )

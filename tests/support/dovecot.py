@@ -94,7 +94,7 @@ class DovecotServer:
             login_user = internal_user = owner.pw_name
         uid, gid = owner.pw_uid, owner.pw_gid
         for sub in ("run", "state", "mail", "home"):
-            (self.base / sub).mkdir()
+            (self.base / sub).mkdir(exist_ok=True)
             os.chown(self.base / sub, uid, gid) if sub in {"mail", "home"} else None
         (self.base / "passwd").write_text(
             "".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in self.users.items()),
@@ -139,12 +139,42 @@ class DovecotServer:
         client.login(user, self.users[user])
         return client
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+    def halt(self, *, kill: bool = False) -> None:
+        """Stop the server and keep its mail, as an outage does; `start` brings it back
+        on the same port. `kill`: SIGKILL to the master and every Dovecot process."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        if kill:
+            subprocess.run(["pkill", "-KILL", "-f", str(self.base / "dovecot.conf")], check=False)
+            self.process.kill()
+            self.process.wait()
+        else:
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        # The old master's children must be gone before a new master takes the base_dir.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            alive = subprocess.run(
+                ["pgrep", "-f", str(self.base / "dovecot.conf")], capture_output=True, check=False
+            )
+            if alive.returncode != 0:
+                break
+            time.sleep(0.1)
+
+    def renumber(self, user: str) -> None:
+        """Make the server give `user`'s mailbox a new UIDVALIDITY, as after a restore from
+        backup or a migration: stop, drop the UID list and indexes, start again."""
+        self.halt()
+        mailbox = self.base / "mail" / user
+        for path in [mailbox / "dovecot-uidlist", *mailbox.glob("dovecot.index*")]:
+            path.unlink(missing_ok=True)
+        time.sleep(1.1)  # UIDVALIDITY is the time in seconds: make sure it differs
+        self.start()
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.base, ignore_errors=True)

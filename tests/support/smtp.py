@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -23,6 +25,9 @@ class SmtpSink:
     refused: list[str] = field(default_factory=list)
     connections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Called with the number of messages accepted so far, before the server answers 250:
+    # a test can kill the sender right there, with the message in flight.
+    on_accept: Callable[[int], None] | None = None
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -39,6 +44,9 @@ class SmtpSink:
                 self.refused.append(reply)
                 return reply
             self.accepted.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+            count = len(self.accepted)
+        if self.on_accept is not None:
+            self.on_accept(count)
         return "250 2.0.0 OK"
 
     def messages(self) -> list[EmailMessage]:
@@ -51,10 +59,12 @@ class SmtpSink:
 
 
 class SmtpServer:
-    def __init__(self) -> None:
+    def __init__(self, *, smtputf8: bool = True, port: int | None = None) -> None:
         self.sink = SmtpSink()
-        self.port = free_port()
-        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        self.port = port or free_port()
+        self.controller = Controller(
+            self.sink, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=smtputf8
+        )
 
     def start(self) -> SmtpServer:
         self.controller.start()
@@ -62,3 +72,38 @@ class SmtpServer:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+class SilentServer:
+    """Accepts TCP connections and never says a word: a hung mail server."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = int(self.listener.getsockname()[1])
+        self.held: list[socket.socket] = []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def start(self) -> SilentServer:
+        self.thread.start()
+        return self
+
+    def _accept(self) -> None:
+        self.listener.settimeout(0.2)
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.held.append(connection)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
+        for connection in self.held:
+            connection.close()
+        self.listener.close()

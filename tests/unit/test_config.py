@@ -8,6 +8,8 @@ import pytest
 
 from empikgo_mailer.config import ConfigError, load_settings, read_environment
 from empikgo_mailer.domain.platforms import Platform
+from empikgo_mailer.entrypoints.cli import main
+from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from tests.support.config import TEMPLATES, TEST_CONFIG
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "empikgo.example.toml"
@@ -22,6 +24,8 @@ def configured() -> str:
         smtp_port=2525,
         max_message_bytes=10**7,
         fetch_batch=200,
+        busy_timeout=15,
+        smtp_timeout=10,
     )
 
 
@@ -149,6 +153,14 @@ def test_dotenv_is_read_and_the_real_environment_wins(
         ('name = "Filia nr 1"', "", "locations.filia.name: brak wymaganej opcji"),
         ("[locations.fizyka]", "[locations.Fizyka]", "locations.Fizyka: identyfikator"),
         ("accepts_transfers = false", 'accepts_transfers = "nie"', "accepts_transfers"),
+        (
+            'url = "sqlite:///x.sqlite3"',
+            'url = "postgres://u:s3cret@db.example/x"',
+            "database.url: adres „postgres://u:***@db.example/x”: dla PostgreSQL napisz "
+            "postgresql+psycopg://… zamiast postgres://…",
+        ),
+        ('url = "sqlite:///x.sqlite3"', 'url = "mysql://u@db/x"', "nieobsługiwana baza danych"),
+        ('url = "sqlite:///x.sqlite3"', 'url = "::nonsense::"', "nieczytelny adres bazy danych"),
     ],
 )
 def test_a_wrong_option_names_the_file_and_the_key(
@@ -164,6 +176,19 @@ def test_a_wrong_option_names_the_file_and_the_key(
     assert line.startswith(f"{path}: ")
     assert message in line
     assert "\n" not in line
+    assert "s3cret" not in line
+
+
+def test_a_postgres_url_in_the_environment_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(configured(), encoding="utf-8")
+    monkeypatch.setenv("EMPIKGO_DATABASE_URL", "postgres://lib:s3cret@127.0.0.1/empikgo")
+    assert main(["--config", str(path), "status"]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "s3cret" not in err
+    assert "EMPIKGO_DATABASE_URL" in err and "postgresql+psycopg://" in err
 
 
 def test_a_missing_file_is_one_line(tmp_path: Path) -> None:

@@ -6,15 +6,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from empikgo_mailer.domain.mail_headers import header_text
 from empikgo_mailer.domain.mail_requests import (
     automatic_reason,
     card_numbers,
-    header_text,
     is_request_subject,
     own_words,
     parse_message,
+    read_message,
     read_request,
-    sender_address,
+    sender,
 )
 
 
@@ -53,7 +54,7 @@ def test_encoded_subject_and_sender_are_decoded() -> None:
         b"Subject: =?UTF-8?B?RU1QSUsgR08=?=\r\n\r\nx\r\n"
     )
     assert header_text(message, "Subject") == "EMPIK GO"
-    assert sender_address(message) == "a.z@example.com"
+    assert sender(message).address == "a.z@example.com"
 
 
 @pytest.mark.parametrize(
@@ -75,7 +76,7 @@ def test_automatic_mail(headers: bytes, automatic: bool) -> None:
 
 def test_mailer_daemon_is_automatic() -> None:
     message = parse_message(b"From: MAILER-DAEMON@mx.example.org\r\nSubject: EMPIK GO\r\n\r\nx\r\n")
-    assert automatic_reason(message) == "sender MAILER-DAEMON@mx.example.org"
+    assert automatic_reason(message) == "komunikat serwera poczty (MAILER-DAEMON@mx.example.org)"
 
 
 @pytest.mark.parametrize(
@@ -106,8 +107,9 @@ def test_no_bytes_crash_the_reader(raw: bytes) -> None:
     message = parse_message(raw)
     header_text(message, "Subject")
     automatic_reason(message)
-    sender_address(message)
+    sender(message)
     read_request(message)
+    read_message(raw)
 
 
 @settings(max_examples=200, deadline=None)

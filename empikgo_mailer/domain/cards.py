@@ -1,0 +1,22 @@
+"""Card numbers as readers type them: any Unicode digits, any spacing, any case."""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def ascii_digits(text: str) -> str:
+    """Fullwidth, Arabic-Indic and every other Unicode decimal digit as 0-9, fullwidth
+    letters as plain letters (NFKC): phones and other keyboards type such characters."""
+    text = unicodedata.normalize("NFKC", text)
+    if text.isascii():
+        return text
+    return "".join(
+        str(unicodedata.decimal(ch)) if not ch.isascii() and ch.isdecimal() else ch for ch in text
+    )
+
+
+def normalise_card(card_number: str) -> str:
+    """The form a card number is stored and looked up in: ASCII digits, capital letters,
+    no whitespace."""
+    return "".join(ascii_digits(card_number).split()).upper()

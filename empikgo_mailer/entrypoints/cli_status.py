@@ -1,0 +1,264 @@
+"""`empikgo-mailer status`: pools, mail queues and replies, links, services and jobs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+import click
+
+from empikgo_mailer.adapters.outbox import Links
+from empikgo_mailer.adapters.tables import DroppedFile, LinkState
+from empikgo_mailer.domain.explanations import OUTCOME_LABELS
+from empikgo_mailer.domain.month import Month
+from empikgo_mailer.domain.polish import age_text, moment_text, month_name
+from empikgo_mailer.entrypoints.cli_support import MonthType, now_option, runtime_of
+from empikgo_mailer.entrypoints.click_pl import PolishCommand
+from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS, JobStatus, job_statuses
+from empikgo_mailer.handlers.drop_folder import recent_dropped_files
+from empikgo_mailer.handlers.mail_status import QueueStatus, mail_status
+from empikgo_mailer.handlers.pools import ShowPools, show_pools
+from empikgo_mailer.handlers.service import ServiceState, service_states
+
+Local = Callable[[datetime], datetime]
+LINK_LABELS = {"smtp": "serwer poczty wychodzącej (SMTP)"}
+
+
+@click.command(cls=PolishCommand)
+@click.option("--branch", "branch_id", metavar="PLACÓWKA", help="Tylko ta placówka.")
+@click.option("--month", type=MonthType(), help="Miesiąc RRRR-MM (domyślnie bieżący).")
+@click.option("--json", "as_json", is_flag=True, help="Wynik jako JSON.")
+@now_option
+@click.pass_context
+def status(
+    ctx: click.Context,
+    branch_id: str | None,
+    month: Month | None,
+    as_json: bool,
+    now_text: str | None,
+) -> int:
+    """Stan pul kodów i kolejek próśb e-mailowych, według placówki i platformy."""
+    runtime = runtime_of(ctx)
+    app = runtime.app()
+    now = runtime.now(now_text)
+    month = month or app.library.calendar.month_of(now)
+    pools = show_pools(ShowPools(month, branch_id), db=app.db, library=app.library)
+    mail = mail_status(db=app.db, library=app.library, now=now)
+    queues = [queue for queue in mail.queues if branch_id in (None, queue.branch_id)]
+    links = [
+        link
+        for link in Links(app.db).all()
+        if branch_id is None
+        or not link.link.startswith("imap:")
+        or link.link == f"imap:{branch_id}"
+    ]
+    services = service_states(db=app.db, library=app.library)
+    jobs = job_statuses(app, now)
+    dropped = recent_dropped_files(db=app.db)
+    local = app.library.calendar.local
+    if as_json:
+        document = {
+            "month": str(month),
+            "pools": [
+                {
+                    "platform": p.platform.value,
+                    "branch": p.branch_id,
+                    "loaded": p.loaded,
+                    "issued": p.issued,
+                    "left": p.left,
+                }
+                for p in pools
+            ],
+            "queues": [
+                {
+                    "branch": q.branch_id,
+                    "waiting": q.waiting,
+                    "oldest_waiting": _iso(q.oldest_waiting, local),
+                    "decided_today": q.decided_today,
+                    "set_aside_unfiled": q.set_aside_unfiled,
+                    "filing_errors": q.filing_errors,
+                    "outbox_pending": q.outbox_pending,
+                    "oldest_pending": _iso(q.oldest_pending, local),
+                    "pending_error": q.pending_error,
+                    "outbox_failed": q.outbox_failed,
+                    "failed_replies": [
+                        {
+                            "recipient": f.recipient,
+                            "error": f.error,
+                            "written_at": _iso(f.created_at, local),
+                        }
+                        for f in q.failed_replies
+                    ],
+                }
+                for q in queues
+            ],
+            "links": [
+                {
+                    "link": link.link,
+                    "ok": link.ok,
+                    "failures": link.failures,
+                    "last_error": link.last_error,
+                    "last_ok_at": _iso(link.last_ok_at, local),
+                    "last_failure_at": _iso(link.last_failure_at, local),
+                    "retry_at": _iso(link.retry_at, local),
+                }
+                for link in links
+            ],
+            "services": [
+                {
+                    "platform": state.platform.value,
+                    "on": state.on,
+                    "configured": state.configured,
+                    "reason": state.switched_off_reason,
+                    "changed_at": _iso(state.changed_at, local),
+                }
+                for state in services
+            ],
+            "jobs": [
+                {
+                    "id": job.id,
+                    "next_run": _iso(job.next_run, local),
+                    "every_seconds": job.every_seconds,
+                    "last_started_at": _iso(job.last.started_at if job.last else None, local),
+                    "last_finished_at": _iso(job.last.finished_at if job.last else None, local),
+                    "last_outcome": job.last.outcome if job.last else None,
+                    "last_summary": job.last.summary if job.last else None,
+                }
+                for job in jobs
+            ],
+            "dropped_files": [
+                {
+                    "kind": f.kind,
+                    "name": f.name,
+                    "taken_at": _iso(f.taken_at, local),
+                    "outcome": f.outcome,
+                    "summary": f.summary,
+                }
+                for f in dropped
+            ],
+        }
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        return ExitCode.OK
+
+    def where(pool_branch: str | None) -> str:
+        if pool_branch is None:
+            return "cała biblioteka"
+        branch = app.library.branches.get(pool_branch)
+        return f"{pool_branch}: {branch.name}" if branch else pool_branch
+
+    places = [where(pool.branch_id) for pool in pools]
+    width = max([len("Placówka"), *map(len, places)])
+    click.echo(f"Pule kodów — {month_name(month)}")
+    click.echo(f"  {'Platforma':<9}  {'Placówka':<{width}}  Wczytane  Wydane  Zostało")
+    for pool, place in zip(pools, places, strict=True):
+        click.echo(
+            f"  {pool.platform.display_name:<9}  {place:<{width}}  {pool.loaded:>8}  "
+            f"{pool.issued:>6}  {pool.left:>7}"
+        )
+    _echo_mail(queues, links, now, local)
+    _echo_services(services, local)
+    _echo_jobs(jobs, dropped, local)
+    return ExitCode.OK
+
+
+def _iso(at: datetime | None, local: Callable[[datetime], datetime]) -> str | None:
+    return None if at is None else local(at).isoformat()
+
+
+def _echo_services(services: list[ServiceState], local: Callable[[datetime], datetime]) -> None:
+    click.echo("Usługi")
+    for state in services:
+        if state.on:
+            text = "włączona"
+        elif not state.configured:
+            text = "wyłączona w konfiguracji"
+        else:
+            when = moment_text(local(state.changed_at)) if state.changed_at else "?"
+            reason = f" — {state.switched_off_reason}" if state.switched_off_reason else ""
+            text = f"WYŁĄCZONA od {when} ({state.actor}){reason}"
+        click.echo(f"  {state.platform.display_name}: {text}")
+
+
+def _echo_jobs(
+    jobs: list[JobStatus], dropped: list[DroppedFile], local: Callable[[datetime], datetime]
+) -> None:
+    click.echo("Zadania demona")
+    for job in jobs:
+        if job.every_seconds is not None:
+            due = f"co {job.every_seconds} s"
+            if job.next_run is not None:
+                due += f", następne ok. {moment_text(local(job.next_run))}"
+        else:
+            due = f"następne {moment_text(local(job.next_run))}" if job.next_run else "—"
+        click.echo(f"  {job.label}: {due}")
+        if job.last is None:
+            click.echo("    jeszcze nie uruchomione")
+        else:
+            outcome = JOB_OUTCOME_LABELS.get(job.last.outcome, job.last.outcome)
+            summary = f": {job.last.summary}" if job.last.summary else ""
+            click.echo(
+                f"    ostatnio {moment_text(local(job.last.started_at))} — {outcome}{summary}"
+            )
+    if dropped:
+        click.echo("Ostatnie pliki z folderu")
+        for f in dropped:
+            click.echo(f"  {moment_text(local(f.taken_at))} {f.name}: {f.summary}")
+
+
+def _since(at: datetime | None, now: datetime, local: Local) -> str:
+    if at is None:
+        return ""
+    return f"od {moment_text(local(at))} ({age_text((now - at).total_seconds())})"
+
+
+def _link_label(link: str) -> str:
+    if link.startswith("imap:"):
+        return f"skrzynka placówki {link.removeprefix('imap:')} (IMAP)"
+    return LINK_LABELS.get(link, link)
+
+
+def _echo_mail(
+    queues: list[QueueStatus], links: list[LinkState], now: datetime, local: Local
+) -> None:
+    click.echo("Prośby e-mailowe")
+    for queue in queues:
+        decided = ", ".join(
+            f"{OUTCOME_LABELS.get(k, k)}: {v}" for k, v in sorted(queue.decided_today.items())
+        )
+        waiting = f"czeka {queue.waiting}"
+        if queue.oldest_waiting is not None:
+            waiting += f" (najstarsza {_since(queue.oldest_waiting, now, local)})"
+        click.echo(f"  {queue.branch_id}: {waiting}; dziś rozpatrzone: {decided or 'brak'}")
+        pending = f"    odpowiedzi do wysłania: {queue.outbox_pending}"
+        if queue.oldest_pending is not None:
+            pending += f", najstarsza {_since(queue.oldest_pending, now, local)}"
+        click.echo(pending)
+        if queue.pending_error:
+            click.echo(f"    ostatni błąd wysyłki: {queue.pending_error}")
+        click.echo(f"    niewysłane (błąd): {queue.outbox_failed}")
+        for failure in queue.failed_replies:
+            click.echo(
+                f"    niewysłana odpowiedź do {failure.recipient} "
+                f"(z {moment_text(local(failure.created_at))}) — {failure.error}"
+            )
+        if queue.set_aside_unfiled:
+            click.echo(f"    odłożone dla obsługi, jeszcze w skrzynce: {queue.set_aside_unfiled}")
+        for error in queue.filing_errors:
+            click.echo(f"    nie przeniesiono wiadomości: {error}")
+    if links:
+        click.echo("Połączenia")
+    for link in links:
+        if link.ok:
+            text = "działa"
+            if link.last_ok_at is not None:
+                text += f" (ostatnio {moment_text(local(link.last_ok_at))})"
+        else:
+            when = moment_text(local(link.last_failure_at)) if link.last_failure_at else "?"
+            text = (
+                f"NIEDOSTĘPNY (prób z rzędu: {link.failures}, ostatnia {when}): {link.last_error}"
+            )
+            if link.retry_at is not None and link.link == "smtp":
+                text += f"; następna próba {moment_text(local(link.retry_at))}"
+        click.echo(f"  {_link_label(link.link)}: {text}")

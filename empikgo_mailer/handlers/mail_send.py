@@ -1,0 +1,101 @@
+"""Sending the outbox: each reply claimed, sent once, and its result recorded at once.
+
+A circuit breaker guards the SMTP server: the first time it cannot be reached (refused,
+silent, gone) the send phase ends, every reply keeps its place, and the server is not
+tried again before the breaker's pause (1, 5, 15, then 60 minutes) has passed. A reply
+the server defers (4xx) waits on its own schedule; a refusal (5xx), or a reply deferred
+for hours, is failed and shown to staff. Decisions never wait for any of this.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from empikgo_mailer.adapters.outbox import Links, Outbox, OutgoingReply
+from empikgo_mailer.adapters.smtp_sender import Delivery, SendResult
+from empikgo_mailer.domain.retries import next_try, pause_after
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+SMTP_LINK = "smtp"
+CLAIM_BATCH = 50
+
+
+class Transport(Protocol):
+    async def send(self, sender: str, recipient: str, message: bytes) -> Delivery: ...
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    unreachable: str | None = None  # why the server could not be reached this pass
+    paused_until: datetime | None = None  # the breaker was open: nothing was tried
+
+
+def new_owner() -> str:
+    """A lease owner unique to this pass."""
+    return f"pass-{uuid.uuid4().hex}"
+
+
+async def send_outbox(
+    *, outbox: Outbox, links: Links, transport: Transport, clock: Clock
+) -> SendReport:
+    """Send every due reply. Call with the pass lock held: leases of passes that died
+    are taken back first, so their replies go out now rather than after the lease."""
+    report = SendReport()
+    state = links.get(SMTP_LINK)
+    if state is not None and state.retry_at is not None and state.retry_at > clock():
+        report.paused_until = state.retry_at
+        return report
+    taken_back = outbox.take_back_leases()
+    if taken_back:
+        log.warning("%d replies were claimed by a pass that died; sending them now", taken_back)
+    connected = False
+    while True:
+        batch = outbox.claim(clock(), CLAIM_BATCH)
+        if not batch:
+            break
+        for index, reply in enumerate(batch):
+            delivery = await transport.send(
+                reply.sender, reply.recipient, reply.message.encode("utf-8")
+            )
+            now = clock()
+            if delivery.result is SendResult.UNREACHABLE:
+                outbox.unreachable(reply.id, now, delivery.detail)
+                outbox.release([r.id for r in batch[index + 1 :]])
+                state = links.failed(SMTP_LINK, now, delivery.detail, pause_after)
+                log.warning(
+                    "SMTP server unreachable (%s); next try at %s", delivery.detail, state.retry_at
+                )
+                report.unreachable, report.paused_until = delivery.detail, state.retry_at
+                return report
+            if not connected:
+                links.worked(SMTP_LINK, now)
+                connected = True
+            _record(outbox, reply, delivery, now, report)
+    return report
+
+
+def _record(
+    outbox: Outbox, reply: OutgoingReply, delivery: Delivery, now: datetime, report: SendReport
+) -> None:
+    if delivery.result is SendResult.SENT:
+        outbox.sent(reply.id, now, delivery.detail)
+        report.sent += 1
+        return
+    attempts = reply.attempts + 1
+    retry_at = next_try(attempts, now) if delivery.result is SendResult.TEMPORARY else None
+    if retry_at is None:
+        outbox.failed(reply.id, now, delivery.detail, attempts)
+        report.failed += 1
+        log.warning("reply %s failed for good: %s", reply.id, delivery.detail)
+    else:
+        outbox.deferred(reply.id, now, delivery.detail, attempts, retry_at)
+        report.deferred += 1

@@ -1,0 +1,543 @@
+"""The mail door's work on a branch mailbox: collect what it holds into the queue, and
+file decided messages into folders.
+
+Every message the collector passes is recorded, whatever it holds; the UID checkpoint
+moves in the same transaction as the rows it covers, so it never passes a message that
+is not recorded. After a UIDVALIDITY change each message is recognised by its bytes and
+keeps its row (and its decision); a second copy of a request is filed as a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import or_
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, col, select
+
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.imap_mailbox import LINK_ERRORS, FetchedMessage
+from empikgo_mailer.adapters.tables import MailboxState, MailRequest
+from empikgo_mailer.config import MailSettings
+from empikgo_mailer.domain.mail_headers import storable
+from empikgo_mailer.domain.mail_requests import MessageReading, fingerprint, read_message
+from empikgo_mailer.domain.replies import MailOutcome
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+SET_ASIDE_OUTCOMES = frozenset(
+    {
+        MailOutcome.AUTOMATIC,
+        MailOutcome.CARD_MISSING,
+        MailOutcome.TOO_LARGE,
+        MailOutcome.RATE_LIMITED,
+        MailOutcome.NO_SENDER,
+        MailOutcome.FAILED,
+    }
+)
+
+
+class Mailbox(Protocol):
+    """What the handlers need from a mailbox (the IMAP adapter, or a fake in tests)."""
+
+    uidvalidity: int
+
+    def uids_after(self, last_uid: int) -> list[int]: ...
+    def fetch(self, uids: Sequence[int], max_bytes: int) -> list[FetchedMessage]: ...
+    def uid_of(self, message_id: str) -> int | None: ...
+    def move(self, uids: Sequence[int], folder: str) -> None: ...
+
+
+@dataclass
+class CollectReport:
+    fetched: int = 0
+    queued: int = 0
+    automatic: int = 0
+    too_large: int = 0
+    unreadable: int = 0
+    duplicates: int = 0
+    renumbered: int = 0  # known messages found again after a UIDVALIDITY change
+    not_ours: int = 0
+
+
+def content_hash(fetched: FetchedMessage) -> str | None:
+    data = fetched.raw if fetched.raw is not None else fetched.header
+    return hashlib.sha256(data).hexdigest() if data and fetched.error is None else None
+
+
+def _problem_row(
+    fetched: FetchedMessage, *, branch_id: str, uidvalidity: int, now: datetime, problem: str
+) -> MailRequest:
+    """A message that cannot be read at all: recorded, set aside for staff, unanswered."""
+    return MailRequest(
+        branch_id=branch_id,
+        uidvalidity=uidvalidity,
+        uid=fetched.uid,
+        fingerprint=f"uid:{uidvalidity}:{fetched.uid}",
+        content_hash=content_hash(fetched),
+        received_at=fetched.received_at or now,
+        size=max(0, fetched.size),
+        kind="unreadable",
+        status="set-aside",
+        outcome=MailOutcome.FAILED,
+        note=storable(problem, 2000),
+        decided_at=now,
+        created_at=now,
+    )
+
+
+def _entry(
+    fetched: FetchedMessage,
+    reading: MessageReading,
+    *,
+    branch_id: str,
+    uidvalidity: int,
+    now: datetime,
+) -> MailRequest:
+    content = fetched.raw if fetched.raw is not None else fetched.header
+    sender = reading.sender.address
+    request = reading.request
+    notes = [*reading.problems]
+    if sender is None and reading.sender.problem:
+        notes.append(reading.sender.problem)
+    if fetched.received_at is None:
+        notes.append("serwer nie podał czasu odbioru; przyjęto czas pobrania")
+    entry = MailRequest(
+        branch_id=branch_id,
+        uidvalidity=uidvalidity,
+        uid=fetched.uid,
+        fingerprint=fingerprint(sender, reading.message_id, content),
+        content_hash=content_hash(fetched),
+        message_id=reading.message_id,
+        references=" ".join(reading.references) or None,
+        received_at=fetched.received_at or now,
+        size=max(0, fetched.size),
+        sender=sender,
+        subject=storable(reading.subject or "", 500),
+        kind="request",
+        status="queued",
+        note="; ".join(notes) or None,
+        created_at=now,
+    )
+    if reading.automatic is not None:
+        # Never decided, never answered: answering automatic mail is how loops start.
+        entry.kind, entry.status = "automatic", "set-aside"
+        entry.outcome, entry.decided_at = MailOutcome.AUTOMATIC, now
+        entry.note = "; ".join([reading.automatic, *notes])
+    elif fetched.raw is None:
+        entry.kind = "too-large"
+    else:
+        entry.words = storable(request.words, 2000)
+        entry.name_words = storable(request.name_words, 20_000)
+        entry.card_number = request.card
+        entry.cards_found = len(request.cards)
+        entry.cards = " ".join(request.cards) or None
+    return entry
+
+
+def classify(
+    fetched: FetchedMessage,
+    *,
+    branch_id: str,
+    uidvalidity: int,
+    now: datetime,
+    own_addresses: frozenset[str] = frozenset(),
+) -> MailRequest | None:
+    """The row for a fetched message; None only when its subject is readable and not ours
+    (it stays in the inbox, untouched). Never raises."""
+    if fetched.error is not None:
+        return _problem_row(
+            fetched, branch_id=branch_id, uidvalidity=uidvalidity, now=now, problem=fetched.error
+        )
+    try:
+        reading = read_message(fetched.raw or fetched.header, own_addresses=own_addresses)
+        if reading.subject is None:
+            problem = "; ".join(reading.problems) or "nieczytelne nagłówki"
+            return _problem_row(
+                fetched, branch_id=branch_id, uidvalidity=uidvalidity, now=now, problem=problem
+            )
+        if not reading.is_request:
+            return None
+        return _entry(fetched, reading, branch_id=branch_id, uidvalidity=uidvalidity, now=now)
+    except Exception as exc:
+        log.exception(
+            "cannot read message uid=%s in %s; set aside for staff", fetched.uid, branch_id
+        )
+        problem = f"błąd odczytu wiadomości ({type(exc).__name__})"
+        return _problem_row(
+            fetched, branch_id=branch_id, uidvalidity=uidvalidity, now=now, problem=problem
+        )
+
+
+def _legacy_fingerprint(entry: MailRequest) -> str | None:
+    """The identity rows had before sender-aware fingerprints (schema 0004 and earlier)."""
+    if entry.message_id:
+        return "mid:" + hashlib.sha256(entry.message_id.encode()).hexdigest()
+    return None
+
+
+@dataclass
+class _Batch:
+    """One fetch batch on its way into the database."""
+
+    branch_id: str
+    uidvalidity: int
+    renumbered: bool  # the mailbox's UIDVALIDITY changed since the last collect
+    entries: list[MailRequest]
+
+
+def _renumber(session: Session, batch: _Batch, report: CollectReport) -> list[MailRequest]:
+    """After a UIDVALIDITY change: a message already recorded keeps its row, which now
+    points at its new UID (and is filed again, since it is still in the inbox). Returns
+    the entries that are new."""
+    hashes = sorted({e.content_hash for e in batch.entries if e.content_hash})
+    legacy = sorted({fp for e in batch.entries if (fp := _legacy_fingerprint(e))})
+    if not hashes and not legacy:
+        return batch.entries
+    known = list(
+        session.exec(
+            select(MailRequest)
+            .where(
+                MailRequest.branch_id == batch.branch_id,
+                MailRequest.uidvalidity != batch.uidvalidity,
+                or_(
+                    col(MailRequest.content_hash).in_(hashes),
+                    col(MailRequest.fingerprint).in_(legacy),
+                ),
+            )
+            .order_by(col(MailRequest.id))
+        )
+    )
+    new: list[MailRequest] = []
+    for entry in batch.entries:
+        legacy_fp = _legacy_fingerprint(entry)
+        match = next(
+            (
+                row
+                for row in known
+                if row.uidvalidity != batch.uidvalidity
+                and (
+                    (row.content_hash is not None and row.content_hash == entry.content_hash)
+                    or (row.content_hash is None and row.fingerprint == legacy_fp)
+                )
+            ),
+            None,
+        )
+        if match is None:
+            new.append(entry)
+            continue
+        match.uidvalidity, match.uid = batch.uidvalidity, entry.uid
+        match.filed_at = None  # found in the inbox again, so not filed whatever we thought
+        match.content_hash = match.content_hash or entry.content_hash
+        session.add(match)
+        report.renumbered += 1
+    return new
+
+
+def _store(session: Session, batch: _Batch) -> CollectReport:
+    """Add the batch's rows to the session; the counts of what was added."""
+    report = CollectReport()
+    entries = _renumber(session, batch, report) if batch.renumbered else batch.entries
+    already = set(
+        session.exec(
+            select(MailRequest.uid).where(
+                MailRequest.branch_id == batch.branch_id,
+                MailRequest.uidvalidity == batch.uidvalidity,
+                col(MailRequest.uid).in_([e.uid for e in entries]),
+            )
+        )
+    )
+    fresh = [e for e in entries if e.uid not in already]  # recorded by an earlier, cut pass
+    originals = dict(
+        session.exec(
+            select(MailRequest.fingerprint, MailRequest.id).where(
+                MailRequest.branch_id == batch.branch_id,
+                MailRequest.kind != "duplicate",
+                col(MailRequest.fingerprint).in_([e.fingerprint for e in fresh]),
+            )
+        ).all()
+    )
+    for entry in fresh:
+        if entry.kind != "unreadable" and entry.fingerprint in originals:
+            # The same sender's same message again (a client resending, a copy): one
+            # request, one answer; the copy is filed with the original.
+            entry.kind, entry.status = "duplicate", "decided"
+            entry.outcome, entry.decided_at = MailOutcome.DUPLICATE, entry.created_at
+            entry.note = "kopia wcześniejszej prośby (ten sam nadawca i Message-ID)"
+            log.info(
+                "message uid=%s in %s repeats request #%s: filed with it, not answered again",
+                entry.uid,
+                batch.branch_id,
+                originals[entry.fingerprint] or "in the same batch",
+            )
+            report.duplicates += 1
+        else:
+            originals.setdefault(entry.fingerprint, None)
+            report.queued += entry.status == "queued"
+            report.automatic += entry.kind == "automatic"
+            report.too_large += entry.kind == "too-large"
+            report.unreadable += entry.kind == "unreadable"
+        session.add(entry)
+    return report
+
+
+def _copy(entry: MailRequest) -> MailRequest:
+    """A fresh, unsaved copy (a row from a rolled-back flush may keep its old id)."""
+    return MailRequest(**entry.model_dump(exclude={"id"}))
+
+
+def _safe_copy(entry: MailRequest, error: Exception) -> MailRequest:
+    """The least that can be stored about a message whose row the database refused."""
+    return MailRequest(
+        branch_id=entry.branch_id,
+        uidvalidity=entry.uidvalidity,
+        uid=entry.uid,
+        fingerprint=f"uid:{entry.uidvalidity}:{entry.uid}",
+        content_hash=entry.content_hash,
+        received_at=entry.received_at,
+        size=entry.size,
+        kind="unreadable",
+        status="set-aside",
+        outcome=MailOutcome.FAILED,
+        note=storable(f"baza danych nie przyjęła wiadomości ({type(error).__name__})", 2000),
+        decided_at=entry.created_at,
+        created_at=entry.created_at,
+    )
+
+
+def _store_batch(db: Database, batch: _Batch, last_uid: int, now: datetime) -> CollectReport:
+    """Store the batch and move the checkpoint in one transaction. When the database
+    refuses a row, store the entries one by one, each in a savepoint, and keep a minimal
+    row for staff in place of a refused one. An unavailable database (locked, gone)
+    raises, and the checkpoint stays where it was."""
+
+    def position() -> MailboxState:
+        return MailboxState(
+            branch_id=batch.branch_id,
+            uidvalidity=batch.uidvalidity,
+            last_uid=last_uid,
+            updated_at=now,
+        )
+
+    pristine = [_copy(e) for e in batch.entries]
+    try:
+        with db.transaction() as session:
+            report = _store(session, batch)
+            session.merge(position())
+        return report
+    except OperationalError:
+        raise
+    except Exception as exc:
+        log.warning(
+            "storing %d messages of %s failed (%s); storing them one by one",
+            len(pristine),
+            batch.branch_id,
+            exc,
+        )
+    report = CollectReport()
+    with db.transaction() as session:
+        for entry in pristine:
+            single = _Batch(batch.branch_id, batch.uidvalidity, batch.renumbered, [_copy(entry)])
+            try:
+                with session.begin_nested():
+                    counted = _store(session, single)
+            except OperationalError:
+                raise
+            except Exception as exc:
+                log.exception(
+                    "message uid=%s in %s cannot be stored; kept for staff",
+                    entry.uid,
+                    batch.branch_id,
+                )
+                with session.begin_nested():
+                    session.add(_safe_copy(entry, exc))
+                counted = CollectReport(unreadable=1)
+            _add(report, counted)
+        session.merge(position())
+    return report
+
+
+def _add(total: CollectReport, part: CollectReport) -> None:
+    for name in vars(part):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+
+
+def mailbox_position(session: Session, branch_id: str, uidvalidity: int) -> tuple[int, bool]:
+    """The last UID already collected (0 after a UIDVALIDITY change: everything is read
+    again), and whether rows of an earlier UIDVALIDITY exist, whose messages are then
+    recognised by their bytes. That stays true after the change, so a collect cut short
+    half-way still recognises the rest next time."""
+    state = session.get(MailboxState, branch_id)
+    last_uid = state.last_uid if state is not None and state.uidvalidity == uidvalidity else 0
+    older = session.exec(
+        select(MailRequest.id)
+        .where(MailRequest.branch_id == branch_id, MailRequest.uidvalidity != uidvalidity)
+        .limit(1)
+    ).first()
+    return last_uid, older is not None
+
+
+def collect(
+    branch_id: str,
+    mailbox: Mailbox,
+    *,
+    db: Database,
+    mail: MailSettings,
+    clock: Clock,
+    own_addresses: frozenset[str] = frozenset(),
+) -> CollectReport:
+    report = CollectReport()
+    with db.transaction() as session:
+        last_uid, renumbered = mailbox_position(session, branch_id, mailbox.uidvalidity)
+    if renumbered and last_uid == 0:
+        log.warning("mailbox %s was renumbered (UIDVALIDITY changed): reading it again", branch_id)
+    uids = mailbox.uids_after(last_uid)
+    for start in range(0, len(uids), mail.fetch_batch):
+        chunk = uids[start : start + mail.fetch_batch]
+        now = clock()
+        fetched = mailbox.fetch(chunk, mail.max_message_bytes)
+        report.fetched += len(fetched)
+        rows = [
+            classify(
+                m,
+                branch_id=branch_id,
+                uidvalidity=mailbox.uidvalidity,
+                now=now,
+                own_addresses=own_addresses,
+            )
+            for m in fetched
+        ]
+        entries = [row for row in rows if row is not None]
+        report.not_ours += len(rows) - len(entries)
+        batch = _Batch(branch_id, mailbox.uidvalidity, renumbered, entries)
+        _add(report, _store_batch(db, batch, max(chunk), now))
+    return report
+
+
+# --- filing -------------------------------------------------------------------------------
+def folder_for(outcome: str | None, mail: MailSettings) -> str:
+    if outcome == MailOutcome.ISSUED:
+        return mail.folders.answered
+    if outcome in SET_ASIDE_OUTCOMES or outcome is None:
+        return mail.folders.staff
+    return mail.folders.rejected
+
+
+@dataclass
+class FileReport:
+    filed: int = 0
+    failed: int = 0
+    waiting: int = 0  # copies whose original is not decided yet
+
+
+def _folders(
+    session: Session, branch_id: str, pending: list[MailRequest], mail: MailSettings
+) -> dict[int, str]:
+    """The folder of each pending row; a duplicate goes where its original went, once the
+    original is decided."""
+    copies = [r.fingerprint for r in pending if r.kind == "duplicate"]
+    originals: dict[str, MailRequest] = {}
+    if copies:
+        for row in session.exec(
+            select(MailRequest).where(
+                MailRequest.branch_id == branch_id,
+                MailRequest.kind != "duplicate",
+                col(MailRequest.fingerprint).in_(copies),
+            )
+        ):
+            originals.setdefault(row.fingerprint, row)
+    folders: dict[int, str] = {}
+    for row in pending:
+        assert row.id is not None
+        if row.kind != "duplicate":
+            folders[row.id] = folder_for(row.outcome, mail)
+            continue
+        original = originals.get(row.fingerprint)
+        if original is None:
+            folders[row.id] = mail.folders.staff
+        elif original.status != "queued":
+            folders[row.id] = folder_for(original.outcome, mail)
+    return folders
+
+
+def file_decided(
+    branch_id: str, mailbox: Mailbox, *, db: Database, mail: MailSettings, clock: Clock
+) -> FileReport:
+    """Move decided and set-aside messages out of the inbox, to a folder per outcome. A
+    message the server will not move is noted for staff; the others are moved."""
+    report = FileReport()
+    with db.transaction() as session:
+        pending = list(
+            session.exec(
+                select(MailRequest).where(
+                    MailRequest.branch_id == branch_id,
+                    col(MailRequest.status).in_(["decided", "set-aside"]),
+                    col(MailRequest.filed_at).is_(None),
+                )
+            )
+        )
+        folders = _folders(session, branch_id, pending, mail)
+    report.waiting = len(pending) - len(folders)
+    gone: list[int] = []  # no longer in the inbox: nothing to move
+    by_folder: dict[str, list[tuple[int, int]]] = {}
+    for row in pending:
+        assert row.id is not None
+        if row.id not in folders:
+            continue
+        uid: int | None = row.uid
+        if row.uidvalidity != mailbox.uidvalidity:
+            # collect found every message still in the inbox and renumbered its row; a
+            # row left behind was moved by someone. Its Message-ID is a last chance.
+            uid = mailbox.uid_of(row.message_id) if row.message_id else None
+        if uid is None:
+            gone.append(row.id)
+        else:
+            by_folder.setdefault(folders[row.id], []).append((row.id, uid))
+    filed: list[int] = list(gone)
+    errors: dict[int, str] = {}
+    for folder, items in by_folder.items():
+        filed_now, failed_now = _move(mailbox, items, folder)
+        filed += filed_now
+        errors.update(failed_now)
+    now = clock()
+    with db.transaction() as session:
+        for row in pending:
+            if row.id in errors:
+                row.filing_error = storable(errors[row.id], 2000)
+                session.add(row)
+            elif row.id in filed:
+                row.filed_at, row.filing_error = now, None
+                session.add(row)
+    report.filed, report.failed = len(filed), len(errors)
+    return report
+
+
+def _move(
+    mailbox: Mailbox, items: list[tuple[int, int]], folder: str
+) -> tuple[list[int], dict[int, str]]:
+    """Move all at once; when the server refuses, one at a time, so one message it will
+    not move does not keep the others in the inbox. Link errors propagate (reconnect)."""
+    try:
+        mailbox.move([uid for _, uid in items], folder)
+        return [row_id for row_id, _ in items], {}
+    except LINK_ERRORS:
+        raise
+    except Exception as exc:
+        log.warning("moving %d messages to %r failed (%s); one by one", len(items), folder, exc)
+    filed: list[int] = []
+    errors: dict[int, str] = {}
+    for row_id, uid in items:
+        try:
+            mailbox.move([uid], folder)
+            filed.append(row_id)
+        except LINK_ERRORS:
+            raise
+        except Exception as exc:
+            log.warning("message uid=%s cannot be moved to %r: %s", uid, folder, exc)
+            errors[row_id] = f"nie udało się przenieść do folderu „{folder}”: {exc}"
+    return filed, errors

@@ -1,0 +1,229 @@
+"""A library on real servers for fault tests and their benchmark: Dovecot holds both
+branch mailboxes, an aiosmtpd sink receives replies, `empikgo-mailer` runs as a real
+process (so it can be killed), and `invariants` checks the database against the sink.
+
+Only the command line and plain SQL over tables every schema version has are used, so
+the same harness measures older versions too (bench/mail_faults.py, "before" figures).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email import message_from_bytes
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import create_engine, text
+
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.domain.month import Month
+from empikgo_mailer.domain.platforms import Platform
+from tests.support.config import MAIL_ENV, write_config
+from tests.support.data import add_codes
+from tests.support.dovecot import DovecotServer
+from tests.support.smtp import SmtpSink
+
+WARSAW = ZoneInfo("Europe/Warsaw")
+BRANCHES = ("multimedia", "w63")
+OPENING = "2026-11-02T12:00"  # a Monday when both branches are open
+FIRST_SECOND = datetime(2026, 11, 1, 0, 0, 1, tzinfo=WARSAW)
+REPO = Path(__file__).parents[2]
+
+
+def request_message(n: int, *, message_id: bool = True) -> bytes:
+    """Reader n's request, to branch n % 2."""
+    mid = f"Message-ID: <lab-{n}@example.com>\r\n" if message_id else ""
+    return (
+        f"From: Czytelnik {n} <reader{n}@example.com>\r\n"
+        f"To: {BRANCHES[n % 2]}@biblioteka.test\r\n"
+        f"Subject: EMPIK GO\r\n{mid}"
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        f"Dzień dobry,\r\nproszę o kod Empik Go.\r\nCzytelnik Numer{n}\r\n"
+        f"nr karty {9_000_000 + n}\r\n"
+    ).encode()
+
+
+@dataclass(frozen=True)
+class Invariants:
+    """What must hold after any interruption; every count but `waiting` and `pending`
+    must be 0, except `duplicate_deliveries`, bounded by the kills."""
+
+    codes_given_twice: int
+    readers_with_two_codes: int
+    requests_with_two_replies: int
+    duplicate_deliveries: int  # a reply the sink received more than once
+    foreign_deliveries: int  # something in the sink that is not in the outbox
+    code_to_stranger: int  # a code delivered to anyone but the reader on file
+    waiting: int  # requests not decided yet
+    pending: int  # replies not sent yet
+    delivered: int  # distinct replies the sink holds
+
+    def broken(self) -> dict[str, int]:
+        return {
+            name: value
+            for name, value in vars(self).items()
+            if name not in {"waiting", "pending", "delivered", "duplicate_deliveries"} and value
+        }
+
+
+@dataclass
+class Lab:
+    root: Path
+    url: str
+    dovecot: DovecotServer
+    sink: SmtpSink
+    smtp_port: int
+    busy_timeout: float = 15.0
+    smtp_timeout: float = 10.0
+    fetch_batch: int = 200
+    config: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.config = write_config(
+            self.root,
+            self.url,
+            imap_port=self.dovecot.port,
+            smtp_port=self.smtp_port,
+            fetch_batch=self.fetch_batch,
+            busy_timeout=self.busy_timeout,
+            smtp_timeout=self.smtp_timeout,
+        )
+
+    # the program, as a process ----------------------------------------------------------
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "empikgo_mailer", "--config", str(self.config), *args]
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, **MAIL_ENV, "PYTHONPATH": str(REPO)}
+
+    def spawn(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.command(*args),
+            env=self.environment(),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.command(*args),
+            env=self.environment(),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    # data -----------------------------------------------------------------------------
+    def seed(self, readers: int, codes_per_branch: int) -> None:
+        db = Database(self.url)
+        with db.transaction() as session:
+            Store(session).insert_patrons(
+                [
+                    {
+                        "card_number": str(9_000_000 + n),
+                        "first_name": "Czytelnik",
+                        "last_name": f"Numer{n}",
+                        "email": f"reader{n}@example.com",
+                        "active": True,
+                        "contact_confirmed_on": date(2026, 9, 1),
+                        "opening_balance_grosze": 0,
+                        "updated_at": datetime(2026, 10, 1, tzinfo=UTC),
+                    }
+                    for n in range(readers)
+                ]
+            )
+        for branch in BRANCHES:
+            values = [f"{branch}-{n:06d}" for n in range(codes_per_branch)]
+            add_codes(db, Platform.EMPIK_GO, Month(2026, 11), branch, values)
+        db.dispose()
+
+    def deliver(self, requests: range, *, message_id: bool = True) -> None:
+        for branch in BRANCHES:
+            with self.dovecot.client(branch) as client:
+                for n in requests:
+                    if BRANCHES[n % 2] == branch:
+                        client.append(
+                            "INBOX",
+                            request_message(n, message_id=message_id),
+                            msg_time=FIRST_SECOND,
+                        )
+
+    def inbox(self, branch: str) -> int:
+        with self.dovecot.client(branch) as client:
+            client.select_folder("INBOX", readonly=True)
+            return len(client.search())
+
+    # checks -----------------------------------------------------------------------------
+    def invariants(self) -> Invariants:
+        engine = create_engine(self.url)
+        try:
+            with engine.connect() as connection:
+
+                def one(sql: str) -> int:
+                    return int(connection.execute(text(sql)).scalar() or 0)
+
+                outbox: dict[str, str] = dict(
+                    connection.execute(text("SELECT message_id, recipient FROM outbox")).all()
+                )
+                emails: dict[str, str | None] = dict(
+                    connection.execute(
+                        text(
+                            "SELECT o.message_id, p.email FROM outbox o "
+                            "JOIN mail_request r ON r.id = o.request_id "
+                            "JOIN issuance i ON i.id = r.issuance_id "
+                            "JOIN patron p ON p.id = i.patron_id"
+                        )
+                    ).all()
+                )
+                counts = Invariants(
+                    codes_given_twice=one(
+                        "SELECT count(*) FROM (SELECT code_id FROM issuance "
+                        "GROUP BY code_id HAVING count(*) > 1) t"
+                    ),
+                    readers_with_two_codes=one(
+                        "SELECT count(*) FROM (SELECT patron_id FROM issuance "
+                        "GROUP BY patron_id, month HAVING count(*) > 1) t"
+                    ),
+                    requests_with_two_replies=one(
+                        "SELECT count(*) FROM (SELECT request_id FROM outbox "
+                        "GROUP BY request_id HAVING count(*) > 1) t"
+                    ),
+                    duplicate_deliveries=0,
+                    foreign_deliveries=0,
+                    code_to_stranger=0,
+                    waiting=one("SELECT count(*) FROM mail_request WHERE status = 'queued'"),
+                    pending=one("SELECT count(*) FROM outbox WHERE status = 'pending'"),
+                    delivered=0,
+                )
+        finally:
+            engine.dispose()
+        delivered: Counter[str] = Counter()
+        foreign = stranger = 0
+        for _, recipients, content in list(self.sink.accepted):
+            message = message_from_bytes(content)
+            mid = str(message["Message-ID"])
+            delivered[mid] += 1
+            if mid not in outbox or recipients != [outbox[mid]]:
+                foreign += 1
+            elif mid in emails and (emails[mid] or "").casefold() != outbox[mid].casefold():
+                stranger += 1
+        return Invariants(
+            **{
+                **vars(counts),
+                "duplicate_deliveries": sum(n - 1 for n in delivered.values()),
+                "foreign_deliveries": foreign,
+                "code_to_stranger": stranger,
+                "delivered": len(delivered),
+            }
+        )
