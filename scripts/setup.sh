@@ -13,6 +13,13 @@ fi
 command -v runuser >/dev/null 2>&1 || packages+=(util-linux)
 # The mail tests run a throwaway Dovecot of their own (never the system service).
 [ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || packages+=(dovecot-imapd)
+# The hostile-mail tests read CPython's own e-mail test corpus (test/test_email/data); a
+# Python without its test package takes it from Debian's libpython3.X-testsuite.
+if ! "$python" -c 'import pathlib, sys, sysconfig
+data = pathlib.Path(sysconfig.get_paths()["stdlib"]) / "test/test_email/data/msg_01.txt"
+sys.exit(0 if data.exists() else 1)' && ! compgen -G "/usr/lib/python3*/test/test_email/data/msg_01.txt" >/dev/null; then
+    packages+=("libpython3.$(/usr/bin/python3 -c 'import sys; print(sys.version_info.minor)')-testsuite")
+fi
 
 if ((${#packages[@]})); then
     if [ "$(id -u)" -eq 0 ]; then

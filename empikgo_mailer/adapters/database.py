@@ -91,5 +91,11 @@ class Database:
         with self._writer, self.engine.begin() as connection:
             yield connection
 
+    @contextmanager
+    def transaction_on(self, connection: Connection) -> Iterator[Connection]:
+        """A Core transaction on a connection the caller keeps for many of them."""
+        with self._writer, connection.begin():
+            yield connection
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -74,6 +74,12 @@ class SmtpSender:
             timeout=s.timeout_seconds,
         )
         await smtp.connect()
+        if smtp.is_ehlo_or_helo_needed:
+            # What the server offers (SMTPUTF8) must be known before the first message.
+            try:
+                await smtp.ehlo()
+            except aiosmtplib.SMTPHeloError:
+                await smtp.helo()
         if s.username and s.password is not None:
             await smtp.login(s.username, s.password.value)
         return smtp

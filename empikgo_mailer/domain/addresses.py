@@ -28,7 +28,14 @@ _REGISTRY = HeaderRegistry()
 # of an address: each is replaced by a plain atom before parsing, so whatever it
 # decodes to (an "@", CR LF) cannot shape the address.
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
-_TOLERATED_DEFECTS = (errors.NonASCIILocalPartDefect,)  # EAI addresses are fine
+# EAI addresses are fine, and so is obsolete syntax alone ("J. Kowalski <jan@...>": a
+# period in an unquoted name, as some clients write it). An invalid part is not.
+_TOLERATED_DEFECTS = (errors.NonASCIILocalPartDefect, errors.ObsoleteHeaderDefect)
+# The two shapes nearly every client writes, read without the (slow) registry: a bare
+# address, or a plain name (no specials, no quotes, no comments) and <address>. The
+# registry gives the same answer for them (tests/unit/test_addresses.py checks it).
+_PLAIN_NAME = rf"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~\- {_UTF8}]*"
+_FAST = re.compile(rf"\s*(?:{_PLAIN_NAME}<([^<>\s]+)>|([^<>\s]+))\s*")
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,20 @@ def read_sender(raw_values: list[str]) -> SenderReading:
         return _refused("nagłówek From jest za długi")
     if "\x00" in raw or "\r" in raw or "\n" in raw:
         return _refused("nagłówek From zawiera znaki sterujące")
+    return fast_address(raw) or registry_address(raw)
+
+
+def fast_address(raw: str) -> SenderReading | None:
+    """The address of a From value in one of the plain shapes; None for anything else."""
+    fast = _FAST.fullmatch(raw)
+    if fast is None or "=?" in raw:
+        return None
+    spec = fast.group(1) or fast.group(2)
+    return SenderReading(spec) if valid_address(spec) else None
+
+
+def registry_address(raw: str) -> SenderReading:
+    """The address of a From value as the standard library's header registry parses it."""
     try:
         header = _REGISTRY("From", _ENCODED_WORD.sub("x", raw))
         assert isinstance(header, AddressHeader)

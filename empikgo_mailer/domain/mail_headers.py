@@ -32,35 +32,47 @@ def _unescaped(value: str) -> str:
         return data.decode("cp1250", "replace")
 
 
-def raw_values(message: Message, name: str) -> list[str]:
-    """Every header called `name`, unfolded, as it travelled (encoded words kept)."""
-    wanted = name.lower()
-    return [
-        _FOLDING.sub("", _unescaped(str(value)))
-        for key, value in message.raw_items()
-        if key.lower() == wanted
-    ]
+class Headers:
+    """Every header of a message by lower-case name, unfolded and unescaped: read once,
+    looked up many times."""
+
+    def __init__(self, message: Message) -> None:
+        self._values: dict[str, list[str]] = {}
+        for key, value in message.raw_items():
+            text = _unescaped(str(value))
+            if "\n" in text:
+                text = _FOLDING.sub("", text)
+            self._values.setdefault(key.lower(), []).append(text)
+
+    def all(self, name: str) -> list[str]:
+        """Every header called `name`, as it travelled (encoded words kept)."""
+        return self._values.get(name.lower(), [])
 
 
-def header_text(message: Message, name: str, limit: int = MAX_TEXT) -> str | None:
+def header_text(headers: Headers, name: str, limit: int = MAX_TEXT) -> str | None:
     """The first `name` header as text: RFC 2047 words decoded, control characters (CR LF
     and NUL included) removed, whitespace folded, at most `limit` characters. None when
     absent. Unknown charsets and broken encodings degrade to the raw text."""
-    values = raw_values(message, name)
+    values = headers.all(name)
     if not values:
         return None
-    raw = values[0][: limit * 8]  # words are decoded from a bounded piece only
-    try:
-        text = str(make_header(decode_header(raw)))
-    except Exception:  # the stdlib raises a zoo of errors on broken words
-        text = raw
+    text = values[0][: limit * 8]  # words are decoded from a bounded piece only
+    if "=?" in text:
+        text = _decoded_words(text)
     return " ".join(_CONTROL.sub(" ", text).split())[:limit]
 
 
-def message_id(message: Message) -> str | None:
+def _decoded_words(raw: str) -> str:
+    try:
+        return str(make_header(decode_header(raw)))
+    except Exception:  # the stdlib raises a zoo of errors on broken words: keep them raw
+        return raw
+
+
+def message_id(headers: Headers) -> str | None:
     """The Message-ID as `<...>`, or None when it is missing or not a sane msg-id (an
     absurd one would break the reply's In-Reply-To; the reply goes out unthreaded)."""
-    values = raw_values(message, "Message-ID")
+    values = headers.all("Message-ID")
     if len(values) != 1:
         return None
     match = _MSG_ID.fullmatch(values[0].strip())
@@ -69,9 +81,9 @@ def message_id(message: Message) -> str | None:
     return match.group(0)
 
 
-def references(message: Message) -> tuple[str, ...]:
+def references(headers: Headers) -> tuple[str, ...]:
     """The sane msg-ids of References, newest last, at most MAX_REFERENCES of them."""
-    values = raw_values(message, "References")
+    values = headers.all("References")
     found = [
         f"<{m.group(1)}>"
         for value in values[:1]

@@ -18,7 +18,7 @@ from email.parser import BytesHeaderParser
 
 from empikgo_mailer.domain.addresses import SenderReading, address_key, read_sender
 from empikgo_mailer.domain.cards import ascii_digits
-from empikgo_mailer.domain.mail_headers import header_text, message_id, raw_values, references
+from empikgo_mailer.domain.mail_headers import Headers, header_text, message_id, references
 from empikgo_mailer.domain.mail_text import body_text
 from empikgo_mailer.domain.names import name_words
 
@@ -70,35 +70,41 @@ def _parsed(raw: bytes) -> tuple[Message, str | None]:
 
 
 def sender(message: Message) -> SenderReading:
-    return read_sender(raw_values(message, "From"))
-
-
-def _value(message: Message, name: str) -> str:
-    return (header_text(message, name, limit=100) or "").lower()
+    return read_sender(Headers(message).all("From"))
 
 
 def automatic_reason(message: Message, own_addresses: frozenset[str] = frozenset()) -> str | None:
     """Why a message is automatic (RFC 3834 and friends) or our own, in Polish for staff;
     None for mail from a person. `own_addresses`: the branch mailboxes (address keys)."""
-    auto_submitted = _value(message, "Auto-Submitted")
+    headers = Headers(message)
+    address = read_sender(headers.all("From")).address
+    return _automatic(message, headers, address, own_addresses)
+
+
+def _automatic(
+    message: Message, headers: Headers, address: str | None, own_addresses: frozenset[str]
+) -> str | None:
+    def value(name: str) -> str:
+        return (header_text(headers, name, limit=100) or "").lower()
+
+    auto_submitted = value("Auto-Submitted")
     if auto_submitted and auto_submitted != "no":
         return f"wiadomość automatyczna (Auto-Submitted: {auto_submitted})"
-    precedence = _value(message, "Precedence")
+    precedence = value("Precedence")
     if precedence in {"bulk", "junk", "list", "auto_reply"}:
         return f"wiadomość masowa (Precedence: {precedence})"
-    if raw_values(message, "List-Id"):
+    if headers.all("List-Id"):
         return "wiadomość z listy dyskusyjnej (List-Id)"
     for header in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"):
-        value = _value(message, header)
-        if value and (header != "X-Auto-Response-Suppress" or "oof" in value or value == "all"):
+        found = value(header)
+        if found and (header != "X-Auto-Response-Suppress" or "oof" in found or found == "all"):
             return f"odpowiedź automatyczna ({header})"
-    return_path = raw_values(message, "Return-Path")
+    return_path = headers.all("Return-Path")
     if return_path and return_path[0].strip() in {"<>", ""}:
         return "zwrot bez nadawcy (Return-Path: <>)"
-    address = sender(message).address or ""
-    if address.split("@")[0].lower() in _AUTOMATIC_SENDERS:
+    if address is not None and address.split("@")[0].lower() in _AUTOMATIC_SENDERS:
         return f"komunikat serwera poczty ({address})"
-    if address and address_key(address) in own_addresses:
+    if address is not None and address_key(address) in own_addresses:
         # A branch's own reply bounced back, or a loop between our two mailboxes.
         return f"wiadomość z adresu biblioteki ({address})"
     try:
@@ -169,7 +175,8 @@ class RequestText:
 
 
 def read_request(message: Message) -> RequestText:
-    words = own_words(body_text(message))
+    # NUL separates words as a space would; no database column takes it.
+    words = own_words(body_text(message).replace("\x00", " "))
     return RequestText(words=_shown(words), name_words=name_words(words), cards=card_numbers(words))
 
 
@@ -198,7 +205,8 @@ def read_message(raw: bytes, *, own_addresses: frozenset[str] = frozenset()) -> 
     automatic-mail signs, then the body. Never raises."""
     try:
         message, body_problem = _parsed(raw)
-        subject = header_text(message, "Subject") or ""
+        headers = Headers(message)
+        subject = header_text(headers, "Subject") or ""
     except Exception as exc:
         return MessageReading(
             None,
@@ -211,9 +219,9 @@ def read_message(raw: bytes, *, own_addresses: frozenset[str] = frozenset()) -> 
         )
     problems = [body_problem] if body_problem else []
     try:
-        reading = sender(message)
-        automatic = automatic_reason(message, own_addresses)
-        msg_id, refs = message_id(message), references(message)
+        reading = read_sender(headers.all("From"))
+        automatic = _automatic(message, headers, reading.address, own_addresses)
+        msg_id, refs = message_id(headers), references(headers)
     except Exception as exc:  # a bug, not mail: still recorded for staff, never lost
         reading, automatic, msg_id, refs = (
             SenderReading(None, "nieczytelny nadawca"),

@@ -178,11 +178,11 @@ class Daemon:
             self._phase(report, f"file:{branch.id}", partial(self._with_mailbox, branch, file_into))
 
     async def _send(self) -> SendReport:
-        outbox = Outbox(self.app.db, new_owner())
-        async with self.transport_factory(self.app.settings.smtp) as transport:
-            return await send_outbox(
-                outbox=outbox, links=self.links, transport=transport, clock=self.clock
-            )
+        with Outbox(self.app.db, new_owner()) as outbox:
+            async with self.transport_factory(self.app.settings.smtp) as transport:
+                return await send_outbox(
+                    outbox=outbox, links=self.links, transport=transport, clock=self.clock
+                )
 
     def _seconds_to_next_opening(self) -> float:
         calendar, now = self.app.library.calendar, self.clock()

@@ -57,37 +57,42 @@ async def send_outbox(
     taken_back = outbox.take_back_leases()
     if taken_back:
         log.warning("%d replies were claimed by a pass that died; sending them now", taken_back)
+    try:
+        await _send_due(outbox, links, transport, clock, report)
+    finally:
+        outbox.release_mine()
+    return report
+
+
+async def _send_due(
+    outbox: Outbox, links: Links, transport: Transport, clock: Clock, report: SendReport
+) -> None:
     connected = False
-    while True:
-        batch = outbox.claim(clock(), CLAIM_BATCH)
-        if not batch:
-            break
-        for index, reply in enumerate(batch):
+    while batch := outbox.claim(clock(), CLAIM_BATCH):
+        for reply in batch:
             delivery = await transport.send(
                 reply.sender, reply.recipient, reply.message.encode("utf-8")
             )
             now = clock()
             if delivery.result is SendResult.UNREACHABLE:
                 outbox.unreachable(reply.id, now, delivery.detail)
-                outbox.release([r.id for r in batch[index + 1 :]])
                 state = links.failed(SMTP_LINK, now, delivery.detail, pause_after)
                 log.warning(
                     "SMTP server unreachable (%s); next try at %s", delivery.detail, state.retry_at
                 )
                 report.unreachable, report.paused_until = delivery.detail, state.retry_at
-                return report
+                return
             if not connected:
                 links.worked(SMTP_LINK, now)
                 connected = True
             _record(outbox, reply, delivery, now, report)
-    return report
 
 
 def _record(
     outbox: Outbox, reply: OutgoingReply, delivery: Delivery, now: datetime, report: SendReport
 ) -> None:
     if delivery.result is SendResult.SENT:
-        outbox.sent(reply.id, now, delivery.detail)
+        outbox.sent(reply.id, now)
         report.sent += 1
         return
     attempts = reply.attempts + 1

@@ -262,18 +262,24 @@ def _store(session: Session, batch: _Batch) -> CollectReport:
             )
         ).all()
     )
-    for entry in fresh:
+    for given in fresh:
+        entry = given
         if entry.kind != "unreadable" and entry.fingerprint in originals:
             # The same sender's same message again (a client resending, a copy): one
             # request, one answer; the copy is filed with the original.
-            entry.kind, entry.status = "duplicate", "decided"
-            entry.outcome, entry.decided_at = MailOutcome.DUPLICATE, entry.created_at
-            entry.note = "kopia wcześniejszej prośby (ten sam nadawca i Message-ID)"
             log.info(
                 "message uid=%s in %s repeats request #%s: filed with it, not answered again",
                 entry.uid,
                 batch.branch_id,
                 originals[entry.fingerprint] or "in the same batch",
+            )
+            entry = _copy(
+                entry,
+                kind="duplicate",
+                status="decided",
+                outcome=MailOutcome.DUPLICATE,
+                decided_at=entry.created_at,
+                note="kopia wcześniejszej prośby (ten sam nadawca i Message-ID)",
             )
             report.duplicates += 1
         else:
@@ -286,9 +292,10 @@ def _store(session: Session, batch: _Batch) -> CollectReport:
     return report
 
 
-def _copy(entry: MailRequest) -> MailRequest:
-    """A fresh, unsaved copy (a row from a rolled-back flush may keep its old id)."""
-    return MailRequest(**entry.model_dump(exclude={"id"}))
+def _copy(entry: MailRequest, **changes: object) -> MailRequest:
+    """A fresh, unsaved copy: `_store` never changes the entries it is given, so after a
+    failed transaction they can be stored again (without the id a flush may have set)."""
+    return MailRequest(**{**entry.model_dump(exclude={"id"}), **changes})
 
 
 def _safe_copy(entry: MailRequest, error: Exception) -> MailRequest:
@@ -324,7 +331,6 @@ def _store_batch(db: Database, batch: _Batch, last_uid: int, now: datetime) -> C
             updated_at=now,
         )
 
-    pristine = [_copy(e) for e in batch.entries]
     try:
         with db.transaction() as session:
             report = _store(session, batch)
@@ -335,13 +341,13 @@ def _store_batch(db: Database, batch: _Batch, last_uid: int, now: datetime) -> C
     except Exception as exc:
         log.warning(
             "storing %d messages of %s failed (%s); storing them one by one",
-            len(pristine),
+            len(batch.entries),
             batch.branch_id,
             exc,
         )
     report = CollectReport()
     with db.transaction() as session:
-        for entry in pristine:
+        for entry in batch.entries:
             single = _Batch(batch.branch_id, batch.uidvalidity, batch.renumbered, [_copy(entry)])
             try:
                 with session.begin_nested():

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta, timezone
 
 from empikgo_mailer.adapters.imap_mailbox import ImapMailbox
-from empikgo_mailer.adapters.smtp_sender import SendResult, SmtpSender
+from empikgo_mailer.adapters.smtp_sender import Delivery, SendResult, SmtpSender
 from empikgo_mailer.config import ImapSettings, Secret, SmtpSettings
 from tests.support.config import MAILBOX_PASSWORDS
 from tests.support.dovecot import DovecotServer
 from tests.support.mail import fixture
 from tests.support.postgres import free_port
-from tests.support.smtp import SmtpServer
+from tests.support.smtp import SilentServer, SmtpServer
 
 CET = timezone(timedelta(hours=1))
 
@@ -161,3 +162,45 @@ def test_without_move_messages_are_copied_then_expunged_by_uid(dovecot: DovecotS
         client.select_folder("Empik Go - wydane")
         [copied] = client.fetch(client.search(), ["BODY.PEEK[]"]).values()
         assert copied[b"BODY[]"] == fixture("phone.eml")
+
+
+def send_one(settings: SmtpSettings, recipient: str) -> Delivery:
+    async def scenario() -> Delivery:
+        async with SmtpSender(settings) as sender:
+            return await sender.send("w63@biblioteka.test", recipient, b"Subject: x\r\n\r\nok\r\n")
+
+    return asyncio.run(scenario())
+
+
+def test_an_internationalised_address_goes_out_with_smtputf8(smtp: SmtpServer) -> None:
+    delivery = send_one(smtp_settings(smtp), "łukasz@przykład.pl")
+    assert delivery.result is SendResult.SENT
+    assert [rcpts for _, rcpts, _ in smtp.sink.accepted] == [["łukasz@przykład.pl"]]
+
+
+def test_without_smtputf8_such_a_reply_fails_with_a_reason_and_nothing_breaks() -> None:
+    server = SmtpServer(smtputf8=False).start()
+    try:
+        delivery = send_one(smtp_settings(server), "łukasz@przykład.pl")
+        assert delivery.result is SendResult.PERMANENT
+        assert "SMTPUTF8" in delivery.detail and "spoza ASCII" in delivery.detail
+        # The connection is still good for the next reader.
+        assert send_one(smtp_settings(server), "jan@example.com").result is SendResult.SENT
+    finally:
+        server.stop()
+
+
+def test_a_silent_server_is_unreachable_after_the_timeout() -> None:
+    silent = SilentServer().start()
+    try:
+        started = time.monotonic()
+        delivery = send_one(SmtpSettings("127.0.0.1", silent.port, "none", None, None, 1), "a@b.pl")
+        assert delivery.result is SendResult.UNREACHABLE
+        assert time.monotonic() - started < 5
+    finally:
+        silent.stop()
+
+
+def test_a_server_closing_the_service_is_a_link_problem(smtp: SmtpServer) -> None:
+    smtp.sink.script = ["421 4.3.2 Shutting down"]
+    assert send_one(smtp_settings(smtp), "jan@example.com").result is SendResult.UNREACHABLE

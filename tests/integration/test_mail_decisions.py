@@ -5,22 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from imapclient.exceptions import IMAPClientError
 from sqlmodel import col, select
 
+from empikgo_mailer.adapters.imap_mailbox import FetchedMessage
 from empikgo_mailer.adapters.outbox import Links, Outbox
 from empikgo_mailer.adapters.smtp_sender import SendResult
 from empikgo_mailer.adapters.tables import Issuance, MailRequest, OutboxMessage
 from empikgo_mailer.bootstrap import App, bootstrap
+from empikgo_mailer.domain.mail_requests import MessageReading
+from empikgo_mailer.domain.mail_requests import read_message as read_message_really
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.handlers import mailbox as mailbox_handlers
 from empikgo_mailer.handlers.mail import MailDoor, decide_queue
 from empikgo_mailer.handlers.mail_send import new_owner, send_outbox
+from empikgo_mailer.handlers.mail_status import queue_status
 from empikgo_mailer.handlers.mailbox import collect, file_decided
 from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
 from empikgo_mailer.handlers.report import ShowMonthReport, month_report
@@ -75,8 +82,10 @@ def door(app: App) -> MailDoor:
 
 
 def send(app: App, transport: FakeTransport, clock: Callable[[], datetime]) -> None:
-    outbox = Outbox(app.db, new_owner())
-    asyncio.run(send_outbox(outbox=outbox, links=Links(app.db), transport=transport, clock=clock))
+    with Outbox(app.db, new_owner()) as outbox:
+        asyncio.run(
+            send_outbox(outbox=outbox, links=Links(app.db), transport=transport, clock=clock)
+        )
 
 
 def run(app: App, box: FakeMailbox, transport: FakeTransport, now: datetime) -> None:
@@ -302,3 +311,161 @@ def test_the_month_report_counts_mail_codes_refusals_and_waits(app: App) -> None
     assert pool.median_wait == ((OPENING - FIRST_SECOND) + (OPENING - eight)) / 2
     assert dict(pool.given_per_day)[date(2026, 11, 2)] == 1
     assert report.closed_at is None
+
+
+def rows_by_uid(app: App) -> dict[int, MailRequest]:
+    with app.db.transaction() as session:
+        return {r.uid: r for r in session.exec(select(MailRequest))}
+
+
+def test_a_message_that_cannot_be_read_is_recorded_and_set_aside(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box, transport = FakeMailbox(), FakeTransport()
+    box.deliver(fixture("gmail.eml"), FIRST_SECOND)
+    box.deliver(fixture("phone.eml"), FIRST_SECOND)
+    real = read_message_really
+
+    def read_message(raw: bytes, **kwargs: frozenset[str]) -> MessageReading:
+        if b"CAMphone9999" in raw:
+            raise RuntimeError("reader exploded")
+        return real(raw, **kwargs)
+
+    monkeypatch.setattr(mailbox_handlers, "read_message", read_message)
+    run(app, box, transport, OPENING)
+    rows = rows_by_uid(app)
+    assert (rows[2].kind, rows[2].status, rows[2].outcome) == ("unreadable", "set-aside", "failed")
+    assert rows[2].note == "błąd odczytu wiadomości (RuntimeError)"
+    assert rows[1].outcome == "issued"
+    assert box.folders["Empik Go - dla obsługi"] == [fixture("phone.eml")]
+    assert [str(m["To"]) for m in transport.sent] == ["lukasz.zak@example.com"]
+
+
+def test_a_row_the_database_refuses_does_not_stop_the_others(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = FakeMailbox()
+    for name in ("gmail.eml", "phone.eml", "thunderbird.eml"):
+        box.deliver(fixture(name), FIRST_SECOND)
+    real = mailbox_handlers.classify
+
+    def classify(fetched: FetchedMessage, **kwargs: Any) -> MailRequest | None:
+        entry = real(fetched, **kwargs)
+        if entry is not None and fetched.uid == 2:
+            entry.subject = "EMPIK GO \udc80"  # a value no database driver can encode
+        return entry
+
+    monkeypatch.setattr(mailbox_handlers, "classify", classify)
+    report = collect("multimedia", box, db=app.db, mail=app.settings.mail, clock=lambda: OPENING)
+    assert (report.queued, report.unreadable) == (2, 1)
+    rows = rows_by_uid(app)
+    assert [rows[uid].status for uid in (1, 2, 3)] == ["queued", "set-aside", "queued"]
+    assert "baza danych nie przyjęła wiadomości" in str(rows[2].note)
+    # The checkpoint covers all three: nothing is fetched again, nothing is lost.
+    again = collect("multimedia", box, db=app.db, mail=app.settings.mail, clock=lambda: OPENING)
+    assert again.fetched == 0
+
+
+class StubbornMailbox(FakeMailbox):
+    """The server refuses to move one message (a NO answer), and moves the others."""
+
+    def move(self, uids: Sequence[int], folder: str) -> None:
+        if 2 in uids:
+            raise IMAPClientError("MOVE failed: [SERVERBUG] internal error")
+        super().move(uids, folder)
+
+
+def test_a_message_the_server_will_not_move_is_noted_and_the_others_are_filed(app: App) -> None:
+    box, transport = StubbornMailbox(), FakeTransport()
+    for name in ("gmail.eml", "phone.eml", "thunderbird.eml"):
+        box.deliver(fixture(name), FIRST_SECOND)
+    run(app, box, transport, OPENING)
+    assert sorted(box.inbox) == [2]
+    assert len(box.folders["Empik Go - wydane"]) == 2
+    rows = rows_by_uid(app)
+    assert rows[2].filed_at is None and "SERVERBUG" in str(rows[2].filing_error)
+    assert len(transport.sent) == 3  # filing has nothing to do with answering
+    [queue] = [
+        q
+        for q in queue_status(db=app.db, library=app.library, now=OPENING)
+        if q.branch_id == "multimedia"
+    ]
+    assert queue.filing_errors == [rows[2].filing_error]
+
+
+def test_an_unreachable_smtp_server_ends_the_send_phase_until_the_breaker_allows(
+    app: App,
+) -> None:
+    box = FakeMailbox()
+    for name in ("gmail.eml", "phone.eml", "thunderbird.eml"):
+        box.deliver(fixture(name), FIRST_SECOND)
+    transport = FakeTransport(script=[SendResult.UNREACHABLE])
+    run(app, box, transport, OPENING)
+    assert (transport.tries, transport.sent) == (1, [])  # one try, not one per reply
+    state = Links(app.db).get("smtp")
+    assert state is not None and state.retry_at == OPENING + timedelta(minutes=1)
+    with app.db.transaction() as session:
+        outbox = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+    assert [(o.status, o.attempts, o.lease_owner) for o in outbox] == [("pending", 0, None)] * 3
+    assert outbox[0].last_error == "unreachable scripted"
+    send(app, transport, lambda: OPENING + timedelta(seconds=59))
+    assert transport.tries == 1  # the breaker is open: not even tried
+    send(app, transport, lambda: OPENING + timedelta(minutes=1))
+    assert (transport.tries, len(transport.sent)) == (4, 3)
+    state = Links(app.db).get("smtp")
+    assert state is not None and (state.ok, state.failures, state.retry_at) == (True, 0, None)
+
+
+def test_a_second_unreachable_try_waits_longer(app: App) -> None:
+    box = FakeMailbox()
+    box.deliver(fixture("gmail.eml"), FIRST_SECOND)
+    transport = FakeTransport(script=[SendResult.UNREACHABLE, SendResult.UNREACHABLE])
+    run(app, box, transport, OPENING)
+    send(app, transport, lambda: OPENING + timedelta(minutes=1))
+    state = Links(app.db).get("smtp")
+    assert state is not None and state.failures == 2
+    assert state.retry_at == OPENING + timedelta(minutes=6)
+
+
+def test_mail_from_a_branch_mailbox_is_never_answered(app: App) -> None:
+    box, transport = FakeMailbox(), FakeTransport()
+    box.deliver(
+        fixture("gmail.eml").replace(b"<lukasz.zak@example.com>", b"<w63@biblioteka.test>"),
+        FIRST_SECOND,
+    )
+    clock = lambda: OPENING  # noqa: E731
+    own = frozenset({"multimedia@biblioteka.test", "w63@biblioteka.test"})
+    collect("multimedia", box, db=app.db, mail=app.settings.mail, clock=clock, own_addresses=own)
+    decide_queue("multimedia", door=door(app), clock=clock)
+    send(app, transport, clock)
+    [row] = rows_by_uid(app).values()
+    assert (row.kind, row.outcome) == ("automatic", "automatic")
+    assert transport.sent == []
+
+
+def test_one_message_id_from_two_senders_is_two_requests_and_a_resent_copy_is_one(
+    app: App,
+) -> None:
+    box, transport = FakeMailbox(), FakeTransport()
+    gmail = fixture("gmail.eml")
+    box.deliver(gmail, FIRST_SECOND)
+    # Another reader's client reused the Message-ID: another request all the same.
+    box.deliver(
+        gmail.replace(b"lukasz.zak@example.com", b"kasia.wojcik@example.com")
+        .replace(b"=C5=81ukasz =C5=BBak", b"Katarzyna W=C3=B3jcik")
+        .replace(b"nr karty 1000001", b"nr karty 1000008"),
+        FIRST_SECOND,
+    )
+    box.deliver(gmail, FIRST_SECOND)  # the first reader's client sent it again
+    run(app, box, transport, OPENING)
+    rows = rows_by_uid(app)
+    assert [(rows[u].kind, rows[u].outcome) for u in (1, 2, 3)] == [
+        ("request", "issued"),
+        ("request", "issued"),
+        ("duplicate", "duplicate"),
+    ]
+    assert sorted(str(m["To"]) for m in transport.sent) == [
+        "kasia.wojcik@example.com",
+        "lukasz.zak@example.com",
+    ]
+    assert box.inbox == {} and len(box.folders["Empik Go - wydane"]) == 3

@@ -67,8 +67,10 @@ class FakeTransport:
 
     script: list[SendResult] = field(default_factory=list)
     sent: list[EmailMessage] = field(default_factory=list)
+    tries: int = 0
 
     async def send(self, sender: str, recipient: str, message: bytes) -> Delivery:
+        self.tries += 1
         result = self.script.pop(0) if self.script else SendResult.SENT
         if result is SendResult.SENT:
             parsed = message_from_bytes(message, policy=default)

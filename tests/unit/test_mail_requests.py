@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from empikgo_mailer.domain.mail_headers import header_text
+from empikgo_mailer.domain.mail_headers import Headers, header_text
 from empikgo_mailer.domain.mail_requests import (
     automatic_reason,
     card_numbers,
@@ -53,7 +53,7 @@ def test_encoded_subject_and_sender_are_decoded() -> None:
         b"From: =?UTF-8?B?QWduaWVzemthIFppZWxpxYRza2E=?= <a.z@example.com>\r\n"
         b"Subject: =?UTF-8?B?RU1QSUsgR08=?=\r\n\r\nx\r\n"
     )
-    assert header_text(message, "Subject") == "EMPIK GO"
+    assert header_text(Headers(message), "Subject") == "EMPIK GO"
     assert sender(message).address == "a.z@example.com"
 
 
@@ -105,7 +105,7 @@ def test_quotes_and_signatures_are_not_the_request() -> None:
 @given(st.binary(max_size=3000))
 def test_no_bytes_crash_the_reader(raw: bytes) -> None:
     message = parse_message(raw)
-    header_text(message, "Subject")
+    header_text(Headers(message), "Subject")
     automatic_reason(message)
     sender(message)
     read_request(message)
