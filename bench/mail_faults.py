@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import signal
 import sqlite3
 import subprocess
@@ -33,7 +32,7 @@ from sqlalchemy.engine import make_url
 from tests.support.config import MAILBOX_PASSWORDS
 from tests.support.databases import migrated, migrated_sqlite
 from tests.support.dovecot import DovecotServer
-from tests.support.mail_lab import OPENING, Lab
+from tests.support.mail_lab import OPENING, Lab, kill_nine_loop
 from tests.support.postgres import PostgresServer, free_port
 from tests.support.smtp import SilentServer, SmtpServer
 
@@ -116,27 +115,7 @@ def _decided(url: str) -> int:
 
 def kill9(world: World, backend: str) -> Row:
     with world.lab(backend, fetch_batch=40) as (lab, _):
-        rng = random.Random(f"kill-9-{backend}")
-        moments: list[float | int] = [rng.uniform(0.5, 2.5) for _ in range(4)]
-        moments += sorted(rng.sample(range(5, world.requests - 5), 8))
-        kills = 0
-        for moment in moments:
-            process = lab.spawn("run", "--once", f"--now={OPENING}")
-            if isinstance(moment, float):
-                try:
-                    process.wait(timeout=moment)
-                except subprocess.TimeoutExpired:
-                    os.kill(process.pid, signal.SIGKILL)
-            else:
-
-                def kill_at(count: int, pid: int = process.pid, target: int = moment) -> None:
-                    if count >= target:
-                        os.kill(pid, signal.SIGKILL)
-
-                lab.sink.on_accept = kill_at
-            process.communicate(timeout=world.cap)
-            lab.sink.on_accept = None
-            kills += process.returncode == -signal.SIGKILL
+        kills = kill_nine_loop(lab, seed=f"kill-9-{backend}", requests=world.requests)
         world.finish(lab)
         return world.row("kill -9 during a pass", backend, lab, f"{kills} kills")
 

@@ -16,69 +16,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiosmtplib
 
 from bench.servers import database
-from empikgo_mailer.adapters.database import Database
-from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.bootstrap import bootstrap
 from empikgo_mailer.config import load_settings
-from empikgo_mailer.domain.month import Month
-from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.entrypoints.daemon import Daemon
 from tests.support.config import MAIL_ENV, write_config
-from tests.support.data import add_codes
 from tests.support.dovecot import DovecotServer
+from tests.support.mail_lab import BRANCHES, request_message, seed_readers
 from tests.support.postgres import free_port
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 OPENING = datetime(2026, 11, 2, 12, 0, tzinfo=WARSAW)  # both branches open (Monday)
-BRANCHES = ("multimedia", "w63")
-
-
-def request(n: int) -> bytes:
-    return (
-        f"From: Czytelnik {n} <reader{n}@example.com>\r\n"
-        f"To: {BRANCHES[n % 2]}@biblioteka.test\r\n"
-        f"Subject: EMPIK GO\r\nMessage-ID: <bench-{n}@example.com>\r\n"
-        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
-        "Content-Transfer-Encoding: 8bit\r\n\r\n"
-        f"Dzień dobry,\r\nproszę o kod Empik Go.\r\nCzytelnik Numer{n}\r\nnr karty {9_000_000 + n}\r\n"
-    ).encode()
-
-
-def seed(url: str, requests: int) -> None:
-    db = Database(url)
-    with db.transaction() as session:
-        Store(session).insert_patrons(
-            [
-                {
-                    "card_number": str(9_000_000 + n),
-                    "first_name": "Czytelnik",
-                    "last_name": f"Numer{n}",
-                    "email": f"reader{n}@example.com",
-                    "active": True,
-                    "contact_confirmed_on": date(2026, 9, 1),
-                    "opening_balance_grosze": 0,
-                    "updated_at": datetime(2026, 10, 1, tzinfo=UTC),
-                }
-                for n in range(requests)
-            ]
-        )
-    # Pools for half the requests: the other half get "no codes left".
-    for branch in BRANCHES:
-        add_codes(
-            db,
-            Platform.EMPIK_GO,
-            Month(2026, 11),
-            branch,
-            [f"{branch}-{n:06d}" for n in range(requests // 4)],
-        )
-    db.dispose()
 
 
 def deliver(dovecot: DovecotServer, requests: int) -> float:
@@ -87,7 +41,9 @@ def deliver(dovecot: DovecotServer, requests: int) -> float:
         with dovecot.client(branch) as client:
             for n in range(BRANCHES.index(branch), requests, 2):
                 client.append(
-                    "INBOX", request(n), msg_time=datetime(2026, 11, 1, 0, 0, 1, tzinfo=WARSAW)
+                    "INBOX",
+                    request_message(n),
+                    msg_time=datetime(2026, 11, 1, 0, 0, 1, tzinfo=WARSAW),
                 )
     return time.perf_counter() - started
 
@@ -163,11 +119,13 @@ def main() -> None:
     )
     try:
         with tempfile.TemporaryDirectory() as temp, database(args.backend, Path(temp)) as url:
-            seed(url, args.requests)
+            seed_readers(url, args.requests, args.requests // 4)
             deliver_seconds = deliver(dovecot, args.requests)
             time.sleep(1.0)  # the sink is up
             fetch_seconds, fetched = floor_fetch(dovecot)
-            reply = request(0) + (b"x" * 70 + b"\r\n") * 17  # about the size of a Polish reply
+            reply = (
+                request_message(0) + (b"x" * 70 + b"\r\n") * 17
+            )  # about the size of a Polish reply
             send_seconds = asyncio.run(floor_send(smtp_port, args.requests, reply))
             config = write_config(Path(temp), url, imap_port=dovecot.port, smtp_port=smtp_port)
             run = subprocess.run(

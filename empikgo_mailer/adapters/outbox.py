@@ -105,22 +105,27 @@ class Outbox:
         if connection is not None:
             connection.close()
 
-    def _run(self, statement: Executable, params: dict[str, Any] | None = None) -> int:
-        """Execute in a transaction of its own; wait out a busy database, and reconnect
-        after a lost connection."""
+    def _transaction(self, work: Callable[[Connection], T]) -> T:
+        """`work` in a transaction of its own on the phase's connection; wait out a busy
+        database, and reconnect after a lost connection."""
 
-        def once() -> int:
+        def once() -> T:
             if self._connection is None:
                 self._connection = self.db.engine.connect()
             try:
                 with self.db.transaction_on(self._connection) as connection:
-                    return int(connection.execute(statement, params or {}).rowcount or 0)
+                    return work(connection)
             except DBAPIError as exc:
                 if exc.connection_invalidated or self._connection.invalidated:
                     self.close()
                 raise
 
         return patiently(once)
+
+    def _run(self, statement: Executable, params: dict[str, Any] | None = None) -> int:
+        return self._transaction(
+            lambda connection: int(connection.execute(statement, params or {}).rowcount or 0)
+        )
 
     def take_back_leases(self) -> int:
         """Free the leases of other senders. Call only with the pass lock held: no other
@@ -146,25 +151,17 @@ class Outbox:
         if self.db.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
 
-        def once() -> list[OutgoingReply]:
-            if self._connection is None:
-                self._connection = self.db.engine.connect()
-            try:
-                with self.db.transaction_on(self._connection) as connection:
-                    rows = connection.execute(query).all()
-                    if rows:
-                        connection.execute(
-                            update(_OUTBOX)
-                            .where(_o.id.in_([row.id for row in rows]))
-                            .values(lease_owner=self.owner, lease_until=now + LEASE)
-                        )
-            except DBAPIError as exc:
-                if exc.connection_invalidated or self._connection.invalidated:
-                    self.close()
-                raise
+        def lease(connection: Connection) -> list[OutgoingReply]:
+            rows = connection.execute(query).all()
+            if rows:
+                connection.execute(
+                    update(_OUTBOX)
+                    .where(_o.id.in_([row.id for row in rows]))
+                    .values(lease_owner=self.owner, lease_until=now + LEASE)
+                )
             return [OutgoingReply(r.id, r.sender, r.recipient, r.message, r.attempts) for r in rows]
 
-        return patiently(once)
+        return self._transaction(lease)
 
     def release_mine(self) -> None:
         """Give back the leases this sender still holds (the replies it did not send)."""

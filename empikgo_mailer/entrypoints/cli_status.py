@@ -260,5 +260,8 @@ def _echo_mail(
                 f"NIEDOSTĘPNY (prób z rzędu: {link.failures}, ostatnia {when}): {link.last_error}"
             )
             if link.retry_at is not None and link.link == "smtp":
-                text += f"; następna próba {moment_text(local(link.retry_at))}"
+                if link.retry_at > now:
+                    text += f"; następna próba {moment_text(local(link.retry_at))}"
+                else:
+                    text += "; następna próba przy najbliższej wysyłce"
         click.echo(f"  {_link_label(link.link)}: {text}")

@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
-import random
-import signal
 import sqlite3
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -24,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import fresh_database_url
 from tests.support.dovecot import DovecotServer
-from tests.support.mail_lab import BRANCHES, OPENING, Lab
+from tests.support.mail_lab import BRANCHES, OPENING, Lab, kill_nine_loop
 from tests.support.postgres import free_port
 from tests.support.smtp import SilentServer, SmtpServer
 
@@ -86,31 +82,12 @@ def test_kill_9_at_random_moments_repeats_at_most_the_reply_in_flight(
     smtp: SmtpServer,
 ) -> None:
     lab = make_lab(backend, tmp_path, request, dovecot, smtp, fetch_batch=40)
-    rng = random.Random(f"kill-9-{backend}")  # noqa: S311 (reproducible moments)
-    kills = 0
-    # Kills at random times land in collecting, deciding or filing; kills from inside
-    # the SMTP server land while a reply is in flight (sent, not yet acknowledged).
-    moments: list[float | int] = [rng.uniform(0.5, 2.5) for _ in range(4)]
-    moments += sorted(rng.sample(range(5, REQUESTS - 5), 8))
-    for moment in moments:
-        process = lab.spawn("run", "--once", f"--now={OPENING}")
-        if isinstance(moment, float):
-            try:
-                process.wait(timeout=moment)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-        else:
-            target = moment
-
-            def kill_at(count: int, pid: int = process.pid, target: int = target) -> None:
-                if count >= target:
-                    os.kill(pid, signal.SIGKILL)
-
-            lab.sink.on_accept = kill_at
-        process.communicate(timeout=120)
-        lab.sink.on_accept = None
-        kills += process.returncode == -signal.SIGKILL
-        assert_sound(lab, kills=kills)
+    kills = kill_nine_loop(
+        lab,
+        seed=f"kill-9-{backend}",
+        requests=REQUESTS,
+        after_each=lambda kills: assert_sound(lab, kills=kills),
+    )
     assert kills >= 10
     finish(lab)
     found = lab.invariants()

@@ -9,9 +9,12 @@ the same harness measures older versions too (bench/mail_faults.py, "before" fig
 from __future__ import annotations
 
 import os
+import random
+import signal
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email import message_from_bytes
@@ -48,6 +51,32 @@ def request_message(n: int, *, message_id: bool = True) -> bytes:
         f"Dzień dobry,\r\nproszę o kod Empik Go.\r\nCzytelnik Numer{n}\r\n"
         f"nr karty {9_000_000 + n}\r\n"
     ).encode()
+
+
+def seed_readers(url: str, readers: int, codes_per_branch: int) -> None:
+    """Reader n (card 9000000 + n, reader{n}@example.com) for every request_message(n),
+    and November's Empik Go pool of each branch."""
+    db = Database(url)
+    with db.transaction() as session:
+        Store(session).insert_patrons(
+            [
+                {
+                    "card_number": str(9_000_000 + n),
+                    "first_name": "Czytelnik",
+                    "last_name": f"Numer{n}",
+                    "email": f"reader{n}@example.com",
+                    "active": True,
+                    "contact_confirmed_on": date(2026, 9, 1),
+                    "opening_balance_grosze": 0,
+                    "updated_at": datetime(2026, 10, 1, tzinfo=UTC),
+                }
+                for n in range(readers)
+            ]
+        )
+    for branch in BRANCHES:
+        values = [f"{branch}-{n:06d}" for n in range(codes_per_branch)]
+        add_codes(db, Platform.EMPIK_GO, Month(2026, 11), branch, values)
+    db.dispose()
 
 
 @dataclass(frozen=True)
@@ -126,27 +155,7 @@ class Lab:
 
     # data -----------------------------------------------------------------------------
     def seed(self, readers: int, codes_per_branch: int) -> None:
-        db = Database(self.url)
-        with db.transaction() as session:
-            Store(session).insert_patrons(
-                [
-                    {
-                        "card_number": str(9_000_000 + n),
-                        "first_name": "Czytelnik",
-                        "last_name": f"Numer{n}",
-                        "email": f"reader{n}@example.com",
-                        "active": True,
-                        "contact_confirmed_on": date(2026, 9, 1),
-                        "opening_balance_grosze": 0,
-                        "updated_at": datetime(2026, 10, 1, tzinfo=UTC),
-                    }
-                    for n in range(readers)
-                ]
-            )
-        for branch in BRANCHES:
-            values = [f"{branch}-{n:06d}" for n in range(codes_per_branch)]
-            add_codes(db, Platform.EMPIK_GO, Month(2026, 11), branch, values)
-        db.dispose()
+        seed_readers(self.url, readers, codes_per_branch)
 
     def deliver(self, requests: range, *, message_id: bool = True) -> None:
         for branch in BRANCHES:
@@ -227,3 +236,36 @@ class Lab:
                 "delivered": len(delivered),
             }
         )
+
+
+def kill_nine_loop(
+    lab: Lab, *, seed: str, requests: int, after_each: Callable[[int], None] | None = None
+) -> int:
+    """`run --once` killed with SIGKILL again and again, then started anew: 4 times at a
+    random moment (collecting, deciding or filing), 8 times from inside the SMTP server
+    while a reply is in flight (sent, not yet acknowledged). `after_each(kills)` runs
+    after every attempt. Returns how many passes were really killed."""
+    rng = random.Random(seed)  # noqa: S311 (reproducible moments, not secrets)
+    moments: list[float | int] = [rng.uniform(0.5, 2.5) for _ in range(4)]
+    moments += sorted(rng.sample(range(5, requests - 5), 8))
+    kills = 0
+    for moment in moments:
+        process = lab.spawn("run", "--once", f"--now={OPENING}")
+        if isinstance(moment, float):
+            try:
+                process.wait(timeout=moment)
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+        else:
+
+            def kill_at(count: int, pid: int = process.pid, target: int = moment) -> None:
+                if count >= target:
+                    os.kill(pid, signal.SIGKILL)
+
+            lab.sink.on_accept = kill_at
+        process.communicate(timeout=600)
+        lab.sink.on_accept = None
+        kills += process.returncode == -signal.SIGKILL
+        if after_each is not None:
+            after_each(kills)
+    return kills
