@@ -2,7 +2,9 @@
 
 A circuit breaker guards the SMTP server: the first time it cannot be reached (refused,
 silent, gone) the send phase ends, every reply keeps its place, and the server is not
-tried again before the breaker's pause (1, 5, 15, then 60 minutes) has passed. A reply
+tried again before the breaker's pause (1, 5, 15, then 60 minutes) has passed. (A session
+that worked and then closed gets one new connection first: servers end sessions after so
+many messages.) A reply
 the server defers (4xx) waits on its own schedule; a refusal (5xx), or a reply deferred
 for hours, is failed and shown to staff. Decisions never wait for any of this.
 """
@@ -70,9 +72,7 @@ async def _send_due(
     connected = False
     while batch := outbox.claim(clock(), CLAIM_BATCH):
         for reply in batch:
-            delivery = await transport.send(
-                reply.sender, reply.recipient, reply.message.encode("utf-8")
-            )
+            delivery = await _deliver(transport, reply, second_chance=connected)
             now = clock()
             if delivery.result is SendResult.UNREACHABLE:
                 outbox.unreachable(reply.id, now, delivery.detail)
@@ -86,6 +86,18 @@ async def _send_due(
                 links.worked(SMTP_LINK, now)
                 connected = True
             _record(outbox, reply, delivery, now, report)
+
+
+async def _deliver(transport: Transport, reply: OutgoingReply, *, second_chance: bool) -> Delivery:
+    """Send one reply. A connection that worked in this phase and then broke (servers
+    close sessions after so many messages, or after a while) gets one fresh try before
+    the server counts as unreachable."""
+    message = reply.message.encode("utf-8")
+    delivery = await transport.send(reply.sender, reply.recipient, message)
+    if delivery.result is SendResult.UNREACHABLE and second_chance:
+        log.info("SMTP connection lost (%s); one more try on a new one", delivery.detail)
+        delivery = await transport.send(reply.sender, reply.recipient, message)
+    return delivery
 
 
 def _record(

@@ -469,3 +469,15 @@ def test_one_message_id_from_two_senders_is_two_requests_and_a_resent_copy_is_on
         "lukasz.zak@example.com",
     ]
     assert box.inbox == {} and len(box.folders["Empik Go - wydane"]) == 3
+
+
+def test_a_session_the_server_closes_half_way_is_opened_again_not_given_up(app: App) -> None:
+    box = FakeMailbox()
+    for name in ("gmail.eml", "phone.eml", "thunderbird.eml"):
+        box.deliver(fixture(name), FIRST_SECOND)
+    # "421 too many messages in this session" after the first reply, as servers do.
+    transport = FakeTransport(script=[SendResult.SENT, SendResult.UNREACHABLE])
+    run(app, box, transport, OPENING)
+    assert (transport.tries, len(transport.sent)) == (4, 3)
+    state = Links(app.db).get("smtp")
+    assert state is not None and state.ok and state.retry_at is None
