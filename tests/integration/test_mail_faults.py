@@ -95,6 +95,7 @@ def test_kill_9_at_random_moments_repeats_at_most_the_reply_in_flight(
     assert (found.waiting, found.pending, found.delivered) == (0, 0, REQUESTS)
     assert found.duplicate_deliveries <= kills
     assert sum(lab.inbox(branch) for branch in BRANCHES) == 0
+    print(f"\n[kill -9] {backend}: {kills} kills, {found.duplicate_deliveries} replies twice")
 
 
 def test_two_passes_started_together_send_each_reply_once(

@@ -13,6 +13,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -238,34 +239,50 @@ class Lab:
         )
 
 
+_RECORDED = "SELECT count(*) FROM mail_request"
+_DECIDED = "SELECT count(*) FROM mail_request WHERE status <> 'queued'"
+
+
 def kill_nine_loop(
     lab: Lab, *, seed: str, requests: int, after_each: Callable[[int], None] | None = None
 ) -> int:
-    """`run --once` killed with SIGKILL again and again, then started anew: 4 times at a
-    random moment (collecting, deciding or filing), 8 times from inside the SMTP server
-    while a reply is in flight (sent, not yet acknowledged). `after_each(kills)` runs
+    """`run --once` killed with SIGKILL again and again, then started anew: twice while
+    it collects, twice while it decides (after a random number of messages recorded or
+    decided), and 8 times from inside the SMTP server while a reply is in flight (sent,
+    not yet acknowledged), after a random number of replies. `after_each(kills)` runs
     after every attempt. Returns how many passes were really killed."""
     rng = random.Random(seed)  # noqa: S311 (reproducible moments, not secrets)
-    moments: list[float | int] = [rng.uniform(0.5, 2.5) for _ in range(4)]
-    moments += sorted(rng.sample(range(5, requests - 5), 8))
+    steps: list[tuple[str, int]] = [(_RECORDED, rng.randint(10, requests // 4)) for _ in range(2)]
+    steps += [(_DECIDED, rng.randint(10, requests // 5)) for _ in range(2)]
+    steps += [("", target) for target in sorted(rng.sample(range(5, requests - 5), 8))]
+    engine = create_engine(lab.url)
+
+    def count(sql: str) -> int:
+        with engine.connect() as connection:
+            return int(connection.execute(text(sql)).scalar() or 0)
+
     kills = 0
-    for moment in moments:
-        process = lab.spawn("run", "--once", f"--now={OPENING}")
-        if isinstance(moment, float):
-            try:
-                process.wait(timeout=moment)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-        else:
+    try:
+        for sql, step in steps:
+            process = lab.spawn("run", "--once", f"--now={OPENING}")
+            if sql:
+                target = count(sql) + step
+                while process.poll() is None and count(sql) < target:
+                    time.sleep(0.005)
+                if process.poll() is None:
+                    os.kill(process.pid, signal.SIGKILL)
+            else:
 
-            def kill_at(count: int, pid: int = process.pid, target: int = moment) -> None:
-                if count >= target:
-                    os.kill(pid, signal.SIGKILL)
+                def kill_at(sent: int, pid: int = process.pid, target: int = step) -> None:
+                    if sent >= target:
+                        os.kill(pid, signal.SIGKILL)
 
-            lab.sink.on_accept = kill_at
-        process.communicate(timeout=600)
-        lab.sink.on_accept = None
-        kills += process.returncode == -signal.SIGKILL
-        if after_each is not None:
-            after_each(kills)
+                lab.sink.on_accept = kill_at
+            process.communicate(timeout=600)
+            lab.sink.on_accept = None
+            kills += process.returncode == -signal.SIGKILL
+            if after_each is not None:
+                after_each(kills)
+    finally:
+        engine.dispose()
     return kills
