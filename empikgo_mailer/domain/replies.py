@@ -46,6 +46,18 @@ class MailOutcome(StrEnum):
     DUPLICATE = "duplicate"  # a second copy of a request: filed with it, never answered
 
 
+# Outcomes that leave the message with staff (the folder for staff, the set-aside list).
+SET_ASIDE_OUTCOMES = frozenset(
+    {
+        MailOutcome.AUTOMATIC,
+        MailOutcome.CARD_MISSING,
+        MailOutcome.TOO_LARGE,
+        MailOutcome.RATE_LIMITED,
+        MailOutcome.NO_SENDER,
+        MailOutcome.FAILED,
+    }
+)
+
 # Requests refused before the eligibility rules are asked (the monthly report counts them).
 REFUSED_BEFORE_DECISION = (
     MailOutcome.BEFORE_FIRST,

@@ -34,9 +34,10 @@ from empikgo_mailer.config import BranchSettings, ImapSettings, SmtpSettings
 from empikgo_mailer.domain.addresses import address_key
 from empikgo_mailer.domain.retries import pause_after
 from empikgo_mailer.entrypoints.scheduler import JobOutcome, Jobs
+from empikgo_mailer.handlers.filing import FileReport, file_decided
 from empikgo_mailer.handlers.mail import MailDoor, decide_queue
 from empikgo_mailer.handlers.mail_send import SendReport, new_owner, send_outbox
-from empikgo_mailer.handlers.mailbox import CollectReport, FileReport, collect, file_decided
+from empikgo_mailer.handlers.mailbox import CollectReport, collect
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

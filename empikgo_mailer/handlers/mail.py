@@ -27,6 +27,7 @@ from empikgo_mailer.domain.mail_headers import storable
 from empikgo_mailer.domain.mail_requests import card_numbers
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.domain.replies import (
+    SET_ASIDE_OUTCOMES,
     TEMPLATE_OF,
     MailOutcome,
     Render,
@@ -37,7 +38,6 @@ from empikgo_mailer.domain.replies import (
 from empikgo_mailer.handlers.codes import GiveCode, decide
 from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.library import Library
-from empikgo_mailer.handlers.mailbox import SET_ASIDE_OUTCOMES
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]

@@ -1,5 +1,4 @@
-"""The mail door's work on a branch mailbox: collect what it holds into the queue, and
-file decided messages into folders.
+"""Collecting a branch mailbox into the queue.
 
 Every message the collector passes is recorded, whatever it holds; the UID checkpoint
 moves in the same transaction as the rows it covers, so it never passes a message that
@@ -21,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from empikgo_mailer.adapters.database import Database
-from empikgo_mailer.adapters.imap_mailbox import LINK_ERRORS, FetchedMessage
+from empikgo_mailer.adapters.imap_mailbox import FetchedMessage
 from empikgo_mailer.adapters.tables import MailboxState, MailRequest
 from empikgo_mailer.config import MailSettings
 from empikgo_mailer.domain.mail_headers import storable
@@ -30,16 +29,6 @@ from empikgo_mailer.domain.replies import MailOutcome
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
-SET_ASIDE_OUTCOMES = frozenset(
-    {
-        MailOutcome.AUTOMATIC,
-        MailOutcome.CARD_MISSING,
-        MailOutcome.TOO_LARGE,
-        MailOutcome.RATE_LIMITED,
-        MailOutcome.NO_SENDER,
-        MailOutcome.FAILED,
-    }
-)
 
 
 class Mailbox(Protocol):
@@ -423,127 +412,3 @@ def collect(
         batch = _Batch(branch_id, mailbox.uidvalidity, renumbered, entries)
         _add(report, _store_batch(db, batch, max(chunk), now))
     return report
-
-
-# --- filing -------------------------------------------------------------------------------
-def folder_for(outcome: str | None, mail: MailSettings) -> str:
-    if outcome == MailOutcome.ISSUED:
-        return mail.folders.answered
-    if outcome in SET_ASIDE_OUTCOMES or outcome is None:
-        return mail.folders.staff
-    return mail.folders.rejected
-
-
-@dataclass
-class FileReport:
-    filed: int = 0
-    failed: int = 0
-    waiting: int = 0  # copies whose original is not decided yet
-
-
-def _folders(
-    session: Session, branch_id: str, pending: list[MailRequest], mail: MailSettings
-) -> dict[int, str]:
-    """The folder of each pending row; a duplicate goes where its original went, once the
-    original is decided."""
-    copies = [r.fingerprint for r in pending if r.kind == "duplicate"]
-    originals: dict[str, MailRequest] = {}
-    if copies:
-        for row in session.exec(
-            select(MailRequest).where(
-                MailRequest.branch_id == branch_id,
-                MailRequest.kind != "duplicate",
-                col(MailRequest.fingerprint).in_(copies),
-            )
-        ):
-            originals.setdefault(row.fingerprint, row)
-    folders: dict[int, str] = {}
-    for row in pending:
-        assert row.id is not None
-        if row.kind != "duplicate":
-            folders[row.id] = folder_for(row.outcome, mail)
-            continue
-        original = originals.get(row.fingerprint)
-        if original is None:
-            folders[row.id] = mail.folders.staff
-        elif original.status != "queued":
-            folders[row.id] = folder_for(original.outcome, mail)
-    return folders
-
-
-def file_decided(
-    branch_id: str, mailbox: Mailbox, *, db: Database, mail: MailSettings, clock: Clock
-) -> FileReport:
-    """Move decided and set-aside messages out of the inbox, to a folder per outcome. A
-    message the server will not move is noted for staff; the others are moved."""
-    report = FileReport()
-    with db.transaction() as session:
-        pending = list(
-            session.exec(
-                select(MailRequest).where(
-                    MailRequest.branch_id == branch_id,
-                    col(MailRequest.status).in_(["decided", "set-aside"]),
-                    col(MailRequest.filed_at).is_(None),
-                )
-            )
-        )
-        folders = _folders(session, branch_id, pending, mail)
-    report.waiting = len(pending) - len(folders)
-    gone: list[int] = []  # no longer in the inbox: nothing to move
-    by_folder: dict[str, list[tuple[int, int]]] = {}
-    for row in pending:
-        assert row.id is not None
-        if row.id not in folders:
-            continue
-        uid: int | None = row.uid
-        if row.uidvalidity != mailbox.uidvalidity:
-            # collect found every message still in the inbox and renumbered its row; a
-            # row left behind was moved by someone. Its Message-ID is a last chance.
-            uid = mailbox.uid_of(row.message_id) if row.message_id else None
-        if uid is None:
-            gone.append(row.id)
-        else:
-            by_folder.setdefault(folders[row.id], []).append((row.id, uid))
-    filed: list[int] = list(gone)
-    errors: dict[int, str] = {}
-    for folder, items in by_folder.items():
-        filed_now, failed_now = _move(mailbox, items, folder)
-        filed += filed_now
-        errors.update(failed_now)
-    now = clock()
-    with db.transaction() as session:
-        for row in pending:
-            if row.id in errors:
-                row.filing_error = storable(errors[row.id], 2000)
-                session.add(row)
-            elif row.id in filed:
-                row.filed_at, row.filing_error = now, None
-                session.add(row)
-    report.filed, report.failed = len(filed), len(errors)
-    return report
-
-
-def _move(
-    mailbox: Mailbox, items: list[tuple[int, int]], folder: str
-) -> tuple[list[int], dict[int, str]]:
-    """Move all at once; when the server refuses, one at a time, so one message it will
-    not move does not keep the others in the inbox. Link errors propagate (reconnect)."""
-    try:
-        mailbox.move([uid for _, uid in items], folder)
-        return [row_id for row_id, _ in items], {}
-    except LINK_ERRORS:
-        raise
-    except Exception as exc:
-        log.warning("moving %d messages to %r failed (%s); one by one", len(items), folder, exc)
-    filed: list[int] = []
-    errors: dict[int, str] = {}
-    for row_id, uid in items:
-        try:
-            mailbox.move([uid], folder)
-            filed.append(row_id)
-        except LINK_ERRORS:
-            raise
-        except Exception as exc:
-            log.warning("message uid=%s cannot be moved to %r: %s", uid, folder, exc)
-            errors[row_id] = f"nie udało się przenieść do folderu „{folder}”: {exc}"
-    return filed, errors

@@ -25,10 +25,11 @@ from empikgo_mailer.domain.mail_requests import read_message as read_message_rea
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.handlers import mailbox as mailbox_handlers
+from empikgo_mailer.handlers.filing import file_decided
 from empikgo_mailer.handlers.mail import MailDoor, decide_queue
 from empikgo_mailer.handlers.mail_send import new_owner, send_outbox
 from empikgo_mailer.handlers.mail_status import queue_status
-from empikgo_mailer.handlers.mailbox import collect, file_decided
+from empikgo_mailer.handlers.mailbox import collect
 from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
 from empikgo_mailer.handlers.report import ShowMonthReport, month_report
 from empikgo_mailer.handlers.service import SwitchService, switch_service
