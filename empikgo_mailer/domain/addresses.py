@@ -108,7 +108,12 @@ def registry_address(raw: str) -> SenderReading:
     return SenderReading(spec)
 
 
+def same_address(one: str, other: str) -> bool:
+    """The sender check of RULES.md section 1: the whole address, case-insensitively."""
+    return one.strip().casefold() == other.strip().casefold()
+
+
 def address_key(address: str) -> str:
-    """How addresses are compared: the whole address case-insensitively, as staff
-    expect of the address on file (RULES.md section 1)."""
+    """An address as a key (the daily reply limit, our own mailboxes): case-folded like
+    `same_address`, and cut to the column's length (casefold can lengthen "ß")."""
     return address.strip().casefold()[:MAX_ADDRESS]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from empikgo_mailer.domain.addresses import same_address
 from empikgo_mailer.domain.debt import DebtFacts, has_debt
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.names import names_match
@@ -179,9 +180,7 @@ def _identity_rules(
 
     if claimant.sender is None or not policy.require_sender_match:
         results.append(_not_checked(Rule.SENDER))
-    elif patron.email is not None and claimant.sender.strip().casefold() == (
-        patron.email.strip().casefold()
-    ):
+    elif patron.email is not None and same_address(claimant.sender, patron.email):
         results.append(_passed(Rule.SENDER))
     else:
         results.append(_failed(Rule.SENDER, Reason.SENDER_MISMATCH))
