@@ -9,16 +9,25 @@ claim). On both, unique constraints are the last line of defence.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 DEFAULT_BUSY_TIMEOUT_SECONDS = 15.0
+# Values per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
+IN_LIST_CHUNK = 500
+T = TypeVar("T")
+
+
+def in_chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`items` in slices short enough for one IN (...) list each."""
+    for start in range(0, len(items), IN_LIST_CHUNK):
+        yield items[start : start + IN_LIST_CHUNK]
 
 
 class DatabaseUnavailable(Exception):

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from empikgo_mailer.adapters.database import in_chunks
 from empikgo_mailer.adapters.tables import Loan, Payment
 from empikgo_mailer.domain.fines import LoanState, PaymentMethod, PaymentRecord
 
 LoanKey = tuple[int, str, date]  # patron id, item barcode, borrowed on
-CHUNK = 500
 
 
 def loan_state(loan: Loan) -> LoanState:
@@ -97,8 +97,8 @@ class FinesStore:
         """Every loan of these patrons, by the key the library system's export upserts on."""
         found: dict[LoanKey, Loan] = {}
         unique = sorted(set(patron_ids))
-        for start in range(0, len(unique), CHUNK):
-            query = select(Loan).where(col(Loan.patron_id).in_(unique[start : start + CHUNK]))
+        for chunk in in_chunks(unique):
+            query = select(Loan).where(col(Loan.patron_id).in_(chunk))
             for loan in self.session.exec(query):
                 found[(loan.patron_id, loan.item_barcode, loan.borrowed_on)] = loan
         return found

@@ -22,6 +22,7 @@ from sqlmodel import SQLModel, col, select
 
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.tables import LinkState
+from empikgo_mailer.domain.statuses import ReplyStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,7 +49,7 @@ _SENT = (
     update(_OUTBOX)
     .where(_ONE)
     .values(
-        status="sent",
+        status=ReplyStatus.SENT,
         sent_at=bindparam("at"),
         last_attempt_at=bindparam("at"),
         last_error=None,
@@ -70,7 +71,7 @@ _FAILED = (
     update(_OUTBOX)
     .where(_ONE)
     .values(
-        status="failed",
+        status=ReplyStatus.FAILED,
         attempts=bindparam("tries"),
         last_error=bindparam("error"),
         last_attempt_at=bindparam("at"),
@@ -141,7 +142,7 @@ class Outbox:
         query = (
             sql_select(_o.id, _o.sender, _o.recipient, _o.message, _o.attempts)
             .where(
-                _o.status == "pending",
+                _o.status == ReplyStatus.PENDING,
                 _o.next_attempt_at <= now,
                 or_(_o.lease_owner.is_(None), _o.lease_until < now),
             )

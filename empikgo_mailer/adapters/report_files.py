@@ -11,10 +11,10 @@ from matplotlib.figure import Figure
 
 from empikgo_mailer.domain.eligibility import Reason
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
+from empikgo_mailer.domain.mail_outcomes import REFUSED_BEFORE_DECISION
 from empikgo_mailer.domain.platforms import Channel
 from empikgo_mailer.domain.polish import month_locative
-from empikgo_mailer.domain.replies import REFUSED_BEFORE_DECISION
-from empikgo_mailer.handlers.report import MonthReport, place_name
+from empikgo_mailer.domain.report import MonthReport, place_name
 
 CHART_FORMATS = (".png", ".svg", ".pdf")
 # Every refusal the report can count, in a fixed order so that months line up in a sheet.

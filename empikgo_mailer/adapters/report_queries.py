@@ -20,9 +20,10 @@ from empikgo_mailer.adapters.tables import (
     MonthClose,
     OutboxMessage,
 )
+from empikgo_mailer.domain.mail_outcomes import REFUSED_BEFORE_DECISION
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
-from empikgo_mailer.domain.replies import REFUSED_BEFORE_DECISION
+from empikgo_mailer.domain.statuses import CodeStatus
 
 PoolKey = tuple[Platform, str | None]
 
@@ -74,7 +75,7 @@ class ReportQueries:
         for platform, branch_id, status, number in rows:
             figures = self._pool(platform, branch_id)
             figures.loaded += int(number)
-            if status == "lapsed":
+            if status == CodeStatus.LAPSED:
                 figures.lapsed += int(number)
 
     def _issuances(self, month: Month, deadline: datetime) -> None:

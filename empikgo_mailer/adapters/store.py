@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, bindparam, case, func, insert, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, SQLModel, col, select
 
+from empikgo_mailer.adapters.database import in_chunks
 from empikgo_mailer.adapters.tables import (
     AuditEvent,
     Ban,
@@ -24,9 +26,8 @@ from empikgo_mailer.adapters.tables import (
 from empikgo_mailer.domain.eligibility import BanPeriod, EarlierCode
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.domain.statuses import CodeStatus
 
-# Stay well under SQLite's and PostgreSQL's bound-parameter limits.
-CHUNK = 500
 _PATRON: Table = SQLModel.metadata.tables["patron"]
 
 
@@ -38,11 +39,6 @@ class PoolCount:
     loaded: int
     issued: int
     left: int
-
-
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
 
 
 def _pool(platform: Platform, month: Month, branch_id: str | None) -> list[ColumnElement[bool]]:
@@ -121,7 +117,7 @@ class Store:
     # codes ---------------------------------------------------------------------------
     def known_code_values(self, platform: Platform, values: Sequence[str]) -> set[str]:
         known: set[str] = set()
-        for chunk in _chunks(values):
+        for chunk in in_chunks(values):
             known.update(
                 self.session.exec(
                     select(Code.value).where(
@@ -145,19 +141,19 @@ class Store:
                 "month": str(month),
                 "branch_id": branch_id,
                 "value": value,
-                "status": "free",
+                "status": CodeStatus.FREE,
                 "loaded_at": loaded_at,
             }
             for value in values
         ]
-        for chunk in _chunks(rows):
+        for chunk in in_chunks(rows):
             self.session.execute(insert(Code), list(chunk))
 
     def count_free(self, platform: Platform, month: Month, branch_id: str | None) -> int:
         query = (
             select(func.count())
             .select_from(Code)
-            .where(*_pool(platform, month, branch_id), col(Code.status) == "free")
+            .where(*_pool(platform, month, branch_id), col(Code.status) == CodeStatus.FREE)
         )
         return int(self.session.exec(query).one())
 
@@ -172,7 +168,7 @@ class Store:
         """
         query = (
             select(Code)
-            .where(*_pool(platform, month, branch_id), col(Code.status) == "free")
+            .where(*_pool(platform, month, branch_id), col(Code.status) == CodeStatus.FREE)
             .order_by(col(Code.id))
             .limit(1)
         )
@@ -186,7 +182,7 @@ class Store:
         else:
             code = self.session.exec(query).first()
         if code is not None:
-            code.status = "issued"
+            code.status = CodeStatus.ISSUED
             self.session.add(code)
         return code
 
@@ -197,7 +193,7 @@ class Store:
         return issuance
 
     def pool_counts(self, month: Month, branch_id: str | None = None) -> list[PoolCount]:
-        def counted(status: str) -> Any:
+        def counted(status: CodeStatus) -> Any:
             return func.sum(case((col(Code.status) == status, 1), else_=0))
 
         query = (
@@ -205,8 +201,8 @@ class Store:
                 col(Code.platform),
                 col(Code.branch_id),
                 func.count(),
-                counted("issued"),
-                counted("free"),
+                counted(CodeStatus.ISSUED),
+                counted(CodeStatus.FREE),
             )
             .where(col(Code.month) == str(month))
             .group_by(col(Code.platform), col(Code.branch_id))
@@ -221,7 +217,7 @@ class Store:
 
     def codes_by_value(self, platform: Platform, values: Sequence[str]) -> dict[str, Code]:
         found: dict[str, Code] = {}
-        for chunk in _chunks(values):
+        for chunk in in_chunks(values):
             query = select(Code).where(Code.platform == platform.value, col(Code.value).in_(chunk))
             found.update((code.value, code) for code in self.session.exec(query))
         return found
@@ -242,8 +238,8 @@ class Store:
         """Codes of `month` never given become unusable; the number of codes lapsed."""
         result = self.session.execute(
             update(Code)
-            .where(col(Code.month) == str(month), col(Code.status) == "free")
-            .values(status="lapsed")
+            .where(col(Code.month) == str(month), col(Code.status) == CodeStatus.FREE)
+            .values(status=CodeStatus.LAPSED)
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
@@ -309,6 +305,25 @@ class Store:
         card_number: str | None = None,
         **details: object,
     ) -> None:
+        self._event(
+            at=at,
+            actor=actor,
+            action=action,
+            outcome=outcome,
+            card_number=card_number,
+            details=details,
+        )
+
+    def _event(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        outcome: str,
+        card_number: str | None,
+        details: Mapping[str, object],
+    ) -> None:
         self.session.add(
             AuditEvent(
                 at=at,
@@ -318,4 +333,17 @@ class Store:
                 card_number=card_number,
                 details=json.dumps(details, ensure_ascii=False, default=str, sort_keys=True),
             )
+        )
+
+    def audit_import(
+        self, action: str, *, at: datetime, actor: str, file: Path, **counts: object
+    ) -> None:
+        """An import that went through, with its file's name and what it counted."""
+        self._event(
+            at=at,
+            actor=actor,
+            action=action,
+            outcome="done",
+            card_number=None,
+            details={"file": file.name, **counts},
         )

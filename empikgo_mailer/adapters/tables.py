@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import TypeVar
 
-from sqlalchemy import BigInteger, DateTime, Dialect, ForeignKey, Index, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from empikgo_mailer.domain.statuses import (
+    CodeStatus,
+    DropKind,
+    DroppedOutcome,
+    JobState,
+    ReplyStatus,
+    RequestKind,
+    RequestStatus,
+)
 
 # Named constraints make migrations reproducible on SQLite and PostgreSQL alike.
 SQLModel.metadata.naming_convention = {
@@ -35,6 +56,27 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class StatusText(TypeDecorator[E]):
+    """A state stored as its text (VARCHAR, as the migrations made it) and read back as
+    the enum member, so no code compares bare strings."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int = 16) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
 
 
 class Patron(SQLModel, table=True):
@@ -66,7 +108,7 @@ class Code(SQLModel, table=True):
     # Empik Go pools belong to a branch; NULL is the library-wide Legimi pool.
     branch_id: str | None = Field(default=None, max_length=32)
     value: str = Field(max_length=64)
-    status: str = Field(default="free", max_length=16)  # free | issued | lapsed
+    status: CodeStatus = Field(default=CodeStatus.FREE, sa_type=StatusText(CodeStatus))
     loaded_at: datetime = Field(sa_type=UTCDateTime)
     # From the platform's activation report; the earliest reported time wins.
     activated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -159,13 +201,13 @@ class MailRequest(SQLModel, table=True):
     size: int = Field(default=0, sa_type=BigInteger)
     sender: str | None = Field(default=None, max_length=254)
     subject: str = Field(default="", sa_type=Text)
-    kind: str = Field(max_length=16)  # request | automatic | too-large | unreadable | duplicate
+    kind: RequestKind = Field(sa_type=StatusText(RequestKind))
     card_number: str | None = Field(default=None, max_length=32)
     cards_found: int = 0
     cards: str | None = Field(default=None, sa_type=Text)  # every card number found, spaced
     words: str = Field(default="", sa_type=Text)
     name_words: str | None = Field(default=None, sa_type=Text)
-    status: str = Field(max_length=16)  # queued | decided | set-aside
+    status: RequestStatus = Field(sa_type=StatusText(RequestStatus))
     outcome: str | None = Field(default=None, max_length=32)
     note: str | None = Field(default=None, sa_type=Text)
     attempts: int = 0
@@ -193,7 +235,7 @@ class OutboxMessage(SQLModel, table=True):
     recipient_key: str = Field(max_length=254)  # lower case: the per-sender daily limit
     message_id: str = Field(max_length=255)
     message: str = Field(sa_type=Text)  # the whole RFC 5322 message
-    status: str = Field(default="pending", max_length=16)  # pending | sent | failed
+    status: ReplyStatus = Field(default=ReplyStatus.PENDING, sa_type=StatusText(ReplyStatus))
     attempts: int = 0  # tries the server answered with 4xx
     next_attempt_at: datetime = Field(sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, sa_type=Text)
@@ -253,7 +295,7 @@ class JobRun(SQLModel, table=True):
     job_id: str = Field(primary_key=True, max_length=32)
     started_at: datetime = Field(sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    outcome: str = Field(max_length=16)  # running | ok | nothing | problems | failed
+    outcome: JobState = Field(sa_type=StatusText(JobState))
     summary: str = Field(default="", sa_type=Text)
 
 
@@ -265,11 +307,11 @@ class DroppedFile(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("kind", "sha256"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=16)  # pools | activations
+    kind: DropKind = Field(sa_type=StatusText(DropKind))
     name: str = Field(sa_type=Text)  # path inside the drop folder
     sha256: str = Field(max_length=64)
     taken_at: datetime = Field(sa_type=UTCDateTime, index=True)
-    outcome: str = Field(max_length=16)  # imported | problems | rejected
+    outcome: DroppedOutcome = Field(sa_type=StatusText(DroppedOutcome))
     summary: str = Field(default="", sa_type=Text)
 
 

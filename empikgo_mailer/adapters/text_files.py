@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
+# Importers parse and write this many rows at a time, so memory stays flat on any file.
+ROWS_PER_CHUNK = 2000
 _TRUE = {"1", "t", "tak", "true", "y", "yes", "prawda"}
 _FALSE = {"0", "n", "nie", "false", "no", "fałsz"}
 
@@ -38,7 +40,7 @@ class CsvTable:
     rows: Iterator[CsvRow]  # read lazily: a syntax error deep in the file raises UnreadableFile
     line_count: int  # physical lines after the header, for progress bars
 
-    def chunks(self, size: int) -> Iterator[list[CsvRow]]:
+    def chunks(self, size: int = ROWS_PER_CHUNK) -> Iterator[list[CsvRow]]:
         """The rows in lists of `size`: importers write a chunk at a time, memory stays flat."""
         while chunk := list(islice(self.rows, size)):
             yield chunk

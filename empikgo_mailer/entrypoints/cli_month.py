@@ -13,6 +13,7 @@ from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.domain.polish import day_text, moment_text, month_name
+from empikgo_mailer.domain.report import MonthReport, place_name
 from empikgo_mailer.entrypoints.cli_support import (
     MonthType,
     PlatformType,
@@ -26,7 +27,7 @@ from empikgo_mailer.handlers.activations import ImportActivations, import_activa
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.legimi import ClaimLegimiCode, claim_legimi_code
 from empikgo_mailer.handlers.month_close import CloseMonth, close_month
-from empikgo_mailer.handlers.report import MonthReport, ShowMonthReport, month_report, place_name
+from empikgo_mailer.handlers.report import ShowMonthReport, month_report
 from empikgo_mailer.handlers.service import SwitchService, switch_service
 
 log = logging.getLogger("empikgo_mailer")

@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
 from typing import TypeVar
 
@@ -32,6 +31,7 @@ from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import BranchSettings, ImapSettings, SmtpSettings
 from empikgo_mailer.domain.addresses import address_key
+from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.retries import pause_after
 from empikgo_mailer.entrypoints.scheduler import JobOutcome, Jobs
 from empikgo_mailer.handlers.filing import FileReport, file_decided
@@ -41,7 +41,6 @@ from empikgo_mailer.handlers.mailbox import CollectReport, collect
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Clock = Callable[[], datetime]
 RECONNECT_PAUSES = (0.5, 2.0)  # within one run; run_forever tries again next round
 RECOVERABLE: tuple[type[BaseException], ...] = (MailboxUnavailable, *CONNECTION_ERRORS)
 

@@ -22,8 +22,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from empikgo_mailer.adapters.tables import JobRun
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import Settings
+from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.polish import month_name
+from empikgo_mailer.domain.statuses import DropKind, DroppedOutcome, JobState
 from empikgo_mailer.handlers.drop_folder import (
     ACTIVATIONS,
     POOLS,
@@ -34,21 +36,20 @@ from empikgo_mailer.handlers.drop_folder import (
 from empikgo_mailer.handlers.month_close import CloseDueMonths, close_due_months
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 
 
 JOB_OUTCOME_LABELS = {
-    "running": "w toku",
-    "ok": "wykonane",
-    "nothing": "nic do zrobienia",
-    "problems": "wykonane z uwagami",
-    "failed": "BŁĄD",
+    JobState.RUNNING: "w toku",
+    JobState.OK: "wykonane",
+    JobState.NOTHING: "nic do zrobienia",
+    JobState.PROBLEMS: "wykonane z uwagami",
+    JobState.FAILED: "BŁĄD",
 }
 
 
 @dataclass(frozen=True)
 class JobOutcome:
-    outcome: str  # ok | nothing | problems | failed
+    outcome: JobState
     summary: str  # Polish, for `status`
 
 
@@ -75,9 +76,9 @@ def _close_months(app: App, now: datetime) -> JobOutcome:
     )
     done = [report for report in reports if not report.already_closed]
     if not done:
-        return JobOutcome("nothing", "brak miesięcy do zamknięcia")
+        return JobOutcome(JobState.NOTHING, "brak miesięcy do zamknięcia")
     return JobOutcome(
-        "ok",
+        JobState.OK,
         "; ".join(
             f"zamknięto {month_name(r.month)}: niewykorzystane {r.lapsed}, "
             f"nieaktywowane {r.expired}, nowe blokady {r.banned}"
@@ -88,13 +89,15 @@ def _close_months(app: App, now: datetime) -> JobOutcome:
 
 def _files_outcome(results: list[DroppedFileResult]) -> JobOutcome:
     if not results:
-        return JobOutcome("nothing", "brak nowych plików")
-    bad = any(result.outcome in ("rejected", "problems") for result in results)
+        return JobOutcome(JobState.NOTHING, "brak nowych plików")
+    bad = any(
+        result.outcome in (DroppedOutcome.REJECTED, DroppedOutcome.PROBLEMS) for result in results
+    )
     summary = "; ".join(f"{r.name}: {r.summary}" for r in results)
-    return JobOutcome("problems" if bad else "ok", summary)
+    return JobOutcome(JobState.PROBLEMS if bad else JobState.OK, summary)
 
 
-def _take(kind: str) -> Callable[[App, datetime], JobOutcome]:
+def _take(kind: DropKind) -> Callable[[App, datetime], JobOutcome]:
     def run(app: App, now: datetime) -> JobOutcome:
         command = TakeDroppedFiles(kind, app.settings.jobs.drop_dir)
         return _files_outcome(take_dropped_files(command, db=app.db, library=app.library, now=now))
@@ -147,13 +150,13 @@ class Jobs:
     def run(self, spec: JobSpec) -> JobOutcome:
         """One run, recorded; a failure is logged and shown in `status`, never raised."""
         started = self.clock()
-        self._record(spec.id, started, None, "running", "")
+        self._record(spec.id, started, None, JobState.RUNNING, "")
         try:
             outcome = spec.run(self.app, started)
         except Exception as exc:
             log.exception("job %s failed", spec.id)
-            outcome = JobOutcome("failed", f"błąd: {type(exc).__name__}: {exc}")
-        if outcome.outcome != "nothing":
+            outcome = JobOutcome(JobState.FAILED, f"błąd: {type(exc).__name__}: {exc}")
+        if outcome.outcome != JobState.NOTHING:
             log.info("job %s: %s: %s", spec.id, outcome.outcome, outcome.summary)
         self._record(spec.id, started, self.clock(), outcome.outcome, outcome.summary)
         return outcome
@@ -162,7 +165,12 @@ class Jobs:
         return {spec.id: self.run(spec) for spec in JOBS}
 
     def _record(
-        self, job_id: str, started: datetime, finished: datetime | None, outcome: str, summary: str
+        self,
+        job_id: str,
+        started: datetime,
+        finished: datetime | None,
+        outcome: JobState,
+        summary: str,
     ) -> None:
         with self.app.db.transaction() as session:
             run = session.get(JobRun, job_id) or JobRun(

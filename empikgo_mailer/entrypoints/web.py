@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException
@@ -23,10 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from empikgo_mailer import __version__
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.cards import normalise_card
+from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.handlers.legimi import ClaimLegimiCode, claim_legimi_code
 
-Clock = Callable[[], datetime]
 CLAIMS_PATH = "/api/legimi/claims"
 RATE_WINDOW_SECONDS = 60.0
 

@@ -141,12 +141,11 @@ def import_activations(
                     report.bans_lifted += 1
         report.unknown.sort(key=lambda problem: problem.line)
         report.refused.sort(key=lambda problem: problem.line)
-        store.audit(
+        store.audit_import(
+            "import-activations",
             at=now,
             actor=command.actor,
-            action="import-activations",
-            outcome="done",
-            file=command.path.name,
+            file=command.path,
             platform=command.platform.value,
             recorded=report.recorded,
             already_known=report.already_known,

@@ -30,6 +30,7 @@ from empikgo_mailer.adapters.text_files import UnreadableFile
 from empikgo_mailer.domain.month import InvalidMonth, Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.domain.polish import moment_text
+from empikgo_mailer.domain.statuses import DropKind, DroppedOutcome
 from empikgo_mailer.handlers.activations import (
     ActivationReport,
     ImportActivations,
@@ -40,7 +41,7 @@ from empikgo_mailer.handlers.library import Library
 from empikgo_mailer.handlers.pools import CodeImportReport, ImportCodes, import_codes
 
 log = logging.getLogger(__name__)
-POOLS, ACTIVATIONS = "pools", "activations"
+POOLS, ACTIVATIONS = DropKind.POOLS, DropKind.ACTIVATIONS
 ARCHIVE, REJECTED = "archive", "rejected"
 SUFFIXES = {".csv", ".txt"}
 # Files still being written: copy under such a name, then rename into place.
@@ -49,7 +50,7 @@ UNFINISHED = (".part", ".tmp", ".crdownload")
 
 @dataclass(frozen=True)
 class TakeDroppedFiles:
-    kind: str  # POOLS or ACTIVATIONS
+    kind: DropKind
     drop_dir: Path
     actor: str = "scheduler"
 
@@ -57,7 +58,7 @@ class TakeDroppedFiles:
 @dataclass(frozen=True)
 class DroppedFileResult:
     name: str  # the path inside the drop folder
-    outcome: str  # imported | problems | duplicate | rejected
+    outcome: DroppedOutcome
     summary: str  # one Polish line for the log and `status`
 
 
@@ -145,9 +146,15 @@ def take_dropped_files(
     for path in _waiting(drop_dir / command.kind):
         relative = path.relative_to(drop_dir)
         result = _take(command, path, relative, db=db, library=library, now=now)
-        level = logging.WARNING if result.outcome in ("rejected", "problems") else logging.INFO
+        level = (
+            logging.WARNING
+            if result.outcome in (DroppedOutcome.REJECTED, DroppedOutcome.PROBLEMS)
+            else logging.INFO
+        )
         log.log(level, "drop folder: %s: %s: %s", relative, result.outcome, result.summary)
-        _move(path, drop_dir, REJECTED if result.outcome == "rejected" else ARCHIVE, now)
+        _move(
+            path, drop_dir, REJECTED if result.outcome == DroppedOutcome.REJECTED else ARCHIVE, now
+        )
         results.append(result)
     return results
 
@@ -174,7 +181,7 @@ def _take(
             when = moment_text(library.calendar.local(earlier.taken_at))
             return DroppedFileResult(
                 name,
-                "duplicate",
+                DroppedOutcome.DUPLICATE,
                 f"ten sam plik wczytano już {when} ({earlier.name}); nie wczytano go drugi raz",
             )
 
@@ -185,7 +192,7 @@ def _take(
                     name=name,
                     sha256=sha,
                     taken_at=now,
-                    outcome="problems" if problems else "imported",
+                    outcome=DroppedOutcome.PROBLEMS if problems else DroppedOutcome.IMPORTED,
                     summary=summary,
                 )
             )
@@ -211,13 +218,19 @@ def _take(
                 also=lambda store, r: record(store, _activation_summary(r), r.problems),
             )
             summary, problems = _activation_summary(activations), activations.problems
-        return DroppedFileResult(name, "problems" if problems else "imported", summary)
+        return DroppedFileResult(
+            name, DroppedOutcome.PROBLEMS if problems else DroppedOutcome.IMPORTED, summary
+        )
     except (CommandRejected, UnreadableFile) as exc:
-        return DroppedFileResult(name, "rejected", str(exc))
+        return DroppedFileResult(name, DroppedOutcome.REJECTED, str(exc))
     except IntegrityError:
-        return DroppedFileResult(name, "duplicate", "ten sam plik wczytał w tej chwili inny proces")
+        return DroppedFileResult(
+            name, DroppedOutcome.DUPLICATE, "ten sam plik wczytał w tej chwili inny proces"
+        )
     except OSError as exc:
-        return DroppedFileResult(name, "rejected", f"nie można odczytać pliku: {exc.strerror}")
+        return DroppedFileResult(
+            name, DroppedOutcome.REJECTED, f"nie można odczytać pliku: {exc.strerror}"
+        )
 
 
 def recent_dropped_files(*, db: Database, limit: int = 5) -> list[DroppedFile]:

@@ -5,9 +5,7 @@ tried again next pass; the others are filed."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -15,12 +13,13 @@ from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.imap_mailbox import LINK_ERRORS
 from empikgo_mailer.adapters.tables import MailRequest
 from empikgo_mailer.config import MailSettings
+from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.mail_headers import storable
-from empikgo_mailer.domain.replies import SET_ASIDE_OUTCOMES, MailOutcome
+from empikgo_mailer.domain.mail_outcomes import SET_ASIDE_OUTCOMES, MailOutcome
+from empikgo_mailer.domain.statuses import RequestKind, RequestStatus
 from empikgo_mailer.handlers.mailbox import Mailbox
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 
 
 def folder_for(outcome: str | None, mail: MailSettings) -> str:
@@ -43,13 +42,13 @@ def _folders(
 ) -> dict[int, str]:
     """The folder of each pending row; a duplicate goes where its original went, once the
     original is decided."""
-    copies = [r.fingerprint for r in pending if r.kind == "duplicate"]
+    copies = [r.fingerprint for r in pending if r.kind == RequestKind.DUPLICATE]
     originals: dict[str, MailRequest] = {}
     if copies:
         for row in session.exec(
             select(MailRequest).where(
                 MailRequest.branch_id == branch_id,
-                MailRequest.kind != "duplicate",
+                MailRequest.kind != RequestKind.DUPLICATE,
                 col(MailRequest.fingerprint).in_(copies),
             )
         ):
@@ -57,13 +56,13 @@ def _folders(
     folders: dict[int, str] = {}
     for row in pending:
         assert row.id is not None
-        if row.kind != "duplicate":
+        if row.kind != RequestKind.DUPLICATE:
             folders[row.id] = folder_for(row.outcome, mail)
             continue
         original = originals.get(row.fingerprint)
         if original is None:
             folders[row.id] = mail.folders.staff
-        elif original.status != "queued":
+        elif original.status != RequestStatus.QUEUED:
             folders[row.id] = folder_for(original.outcome, mail)
     return folders
 
@@ -79,7 +78,7 @@ def file_decided(
             session.exec(
                 select(MailRequest).where(
                     MailRequest.branch_id == branch_id,
-                    col(MailRequest.status).in_(["decided", "set-aside"]),
+                    col(MailRequest.status).in_([RequestStatus.DECIDED, RequestStatus.SET_ASIDE]),
                     col(MailRequest.filed_at).is_(None),
                 )
             )

@@ -26,7 +26,7 @@ from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
 from empikgo_mailer.handlers.debt import read_ledger
 from empikgo_mailer.handlers.errors import CommandRefused, CommandRejected
 from empikgo_mailer.handlers.library import Library
-from empikgo_mailer.handlers.patrons import CHUNK_ROWS, BadRow, RowProblem, no_progress
+from empikgo_mailer.handlers.patrons import BadRow, RowProblem, no_progress
 
 COLUMNS = (
     "card_number",
@@ -213,7 +213,7 @@ def import_loans(
     with db.transaction() as session:
         store, fines = Store(session), FinesStore(session)
         patron_ids = store.patron_ids_by_card()
-        for chunk in table.chunks(CHUNK_ROWS):
+        for chunk in table.chunks():
             good: list[tuple[_Row, int]] = []
             for csv_row in chunk:
                 try:
@@ -254,12 +254,11 @@ def import_loans(
             report.created += len(new)
             done += len(chunk)
             progress(done, table.line_count)
-        store.audit(
+        store.audit_import(
+            "import-loans",
             at=now,
             actor=command.actor,
-            action="import-loans",
-            outcome="done",
-            file=command.path.name,
+            file=command.path,
             created=report.created,
             updated=report.updated,
             rejected=len(report.rejected),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,24 +22,23 @@ from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import MailRequest, OutboxMessage
 from empikgo_mailer.config import BranchSettings, MailSettings
 from empikgo_mailer.domain.addresses import address_key
+from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.mail_headers import storable
+from empikgo_mailer.domain.mail_outcomes import SET_ASIDE_OUTCOMES, TEMPLATE_OF, MailOutcome
 from empikgo_mailer.domain.mail_requests import card_numbers
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.domain.replies import (
-    SET_ASIDE_OUTCOMES,
-    TEMPLATE_OF,
-    MailOutcome,
     Render,
     ReplyFacts,
     compose_reply,
     reply_context,
 )
+from empikgo_mailer.domain.statuses import RequestKind, RequestStatus
 from empikgo_mailer.handlers.codes import GiveCode, decide
 from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.library import Library
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 3
 
 
@@ -77,7 +75,7 @@ def _replies_today(session: Session, senders: set[str], since: datetime) -> Coun
 def _next_queued(session: Session, branch_id: str, limit: int) -> list[MailRequest]:
     query = (
         select(MailRequest)
-        .where(MailRequest.branch_id == branch_id, MailRequest.status == "queued")
+        .where(MailRequest.branch_id == branch_id, MailRequest.status == RequestStatus.QUEUED)
         .order_by(col(MailRequest.received_at), col(MailRequest.uid))
         .limit(limit)
     )
@@ -113,7 +111,7 @@ def _decide_one(
         outcome = MailOutcome.NO_SENDER
     elif replies_today[address_key(request.sender)] >= door.mail.max_replies_per_sender_per_day:
         outcome = MailOutcome.RATE_LIMITED
-    elif request.kind == "too-large":
+    elif request.kind == RequestKind.TOO_LARGE:
         outcome = MailOutcome.TOO_LARGE
     elif calendar.month_of(request.received_at) < month:
         outcome = MailOutcome.BEFORE_FIRST
@@ -145,7 +143,7 @@ def _decide_one(
         else:
             outcome = str(refusal.reason)
             facts = dataclasses.replace(facts, details=dict(refusal.details))
-    status = "set-aside" if outcome in SET_ASIDE_OUTCOMES else "decided"
+    status = RequestStatus.SET_ASIDE if outcome in SET_ASIDE_OUTCOMES else RequestStatus.DECIDED
     request.status, request.outcome, request.decided_at = status, outcome, now
     template = TEMPLATE_OF.get(outcome)  # no template: no reply (rate limit, no sender)
     if template is not None and request.sender is not None:
@@ -180,7 +178,11 @@ def _decide_one(
 def _set_aside_as_failed(request: MailRequest, error: str, now: datetime) -> None:
     request.attempts = MAX_ATTEMPTS
     request.note = storable(error, 2000)
-    request.status, request.outcome, request.decided_at = "set-aside", MailOutcome.FAILED, now
+    request.status, request.outcome, request.decided_at = (
+        RequestStatus.SET_ASIDE,
+        MailOutcome.FAILED,
+        now,
+    )
 
 
 DECISION_BATCH = 100

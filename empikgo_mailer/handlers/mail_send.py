@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from empikgo_mailer.adapters.outbox import Links, Outbox, OutgoingReply
 from empikgo_mailer.adapters.smtp_sender import Delivery, SendResult
+from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.retries import next_try, pause_after
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 SMTP_LINK = "smtp"
 CLAIM_BATCH = 50
 

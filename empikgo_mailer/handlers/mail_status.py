@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.outbox import Links
 from empikgo_mailer.adapters.tables import LinkState, MailRequest, OutboxMessage
+from empikgo_mailer.domain.statuses import ReplyStatus, RequestStatus
 from empikgo_mailer.handlers.library import Library
 from empikgo_mailer.handlers.mail_send import SMTP_LINK
 
@@ -53,7 +54,7 @@ def queue_status(*, db: Database, library: Library, now: datetime) -> list[Queue
             mine = MailRequest.branch_id == branch_id
             waiting, oldest = session.exec(
                 select(func.count(), func.min(MailRequest.received_at)).where(
-                    mine, MailRequest.status == "queued"
+                    mine, MailRequest.status == RequestStatus.QUEUED
                 )
             ).one()
             decided = session.exec(
@@ -68,20 +69,22 @@ def queue_status(*, db: Database, library: Library, now: datetime) -> list[Queue
             ).all()
             unfiled = session.exec(
                 select(func.count()).where(
-                    mine, MailRequest.status == "set-aside", col(MailRequest.filed_at).is_(None)
+                    mine,
+                    MailRequest.status == RequestStatus.SET_ASIDE,
+                    col(MailRequest.filed_at).is_(None),
                 )
             ).one()
             theirs = OutboxMessage.branch_id == branch_id
             pending, oldest_pending = session.exec(
                 select(func.count(), func.min(OutboxMessage.created_at)).where(
-                    theirs, OutboxMessage.status == "pending"
+                    theirs, OutboxMessage.status == ReplyStatus.PENDING
                 )
             ).one()
             pending_error = session.exec(
                 select(OutboxMessage.last_error)
                 .where(
                     theirs,
-                    OutboxMessage.status == "pending",
+                    OutboxMessage.status == ReplyStatus.PENDING,
                     col(OutboxMessage.last_error).is_not(None),
                 )
                 .order_by(col(OutboxMessage.last_attempt_at).desc())
@@ -89,7 +92,7 @@ def queue_status(*, db: Database, library: Library, now: datetime) -> list[Queue
             ).first()
             failed = session.exec(
                 select(OutboxMessage.recipient, OutboxMessage.last_error, OutboxMessage.created_at)
-                .where(theirs, OutboxMessage.status == "failed")
+                .where(theirs, OutboxMessage.status == ReplyStatus.FAILED)
                 .order_by(col(OutboxMessage.id))
             ).all()
             result.append(

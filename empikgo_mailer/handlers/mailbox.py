@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -23,12 +23,13 @@ from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.imap_mailbox import FetchedMessage
 from empikgo_mailer.adapters.tables import MailboxState, MailRequest
 from empikgo_mailer.config import MailSettings
+from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.mail_headers import storable
+from empikgo_mailer.domain.mail_outcomes import MailOutcome
 from empikgo_mailer.domain.mail_requests import MessageReading, fingerprint, read_message
-from empikgo_mailer.domain.replies import MailOutcome
+from empikgo_mailer.domain.statuses import RequestKind, RequestStatus
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 
 
 class Mailbox(Protocol):
@@ -71,8 +72,8 @@ def _problem_row(
         content_hash=content_hash(fetched),
         received_at=fetched.received_at or now,
         size=max(0, fetched.size),
-        kind="unreadable",
-        status="set-aside",
+        kind=RequestKind.UNREADABLE,
+        status=RequestStatus.SET_ASIDE,
         outcome=MailOutcome.FAILED,
         note=storable(problem, 2000),
         decided_at=now,
@@ -108,18 +109,18 @@ def _entry(
         size=max(0, fetched.size),
         sender=sender,
         subject=storable(reading.subject or "", 500),
-        kind="request",
-        status="queued",
+        kind=RequestKind.REQUEST,
+        status=RequestStatus.QUEUED,
         note="; ".join(notes) or None,
         created_at=now,
     )
     if reading.automatic is not None:
         # Never decided, never answered: answering automatic mail is how loops start.
-        entry.kind, entry.status = "automatic", "set-aside"
+        entry.kind, entry.status = RequestKind.AUTOMATIC, RequestStatus.SET_ASIDE
         entry.outcome, entry.decided_at = MailOutcome.AUTOMATIC, now
         entry.note = "; ".join([reading.automatic, *notes])
     elif fetched.raw is None:
-        entry.kind = "too-large"
+        entry.kind = RequestKind.TOO_LARGE
     else:
         entry.words = storable(request.words, 2000)
         entry.name_words = storable(request.name_words, 20_000)
@@ -246,14 +247,14 @@ def _store(session: Session, batch: _Batch) -> CollectReport:
         session.exec(
             select(MailRequest.fingerprint, MailRequest.id).where(
                 MailRequest.branch_id == batch.branch_id,
-                MailRequest.kind != "duplicate",
+                MailRequest.kind != RequestKind.DUPLICATE,
                 col(MailRequest.fingerprint).in_([e.fingerprint for e in fresh]),
             )
         ).all()
     )
     for given in fresh:
         entry = given
-        if entry.kind != "unreadable" and entry.fingerprint in originals:
+        if entry.kind != RequestKind.UNREADABLE and entry.fingerprint in originals:
             # The same sender's same message again (a client resending, a copy): one
             # request, one answer; the copy is filed with the original.
             log.info(
@@ -264,8 +265,8 @@ def _store(session: Session, batch: _Batch) -> CollectReport:
             )
             entry = _copy(
                 entry,
-                kind="duplicate",
-                status="decided",
+                kind=RequestKind.DUPLICATE,
+                status=RequestStatus.DECIDED,
                 outcome=MailOutcome.DUPLICATE,
                 decided_at=entry.created_at,
                 note="kopia wcześniejszej prośby (ten sam nadawca i Message-ID)",
@@ -273,10 +274,10 @@ def _store(session: Session, batch: _Batch) -> CollectReport:
             report.duplicates += 1
         else:
             originals.setdefault(entry.fingerprint, None)
-            report.queued += entry.status == "queued"
-            report.automatic += entry.kind == "automatic"
-            report.too_large += entry.kind == "too-large"
-            report.unreadable += entry.kind == "unreadable"
+            report.queued += entry.status == RequestStatus.QUEUED
+            report.automatic += entry.kind == RequestKind.AUTOMATIC
+            report.too_large += entry.kind == RequestKind.TOO_LARGE
+            report.unreadable += entry.kind == RequestKind.UNREADABLE
         session.add(entry)
     return report
 
@@ -297,8 +298,8 @@ def _safe_copy(entry: MailRequest, error: Exception) -> MailRequest:
         content_hash=entry.content_hash,
         received_at=entry.received_at,
         size=entry.size,
-        kind="unreadable",
-        status="set-aside",
+        kind=RequestKind.UNREADABLE,
+        status=RequestStatus.SET_ASIDE,
         outcome=MailOutcome.FAILED,
         note=storable(f"baza danych nie przyjęła wiadomości ({type(error).__name__})", 2000),
         decided_at=entry.created_at,

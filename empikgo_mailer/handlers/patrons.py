@@ -32,7 +32,6 @@ _INACTIVE = {"nieaktywny", "nieaktywne", "nieaktywna"}
 
 
 Progress = Callable[[int, int], None]  # (rows done, rows expected)
-CHUNK_ROWS = 2000
 
 
 def no_progress(done: int, total: int) -> None:
@@ -150,7 +149,7 @@ def import_patrons(
     with db.transaction() as session:
         store = Store(session)
         existing = store.patron_ids_by_card()
-        for chunk in table.chunks(CHUNK_ROWS):
+        for chunk in table.chunks():
             good: dict[str, dict[str, Any]] = {}
             for row in chunk:
                 try:
@@ -175,12 +174,11 @@ def import_patrons(
             report.updated += len(good) - len(new)
             done += len(chunk)
             progress(done, table.line_count)
-        store.audit(
+        store.audit_import(
+            "import-patrons",
             at=now,
             actor=command.actor,
-            action="import-patrons",
-            outcome="done",
-            file=command.path.name,
+            file=command.path,
             created=report.created,
             updated=report.updated,
             rejected=len(report.rejected),

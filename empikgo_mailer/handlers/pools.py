@@ -114,12 +114,11 @@ def import_codes(
         fresh = [code for code in accepted if code not in known]
         store.insert_codes(command.platform, command.month, command.branch_id, fresh, now)
         report.loaded = len(fresh)
-        store.audit(
+        store.audit_import(
+            "import-codes",
             at=now,
             actor=command.actor,
-            action="import-codes",
-            outcome="done",
-            file=command.path.name,
+            file=command.path,
             platform=command.platform.value,
             month=str(command.month),
             branch=command.branch_id,

@@ -5,51 +5,19 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.report_queries import PoolFigures, PoolKey, ReportQueries
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.domain.report import MonthReport, PoolReport
 from empikgo_mailer.handlers.library import Library
 
 
 @dataclass(frozen=True)
 class ShowMonthReport:
     month: Month
-
-
-@dataclass(frozen=True)
-class PoolReport:
-    platform: Platform
-    branch_id: str | None  # None: the library-wide Legimi pool
-    loaded: int
-    given: dict[Channel, int]
-    activated: int
-    expired: int
-    lapsed: int
-    banned: int
-    refused: dict[str, int]  # reason or e-mail outcome -> count
-    median_wait: timedelta | None  # e-mail requests: receipt to reply
-    longest_wait: timedelta | None
-    given_per_day: tuple[tuple[date, int], ...]  # every day of the month
-
-    @property
-    def given_total(self) -> int:
-        return sum(self.given.values())
-
-
-@dataclass(frozen=True)
-class MonthReport:
-    month: Month
-    closed_at: datetime | None  # None: expiries and lapses are not counted yet
-    pools: tuple[PoolReport, ...]
-
-
-def place_name(pool: PoolReport, branch_names: dict[str, str]) -> str:
-    if pool.branch_id is None:
-        return "cała biblioteka"
-    return branch_names.get(pool.branch_id, pool.branch_id)
 
 
 def month_report(query: ShowMonthReport, *, db: Database, library: Library) -> MonthReport:

@@ -1,0 +1,52 @@
+"""What became of a mail request: the outcomes beyond the eligibility reasons, which of
+them stay with staff, and which template answers each."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from empikgo_mailer.domain.eligibility import Reason
+
+
+class MailOutcome(StrEnum):
+    """Outcomes of a mail request beyond the eligibility reasons."""
+
+    ISSUED = "issued"
+    BEFORE_FIRST = "written-before-first"
+    CARD_MISSING = "card-missing"
+    TOO_LARGE = "too-large"
+    AUTOMATIC = "automatic"
+    RATE_LIMITED = "rate-limited"
+    NO_SENDER = "no-sender"
+    FAILED = "failed"
+    DUPLICATE = "duplicate"  # a second copy of a request: filed with it, never answered
+
+
+# Outcomes that leave the message with staff (the folder for staff, the set-aside list).
+SET_ASIDE_OUTCOMES = frozenset(
+    {
+        MailOutcome.AUTOMATIC,
+        MailOutcome.CARD_MISSING,
+        MailOutcome.TOO_LARGE,
+        MailOutcome.RATE_LIMITED,
+        MailOutcome.NO_SENDER,
+        MailOutcome.FAILED,
+    }
+)
+
+# Requests refused before the eligibility rules are asked (the monthly report counts them).
+REFUSED_BEFORE_DECISION = (
+    MailOutcome.BEFORE_FIRST,
+    MailOutcome.CARD_MISSING,
+    MailOutcome.TOO_LARGE,
+)
+
+# Every outcome that is answered has a template of the same name under templates/mail/.
+# Legimi's "not open yet" never happens to an Empik Go mail; if it did, it reads as no codes.
+TEMPLATE_OF = {reason.value: reason.value for reason in Reason} | {
+    Reason.CLAIMS_NOT_OPEN.value: Reason.NO_CODES_LEFT.value,
+    MailOutcome.ISSUED.value: "issued",
+    MailOutcome.BEFORE_FIRST.value: "written-before-first",
+    MailOutcome.CARD_MISSING.value: "card-missing",
+    MailOutcome.TOO_LARGE.value: "too-large",
+}
