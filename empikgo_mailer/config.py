@@ -24,7 +24,13 @@ from empikgo_mailer.domain.calendar import WEEKDAYS, OpeningHours
 from empikgo_mailer.domain.eligibility import Policy
 from empikgo_mailer.domain.fines import DEFAULT_DAILY_RATE_GROSZE, Location
 from empikgo_mailer.domain.money import InvalidAmount, parse_pln
-from empikgo_mailer.domain.platforms import Platform
+from empikgo_mailer.domain.platforms import (
+    BUILT_IN,
+    PLATFORM_ID,
+    ClaimsOpen,
+    Platform,
+    PoolScope,
+)
 
 DEFAULT_CONFIG = Path("config/empikgo.toml")
 Security = Literal["ssl", "starttls", "none"]
@@ -357,17 +363,37 @@ def _locations(root: _Table) -> dict[str, Location]:
 
 
 def _platforms(root: _Table) -> dict[Platform, PlatformSettings]:
-    table = root.table("platforms")
-    table.unknown_keys({p.value for p in Platform})
+    """One section per platform the library offers; a platform without one is not offered.
+    Empik Go and Legimi come from the domain's table; any other id defines a platform."""
+    table = root.table("platforms", required=False)
     platforms: dict[Platform, PlatformSettings] = {}
-    for platform in Platform:
-        section = table.table(platform.value)
-        section.unknown_keys({"enabled", "activation_url"})
+    for platform_id in table.data:
+        if not PLATFORM_ID.match(platform_id):
+            raise table.error(platform_id, "identyfikator: małe litery, cyfry, - i _ (do 16)")
+        section = table.table(platform_id)
+        platform = BUILT_IN.get(platform_id)
+        if platform is None:
+            section.unknown_keys({"enabled", "activation_url", "name", "pool", "claims_open"})
+            platform = _new_platform(platform_id, section)
+        else:
+            section.unknown_keys({"enabled", "activation_url"})
         url = section.text("activation_url", _REQUIRED)
         if not url.startswith(("https://", "http://")):
             raise section.error("activation_url", f"to nie jest adres strony: {url!r}")
         platforms[platform] = PlatformSettings(platform, section.flag("enabled", True), url)
     return platforms
+
+
+def _new_platform(platform_id: str, section: _Table) -> Platform:
+    """A platform the domain does not know, given at the desk from its own pool."""
+    pool = section.text("pool", _REQUIRED)
+    if pool not in PoolScope.__members__.values():
+        raise section.error("pool", f"oczekiwano {PoolScope.BRANCH} albo {PoolScope.LIBRARY}")
+    try:
+        opens = ClaimsOpen.parse(section.text("claims_open", "first-day 00:00"))
+    except ValueError as exc:
+        raise section.error("claims_open", str(exc)) from None
+    return Platform(platform_id, section.text("name", _REQUIRED), PoolScope(pool), opens)
 
 
 def _smtp(root: _Table, env: Mapping[str, str]) -> SmtpSettings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,7 +23,7 @@ from empikgo_mailer.adapters.tables import (
 )
 from empikgo_mailer.domain.mail_outcomes import REFUSED_BEFORE_DECISION
 from empikgo_mailer.domain.month import Month
-from empikgo_mailer.domain.platforms import Platform
+from empikgo_mailer.domain.platforms import Platform, platform_by_id
 from empikgo_mailer.domain.statuses import CodeStatus
 
 PoolKey = tuple[Platform, str | None]
@@ -47,12 +48,13 @@ def pool_of(platform: Platform, branch_id: str | None) -> PoolKey:
 
 
 class ReportQueries:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, platforms: Iterable[Platform]) -> None:
         self.session = session
+        self.platforms = tuple(platforms)
         self.pools: defaultdict[PoolKey, PoolFigures] = defaultdict(PoolFigures)
 
     def _pool(self, platform: str, branch_id: str | None) -> PoolFigures:
-        return self.pools[pool_of(Platform(platform), branch_id)]
+        return self.pools[pool_of(platform_by_id(platform, self.platforms), branch_id)]
 
     def closed_at(self, month: Month) -> datetime | None:
         record = self.session.get(MonthClose, str(month))

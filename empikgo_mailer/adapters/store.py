@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +25,7 @@ from empikgo_mailer.adapters.tables import (
 )
 from empikgo_mailer.domain.eligibility import BanPeriod, EarlierCode
 from empikgo_mailer.domain.month import Month
-from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.domain.platforms import Channel, Platform, platform_by_id
 from empikgo_mailer.domain.statuses import CodeStatus
 
 _PATRON: Table = SQLModel.metadata.tables["patron"]
@@ -49,8 +49,13 @@ def _pool(platform: Platform, month: Month, branch_id: str | None) -> list[Colum
 
 
 class Store:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, platforms: Iterable[Platform] = ()) -> None:
+        """`platforms`: the library's own rows, so stored ids read back as them."""
         self.session = session
+        self.platforms = tuple(platforms)
+
+    def _platform(self, platform_id: str) -> Platform:
+        return platform_by_id(platform_id, self.platforms)
 
     # patrons -------------------------------------------------------------------------
     @property
@@ -97,7 +102,7 @@ class Store:
             return None
         issuance = found[0]
         return EarlierCode(
-            platform=Platform(issuance.platform),
+            platform=self._platform(issuance.platform),
             channel=Channel(issuance.channel),
             issued_at=issuance.issued_at,
             branch_id=issuance.branch_id,
@@ -211,7 +216,7 @@ class Store:
         if branch_id is not None:
             query = query.where(col(Code.branch_id) == branch_id)
         return [
-            PoolCount(Platform(platform), month, branch, int(loaded), int(issued), int(free))
+            PoolCount(self._platform(platform), month, branch, int(loaded), int(issued), int(free))
             for platform, branch, loaded, issued, free in self.session.execute(query)
         ]
 
@@ -282,7 +287,8 @@ class Store:
 
     def service_switches(self) -> dict[Platform, ServiceSwitch]:
         return {
-            Platform(switch.platform): switch for switch in self.session.exec(select(ServiceSwitch))
+            self._platform(switch.platform): switch
+            for switch in self.session.exec(select(ServiceSwitch))
         }
 
     def switch_service(

@@ -9,9 +9,9 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from empikgo_mailer.domain.month import Month
+from empikgo_mailer.domain.platforms import ClaimsOpen, OpeningDay
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-LEGIMI_OPENING_TIME = time(10, 0)
 
 
 class NaiveDatetime(ValueError):
@@ -77,9 +77,10 @@ class LibraryCalendar:
     def first_working_day(self, month: Month) -> date:
         return next(day for day in month.days() if self.is_working_day(day))
 
-    def legimi_claims_open_at(self, month: Month) -> datetime:
-        """Legimi claims open at 10:00 on the first working day of the month."""
-        return self.at(self.first_working_day(month), LEGIMI_OPENING_TIME)
+    def claims_open_at(self, rule: ClaimsOpen, month: Month) -> datetime:
+        """When `month`'s codes of a platform opening by `rule` may first be given."""
+        day = month.first_day if rule.day is OpeningDay.FIRST_DAY else self.first_working_day(month)
+        return self.at(day, rule.at)
 
     def opening_window(self, hours: OpeningHours, day: date) -> tuple[datetime, datetime] | None:
         """When a branch is open on `day`, or None when it is closed all day."""

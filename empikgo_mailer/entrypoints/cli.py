@@ -136,7 +136,12 @@ def codes() -> None:
 
 @codes.command("import")
 @click.argument("file", metavar="PLIK", type=click.Path(path_type=Path))
-@click.option("--platform", type=PlatformType(), required=True, help="empik-go albo legimi.")
+@click.option(
+    "--platform",
+    type=PlatformType(),
+    required=True,
+    help="Platforma z konfiguracji, np. empik-go albo legimi.",
+)
 @click.option("--month", type=MonthType(), required=True, help="Miesiąc puli, RRRR-MM.")
 @click.option("--branch", "branch_id", metavar="PLACÓWKA", help="Placówka (tylko Empik Go).")
 @now_option
@@ -174,7 +179,12 @@ def codes_import(
 @click.option(
     "--card", "card_number", metavar="NUMER", required=True, help="Numer karty czytelnika."
 )
-@click.option("--platform", type=PlatformType(), required=True, help="empik-go albo legimi.")
+@click.option(
+    "--platform",
+    type=PlatformType(),
+    required=True,
+    help="Platforma z konfiguracji, np. empik-go albo legimi.",
+)
 @now_option
 @click.pass_context
 def issue(
@@ -201,7 +211,7 @@ def issue(
             branch_address=branch.address,
             platform=platform.display_name,
             code=decision.code,
-            activation_url=app.settings.platforms[platform].activation_url,
+            activation_url=app.library.activation_url(platform),
             last_day=day_text(app.library.calendar.month_of(now).last_day),
             issued_at=moment_text(now),
         ),

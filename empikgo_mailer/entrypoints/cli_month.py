@@ -60,7 +60,7 @@ def legimi_claim(ctx: click.Context, card_number: str, now_text: str | None) -> 
         return ExitCode.REFUSED
     assert answer.activate_by is not None
     click.echo(f"Kod: {answer.code}")
-    click.echo(f"Aktywacja: {app.settings.platforms[Platform.LEGIMI].activation_url}")
+    click.echo(f"Aktywacja: {app.library.activation_url(Platform.LEGIMI)}")
     click.echo(f"Aktywuj do: {day_text(answer.activate_by)} (kod działa na dwóch urządzeniach).")
     if answer.repeated:
         click.echo("(Ten sam kod co przy wcześniejszym pobraniu w tym miesiącu.)")
@@ -100,7 +100,12 @@ def web(ctx: click.Context, host: str | None, port: int | None, now_text: str | 
 
 @click.command("activations")
 @click.argument("file", metavar="PLIK.csv", type=click.Path(path_type=Path))
-@click.option("--platform", type=PlatformType(), required=True, help="empik-go albo legimi.")
+@click.option(
+    "--platform",
+    type=PlatformType(),
+    required=True,
+    help="Platforma z konfiguracji, np. empik-go albo legimi.",
+)
 @now_option
 @click.pass_context
 def codes_activations(
@@ -194,7 +199,10 @@ def _switch(
 
 reason_option = click.option("--reason", metavar="TEKST", help="Powód (widoczny w status).")
 platform_option = click.option(
-    "--platform", type=PlatformType(), required=True, help="empik-go albo legimi."
+    "--platform",
+    type=PlatformType(),
+    required=True,
+    help="Platforma z konfiguracji, np. empik-go albo legimi.",
 )
 
 

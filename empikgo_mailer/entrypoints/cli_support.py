@@ -16,6 +16,7 @@ from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.config import config_path, load_settings
 from empikgo_mailer.domain.month import InvalidMonth, Month
 from empikgo_mailer.domain.platforms import Platform
+from empikgo_mailer.handlers.errors import CommandRejected
 
 PROGRESS_THRESHOLD = 2000
 
@@ -71,10 +72,14 @@ class PlatformType(click.ParamType[Platform]):
     ) -> Platform:
         if isinstance(value, Platform):
             return value
+        # The platforms offered are the configuration's: read it to know them.
+        runtime = ctx.find_object(Runtime) if ctx is not None else None
+        assert runtime is not None
+        library = runtime.app(require_schema=False).library
         try:
-            return Platform(str(value).strip().lower())
-        except ValueError:
-            allowed = ", ".join(p.value for p in Platform)
+            return library.platform(str(value))
+        except CommandRejected:
+            allowed = ", ".join(p.id for p in library.offered)
             self.fail(f"„{value}” — dozwolone: {allowed}", param, ctx)
 
 

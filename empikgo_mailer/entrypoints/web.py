@@ -152,7 +152,7 @@ def create_web_app(app: App, clock: Clock, *, limiter: RateLimiter | None = None
             message=answer.message,
             code=answer.code,
             activation_url=(
-                settings.platforms[Platform.LEGIMI].activation_url if answer.granted else None
+                app.library.activation_url(Platform.LEGIMI) if answer.granted else None
             ),
             activate_by=answer.activate_by,
             reason=answer.reason.value if answer.reason is not None else None,

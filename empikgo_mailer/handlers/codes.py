@@ -99,19 +99,17 @@ def _situation(
     *,
     library: Library,
     debt_source: DebtSource,
-    card_number: str,
+    patron: Patron | None,
     platform: Platform,
     now: datetime,
     free_codes: int | None,
-    lock: bool = False,
 ) -> tuple[Situation, int | None]:
     """The facts for the rules, and the patron's id when the card exists."""
     calendar = library.calendar
     month = calendar.month_of(now)
-    opens_at = None
-    if platform is Platform.LEGIMI:
-        legimi_open = calendar.legimi_claims_open_at(month)
-        opens_at = legimi_open if now < legimi_open else None
+    opens_at: datetime | None = library.claims_open_at(platform, month)
+    if opens_at is not None and now >= opens_at:
+        opens_at = None
     base = Situation(
         platform=platform,
         month=month,
@@ -122,7 +120,6 @@ def _situation(
         claims_open_at=opens_at,
         free_codes=free_codes,
     )
-    patron = store.patron_by_card(normalise_card(card_number), lock=lock)
     if patron is None or patron.id is None:
         return base, None
     earlier = store.earlier_code(patron.id, month)
@@ -153,6 +150,20 @@ def decide(
 ) -> Decision:
     """Assess the rules and, when they allow it, claim a code; audit the decision.
     The caller commits."""
+    patron = store.patron_by_card(normalise_card(command.card_number), lock=True)
+    return decide_for(store, command, patron, library=library, debt_source=debt_source, now=now)
+
+
+def decide_for(
+    store: Store,
+    command: GiveCode,
+    patron: Patron | None,
+    *,
+    library: Library,
+    debt_source: DebtSource,
+    now: datetime,
+) -> Decision:
+    """`decide` for a patron the caller has already read and locked (None: no such card)."""
     pool_branch = library.pool_branch(command.platform, command.branch_id)
     if command.branch_id is not None:
         library.branch(command.branch_id)
@@ -160,11 +171,10 @@ def decide(
         store,
         library=library,
         debt_source=debt_source,
-        card_number=command.card_number,
+        patron=patron,
         platform=command.platform,
         now=now,
         free_codes=None,
-        lock=True,
     )
     claimant = Claimant(written_name=command.written_name, sender=command.sender)
     assessment = assess(situation, claimant, library.policy)
@@ -205,7 +215,7 @@ def _audited(store: Store, command: GiveCode, decision: Decision, now: datetime)
     return decision
 
 
-def decided_once(db: Database, work: Callable[[Store], T]) -> T:
+def decided_once(db: Database, library: Library, work: Callable[[Store], T]) -> T:
     """Run a decision in a transaction of its own and commit; decide again after a race.
 
     Another process may give the same patron a code in the same instant: the unique
@@ -214,7 +224,7 @@ def decided_once(db: Database, work: Callable[[Store], T]) -> T:
     for attempt in range(1, RACE_RETRIES + 1):
         try:
             with db.transaction() as session:
-                return work(Store(session))
+                return work(Store(session, library.offered))
         except IntegrityError:
             log.info("concurrent issuance for one patron; deciding again (attempt %d)", attempt)
     raise RuntimeError("could not decide after repeated concurrent conflicts")
@@ -225,7 +235,9 @@ def give_code(
 ) -> Decision:
     """Decide in a transaction of its own, and commit."""
     return decided_once(
-        db, lambda store: decide(store, command, library=library, debt_source=debt_source, now=now)
+        db,
+        library,
+        lambda store: decide(store, command, library=library, debt_source=debt_source, now=now),
     )
 
 
@@ -239,7 +251,7 @@ def check_eligibility(
 ) -> Assessment:
     """Every rule with its verdict, without taking a code."""
     with db.transaction() as session:
-        store = Store(session)
+        store = Store(session, library.offered)
         month = library.calendar.month_of(now)
         free: int | None = None
         by_branch: dict[str, int] | None = None
@@ -255,7 +267,7 @@ def check_eligibility(
             store,
             library=library,
             debt_source=debt_source,
-            card_number=command.card_number,
+            patron=store.patron_by_card(normalise_card(command.card_number)),
             platform=command.platform,
             now=now,
             free_codes=free,

@@ -96,14 +96,19 @@ def _move(path: Path, drop_dir: Path, into: str, now: datetime) -> Path:
     return target
 
 
-def _pool_of(relative: Path) -> tuple[Platform, Month, str | None]:
+def _pool_of(relative: Path, library: Library) -> tuple[Platform, Month, str | None]:
     """(platform, branch, month) from pools/<platform>/[<branch>/]<YYYY-MM>.csv."""
     parts = relative.parts[1:]
-    layout = "pools/empik-go/<placówka>/<RRRR-MM>.csv albo pools/legimi/<RRRR-MM>.csv"
+    layout = " albo ".join(
+        f"pools/{p.id}/<placówka>/<RRRR-MM>.csv"
+        if p.pooled_per_branch
+        else f"pools/{p.id}/<RRRR-MM>.csv"
+        for p in library.offered
+    )
     try:
-        platform = Platform(parts[0])
+        platform = library.platform(parts[0])
         month = Month.parse(Path(parts[-1]).stem)
-    except (ValueError, InvalidMonth, IndexError):
+    except (CommandRejected, InvalidMonth, IndexError):
         raise CommandRejected(f"nazwa pliku nie pasuje do układu {layout}") from None
     expected = 3 if platform.pooled_per_branch else 2
     if len(parts) != expected or Path(parts[-1]).suffix.lower() not in SUFFIXES:
@@ -111,11 +116,11 @@ def _pool_of(relative: Path) -> tuple[Platform, Month, str | None]:
     return platform, month, parts[1] if platform.pooled_per_branch else None
 
 
-def _activations_of(relative: Path) -> Platform:
+def _activations_of(relative: Path, library: Library) -> Platform:
     parts = relative.parts[1:]
     try:
-        platform = Platform(parts[0])
-    except (ValueError, IndexError):
+        platform = library.platform(parts[0])
+    except (CommandRejected, IndexError):
         raise CommandRejected(
             "nazwa pliku nie pasuje do układu activations/<platforma>/<nazwa>.csv"
         ) from None
@@ -199,7 +204,7 @@ def _take(
             store.session.flush()
 
         if command.kind == POOLS:
-            platform, month, branch_id = _pool_of(relative)
+            platform, month, branch_id = _pool_of(relative, library)
             codes = import_codes(
                 ImportCodes(path, platform, month, branch_id, command.actor),
                 db=db,
@@ -209,7 +214,7 @@ def _take(
             )
             summary, problems = _pool_summary(codes), len(codes.refused)
         else:
-            platform = _activations_of(relative)
+            platform = _activations_of(relative, library)
             activations = import_activations(
                 ImportActivations(path, platform, command.actor),
                 db=db,

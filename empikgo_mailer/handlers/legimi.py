@@ -16,7 +16,7 @@ from empikgo_mailer.domain.cards import normalise_card
 from empikgo_mailer.domain.claim_answers import CODES_AVAILABLE, refusal_message
 from empikgo_mailer.domain.eligibility import Reason
 from empikgo_mailer.domain.platforms import Channel, Platform
-from empikgo_mailer.handlers.codes import GiveCode, decide, decided_once
+from empikgo_mailer.handlers.codes import GiveCode, decide_for, decided_once
 from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.library import Library
 
@@ -59,7 +59,7 @@ def claim_legimi_code(
             if earlier is not None:
                 issuance, code = earlier
                 if (
-                    issuance.platform == Platform.LEGIMI
+                    issuance.platform == Platform.LEGIMI.id
                     and issuance.channel == Channel.SELF_SERVICE
                 ):
                     return ClaimAnswer(
@@ -69,7 +69,9 @@ def claim_legimi_code(
                         activate_by=month.last_day,
                         repeated=True,
                     )
-        decision = decide(store, give, library=library, debt_source=debt_source, now=now)
+        decision = decide_for(
+            store, give, patron, library=library, debt_source=debt_source, now=now
+        )
         refusal = decision.refusal
         if refusal is None:
             return ClaimAnswer(
@@ -78,4 +80,4 @@ def claim_legimi_code(
         assert refusal.reason is not None
         return ClaimAnswer(False, refusal_message(refusal.reason, refusal.details), refusal.reason)
 
-    return decided_once(db, claim)
+    return decided_once(db, library, claim)

@@ -104,7 +104,7 @@ def _decide_one(
         card=request.card_number,
         size_bytes=request.size,
         limit_bytes=door.mail.max_message_bytes,
-        activation_url=door.library.platforms[Platform.EMPIK_GO].activation_url,
+        activation_url=door.library.activation_url(Platform.EMPIK_GO),
     )
     outcome: str
     if request.sender is None:
@@ -121,7 +121,7 @@ def _decide_one(
         facts = dataclasses.replace(facts, cards=cards)
     else:
         decision = decide(
-            Store(session),
+            Store(session, door.library.offered),
             GiveCode(
                 request.card_number,
                 Platform.EMPIK_GO,

@@ -103,7 +103,7 @@ def import_codes(
         accepted[code] = line
 
     with db.transaction() as session:
-        store = Store(session)
+        store = Store(session, library.offered)
         known = store.known_code_values(command.platform, list(accepted))
         report.refused.extend(
             RowProblem(line, "kod już jest w bazie")
@@ -137,14 +137,12 @@ def show_pools(query: ShowPools, *, db: Database, library: Library) -> list[Pool
     with db.transaction() as session:
         counted = {
             (count.platform, count.branch_id): count
-            for count in Store(session).pool_counts(query.month, query.branch_id)
+            for count in Store(session, library.offered).pool_counts(query.month, query.branch_id)
         }
-    expected: list[tuple[Platform, str | None]] = [
-        (Platform.EMPIK_GO, branch)
-        for branch in library.branches
+    expected = [
+        (platform, branch)
+        for platform, branch in library.expected_pools()
         if query.branch_id in (None, branch)
     ]
-    if query.branch_id is None:
-        expected.append((Platform.LEGIMI, None))
     keys = expected + [key for key in counted if key not in expected]
     return [counted.get(key) or PoolCount(key[0], query.month, key[1], 0, 0, 0) for key in keys]

@@ -10,7 +10,7 @@ from datetime import timedelta
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.report_queries import PoolFigures, PoolKey, ReportQueries
 from empikgo_mailer.domain.month import Month
-from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.domain.platforms import Channel
 from empikgo_mailer.domain.report import MonthReport, PoolReport
 from empikgo_mailer.handlers.library import Library
 
@@ -24,11 +24,10 @@ def month_report(query: ShowMonthReport, *, db: Database, library: Library) -> M
     calendar, month = library.calendar, query.month
     start, end = calendar.month_start(month), calendar.month_end(month)
     with db.transaction() as session:
-        queries = ReportQueries(session)
+        queries = ReportQueries(session, library.offered)
         figures = queries.count(month, start, end)
         closed_at = queries.closed_at(month)
-    expected: list[PoolKey] = [(Platform.EMPIK_GO, branch) for branch in library.branches]
-    expected.append((Platform.LEGIMI, None))
+    expected: list[PoolKey] = library.expected_pools()
     keys = expected + sorted(
         (key for key in figures if key not in expected), key=lambda k: (k[0], k[1] or "")
     )

@@ -56,9 +56,9 @@ def switch_service(command: SwitchService, *, db: Database, now: datetime) -> No
 
 def service_states(*, db: Database, library: Library) -> list[ServiceState]:
     with db.transaction() as session:
-        switches = Store(session).service_switches()
+        switches = Store(session, library.offered).service_switches()
     states = []
-    for platform in Platform:
+    for platform in library.offered:
         switch = switches.get(platform)
         switched_on = switch is None or switch.enabled
         configured = library.platform_enabled(platform)

@@ -110,6 +110,7 @@ def write_config(
     fetch_batch: int = 200,
     busy_timeout: float = 15,
     smtp_timeout: float = 10,
+    extra: str = "",
 ) -> Path:
     path = directory / "empikgo.toml"
     path.write_text(
@@ -123,7 +124,8 @@ def write_config(
             fetch_batch=fetch_batch,
             busy_timeout=busy_timeout,
             smtp_timeout=smtp_timeout,
-        ),
+        )
+        + extra,
         encoding="utf-8",
     )
     return path

@@ -10,6 +10,7 @@ import pytest
 from empikgo_mailer.adapters.holidays_pl import PolishHolidays
 from empikgo_mailer.domain.calendar import LibraryCalendar, NaiveDatetime, OpeningHours
 from empikgo_mailer.domain.month import Month
+from empikgo_mailer.domain.platforms import Platform
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 CALENDAR = LibraryCalendar(WARSAW, PolishHolidays())
@@ -59,7 +60,9 @@ def test_first_working_day(month: Month, first_working_day: date) -> None:
 
 
 def test_legimi_opens_at_ten_on_the_first_working_day() -> None:
-    assert CALENDAR.legimi_claims_open_at(Month(2027, 1)) == warsaw(2027, 1, 4, 10, 0)
+    assert CALENDAR.claims_open_at(Platform.LEGIMI.claims_open, Month(2027, 1)) == warsaw(
+        2027, 1, 4, 10, 0
+    )
 
 
 def test_month_is_counted_in_warsaw_not_utc() -> None:
