@@ -23,6 +23,7 @@ from empikgo_mailer.adapters.tables import (
     Patron,
     ServiceSwitch,
 )
+from empikgo_mailer.domain.card_number import CardNumber
 from empikgo_mailer.domain.eligibility import BanPeriod, EarlierCode
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform, platform_by_id
@@ -63,10 +64,16 @@ class Store:
         return self.session.get_bind().dialect.name == "postgresql"
 
     def patron_by_card(self, card_number: str, *, lock: bool = False) -> Patron | None:
-        """`lock`: hold the patron's row until commit, so that two decisions about one
+        """The patron whose card `card_number` is, written any way a card number may be
+        written; None when there is none or the text cannot be a card number.
+
+        `lock`: hold the patron's row until commit, so that two decisions about one
         patron (two mailboxes, mail and desk) run one after the other on PostgreSQL.
         SQLite's BEGIN IMMEDIATE already runs every decision one after the other."""
-        query = select(Patron).where(Patron.card_number == card_number)
+        card = CardNumber.find(card_number)
+        if card is None:
+            return None
+        query = select(Patron).where(Patron.card_number == card.value)
         if lock and self._postgres:
             query = query.with_for_update()
         return self.session.exec(query).first()

@@ -17,7 +17,7 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 
 from empikgo_mailer.domain.addresses import SenderReading, address_key, read_sender
-from empikgo_mailer.domain.cards import ascii_digits
+from empikgo_mailer.domain.card_number import CardNumber, typed_plainly
 from empikgo_mailer.domain.mail_headers import Headers, header_text, message_id, references
 from empikgo_mailer.domain.mail_text import body_text
 from empikgo_mailer.domain.names import name_words
@@ -31,7 +31,7 @@ _NOT_WORD = re.compile(r"[\W_]+")
 _AUTOMATIC_SENDERS = ("mailer-daemon", "postmaster")
 _CARD_LABEL = re.compile(
     r"(?:nr|numer|no)?\.?\s*(?:karty|karta|czytelnika)(?:\s+bibliotecznej)?\s*(?:nr|numer)?\.?\s*[:#-]?\s*"
-    r"([A-Za-z]{0,3}[ \t]?\d[\d \t-]{3,20}\d)",
+    r"([A-Za-z]{0,3}[ \t-]?\d[\d \t-]{3,20}\d)(?!\w)",
     re.IGNORECASE,
 )
 _BARE_NUMBER = re.compile(r"(?<![\w@.+/-])(\d{5,14})(?![\w@/-]|[.,]\d)")
@@ -134,11 +134,12 @@ MAX_CARDS = 10  # more than one is already ambiguous; the reply lists at most th
 def card_numbers(text: str) -> tuple[str, ...]:
     """Distinct card numbers written in the text, labelled ones ('nr karty: B 123 456')
     and bare runs of 5-14 digits, in any Unicode digits; at most MAX_CARDS of them."""
-    text = ascii_digits(text)
+    text = typed_plainly(text)
     found = [
-        *(re.sub(r"[\s-]", "", m.group(1)).upper() for m in _CARD_LABEL.finditer(text)),
+        *(m.group(1) for m in _CARD_LABEL.finditer(text)),
         *(m.group(1) for m in _BARE_NUMBER.finditer(text)),
     ]
+    found = [card.value for card in map(CardNumber.find, found) if card is not None]
     unique: list[str] = []
     for card in found:
         # "B0012345" written as a label and "0012345" seen bare are the same card.

@@ -44,6 +44,7 @@ from empikgo_mailer.entrypoints.cli_month import (
 )
 from empikgo_mailer.entrypoints.cli_status import status
 from empikgo_mailer.entrypoints.cli_support import (
+    CardType,
     DatabaseNotReady,
     MonthType,
     PlatformType,
@@ -177,7 +178,7 @@ def codes_import(
     "--branch", "branch_id", metavar="PLACÓWKA", required=True, help="Placówka wydająca kod."
 )
 @click.option(
-    "--card", "card_number", metavar="NUMER", required=True, help="Numer karty czytelnika."
+    "--card", "card_number", type=CardType(), required=True, help="Numer karty czytelnika."
 )
 @click.option(
     "--platform",
@@ -222,7 +223,7 @@ def issue(
 
 @cli.command()
 @click.option(
-    "--card", "card_number", metavar="NUMER", required=True, help="Numer karty czytelnika."
+    "--card", "card_number", type=CardType(), required=True, help="Numer karty czytelnika."
 )
 @click.option("--platform", type=PlatformType(), default="empik-go", help="Domyślnie empik-go.")
 @click.option("--branch", "branch_id", metavar="PLACÓWKA", help="Pula placówki (Empik Go).")

@@ -15,6 +15,7 @@ from empikgo_mailer.domain.money import format_pln
 from empikgo_mailer.domain.polish import day_text, days_text
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
 from empikgo_mailer.entrypoints.cli_support import (
+    CardType,
     ProgressBar,
     echo_problems,
     now_option,
@@ -74,7 +75,7 @@ class DayType(click.ParamType[date]):
 
 
 card_option = click.option(
-    "--card", "card_number", metavar="NUMER", help="Numer karty czytelnika (dla pewności)."
+    "--card", "card_number", type=CardType(), help="Numer karty czytelnika (dla pewności)."
 )
 barcode_option = click.option(
     "--barcode", metavar="KOD", required=True, help="Kod kreskowy egzemplarza."
@@ -226,7 +227,7 @@ def fines() -> None:
 
 
 @fines.command("pay")
-@click.option("--card", "card_number", metavar="NUMER", required=True, help="Numer karty.")
+@click.option("--card", "card_number", type=CardType(), required=True, help="Numer karty.")
 @click.option("--location", "location_id", metavar="LOKALIZACJA", required=True, help="Biblioteka.")
 @click.option("--amount", type=AmountType(), required=True, help="Kwota, np. 1,20.")
 @click.option(
@@ -325,7 +326,7 @@ def fines_post_transfers(ctx: click.Context, file: Path, now_text: str | None) -
 
 
 @fines.command("show")
-@click.option("--card", "card_number", metavar="NUMER", required=True, help="Numer karty.")
+@click.option("--card", "card_number", type=CardType(), required=True, help="Numer karty.")
 @click.option("--json", "as_json", is_flag=True, help="Wynik jako JSON.")
 @now_option
 @click.pass_context

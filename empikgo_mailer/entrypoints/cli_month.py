@@ -15,6 +15,7 @@ from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.domain.polish import day_text, moment_text, month_name
 from empikgo_mailer.domain.report import MonthReport, place_name
 from empikgo_mailer.entrypoints.cli_support import (
+    CardType,
     MonthType,
     PlatformType,
     echo_problems,
@@ -40,7 +41,7 @@ def legimi() -> None:
 
 @legimi.command("claim")
 @click.option(
-    "--card", "card_number", metavar="NUMER", required=True, help="Numer karty czytelnika."
+    "--card", "card_number", type=CardType(), required=True, help="Numer karty czytelnika."
 )
 @now_option
 @click.pass_context

@@ -14,6 +14,7 @@ import click
 from empikgo_mailer.adapters import schema
 from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.config import config_path, load_settings
+from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
 from empikgo_mailer.domain.month import InvalidMonth, Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.handlers.errors import CommandRejected
@@ -81,6 +82,18 @@ class PlatformType(click.ParamType[Platform]):
         except CommandRejected:
             allowed = ", ".join(p.id for p in library.offered)
             self.fail(f"„{value}” — dozwolone: {allowed}", param, ctx)
+
+
+class CardType(click.ParamType[str]):
+    """A card number as staff type it, in its stored form: the rule every door shares."""
+
+    name = "NUMER"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return CardNumber.parse(str(value)).value
+        except InvalidCardNumber as problem:
+            self.fail(str(problem), param, ctx)
 
 
 class MonthType(click.ParamType[Month]):

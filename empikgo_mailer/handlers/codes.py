@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import Issuance, Patron
-from empikgo_mailer.domain.cards import normalise_card
+from empikgo_mailer.domain.card_number import shown_card
 from empikgo_mailer.domain.debt import DebtFacts
 from empikgo_mailer.domain.eligibility import (
     Assessment,
@@ -150,7 +150,7 @@ def decide(
 ) -> Decision:
     """Assess the rules and, when they allow it, claim a code; audit the decision.
     The caller commits."""
-    patron = store.patron_by_card(normalise_card(command.card_number), lock=True)
+    patron = store.patron_by_card(command.card_number, lock=True)
     return decide_for(store, command, patron, library=library, debt_source=debt_source, now=now)
 
 
@@ -206,7 +206,7 @@ def _audited(store: Store, command: GiveCode, decision: Decision, now: datetime)
         actor=command.actor,
         action="give-code",
         outcome="issued" if refusal is None else str(refusal.reason),
-        card_number=normalise_card(command.card_number),
+        card_number=shown_card(command.card_number),
         platform=command.platform.value,
         channel=command.channel.value,
         branch=command.branch_id,
@@ -267,7 +267,7 @@ def check_eligibility(
             store,
             library=library,
             debt_source=debt_source,
-            patron=store.patron_by_card(normalise_card(command.card_number)),
+            patron=store.patron_by_card(command.card_number),
             platform=command.platform,
             now=now,
             free_codes=free,

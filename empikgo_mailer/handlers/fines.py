@@ -14,7 +14,7 @@ from empikgo_mailer.adapters.fines_store import FinesStore, store_state
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import Loan, Patron, Payment
 from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_text
-from empikgo_mailer.domain.cards import normalise_card
+from empikgo_mailer.domain.card_number import shown_card
 from empikgo_mailer.domain.fines import (
     TRANSFER_POSTING_WORKING_DAYS,
     FineLedger,
@@ -29,7 +29,7 @@ from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
 from empikgo_mailer.handlers.debt import read_ledger
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.library import Library
-from empikgo_mailer.handlers.patrons import BadRow, RowProblem
+from empikgo_mailer.handlers.patrons import BadRow, RowProblem, parsed_card
 
 POSTING_COLUMNS = ("posting_id", "posted_on", "card_number", "location", "amount")
 _POSTING_ID_RE = re.compile(r"^\S.{0,127}$")
@@ -87,11 +87,10 @@ class FinesView:
 
 
 def _patron(store: Store, card_number: str) -> Patron:
-    card = normalise_card(card_number)
     # Locked: two payments for one patron are decided one after the other.
-    patron = store.patron_by_card(card, lock=True)
+    patron = store.patron_by_card(card_number, lock=True)
     if patron is None or patron.id is None:
-        raise CommandRejected(f"Nie ma czytelnika z kartą {card}.")
+        raise CommandRejected(f"Nie ma czytelnika z kartą {shown_card(card_number)}.")
     return patron
 
 
@@ -187,9 +186,7 @@ def _posting(row: CsvRow, library: Library, today: date) -> tuple[str, date, str
         raise BadRow(f"posted_on: {problem}") from None
     if posted_on > today:
         raise BadRow(f"posted_on: data w przyszłości ({posted_on.isoformat()})")
-    card = normalise_card(values["card_number"])
-    if not card:
-        raise BadRow("card_number: puste pole")
+    card = parsed_card(values["card_number"])
     try:
         location = library.location(values["location"])
     except CommandRejected as problem:
@@ -316,9 +313,8 @@ def _record_undeclared(
 def show_fines(command: ShowFines, *, db: Database, library: Library, now: datetime) -> FinesView:
     today = library.calendar.today(now)
     with db.transaction() as session:
-        card = normalise_card(command.card_number)
-        patron = Store(session).patron_by_card(card)
+        patron = Store(session).patron_by_card(command.card_number)
         if patron is None:
-            raise CommandRejected(f"Nie ma czytelnika z kartą {card}.")
+            raise CommandRejected(f"Nie ma czytelnika z kartą {shown_card(command.card_number)}.")
         ledger = read_ledger(FinesStore(session), patron, library.locations, today)
         return FinesView(patron.card_number, f"{patron.first_name} {patron.last_name}", ledger)

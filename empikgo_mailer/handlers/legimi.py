@@ -12,7 +12,6 @@ from datetime import date, datetime
 
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import Store
-from empikgo_mailer.domain.cards import normalise_card
 from empikgo_mailer.domain.claim_answers import CODES_AVAILABLE, refusal_message
 from empikgo_mailer.domain.eligibility import Reason
 from empikgo_mailer.domain.platforms import Channel, Platform
@@ -53,7 +52,7 @@ def claim_legimi_code(
     def claim(store: Store) -> ClaimAnswer:
         # The patron's row lock comes first, so that of two identical claims at once the
         # second sees the first one's code here rather than a refusal from the rules.
-        patron = store.patron_by_card(normalise_card(command.card_number), lock=True)
+        patron = store.patron_by_card(command.card_number, lock=True)
         if patron is not None and patron.id is not None:
             earlier = store.issuance_in_month(patron.id, month)
             if earlier is not None:

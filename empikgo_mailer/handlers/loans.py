@@ -20,13 +20,13 @@ from empikgo_mailer.adapters.fines_store import FinesStore, LoanKey, loan_state,
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import Loan, Patron
 from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_flag, read_text
-from empikgo_mailer.domain.cards import normalise_card
+from empikgo_mailer.domain.card_number import shown_card
 from empikgo_mailer.domain.fines import FineRuleBroken, LoanState, Location, check_balances
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
 from empikgo_mailer.handlers.debt import read_ledger
 from empikgo_mailer.handlers.errors import CommandRefused, CommandRejected
 from empikgo_mailer.handlers.library import Library
-from empikgo_mailer.handlers.patrons import BadRow, RowProblem, no_progress
+from empikgo_mailer.handlers.patrons import BadRow, RowProblem, no_progress, parsed_card
 
 COLUMNS = (
     "card_number",
@@ -128,9 +128,7 @@ def _parse_row(row: CsvRow, library: Library, today: date) -> _Row:
     if row.extra_fields or row.missing_fields:
         raise BadRow("liczba pól nie zgadza się z nagłówkiem")
     values = row.values
-    card = normalise_card(values["card_number"])
-    if not card:
-        raise BadRow("card_number: puste pole")
+    card = parsed_card(values["card_number"])
     barcode = values["item_barcode"].strip()
     if not _BARCODE_RE.match(barcode):
         raise BadRow(f"item_barcode: niepoprawny kod egzemplarza „{barcode}”")
@@ -298,12 +296,12 @@ def _open_loan(fines: FinesStore, store: Store, barcode: str, card: str | None) 
     barcode = barcode.strip()
     loans = fines.open_loans_of_item(barcode)
     if card is not None:
-        patron = store.patron_by_card(normalise_card(card))
+        patron = store.patron_by_card(card)
         if patron is None:
-            raise CommandRejected(f"Nie ma czytelnika z kartą {normalise_card(card)}.")
+            raise CommandRejected(f"Nie ma czytelnika z kartą {shown_card(card)}.")
         loans = [loan for loan in loans if loan.patron_id == patron.id]
     if not loans:
-        whose = f" przez kartę {normalise_card(card)}" if card else ""
+        whose = f" przez kartę {shown_card(card)}" if card else ""
         raise CommandRejected(f"Egzemplarz {barcode} nie jest wypożyczony{whose}.")
     if len(loans) > 1:
         raise CommandRejected(

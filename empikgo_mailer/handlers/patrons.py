@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -13,7 +12,7 @@ from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_flag, read_text
 from empikgo_mailer.domain.addresses import valid_address
-from empikgo_mailer.domain.cards import normalise_card
+from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
 from empikgo_mailer.domain.money import InvalidAmount, parse_pln
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
 
@@ -26,7 +25,6 @@ COLUMNS = (
     "contact_confirmed_on",
     "balance",
 )
-_CARD_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
 _ACTIVE = {"aktywny", "aktywne", "aktywna"}
 _INACTIVE = {"nieaktywny", "nieaktywne", "nieaktywna"}
 
@@ -40,6 +38,14 @@ def no_progress(done: int, total: int) -> None:
 
 class BadRow(ValueError):
     """One row cannot be imported; the message says why, in Polish."""
+
+
+def parsed_card(text: str) -> str:
+    """A card_number column's value in its stored form; BadRow when it cannot be one."""
+    try:
+        return CardNumber.parse(text).value
+    except InvalidCardNumber as problem:
+        raise BadRow(f"card_number: {problem}") from None
 
 
 @dataclass(frozen=True)
@@ -112,9 +118,7 @@ def parse_patron_row(row: CsvRow) -> dict[str, Any]:
     if row.missing_fields:
         raise BadRow(f"brakuje {row.missing_fields} pól względem nagłówka")
     values = row.values
-    card = normalise_card(values["card_number"])
-    if not _CARD_RE.match(card):
-        raise BadRow(f"card_number: niepoprawny numer karty „{values['card_number']}”")
+    card = parsed_card(values["card_number"])
     email = values["email"].strip() or None
     if email is not None and not valid_address(email):
         raise BadRow(f"email: niepoprawny adres „{email}”")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
@@ -70,3 +71,20 @@ def test_the_database_itself_refuses_a_second_issuance(database_url: str, same: 
     with pytest.raises(IntegrityError), db.transaction() as session:
         session.add(again)
     db.dispose()
+
+
+def test_card_numbers_stored_with_dashes_are_stored_plainly(tmp_path: Path) -> None:
+    """Imports before 0006 kept "AB-123456"; the mail door could never find such a card."""
+    db = Database(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    command.upgrade(schema._alembic_config(db), "0005")
+    add_patron(db, "AB-123456")
+    add_patron(db, "cd 77")
+    add_patron(db, "EF-1")
+    add_patron(db, "EF1")  # the same card twice: left for staff to merge
+    schema.upgrade(db)
+    with db.engine.connect() as connection:
+        cards = sorted(
+            card for (card,) in connection.execute(text("SELECT card_number FROM patron"))
+        )
+    db.dispose()
+    assert cards == ["AB123456", "CD77", "EF-1", "EF1"]

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from empikgo_mailer.domain.addresses import read_sender, valid_address
-from empikgo_mailer.domain.cards import normalise_card
+from empikgo_mailer.domain.card_number import CardNumber
 from empikgo_mailer.domain.mail_requests import card_numbers, fingerprint, read_message
 from empikgo_mailer.domain.mail_text import decode_text
 from empikgo_mailer.domain.names import names_match
@@ -66,7 +66,7 @@ def test_two_from_headers_name_nobody() -> None:
     ],
 )
 def test_card_numbers_in_any_digits(typed: str, card: str) -> None:
-    assert normalise_card(typed) == card
+    assert CardNumber.parse(typed).value == card
     assert card_numbers(f"Jan Kowalski, nr karty {typed}") == ((card,) if len(card) > 4 else ())
 
 
