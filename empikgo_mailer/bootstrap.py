@@ -1,15 +1,113 @@
-"""The one place that wires settings to the database, adapters and handlers."""
+"""The one place that wires settings to the database, adapters and handlers.
+
+Every door turns its input into a command and calls `app.handle(command, now=...)`: the
+registry below finds the handler, and its dependencies are given by parameter name
+(cosmicpython's bootstrap). A handler asks for `db`, `library`, `debt_source`, `render`,
+`mail`, `now` ... and gets them; a door never spells them out or picks an adapter.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from typing import Any, TypeVar, cast
 
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.holidays_pl import PolishHolidays
+from empikgo_mailer.adapters.imap_mailbox import ImapMailbox
+from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.adapters.templates import Templates
-from empikgo_mailer.config import Settings
+from empikgo_mailer.config import ImapSettings, Settings, SmtpSettings
+from empikgo_mailer.handlers.activations import ImportActivations, import_activations
+from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode, check_eligibility, give_code
+from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.debt import DebtSource, LedgerDebt
+from empikgo_mailer.handlers.drop_folder import (
+    ShowDroppedFiles,
+    TakeDroppedFiles,
+    recent_dropped_files,
+    take_dropped_files,
+)
+from empikgo_mailer.handlers.fines import (
+    PayFine,
+    PostTransfers,
+    ShowFines,
+    pay_fine,
+    post_transfers,
+    show_fines,
+)
+from empikgo_mailer.handlers.legimi import ClaimLegimiCode, claim_legimi_code
 from empikgo_mailer.handlers.library import Library
+from empikgo_mailer.handlers.loans import (
+    HoldLoan,
+    ImportLoans,
+    RenewLoan,
+    ReturnLoan,
+    hold_loan,
+    import_loans,
+    renew_loan,
+    return_loan,
+)
+from empikgo_mailer.handlers.mail import MailDoor
+from empikgo_mailer.handlers.mail_status import ShowMailStatus, mail_status
+from empikgo_mailer.handlers.month_close import (
+    CloseDueMonths,
+    CloseMonth,
+    close_due_months,
+    close_month,
+)
+from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
+from empikgo_mailer.handlers.pools import ImportCodes, ShowPools, import_codes, show_pools
+from empikgo_mailer.handlers.report import ShowMonthReport, month_report
+from empikgo_mailer.handlers.service import (
+    ShowServices,
+    SwitchService,
+    service_states,
+    switch_service,
+)
+
+R = TypeVar("R")
+Handler = Callable[..., Any]
+
+HANDLERS: Mapping[type[Command[Any]], Handler] = {
+    GiveCode: give_code,
+    CheckEligibility: check_eligibility,
+    ClaimLegimiCode: claim_legimi_code,
+    ImportPatrons: import_patrons,
+    ImportCodes: import_codes,
+    ShowPools: show_pools,
+    ImportActivations: import_activations,
+    TakeDroppedFiles: take_dropped_files,
+    ShowDroppedFiles: recent_dropped_files,
+    CloseMonth: close_month,
+    CloseDueMonths: close_due_months,
+    ShowMonthReport: month_report,
+    SwitchService: switch_service,
+    ShowServices: service_states,
+    ShowMailStatus: mail_status,
+    ImportLoans: import_loans,
+    ReturnLoan: return_loan,
+    RenewLoan: renew_loan,
+    HoldLoan: hold_loan,
+    PayFine: pay_fine,
+    PostTransfers: post_transfers,
+    ShowFines: show_fines,
+}
+
+
+@cache
+def _wants(handler: Handler) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The handler's keyword-only parameters: (required, optional)."""
+    keyword = [
+        p for p in inspect.signature(handler).parameters.values() if p.kind is p.KEYWORD_ONLY
+    ]
+    return (
+        tuple(p.name for p in keyword if p.default is p.empty),
+        tuple(p.name for p in keyword if p.default is not p.empty),
+    )
 
 
 @dataclass(frozen=True)
@@ -19,13 +117,60 @@ class App:
     library: Library
     debt_source: DebtSource
     templates: Templates
+    # How the mail runner reaches the servers; tests hand in servers that misbehave.
+    mailbox_factory: Callable[[ImapSettings], ImapMailbox] = ImapMailbox
+    transport_factory: Callable[[SmtpSettings], SmtpSender] = SmtpSender
+    _dependencies: dict[str, object] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._dependencies.update(
+            db=self.db,
+            library=self.library,
+            debt_source=self.debt_source,
+            render=self.templates.render,
+            mail=self.settings.mail,
+        )
+
+    @property
+    def mail_door(self) -> MailDoor:
+        return MailDoor(
+            db=self.db,
+            library=self.library,
+            debt_source=self.debt_source,
+            render=self.templates.render,
+            mail=self.settings.mail,
+        )
+
+    def handle(self, command: Command[R], *, now: datetime | None = None, **extra: Any) -> R:
+        """Run `command`'s handler with what it asks for. `now` is the moment the door
+        received the command; `extra` is per-call (a progress bar, a hook)."""
+        handler = HANDLERS[type(command)]
+        required, optional = _wants(handler)
+        given: dict[str, object] = {"now": now, **extra}
+        kwargs: dict[str, object] = {}
+        for name in required:
+            if name in given and given[name] is not None:
+                kwargs[name] = given[name]
+            elif name in self._dependencies:
+                kwargs[name] = self._dependencies[name]
+            else:
+                raise TypeError(f"{type(command).__name__} needs {name}=")
+        kwargs |= {name: given[name] for name in optional if name in extra}
+        return cast(R, handler(command, **kwargs))
 
 
-def bootstrap(settings: Settings) -> App:
+def bootstrap(
+    settings: Settings,
+    *,
+    mailbox_factory: Callable[[ImapSettings], ImapMailbox] = ImapMailbox,
+    transport_factory: Callable[[SmtpSettings], SmtpSender] = SmtpSender,
+) -> App:
     return App(
         settings=settings,
         db=Database(settings.database_url, settings.database_busy_timeout),
         library=Library.from_settings(settings, PolishHolidays()),
         debt_source=LedgerDebt(settings.locations),
         templates=Templates(settings.templates_dir),
+        mailbox_factory=mailbox_factory,
+        transport_factory=transport_factory,
     )

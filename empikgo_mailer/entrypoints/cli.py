@@ -7,7 +7,6 @@ import logging
 import signal
 import threading
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -57,10 +56,10 @@ from empikgo_mailer.entrypoints.cli_support import (
 from empikgo_mailer.entrypoints.click_pl import PolishGroup, polish_error
 from empikgo_mailer.entrypoints.daemon import Daemon
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
-from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode, check_eligibility, give_code
+from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode
 from empikgo_mailer.handlers.errors import CommandRefused, CommandRejected
-from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
-from empikgo_mailer.handlers.pools import ImportCodes, import_codes
+from empikgo_mailer.handlers.patrons import ImportPatrons
+from empikgo_mailer.handlers.pools import ImportCodes
 
 log = logging.getLogger("empikgo_mailer")
 T = TypeVar("T")
@@ -117,8 +116,8 @@ def patrons_import(ctx: click.Context, file: Path, now_text: str | None) -> int:
     app = runtime.app()
     bar = ProgressBar("Wczytywanie czytelników")
     try:
-        report = import_patrons(
-            ImportPatrons(file, actor="cli"), db=app.db, now=runtime.now(now_text), progress=bar
+        report = app.handle(
+            ImportPatrons(file, actor="cli"), now=runtime.now(now_text), progress=bar
         )
     finally:
         bar.close()
@@ -158,11 +157,8 @@ def codes_import(
     """Wczytaj kody z pliku: jeden kod w linii albo CSV z kolumną „code”."""
     runtime = runtime_of(ctx)
     app = runtime.app()
-    report = import_codes(
-        ImportCodes(file, platform, month, branch_id, actor="cli"),
-        db=app.db,
-        library=app.library,
-        now=runtime.now(now_text),
+    report = app.handle(
+        ImportCodes(file, platform, month, branch_id, actor="cli"), now=runtime.now(now_text)
     )
     where = f", placówka {branch_id}" if branch_id else ""
     click.echo(
@@ -196,9 +192,7 @@ def issue(
     app = runtime.app()
     now = runtime.now(now_text)
     command = GiveCode(card_number, platform, Channel.DESK, branch_id, actor=f"desk:{branch_id}")
-    decision = give_code(
-        command, db=app.db, library=app.library, debt_source=app.debt_source, now=now
-    )
+    decision = app.handle(command, now=now)
     refusal = decision.refusal
     if refusal is not None:
         assert refusal.reason is not None
@@ -247,9 +241,7 @@ def check(
     app = runtime.app()
     now = runtime.now(now_text)
     command = CheckEligibility(card_number, platform, branch_id, written_name, sender)
-    assessment = check_eligibility(
-        command, db=app.db, library=app.library, debt_source=app.debt_source, now=now
-    )
+    assessment = app.handle(command, now=now)
     month = app.library.calendar.month_of(now)
     if as_json:
         rows = [
@@ -303,13 +295,7 @@ def run(ctx: click.Context, once: bool, now_text: str | None) -> int:
     app = runtime.app()
     if now_text is not None and not once:
         raise click.BadParameter("--now działa tylko razem z --once", param_hint="'--now'")
-    fixed = runtime.now(now_text) if now_text is not None else None
-    zone = app.settings.timezone
-
-    def clock() -> datetime:
-        return fixed if fixed is not None else datetime.now(zone)
-
-    daemon = Daemon(app, clock)
+    daemon = Daemon(app, runtime.clock(now_text))
     if once:
         try:
             report = daemon.run_once()

@@ -30,9 +30,6 @@ from empikgo_mailer.handlers.fines import (
     PostTransfers,
     ShowFines,
     amount_of,
-    pay_fine,
-    post_transfers,
-    show_fines,
 )
 from empikgo_mailer.handlers.loans import (
     HoldLoan,
@@ -40,10 +37,6 @@ from empikgo_mailer.handlers.loans import (
     LoanOutcome,
     RenewLoan,
     ReturnLoan,
-    hold_loan,
-    import_loans,
-    renew_loan,
-    return_loan,
 )
 from empikgo_mailer.handlers.patrons import BadRow
 
@@ -101,13 +94,7 @@ def loans_import(ctx: click.Context, file: Path, now_text: str | None) -> int:
     app = runtime.app()
     bar = ProgressBar("Wczytywanie wypożyczeń")
     try:
-        report = import_loans(
-            ImportLoans(file, actor="cli"),
-            db=app.db,
-            library=app.library,
-            now=runtime.now(now_text),
-            progress=bar,
-        )
+        report = app.handle(ImportLoans(file, actor="cli"), now=runtime.now(now_text), progress=bar)
     finally:
         bar.close()
     click.echo(
@@ -142,11 +129,8 @@ def loans_return(
     """Zapisz zwrot egzemplarza; opłata za przetrzymanie przestaje rosnąć."""
     runtime = runtime_of(ctx)
     app = runtime.app()
-    outcome = return_loan(
-        ReturnLoan(barcode, card_number, returned_on, actor="cli"),
-        db=app.db,
-        library=app.library,
-        now=runtime.now(now_text),
+    outcome = app.handle(
+        ReturnLoan(barcode, card_number, returned_on, actor="cli"), now=runtime.now(now_text)
     )
     loan = outcome.loan
     late = loan.charged_days(outcome.today)
@@ -181,11 +165,8 @@ def loans_renew(
     jest zablokowane)."""
     runtime = runtime_of(ctx)
     app = runtime.app()
-    outcome = renew_loan(
-        RenewLoan(barcode, card_number, until, actor="cli"),
-        db=app.db,
-        library=app.library,
-        now=runtime.now(now_text),
+    outcome = app.handle(
+        RenewLoan(barcode, card_number, until, actor="cli"), now=runtime.now(now_text)
     )
     loan = outcome.loan
     click.echo(
@@ -205,12 +186,7 @@ def loans_hold(ctx: click.Context, barcode: str, off: bool, now_text: str | None
     """Zaznacz, że inny czytelnik zamówił wypożyczony egzemplarz (albo zdejmij --off)."""
     runtime = runtime_of(ctx)
     app = runtime.app()
-    outcome = hold_loan(
-        HoldLoan(barcode, on_hold=not off, actor="cli"),
-        db=app.db,
-        library=app.library,
-        now=runtime.now(now_text),
-    )
+    outcome = app.handle(HoldLoan(barcode, on_hold=not off, actor="cli"), now=runtime.now(now_text))
     if off:
         click.echo(f"Egzemplarz {outcome.loan.barcode}: rezerwacja zdjęta.")
     else:
@@ -251,10 +227,8 @@ def fines_pay(
     """Zapisz wpłatę za jedną bibliotekę (kod 0: przyjęta, 3: odmowa)."""
     runtime = runtime_of(ctx)
     app = runtime.app()
-    result = pay_fine(
+    result = app.handle(
         PayFine(card_number, location_id, amount, PaymentMethod(method), proof, actor="cli"),
-        db=app.db,
-        library=app.library,
         now=runtime.now(now_text),
     )
     if result.refusal is not None:
@@ -310,12 +284,7 @@ def fines_post_transfers(ctx: click.Context, file: Path, now_text: str | None) -
     """
     runtime = runtime_of(ctx)
     app = runtime.app()
-    report = post_transfers(
-        PostTransfers(file, actor="cli"),
-        db=app.db,
-        library=app.library,
-        now=runtime.now(now_text),
-    )
+    report = app.handle(PostTransfers(file, actor="cli"), now=runtime.now(now_text))
     click.echo(
         f"Zaksięgowano przelewy: zgłoszone wcześniej {report.matched}, nowe {report.recorded}; "
         f"pominięte jako już policzone: {len(report.repeated)}; "
@@ -334,9 +303,7 @@ def fines_show(ctx: click.Context, card_number: str, as_json: bool, now_text: st
     """Pokaż opłaty czytelnika w każdej bibliotece: przetrzymania, wpłaty, saldo, blokadę."""
     runtime = runtime_of(ctx)
     app = runtime.app()
-    view = show_fines(
-        ShowFines(card_number), db=app.db, library=app.library, now=runtime.now(now_text)
-    )
+    view = app.handle(ShowFines(card_number), now=runtime.now(now_text))
     if as_json:
         click.echo(json.dumps(fines_document(view), ensure_ascii=False, indent=2))
     else:

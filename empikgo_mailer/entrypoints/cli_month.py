@@ -4,7 +4,7 @@ closing a month, the service switch and the monthly report."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -24,12 +24,12 @@ from empikgo_mailer.entrypoints.cli_support import (
 )
 from empikgo_mailer.entrypoints.click_pl import PolishGroup
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
-from empikgo_mailer.handlers.activations import ImportActivations, import_activations
+from empikgo_mailer.handlers.activations import ImportActivations
 from empikgo_mailer.handlers.errors import CommandRejected
-from empikgo_mailer.handlers.legimi import ClaimLegimiCode, claim_legimi_code
-from empikgo_mailer.handlers.month_close import CloseMonth, close_month
-from empikgo_mailer.handlers.report import ShowMonthReport, month_report
-from empikgo_mailer.handlers.service import SwitchService, switch_service
+from empikgo_mailer.handlers.legimi import ClaimLegimiCode
+from empikgo_mailer.handlers.month_close import CloseMonth
+from empikgo_mailer.handlers.report import ShowMonthReport
+from empikgo_mailer.handlers.service import SwitchService
 
 log = logging.getLogger("empikgo_mailer")
 
@@ -49,13 +49,7 @@ def legimi_claim(ctx: click.Context, card_number: str, now_text: str | None) -> 
     """Pobierz kod Legimi dla czytelnika, jak przycisk w katalogu (kod 0: wydano, 3: odmowa)."""
     runtime = runtime_of(ctx)
     app = runtime.app()
-    answer = claim_legimi_code(
-        ClaimLegimiCode(card_number, actor="cli"),
-        db=app.db,
-        library=app.library,
-        debt_source=app.debt_source,
-        now=runtime.now(now_text),
-    )
+    answer = app.handle(ClaimLegimiCode(card_number, actor="cli"), now=runtime.now(now_text))
     click.echo(answer.message)
     if not answer.granted:
         return ExitCode.REFUSED
@@ -86,16 +80,12 @@ def web(ctx: click.Context, host: str | None, port: int | None, now_text: str | 
         raise CommandRejected(
             "Brak tokenu dla katalogu: ustaw zmienną EMPIKGO_API_TOKEN (w środowisku lub .env)."
         )
-    fixed = runtime.now(now_text) if now_text is not None else None
-    zone = app.settings.timezone
-
-    def clock() -> datetime:
-        return fixed if fixed is not None else datetime.now(zone)
-
     host = host or app.settings.web.host
     port = port or app.settings.web.port
     log.warning("serving the catalogue API on http://%s:%d", host, port)
-    uvicorn.run(create_web_app(app, clock), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_web_app(app, runtime.clock(now_text)), host=host, port=port, log_level="warning"
+    )
     return ExitCode.OK
 
 
@@ -119,12 +109,7 @@ def codes_activations(
     """
     runtime = runtime_of(ctx)
     app = runtime.app()
-    report = import_activations(
-        ImportActivations(file, platform, actor="cli"),
-        db=app.db,
-        library=app.library,
-        now=runtime.now(now_text),
-    )
+    report = app.handle(ImportActivations(file, platform, actor="cli"), now=runtime.now(now_text))
     click.echo(
         f"Aktywacje {platform.display_name}: nowe {report.recorded}, już znane "
         f"{report.already_known}, zdjęte blokady {report.bans_lifted}."
@@ -151,9 +136,7 @@ def month_close(ctx: click.Context, which: Month, now_text: str | None) -> int:
     """Zamknij miesiąc (robi to też demon o 00:05 1. dnia); ponowne uruchomienie nic nie zmienia."""
     runtime = runtime_of(ctx)
     app = runtime.app()
-    report = close_month(
-        CloseMonth(which, actor="cli"), db=app.db, library=app.library, now=runtime.now(now_text)
-    )
+    report = app.handle(CloseMonth(which, actor="cli"), now=runtime.now(now_text))
     local = app.library.calendar.local(report.closed_at)
     if report.already_closed:
         click.echo(
@@ -179,9 +162,7 @@ def _switch(
 ) -> int:
     runtime = runtime_of(ctx)
     app = runtime.app()
-    switch_service(
-        SwitchService(platform, enabled, reason, actor="cli"), db=app.db, now=runtime.now(now)
-    )
+    app.handle(SwitchService(platform, enabled, reason, actor="cli"), now=runtime.now(now))
     if enabled:
         click.echo(f"Usługa {platform.display_name} włączona.")
         if not app.library.platform_enabled(platform):
@@ -290,7 +271,7 @@ def report(ctx: click.Context, which: Month, csv_file: Path | None, chart_file: 
         raise click.BadParameter(
             f"wykres zapisuję jako {', '.join(CHART_FORMATS)}", param_hint="'--chart'"
         )
-    result = month_report(ShowMonthReport(which), db=app.db, library=app.library)
+    result = app.handle(ShowMonthReport(which))
     names = {branch_id: branch.name for branch_id, branch in app.library.branches.items()}
     _print_report(result, names)
     try:

@@ -17,10 +17,10 @@ from empikgo_mailer.entrypoints.cli_support import MonthType, now_option, runtim
 from empikgo_mailer.entrypoints.click_pl import PolishCommand
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS, JobStatus, job_statuses
-from empikgo_mailer.handlers.drop_folder import recent_dropped_files
-from empikgo_mailer.handlers.mail_status import QueueStatus, mail_status
-from empikgo_mailer.handlers.pools import ShowPools, show_pools
-from empikgo_mailer.handlers.service import ServiceState, service_states
+from empikgo_mailer.handlers.drop_folder import ShowDroppedFiles
+from empikgo_mailer.handlers.mail_status import QueueStatus, ShowMailStatus
+from empikgo_mailer.handlers.pools import ShowPools
+from empikgo_mailer.handlers.service import ServiceState, ShowServices
 
 Local = Callable[[datetime], datetime]
 LINK_LABELS = {"smtp": "serwer poczty wychodzącej (SMTP)"}
@@ -44,8 +44,8 @@ def status(
     app = runtime.app()
     now = runtime.now(now_text)
     month = month or app.library.calendar.month_of(now)
-    pools = show_pools(ShowPools(month, branch_id), db=app.db, library=app.library)
-    mail = mail_status(db=app.db, library=app.library, now=now)
+    pools = app.handle(ShowPools(month, branch_id))
+    mail = app.handle(ShowMailStatus(), now=now)
     queues = [queue for queue in mail.queues if branch_id in (None, queue.branch_id)]
     links = [
         link
@@ -54,9 +54,9 @@ def status(
         or not link.link.startswith("imap:")
         or link.link == f"imap:{branch_id}"
     ]
-    services = service_states(db=app.db, library=app.library)
+    services = app.handle(ShowServices())
     jobs = job_statuses(app, now)
-    dropped = recent_dropped_files(db=app.db)
+    dropped = app.handle(ShowDroppedFiles())
     local = app.library.calendar.local
     if as_json:
         document = {

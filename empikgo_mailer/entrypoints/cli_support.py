@@ -15,6 +15,7 @@ from empikgo_mailer.adapters import schema
 from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.config import config_path, load_settings
 from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
+from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.month import InvalidMonth, Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.handlers.errors import CommandRejected
@@ -50,6 +51,12 @@ class Runtime:
                     "aby ją zaktualizować."
                 )
         return self._app
+
+    def clock(self, text: str | None) -> Clock:
+        """--now as a clock that stands still (a replayed moment), or the live clock."""
+        zone = self.app(require_schema=False).settings.timezone
+        fixed = self.now(text) if text is not None else None
+        return (lambda: fixed) if fixed is not None else (lambda: datetime.now(zone))
 
     def now(self, text: str | None) -> datetime:
         """--now, or the clock; a time without a zone is the library's wall clock."""

@@ -35,7 +35,7 @@ from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.retries import pause_after
 from empikgo_mailer.entrypoints.scheduler import JobOutcome, Jobs
 from empikgo_mailer.handlers.filing import FileReport, file_decided
-from empikgo_mailer.handlers.mail import MailDoor, decide_queue
+from empikgo_mailer.handlers.mail import decide_queue
 from empikgo_mailer.handlers.mail_send import SendReport, new_owner, send_outbox
 from empikgo_mailer.handlers.mailbox import CollectReport, collect
 
@@ -65,12 +65,14 @@ class Daemon:
         app: App,
         clock: Clock,
         *,
-        mailbox_factory: Callable[[ImapSettings], ImapMailbox] = ImapMailbox,
-        transport_factory: Callable[[SmtpSettings], SmtpSender] = SmtpSender,
+        mailbox_factory: Callable[[ImapSettings], ImapMailbox] | None = None,
+        transport_factory: Callable[[SmtpSettings], SmtpSender] | None = None,
         reconnect_pauses: tuple[float, ...] = RECONNECT_PAUSES,
     ) -> None:
         self.app, self.clock = app, clock
-        self.mailbox_factory, self.transport_factory = mailbox_factory, transport_factory
+        # The app's servers unless a test hands in ones that misbehave.
+        self.mailbox_factory = mailbox_factory or app.mailbox_factory
+        self.transport_factory = transport_factory or app.transport_factory
         self.reconnect_pauses = reconnect_pauses
         self.pass_lock = PassLock(app.db)
         self.links = Links(app.db)
@@ -78,13 +80,7 @@ class Daemon:
         self.own_addresses = frozenset(
             address_key(branch.mailbox) for branch in app.settings.branches.values()
         )
-        self.door = MailDoor(
-            db=app.db,
-            library=app.library,
-            debt_source=app.debt_source,
-            render=app.templates.render,
-            mail=app.settings.mail,
-        )
+        self.door = app.mail_door
 
     def _with_mailbox(self, branch: BranchSettings, work: Callable[[ImapMailbox], T]) -> T | None:
         """Run `work` on a fresh connection; reconnect with backoff after connection errors.

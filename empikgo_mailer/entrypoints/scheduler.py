@@ -31,9 +31,8 @@ from empikgo_mailer.handlers.drop_folder import (
     POOLS,
     DroppedFileResult,
     TakeDroppedFiles,
-    take_dropped_files,
 )
-from empikgo_mailer.handlers.month_close import CloseDueMonths, close_due_months
+from empikgo_mailer.handlers.month_close import CloseDueMonths
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +70,7 @@ class JobStatus:
 
 
 def _close_months(app: App, now: datetime) -> JobOutcome:
-    reports = close_due_months(
-        CloseDueMonths(app.settings.jobs.month_close_at), db=app.db, library=app.library, now=now
-    )
+    reports = app.handle(CloseDueMonths(app.settings.jobs.month_close_at), now=now)
     done = [report for report in reports if not report.already_closed]
     if not done:
         return JobOutcome(JobState.NOTHING, "brak miesięcy do zamknięcia")
@@ -100,7 +97,7 @@ def _files_outcome(results: list[DroppedFileResult]) -> JobOutcome:
 def _take(kind: DropKind) -> Callable[[App, datetime], JobOutcome]:
     def run(app: App, now: datetime) -> JobOutcome:
         command = TakeDroppedFiles(kind, app.settings.jobs.drop_dir)
-        return _files_outcome(take_dropped_files(command, db=app.db, library=app.library, now=now))
+        return _files_outcome(app.handle(command, now=now))
 
     return run
 

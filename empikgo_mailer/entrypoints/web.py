@@ -25,7 +25,7 @@ from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.card_number import CardNumber
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.platforms import Platform
-from empikgo_mailer.handlers.legimi import ClaimLegimiCode, claim_legimi_code
+from empikgo_mailer.handlers.legimi import ClaimLegimiCode
 
 CLAIMS_PATH = "/api/legimi/claims"
 RATE_WINDOW_SECONDS = 60.0
@@ -145,13 +145,7 @@ def create_web_app(app: App, clock: Clock, *, limiter: RateLimiter | None = None
                 detail="Zbyt wiele prób pobrania kodu. Spróbuj ponownie za chwilę.",
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
             )
-        answer = claim_legimi_code(
-            ClaimLegimiCode(card),
-            db=app.db,
-            library=app.library,
-            debt_source=app.debt_source,
-            now=clock(),
-        )
+        answer = app.handle(ClaimLegimiCode(card), now=clock())
         return ClaimResponse(
             granted=answer.granted,
             message=answer.message,

@@ -20,6 +20,7 @@ from empikgo_mailer.domain.activation import activated_in_time
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_moment
+from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.library import Library
 from empikgo_mailer.handlers.patrons import RowProblem
 
@@ -35,7 +36,7 @@ TIME_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class ImportActivations:
+class ImportActivations(Command["ActivationReport"]):
     path: Path
     platform: Platform
     actor: str = "system"

@@ -33,6 +33,7 @@ from empikgo_mailer.domain.eligibility import (
     assess,
 )
 from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.library import Library
 
@@ -42,7 +43,7 @@ RACE_RETRIES = 3
 
 
 @dataclass(frozen=True)
-class GiveCode:
+class GiveCode(Command["Decision"]):
     """Give `card_number` one code of `platform` through `channel`.
 
     For Empik Go `branch_id` picks the pool; for Legimi it only records where it happened.
@@ -59,7 +60,7 @@ class GiveCode:
 
 
 @dataclass(frozen=True)
-class CheckEligibility:
+class CheckEligibility(Command["Assessment"]):
     card_number: str
     platform: Platform = Platform.EMPIK_GO
     branch_id: str | None = None

@@ -36,6 +36,7 @@ from empikgo_mailer.handlers.activations import (
     ImportActivations,
     import_activations,
 )
+from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.library import Library
 from empikgo_mailer.handlers.pools import CodeImportReport, ImportCodes, import_codes
@@ -49,7 +50,7 @@ UNFINISHED = (".part", ".tmp", ".crdownload")
 
 
 @dataclass(frozen=True)
-class TakeDroppedFiles:
+class TakeDroppedFiles(Command["list[DroppedFileResult]"]):
     kind: DropKind
     drop_dir: Path
     actor: str = "scheduler"
@@ -238,12 +239,18 @@ def _take(
         )
 
 
-def recent_dropped_files(*, db: Database, limit: int = 5) -> list[DroppedFile]:
+@dataclass(frozen=True)
+class ShowDroppedFiles(Command[list[DroppedFile]]):
     """The files imported last, newest first, for `status`."""
+
+    limit: int = 5
+
+
+def recent_dropped_files(query: ShowDroppedFiles, *, db: Database) -> list[DroppedFile]:
     with db.transaction() as session:
         rows = list(
             session.exec(
-                select(DroppedFile).order_by(col(DroppedFile.taken_at).desc()).limit(limit)
+                select(DroppedFile).order_by(col(DroppedFile.taken_at).desc()).limit(query.limit)
             )
         )
         for row in rows:

@@ -26,6 +26,7 @@ from empikgo_mailer.domain.fines import (
 )
 from empikgo_mailer.domain.money import InvalidAmount, parse_pln
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
+from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.debt import read_ledger
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.library import Library
@@ -36,7 +37,7 @@ _POSTING_ID_RE = re.compile(r"^\S.{0,127}$")
 
 
 @dataclass(frozen=True)
-class PayFine:
+class PayFine(Command["PaymentResult"]):
     card_number: str
     location_id: str
     amount_grosze: int
@@ -46,13 +47,13 @@ class PayFine:
 
 
 @dataclass(frozen=True)
-class PostTransfers:
+class PostTransfers(Command["PostingReport"]):
     path: Path
     actor: str = "system"
 
 
 @dataclass(frozen=True)
-class ShowFines:
+class ShowFines(Command["FinesView"]):
     card_number: str
 
 

@@ -16,12 +16,13 @@ from empikgo_mailer.domain.claim_answers import CODES_AVAILABLE, refusal_message
 from empikgo_mailer.domain.eligibility import Reason
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.handlers.codes import GiveCode, decide_for, decided_once
+from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.library import Library
 
 
 @dataclass(frozen=True)
-class ClaimLegimiCode:
+class ClaimLegimiCode(Command["ClaimAnswer"]):
     card_number: str
     actor: str = "catalogue"
 

@@ -23,6 +23,7 @@ from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_flag, rea
 from empikgo_mailer.domain.card_number import shown_card
 from empikgo_mailer.domain.fines import FineRuleBroken, LoanState, Location, check_balances
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
+from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.debt import read_ledger
 from empikgo_mailer.handlers.errors import CommandRefused, CommandRejected
 from empikgo_mailer.handlers.library import Library
@@ -43,7 +44,7 @@ _BARCODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9./_-]{0,63}$")
 
 
 @dataclass(frozen=True)
-class ImportLoans:
+class ImportLoans(Command["LoansImportReport"]):
     path: Path
     actor: str = "system"
 
@@ -57,7 +58,7 @@ class LoansImportReport:
 
 
 @dataclass(frozen=True)
-class ReturnLoan:
+class ReturnLoan(Command["LoanOutcome"]):
     barcode: str
     card_number: str | None = None
     returned_on: date | None = None  # None: today
@@ -65,7 +66,7 @@ class ReturnLoan:
 
 
 @dataclass(frozen=True)
-class RenewLoan:
+class RenewLoan(Command["LoanOutcome"]):
     barcode: str
     card_number: str | None = None
     until: date | None = None  # None: the location's renewal period
@@ -73,7 +74,7 @@ class RenewLoan:
 
 
 @dataclass(frozen=True)
-class HoldLoan:
+class HoldLoan(Command["LoanOutcome"]):
     barcode: str
     on_hold: bool = True
     actor: str = "system"

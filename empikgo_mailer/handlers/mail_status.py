@@ -13,6 +13,7 @@ from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.outbox import Links
 from empikgo_mailer.adapters.tables import LinkState, MailRequest, OutboxMessage
 from empikgo_mailer.domain.statuses import ReplyStatus, RequestStatus
+from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.library import Library
 from empikgo_mailer.handlers.mail_send import SMTP_LINK
 
@@ -113,7 +114,14 @@ def queue_status(*, db: Database, library: Library, now: datetime) -> list[Queue
     return result
 
 
-def mail_status(*, db: Database, library: Library, now: datetime) -> MailStatus:
+@dataclass(frozen=True)
+class ShowMailStatus(Command["MailStatus"]):
+    """Every branch's queue, outbox and filing, and the SMTP link, for `status`."""
+
+
+def mail_status(
+    query: ShowMailStatus, *, db: Database, library: Library, now: datetime
+) -> MailStatus:
     return MailStatus(
         queues=queue_status(db=db, library=library, now=now), smtp=Links(db).get(SMTP_LINK)
     )

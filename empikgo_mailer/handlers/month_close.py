@@ -19,6 +19,7 @@ from empikgo_mailer.adapters.tables import Ban, MonthClose
 from empikgo_mailer.domain.activation import ban_months
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.polish import moment_text, month_name
+from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.library import Library
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class CloseMonth:
+class CloseMonth(Command["CloseReport"]):
     month: Month
     actor: str = "system"
 
@@ -118,7 +119,7 @@ def _report(record: MonthClose, *, already_closed: bool) -> CloseReport:
 
 
 @dataclass(frozen=True)
-class CloseDueMonths:
+class CloseDueMonths(Command["list[CloseReport]"]):
     """Every ended month that is not closed yet; last month only from `close_at` on the 1st."""
 
     close_at: time

@@ -15,6 +15,7 @@ from empikgo_mailer.domain.addresses import valid_address
 from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
 from empikgo_mailer.domain.money import InvalidAmount, parse_pln
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
+from empikgo_mailer.handlers.command import Command
 
 COLUMNS = (
     "card_number",
@@ -49,7 +50,7 @@ def parsed_card(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class ImportPatrons:
+class ImportPatrons(Command["ImportReport"]):
     path: Path
     actor: str = "system"
 

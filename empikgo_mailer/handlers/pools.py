@@ -13,6 +13,7 @@ from empikgo_mailer.adapters.text_files import normalise_column, parse_csv, read
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.domain.polish import month_name
+from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.library import Library
 from empikgo_mailer.handlers.patrons import RowProblem
@@ -22,7 +23,7 @@ _CODE_COLUMNS = ("code", "kod")
 
 
 @dataclass(frozen=True)
-class ImportCodes:
+class ImportCodes(Command["CodeImportReport"]):
     path: Path
     platform: Platform
     month: Month
@@ -37,7 +38,7 @@ class CodeImportReport:
 
 
 @dataclass(frozen=True)
-class ShowPools:
+class ShowPools(Command["list[PoolCount]"]):
     month: Month
     branch_id: str | None = None
 

@@ -12,11 +12,12 @@ from empikgo_mailer.adapters.report_queries import PoolFigures, PoolKey, ReportQ
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel
 from empikgo_mailer.domain.report import MonthReport, PoolReport
+from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.library import Library
 
 
 @dataclass(frozen=True)
-class ShowMonthReport:
+class ShowMonthReport(Command["MonthReport"]):
     month: Month
 
 

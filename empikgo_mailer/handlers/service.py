@@ -8,13 +8,14 @@ from datetime import datetime
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.domain.platforms import Platform
+from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.library import Library
 
 MAX_REASON_LENGTH = 500
 
 
 @dataclass(frozen=True)
-class SwitchService:
+class SwitchService(Command[None]):
     platform: Platform
     enabled: bool
     reason: str | None = None
@@ -54,7 +55,12 @@ def switch_service(command: SwitchService, *, db: Database, now: datetime) -> No
         )
 
 
-def service_states(*, db: Database, library: Library) -> list[ServiceState]:
+@dataclass(frozen=True)
+class ShowServices(Command[list[ServiceState]]):
+    """Whether each offered platform is on, and who switched it off and why."""
+
+
+def service_states(query: ShowServices, *, db: Database, library: Library) -> list[ServiceState]:
     with db.transaction() as session:
         switches = Store(session, library.offered).service_switches()
     states = []
