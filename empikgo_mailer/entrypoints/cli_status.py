@@ -13,12 +13,13 @@ from empikgo_mailer.adapters.tables import DroppedFile, LinkState
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.polish import age_text, moment_text, month_name
+from empikgo_mailer.domain.queue_status import QueueStatus
 from empikgo_mailer.entrypoints.cli_support import MonthType, now_option, runtime_of
 from empikgo_mailer.entrypoints.click_pl import PolishCommand
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS, JobStatus, job_statuses
 from empikgo_mailer.handlers.drop_folder import ShowDroppedFiles
-from empikgo_mailer.handlers.mail_status import QueueStatus, ShowMailStatus
+from empikgo_mailer.handlers.mail_status import ShowMailStatus
 from empikgo_mailer.handlers.pools import ShowPools
 from empikgo_mailer.handlers.service import ServiceState, ShowServices
 

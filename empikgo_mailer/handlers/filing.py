@@ -7,10 +7,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, select
-
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.imap_mailbox import LINK_ERRORS
+from empikgo_mailer.adapters.mail_queue import MailQueue
 from empikgo_mailer.adapters.tables import MailRequest
 from empikgo_mailer.config import MailSettings
 from empikgo_mailer.domain.clock import Clock
@@ -38,21 +37,14 @@ class FileReport:
 
 
 def _folders(
-    session: Session, branch_id: str, pending: list[MailRequest], mail: MailSettings
+    queue: MailQueue, branch_id: str, pending: list[MailRequest], mail: MailSettings
 ) -> dict[int, str]:
     """The folder of each pending row; a duplicate goes where its original went, once the
     original is decided."""
     copies = [r.fingerprint for r in pending if r.kind == RequestKind.DUPLICATE]
     originals: dict[str, MailRequest] = {}
-    if copies:
-        for row in session.exec(
-            select(MailRequest).where(
-                MailRequest.branch_id == branch_id,
-                MailRequest.kind != RequestKind.DUPLICATE,
-                col(MailRequest.fingerprint).in_(copies),
-            )
-        ):
-            originals.setdefault(row.fingerprint, row)
+    for row in queue.originals(branch_id, copies):
+        originals.setdefault(row.fingerprint, row)
     folders: dict[int, str] = {}
     for row in pending:
         assert row.id is not None
@@ -74,16 +66,9 @@ def file_decided(
     message the server will not move is noted for staff; the others are moved."""
     report = FileReport()
     with db.transaction() as session:
-        pending = list(
-            session.exec(
-                select(MailRequest).where(
-                    MailRequest.branch_id == branch_id,
-                    col(MailRequest.status).in_([RequestStatus.DECIDED, RequestStatus.SET_ASIDE]),
-                    col(MailRequest.filed_at).is_(None),
-                )
-            )
-        )
-        folders = _folders(session, branch_id, pending, mail)
+        queue = MailQueue(session)
+        pending = queue.unfiled(branch_id)
+        folders = _folders(queue, branch_id, pending, mail)
     report.waiting = len(pending) - len(folders)
     gone: list[int] = []  # no longer in the inbox: nothing to move
     by_folder: dict[str, list[tuple[int, int]]] = {}
@@ -108,13 +93,14 @@ def file_decided(
         errors.update(failed_now)
     now = clock()
     with db.transaction() as session:
+        queue = MailQueue(session)
         for row in pending:
             if row.id in errors:
                 row.filing_error = storable(errors[row.id], 2000)
-                session.add(row)
+                queue.add(row)
             elif row.id in filed:
                 row.filed_at, row.filing_error = now, None
-                session.add(row)
+                queue.add(row)
     report.filed, report.failed = len(filed), len(errors)
     return report
 

@@ -14,10 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
-
 from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.mail_queue import MailQueue
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import MailRequest, OutboxMessage
 from empikgo_mailer.config import BranchSettings, MailSettings
@@ -33,6 +31,7 @@ from empikgo_mailer.domain.replies import (
     compose_reply,
     reply_context,
 )
+from empikgo_mailer.domain.screening import MailFacts, screen
 from empikgo_mailer.domain.statuses import RequestKind, RequestStatus
 from empikgo_mailer.handlers.codes import GiveCode, decide
 from empikgo_mailer.handlers.debt import DebtSource
@@ -59,33 +58,8 @@ class MailDoor:
     mail: MailSettings
 
 
-def _replies_today(session: Session, senders: set[str], since: datetime) -> Counter[str]:
-    """Replies already written today to each of `senders` (lower case), in one query."""
-    rows = session.exec(
-        select(OutboxMessage.recipient_key, func.count())
-        .where(
-            col(OutboxMessage.recipient_key).in_(sorted(senders)),
-            col(OutboxMessage.created_at) >= since,
-        )
-        .group_by(col(OutboxMessage.recipient_key))
-    ).all()
-    return Counter({key: int(count) for key, count in rows})
-
-
-def _next_queued(session: Session, branch_id: str, limit: int) -> list[MailRequest]:
-    query = (
-        select(MailRequest)
-        .where(MailRequest.branch_id == branch_id, MailRequest.status == RequestStatus.QUEUED)
-        .order_by(col(MailRequest.received_at), col(MailRequest.uid))
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)  # a second daemon takes other mail
-    return list(session.exec(query).all())
-
-
 def _decide_one(
-    session: Session,
+    queue: MailQueue,
     *,
     door: MailDoor,
     branch: BranchSettings,
@@ -93,7 +67,8 @@ def _decide_one(
     replies_today: Counter[str],
     now: datetime,
 ) -> str:
-    """One decision inside the caller's transaction (and savepoint)."""
+    """One decision inside the caller's transaction (and savepoint): screen, decide,
+    render, and write the reply to the outbox."""
     calendar = door.library.calendar
     month = calendar.month_of(now)
     facts = ReplyFacts(
@@ -106,22 +81,28 @@ def _decide_one(
         limit_bytes=door.mail.max_message_bytes,
         activation_url=door.library.activation_url(Platform.EMPIK_GO),
     )
+    sender_key = address_key(request.sender) if request.sender is not None else ""
+    screened = screen(
+        MailFacts(
+            sender=request.sender,
+            replies_today=replies_today[sender_key],
+            too_large=request.kind == RequestKind.TOO_LARGE,
+            written_in=calendar.month_of(request.received_at),
+            card=request.card_number,
+        ),
+        month=month,
+        daily_limit=door.mail.max_replies_per_sender_per_day,
+    )
     outcome: str
-    if request.sender is None:
-        outcome = MailOutcome.NO_SENDER
-    elif replies_today[address_key(request.sender)] >= door.mail.max_replies_per_sender_per_day:
-        outcome = MailOutcome.RATE_LIMITED
-    elif request.kind == RequestKind.TOO_LARGE:
-        outcome = MailOutcome.TOO_LARGE
-    elif calendar.month_of(request.received_at) < month:
-        outcome = MailOutcome.BEFORE_FIRST
-    elif request.card_number is None:
-        outcome = MailOutcome.CARD_MISSING
+    if screened is MailOutcome.CARD_MISSING:
         cards = tuple(request.cards.split()) if request.cards else card_numbers(request.words)
         facts = dataclasses.replace(facts, cards=cards)
+    if screened is not None:
+        outcome = screened
     else:
+        assert request.card_number is not None  # screened: one card number
         decision = decide(
-            Store(session, door.library.offered),
+            Store(queue.session, door.library.offered),
             GiveCode(
                 request.card_number,
                 Platform.EMPIK_GO,
@@ -158,14 +139,14 @@ def _decide_one(
             original_references=request.references,
             now=now,
         )
-        replies_today[address_key(request.sender)] += 1
-        session.add(
+        replies_today[sender_key] += 1
+        queue.add(
             OutboxMessage(
                 request_id=request.id,
                 branch_id=branch.id,
                 sender=branch.mailbox,
                 recipient=request.sender,
-                recipient_key=address_key(request.sender),
+                recipient_key=sender_key,
                 message_id=reply.message_id,
                 message=reply.text,
                 next_attempt_at=now,
@@ -189,7 +170,7 @@ DECISION_BATCH = 100
 
 
 def _decide_safely(
-    session: Session,
+    queue: MailQueue,
     *,
     door: MailDoor,
     branch: BranchSettings,
@@ -203,9 +184,9 @@ def _decide_safely(
     for _ in range(MAX_ATTEMPTS):
         counted = replies_today.copy()
         try:
-            with session.begin_nested():
+            with queue.session.begin_nested():
                 return _decide_one(
-                    session,
+                    queue,
                     door=door,
                     branch=branch,
                     request=request,
@@ -234,16 +215,17 @@ def decide_queue(branch_id: str, *, door: MailDoor, clock: Clock) -> DecideRepor
     while calendar.is_open(branch.hours, clock()):
         report.open = True
         with door.db.transaction() as session:
-            batch = _next_queued(session, branch_id, DECISION_BATCH)
+            queue = MailQueue(session)
+            batch = queue.next_queued(branch_id, DECISION_BATCH)
             day_start = calendar.at(calendar.today(clock()), datetime.min.time())
             senders = {address_key(r.sender) for r in batch if r.sender is not None}
-            replies_today = _replies_today(session, senders, day_start)
+            replies_today = queue.replies_since(senders, day_start)
             for request in batch:
                 now = clock()
                 if not calendar.is_open(branch.hours, now):
                     break
                 outcome = _decide_safely(
-                    session,
+                    queue,
                     door=door,
                     branch=branch,
                     request=request,

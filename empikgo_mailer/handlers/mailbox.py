@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import or_
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, col, select
 
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.imap_mailbox import FetchedMessage
-from empikgo_mailer.adapters.tables import MailboxState, MailRequest
+from empikgo_mailer.adapters.mail_queue import MailQueue
+from empikgo_mailer.adapters.tables import MailRequest
 from empikgo_mailer.config import MailSettings
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.mail_headers import storable
@@ -181,7 +180,7 @@ class _Batch:
     entries: list[MailRequest]
 
 
-def _renumber(session: Session, batch: _Batch, report: CollectReport) -> list[MailRequest]:
+def _renumber(queue: MailQueue, batch: _Batch, report: CollectReport) -> list[MailRequest]:
     """After a UIDVALIDITY change: a message already recorded keeps its row, which now
     points at its new UID (and is filed again, since it is still in the inbox). Returns
     the entries that are new."""
@@ -189,20 +188,7 @@ def _renumber(session: Session, batch: _Batch, report: CollectReport) -> list[Ma
     legacy = sorted({fp for e in batch.entries if (fp := _legacy_fingerprint(e))})
     if not hashes and not legacy:
         return batch.entries
-    known = list(
-        session.exec(
-            select(MailRequest)
-            .where(
-                MailRequest.branch_id == batch.branch_id,
-                MailRequest.uidvalidity != batch.uidvalidity,
-                or_(
-                    col(MailRequest.content_hash).in_(hashes),
-                    col(MailRequest.fingerprint).in_(legacy),
-                ),
-            )
-            .order_by(col(MailRequest.id))
-        )
-    )
+    known = queue.recorded_before_renumbering(batch.branch_id, batch.uidvalidity, hashes, legacy)
     new: list[MailRequest] = []
     for entry in batch.entries:
         legacy_fp = _legacy_fingerprint(entry)
@@ -224,34 +210,20 @@ def _renumber(session: Session, batch: _Batch, report: CollectReport) -> list[Ma
         match.uidvalidity, match.uid = batch.uidvalidity, entry.uid
         match.filed_at = None  # found in the inbox again, so not filed whatever we thought
         match.content_hash = match.content_hash or entry.content_hash
-        session.add(match)
+        queue.add(match)
         report.renumbered += 1
     return new
 
 
-def _store(session: Session, batch: _Batch) -> CollectReport:
+def _store(queue: MailQueue, batch: _Batch) -> CollectReport:
     """Add the batch's rows to the session; the counts of what was added."""
     report = CollectReport()
-    entries = _renumber(session, batch, report) if batch.renumbered else batch.entries
-    already = set(
-        session.exec(
-            select(MailRequest.uid).where(
-                MailRequest.branch_id == batch.branch_id,
-                MailRequest.uidvalidity == batch.uidvalidity,
-                col(MailRequest.uid).in_([e.uid for e in entries]),
-            )
-        )
-    )
+    entries = _renumber(queue, batch, report) if batch.renumbered else batch.entries
+    already = queue.recorded_uids(batch.branch_id, batch.uidvalidity, (e.uid for e in entries))
     fresh = [e for e in entries if e.uid not in already]  # recorded by an earlier, cut pass
-    originals = dict(
-        session.exec(
-            select(MailRequest.fingerprint, MailRequest.id).where(
-                MailRequest.branch_id == batch.branch_id,
-                MailRequest.kind != RequestKind.DUPLICATE,
-                col(MailRequest.fingerprint).in_([e.fingerprint for e in fresh]),
-            )
-        ).all()
-    )
+    originals: dict[str, int | None] = {}
+    for row in queue.originals(batch.branch_id, (e.fingerprint for e in fresh)):
+        originals.setdefault(row.fingerprint, row.id)
     for given in fresh:
         entry = given
         if entry.kind != RequestKind.UNREADABLE and entry.fingerprint in originals:
@@ -278,7 +250,7 @@ def _store(session: Session, batch: _Batch) -> CollectReport:
             report.automatic += entry.kind == RequestKind.AUTOMATIC
             report.too_large += entry.kind == RequestKind.TOO_LARGE
             report.unreadable += entry.kind == RequestKind.UNREADABLE
-        session.add(entry)
+        queue.add(entry)
     return report
 
 
@@ -313,18 +285,11 @@ def _store_batch(db: Database, batch: _Batch, last_uid: int, now: datetime) -> C
     row for staff in place of a refused one. An unavailable database (locked, gone)
     raises, and the checkpoint stays where it was."""
 
-    def position() -> MailboxState:
-        return MailboxState(
-            branch_id=batch.branch_id,
-            uidvalidity=batch.uidvalidity,
-            last_uid=last_uid,
-            updated_at=now,
-        )
-
     try:
         with db.transaction() as session:
-            report = _store(session, batch)
-            session.merge(position())
+            queue = MailQueue(session)
+            report = _store(queue, batch)
+            queue.move_position(batch.branch_id, batch.uidvalidity, last_uid, now)
         return report
     except OperationalError:
         raise
@@ -337,11 +302,12 @@ def _store_batch(db: Database, batch: _Batch, last_uid: int, now: datetime) -> C
         )
     report = CollectReport()
     with db.transaction() as session:
+        queue = MailQueue(session)
         for entry in batch.entries:
             single = _Batch(batch.branch_id, batch.uidvalidity, batch.renumbered, [_copy(entry)])
             try:
                 with session.begin_nested():
-                    counted = _store(session, single)
+                    counted = _store(queue, single)
             except OperationalError:
                 raise
             except Exception as exc:
@@ -351,31 +317,16 @@ def _store_batch(db: Database, batch: _Batch, last_uid: int, now: datetime) -> C
                     batch.branch_id,
                 )
                 with session.begin_nested():
-                    session.add(_safe_copy(entry, exc))
+                    queue.add(_safe_copy(entry, exc))
                 counted = CollectReport(unreadable=1)
             _add(report, counted)
-        session.merge(position())
+        queue.move_position(batch.branch_id, batch.uidvalidity, last_uid, now)
     return report
 
 
 def _add(total: CollectReport, part: CollectReport) -> None:
     for name in vars(part):
         setattr(total, name, getattr(total, name) + getattr(part, name))
-
-
-def mailbox_position(session: Session, branch_id: str, uidvalidity: int) -> tuple[int, bool]:
-    """The last UID already collected (0 after a UIDVALIDITY change: everything is read
-    again), and whether rows of an earlier UIDVALIDITY exist, whose messages are then
-    recognised by their bytes. That stays true after the change, so a collect cut short
-    half-way still recognises the rest next time."""
-    state = session.get(MailboxState, branch_id)
-    last_uid = state.last_uid if state is not None and state.uidvalidity == uidvalidity else 0
-    older = session.exec(
-        select(MailRequest.id)
-        .where(MailRequest.branch_id == branch_id, MailRequest.uidvalidity != uidvalidity)
-        .limit(1)
-    ).first()
-    return last_uid, older is not None
 
 
 def collect(
@@ -389,7 +340,7 @@ def collect(
 ) -> CollectReport:
     report = CollectReport()
     with db.transaction() as session:
-        last_uid, renumbered = mailbox_position(session, branch_id, mailbox.uidvalidity)
+        last_uid, renumbered = MailQueue(session).position(branch_id, mailbox.uidvalidity)
     if renumbered and last_uid == 0:
         log.warning("mailbox %s was renumbered (UIDVALIDITY changed): reading it again", branch_id)
     uids = mailbox.uids_after(last_uid)

@@ -1,0 +1,192 @@
+"""The mail queue and the replies written for it: every query the mail door makes.
+
+The handlers (collect, decide, file, status) say what they need in the words of the
+door; the SQL is here, in one place, for SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+from empikgo_mailer.adapters.tables import MailboxState, MailRequest, OutboxMessage
+from empikgo_mailer.domain.queue_status import FailedReply, QueueStatus
+from empikgo_mailer.domain.statuses import ReplyStatus, RequestKind, RequestStatus
+
+
+class MailQueue:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: MailRequest | OutboxMessage) -> None:
+        self.session.add(row)
+
+    # collecting ----------------------------------------------------------------------
+    def position(self, branch_id: str, uidvalidity: int) -> tuple[int, bool]:
+        """The last UID already collected (0 after a UIDVALIDITY change: everything is read
+        again), and whether rows of an earlier UIDVALIDITY exist, whose messages are then
+        recognised by their bytes. That stays true after the change, so a collect cut
+        short half-way still recognises the rest next time."""
+        state = self.session.get(MailboxState, branch_id)
+        last_uid = state.last_uid if state is not None and state.uidvalidity == uidvalidity else 0
+        older = self.session.exec(
+            select(MailRequest.id)
+            .where(MailRequest.branch_id == branch_id, MailRequest.uidvalidity != uidvalidity)
+            .limit(1)
+        ).first()
+        return last_uid, older is not None
+
+    def move_position(self, branch_id: str, uidvalidity: int, last_uid: int, at: datetime) -> None:
+        self.session.merge(
+            MailboxState(
+                branch_id=branch_id, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=at
+            )
+        )
+
+    def recorded_before_renumbering(
+        self, branch_id: str, uidvalidity: int, hashes: Sequence[str], fingerprints: Sequence[str]
+    ) -> list[MailRequest]:
+        """Rows of an earlier UIDVALIDITY with these contents (or, for rows older than
+        content hashes, these fingerprints), oldest first."""
+        return list(
+            self.session.exec(
+                select(MailRequest)
+                .where(
+                    MailRequest.branch_id == branch_id,
+                    MailRequest.uidvalidity != uidvalidity,
+                    or_(
+                        col(MailRequest.content_hash).in_(hashes),
+                        col(MailRequest.fingerprint).in_(fingerprints),
+                    ),
+                )
+                .order_by(col(MailRequest.id))
+            )
+        )
+
+    def recorded_uids(self, branch_id: str, uidvalidity: int, uids: Iterable[int]) -> set[int]:
+        return set(
+            self.session.exec(
+                select(MailRequest.uid).where(
+                    MailRequest.branch_id == branch_id,
+                    MailRequest.uidvalidity == uidvalidity,
+                    col(MailRequest.uid).in_(list(uids)),
+                )
+            )
+        )
+
+    def originals(self, branch_id: str, fingerprints: Iterable[str]) -> list[MailRequest]:
+        """The requests (not their copies) with these fingerprints, oldest first."""
+        wanted = sorted(set(fingerprints))
+        if not wanted:
+            return []
+        return list(
+            self.session.exec(
+                select(MailRequest)
+                .where(
+                    MailRequest.branch_id == branch_id,
+                    MailRequest.kind != RequestKind.DUPLICATE,
+                    col(MailRequest.fingerprint).in_(wanted),
+                )
+                .order_by(col(MailRequest.id))
+            )
+        )
+
+    # deciding ------------------------------------------------------------------------
+    def next_queued(self, branch_id: str, limit: int) -> list[MailRequest]:
+        """The branch's queue in receipt order."""
+        query = (
+            select(MailRequest)
+            .where(MailRequest.branch_id == branch_id, MailRequest.status == RequestStatus.QUEUED)
+            .order_by(col(MailRequest.received_at), col(MailRequest.uid))
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)  # a second daemon takes other mail
+        return list(self.session.exec(query).all())
+
+    def replies_since(self, recipient_keys: Iterable[str], since: datetime) -> Counter[str]:
+        """Replies already written to each recipient (lower-case key) since `since`."""
+        rows = self.session.exec(
+            select(OutboxMessage.recipient_key, func.count())
+            .where(
+                col(OutboxMessage.recipient_key).in_(sorted(set(recipient_keys))),
+                col(OutboxMessage.created_at) >= since,
+            )
+            .group_by(col(OutboxMessage.recipient_key))
+        ).all()
+        return Counter({key: int(count) for key, count in rows})
+
+    # filing --------------------------------------------------------------------------
+    def unfiled(self, branch_id: str) -> list[MailRequest]:
+        """Decided and set-aside messages still in the inbox, as far as we know."""
+        return list(
+            self.session.exec(
+                select(MailRequest).where(
+                    MailRequest.branch_id == branch_id,
+                    col(MailRequest.status).in_([RequestStatus.DECIDED, RequestStatus.SET_ASIDE]),
+                    col(MailRequest.filed_at).is_(None),
+                )
+            )
+        )
+
+    # status --------------------------------------------------------------------------
+    def status(self, branch_id: str, day_start: datetime) -> QueueStatus:
+        mine = MailRequest.branch_id == branch_id
+        waiting, oldest = self.session.exec(
+            select(func.count(), func.min(MailRequest.received_at)).where(
+                mine, MailRequest.status == RequestStatus.QUEUED
+            )
+        ).one()
+        decided = self.session.exec(
+            select(MailRequest.outcome, func.count())
+            .where(mine, col(MailRequest.decided_at) >= day_start)
+            .group_by(col(MailRequest.outcome))
+        ).all()
+        filing_errors = self.session.exec(
+            select(MailRequest.filing_error).where(mine, col(MailRequest.filing_error).is_not(None))
+        ).all()
+        unfiled = self.session.exec(
+            select(func.count()).where(
+                mine,
+                MailRequest.status == RequestStatus.SET_ASIDE,
+                col(MailRequest.filed_at).is_(None),
+            )
+        ).one()
+        theirs = OutboxMessage.branch_id == branch_id
+        pending, oldest_pending = self.session.exec(
+            select(func.count(), func.min(OutboxMessage.created_at)).where(
+                theirs, OutboxMessage.status == ReplyStatus.PENDING
+            )
+        ).one()
+        pending_error = self.session.exec(
+            select(OutboxMessage.last_error)
+            .where(
+                theirs,
+                OutboxMessage.status == ReplyStatus.PENDING,
+                col(OutboxMessage.last_error).is_not(None),
+            )
+            .order_by(col(OutboxMessage.last_attempt_at).desc())
+            .limit(1)
+        ).first()
+        failed = self.session.exec(
+            select(OutboxMessage.recipient, OutboxMessage.last_error, OutboxMessage.created_at)
+            .where(theirs, OutboxMessage.status == ReplyStatus.FAILED)
+            .order_by(col(OutboxMessage.id))
+        ).all()
+        return QueueStatus(
+            branch_id=branch_id,
+            waiting=int(waiting),
+            oldest_waiting=oldest,
+            decided_today={str(outcome): int(n) for outcome, n in decided},
+            set_aside_unfiled=int(unfiled),
+            filing_errors=[str(e) for e in filing_errors],
+            outbox_pending=int(pending),
+            oldest_pending=oldest_pending,
+            pending_error=pending_error,
+            outbox_failed=len(failed),
+            failed_replies=[FailedReply(r, e or "", c) for r, e, c in failed],
+        )

@@ -1,0 +1,29 @@
+"""What staff see of one branch's mail: the queue, today's decisions, what is set aside,
+and the replies waiting or failed (with why, and since when)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FailedReply:
+    recipient: str
+    error: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    branch_id: str
+    waiting: int
+    oldest_waiting: datetime | None  # receipt time of the first request in the queue
+    decided_today: dict[str, int]
+    set_aside_unfiled: int  # set aside and still in the inbox (filing failed or waiting)
+    filing_errors: list[str]
+    outbox_pending: int
+    oldest_pending: datetime | None  # when the oldest reply waiting was written
+    pending_error: str | None  # the newest error among replies waiting
+    outbox_failed: int
+    failed_replies: list[FailedReply]  # why each permanently failed reply failed

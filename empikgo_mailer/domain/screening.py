@@ -1,0 +1,37 @@
+"""Screening a mail request before the eligibility rules are asked: what ends it without
+a decision about a code. Pure: the facts in, an outcome or None ("decide it") out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from empikgo_mailer.domain.mail_outcomes import MailOutcome
+from empikgo_mailer.domain.month import Month
+
+
+@dataclass(frozen=True)
+class MailFacts:
+    """What the queue knows about one request when its turn comes."""
+
+    sender: str | None  # None: no single valid From address
+    replies_today: int  # replies already written to this sender today
+    too_large: bool
+    written_in: Month  # the month the message was received in
+    card: str | None  # the one card number found, None for none or several
+
+
+def screen(facts: MailFacts, *, month: Month, daily_limit: int) -> MailOutcome | None:
+    """In order: nobody to answer; the sender's replies for today used up (no reply, so
+    a loop with an auto-responder ends); too large to read; written before the 1st of
+    this month (mail counts from 00:00 on the 1st); no single card number."""
+    if facts.sender is None:
+        return MailOutcome.NO_SENDER
+    if facts.replies_today >= daily_limit:
+        return MailOutcome.RATE_LIMITED
+    if facts.too_large:
+        return MailOutcome.TOO_LARGE
+    if facts.written_in < month:
+        return MailOutcome.BEFORE_FIRST
+    if facts.card is None:
+        return MailOutcome.CARD_MISSING
+    return None
