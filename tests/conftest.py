@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from empikgo_mailer.bootstrap import App, bootstrap
-from tests.support.config import MAILBOX_PASSWORDS, settings_for
+from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from tests.support.cli import Cli
+from tests.support.config import MAILBOX_PASSWORDS, settings_for, write_config
 from tests.support.databases import migrated, migrated_sqlite
 from tests.support.dovecot import DovecotServer
 from tests.support.postgres import PostgresServer
@@ -75,3 +77,11 @@ def smtp() -> Iterator[SmtpServer]:
     server = SmtpServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """The command line on a fresh SQLite database, `init` already run."""
+    run = Cli(write_config(tmp_path, f"sqlite:///{tmp_path / 'cli.sqlite3'}"), capsys)
+    assert run("init")[0] == ExitCode.OK
+    return run

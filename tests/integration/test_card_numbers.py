@@ -18,8 +18,8 @@ from empikgo_mailer.bootstrap import bootstrap
 from empikgo_mailer.config import load_settings
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.entrypoints.web import RateLimiter, create_web_app
-from tests.integration.test_cli import Cli
 from tests.support.card_cases import CARD_CASES, NOT_CARDS, STORED
+from tests.support.cli import Cli
 from tests.support.config import write_config
 
 NOW = "--now=2027-01-04T10:00"  # Legimi claims opened at 10:00 (Monday, first working day)

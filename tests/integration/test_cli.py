@@ -12,29 +12,9 @@ import pytest
 
 from empikgo_mailer.entrypoints.cli import main
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from tests.support.cli import FIXTURES, NOW, Cli
 from tests.support.config import write_config
 from tests.support.postgres import free_port
-
-FIXTURES = Path(__file__).parents[2] / "fixtures"
-NOW = "--now=2026-11-02T10:00"
-
-
-class Cli:
-    def __init__(self, config: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        self.config, self.capsys = config, capsys
-
-    def __call__(self, *args: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        code = main(["--config", str(self.config), *args])
-        out, err = self.capsys.readouterr()
-        return code, out, err
-
-
-@pytest.fixture
-def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
-    run = Cli(write_config(tmp_path, f"sqlite:///{tmp_path / 'cli.sqlite3'}"), capsys)
-    assert run("init")[0] == ExitCode.OK
-    return run
 
 
 def load_samples(cli: Cli) -> None:

@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
-from tests.integration.test_cli import FIXTURES, Cli, cli
-
-__all__ = ["cli"]  # the fixture, shared with test_cli
+from tests.support.cli import FIXTURES, Cli
 
 NOW = "--now=2026-11-16T10:00"
 HEADER = (

@@ -11,9 +11,7 @@ import pytest
 
 from empikgo_mailer.domain.claim_answers import NO_FREE_CODES
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
-from tests.integration.test_cli import FIXTURES, Cli, cli
-
-__all__ = ["cli"]  # the fixture, shared with test_cli
+from tests.support.cli import FIXTURES, Cli
 
 MARCH = "--now=2027-03-31T15:00"
 

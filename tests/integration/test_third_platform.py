@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
-from tests.integration.test_cli import FIXTURES, Cli
+from tests.support.cli import FIXTURES, Cli
 from tests.support.config import write_config
 
 IBUK = """

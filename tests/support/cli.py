@@ -1,0 +1,23 @@
+"""The staff command line as a test drives it: in-process `main`, Polish output captured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from empikgo_mailer.entrypoints.cli import main
+
+FIXTURES = Path(__file__).parents[2] / "fixtures"
+NOW = "--now=2026-11-02T10:00"
+
+
+class Cli:
+    def __init__(self, config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.config, self.capsys = config, capsys
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        code = main(["--config", str(self.config), *args])
+        out, err = self.capsys.readouterr()
+        return code, out, err
