@@ -9,19 +9,51 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from bench.servers import database, seed_patrons
-from empikgo_mailer.bootstrap import bootstrap
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.bootstrap import HANDLERS, App, bootstrap
 from empikgo_mailer.config import load_settings
 from empikgo_mailer.domain.card_number import CardNumber
 from empikgo_mailer.handlers.codes import CheckEligibility, check_eligibility
+from empikgo_mailer.handlers.command import Command
+from empikgo_mailer.handlers.library import Library
 from tests.support.card_cases import CARD_CASES
 from tests.support.config import write_config
 
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Europe/Warsaw"))
+
+
+@dataclass(frozen=True)
+class _Nothing(Command[None]):
+    """A command whose handler does nothing: what is left is the dispatcher."""
+
+
+def _nothing(command: _Nothing, *, db: Database, library: Library, now: datetime) -> None:
+    return None
+
+
+def _pure_overhead(app: App, calls: int = 200_000) -> None:
+    cast(dict[type, Callable[..., object]], HANDLERS)[_Nothing] = _nothing
+    command = _Nothing()
+    started = time.perf_counter()
+    for _ in range(calls):
+        _nothing(command, db=app.db, library=app.library, now=NOW)
+    direct = time.perf_counter() - started
+    started = time.perf_counter()
+    for _ in range(calls):
+        app.handle(command, now=NOW)
+    dispatched = time.perf_counter() - started
+    print(
+        f"[dispatch] a no-op handler: {direct / calls * 1e6:.2f} µs called directly, "
+        f"{dispatched / calls * 1e6:.2f} µs through app.handle ({calls:,} calls)"
+    )
 
 
 def main() -> None:
@@ -62,6 +94,8 @@ def main() -> None:
         )
     overhead = (timings["app.handle"] - timings["direct"]) / args.checks * 1e6
     print(f"[dispatch] app.handle costs {overhead:+.1f} µs per command over a direct call")
+
+    _pure_overhead(app)
 
     typed = [text for text, _ in CARD_CASES] * 20_000
     started = time.perf_counter()
