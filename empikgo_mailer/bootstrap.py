@@ -3,7 +3,8 @@
 Every door turns its input into a command and calls `app.handle(command, now=...)`: the
 registry below finds the handler, and its dependencies are given by parameter name
 (cosmicpython's bootstrap). A handler asks for `db`, `library`, `debt_source`, `render`,
-`mail`, `now` ... and gets them; a door never spells them out or picks an adapter.
+`mail`, `web`, `passwords`, `now` ... and gets them; a door never spells them out or
+picks an adapter.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, TypeVar, cast
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.holidays_pl import PolishHolidays
 from empikgo_mailer.adapters.imap_mailbox import ImapMailbox
+from empikgo_mailer.adapters.passwords import Passwords
 from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.adapters.templates import Templates
 from empikgo_mailer.config import ImapSettings, Settings, SmtpSettings
@@ -68,6 +70,20 @@ from empikgo_mailer.handlers.service import (
     service_states,
     switch_service,
 )
+from empikgo_mailer.handlers.staff import (
+    AddStaff,
+    ChangePassword,
+    DisableStaff,
+    LogIn,
+    LogOut,
+    ResumeSession,
+    add_staff,
+    change_password,
+    disable_staff,
+    log_in,
+    log_out,
+    resume_session,
+)
 
 R = TypeVar("R")
 Handler = Callable[..., Any]
@@ -95,6 +111,12 @@ HANDLERS: Mapping[type[Command[Any]], Handler] = {
     PayFine: pay_fine,
     PostTransfers: post_transfers,
     ShowFines: show_fines,
+    AddStaff: add_staff,
+    ChangePassword: change_password,
+    DisableStaff: disable_staff,
+    LogIn: log_in,
+    ResumeSession: resume_session,
+    LogOut: log_out,
 }
 
 
@@ -120,6 +142,7 @@ class App:
     # How the mail runner reaches the servers; tests hand in servers that misbehave.
     mailbox_factory: Callable[[ImapSettings], ImapMailbox] = ImapMailbox
     transport_factory: Callable[[SmtpSettings], SmtpSender] = SmtpSender
+    passwords: Passwords = field(default_factory=Passwords)
     _dependencies: dict[str, object] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -129,6 +152,8 @@ class App:
             debt_source=self.debt_source,
             render=self.templates.render,
             mail=self.settings.mail,
+            web=self.settings.web,
+            passwords=self.passwords,
         )
 
     @property

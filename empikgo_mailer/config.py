@@ -124,6 +124,10 @@ class WebSettings:
     # The catalogue's bearer token (EMPIKGO_API_TOKEN); without it every claim gets 401.
     api_token: Secret | None
     claims_per_card_per_minute: int
+    # The staff console.
+    session_idle_minutes: int = 30  # a session unused this long ends
+    https: bool = False  # served behind HTTPS: session cookies are marked Secure
+    pool_low_warning: int = 10  # the dashboard warns when a pool has this few codes left
 
 
 @dataclass(frozen=True)
@@ -442,13 +446,25 @@ def _mail(root: _Table) -> MailSettings:
 
 def _web(root: _Table, env: Mapping[str, str]) -> WebSettings:
     web = root.table("web", required=False)
-    web.unknown_keys({"host", "port", "claims_per_card_per_minute"})
+    web.unknown_keys(
+        {
+            "host",
+            "port",
+            "claims_per_card_per_minute",
+            "session_idle_minutes",
+            "https",
+            "pool_low_warning",
+        }
+    )
     token = env.get("EMPIKGO_API_TOKEN")
     return WebSettings(
         host=web.text("host", "127.0.0.1"),
         port=web.integer("port", 8080, 1, 65535),
         api_token=Secret(token) if token else None,
         claims_per_card_per_minute=web.integer("claims_per_card_per_minute", 5, 1, 1000),
+        session_idle_minutes=web.integer("session_idle_minutes", 30, 1, 24 * 60),
+        https=web.flag("https", False),
+        pool_low_warning=web.integer("pool_low_warning", 10, 0, 100_000),
     )
 
 

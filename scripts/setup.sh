@@ -13,6 +13,9 @@ fi
 command -v runuser >/dev/null 2>&1 || packages+=(util-linux)
 # The mail tests run a throwaway Dovecot of their own (never the system service).
 [ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || packages+=(dovecot-imapd)
+# The console's tests drive Debian's Chromium through Playwright (which cannot download
+# browsers here).
+[ -x /usr/bin/chromium ] || packages+=(chromium)
 # The hostile-mail tests read CPython's own e-mail test corpus (test/test_email/data); a
 # Python without its test package takes it from Debian's libpython3.X-testsuite.
 if ! "$python" -c 'import pathlib, sys, sysconfig

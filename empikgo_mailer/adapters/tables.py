@@ -364,3 +364,48 @@ class Payment(SQLModel, table=True):
     posted_on: date | None = None
     recorded_at: datetime = Field(sa_type=UTCDateTime)
     actor: str = Field(max_length=64)
+
+
+class StaffAccount(SQLModel, table=True):
+    """A staff login for the console; the password only as an Argon2id hash."""
+
+    __tablename__ = "staff_account"
+
+    login: str = Field(primary_key=True, max_length=64)
+    password_hash: str = Field(sa_type=Text)
+    role: str = Field(max_length=16)  # librarian | head | admin
+    branch_id: str | None = Field(default=None, max_length=32)
+    disabled: bool = False
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    changed_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class StaffSession(SQLModel, table=True):
+    """A console session, server side. The cookie carries a random token; only its
+    SHA-256 is stored, so a copy of the database opens no session."""
+
+    __tablename__ = "staff_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    login: str = Field(max_length=64, index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(sa_type=UTCDateTime)
+    address: str = Field(default="", max_length=64)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Every console login attempt: throttling reads the failures of the last minutes,
+    across restarts and processes."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        Index("ix_login_attempt_login", "login", "at"),
+        Index("ix_login_attempt_address", "address", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(max_length=64)
+    address: str = Field(max_length=64)
+    at: datetime = Field(sa_type=UTCDateTime)
+    ok: bool

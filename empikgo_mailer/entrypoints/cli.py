@@ -41,6 +41,7 @@ from empikgo_mailer.entrypoints.cli_month import (
     service,
     web,
 )
+from empikgo_mailer.entrypoints.cli_staff import staff
 from empikgo_mailer.entrypoints.cli_status import status
 from empikgo_mailer.entrypoints.cli_support import (
     CardType,
@@ -354,6 +355,7 @@ cli.add_command(web)
 cli.add_command(month)
 cli.add_command(service)
 cli.add_command(report)
+cli.add_command(staff)
 codes.add_command(codes_activations)
 
 

@@ -8,23 +8,19 @@ from datetime import datetime
 
 import click
 
-from empikgo_mailer.adapters.outbox import Links
 from empikgo_mailer.adapters.tables import DroppedFile, LinkState
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
-from empikgo_mailer.domain.polish import age_text, moment_text, month_name
+from empikgo_mailer.domain.polish import moment_text, month_name
 from empikgo_mailer.domain.queue_status import QueueStatus
 from empikgo_mailer.entrypoints.cli_support import MonthType, now_option, runtime_of
 from empikgo_mailer.entrypoints.click_pl import PolishCommand
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
-from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS, JobStatus, job_statuses
-from empikgo_mailer.handlers.drop_folder import ShowDroppedFiles
-from empikgo_mailer.handlers.mail_status import ShowMailStatus
-from empikgo_mailer.handlers.pools import ShowPools
-from empikgo_mailer.handlers.service import ServiceState, ShowServices
+from empikgo_mailer.entrypoints.overview import link_label, link_text, overview, since_text
+from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS, JobStatus
+from empikgo_mailer.handlers.service import ServiceState
 
 Local = Callable[[datetime], datetime]
-LINK_LABELS = {"smtp": "serwer poczty wychodzącej (SMTP)"}
 
 
 @click.command(cls=PolishCommand)
@@ -44,20 +40,9 @@ def status(
     runtime = runtime_of(ctx)
     app = runtime.app()
     now = runtime.now(now_text)
-    month = month or app.library.calendar.month_of(now)
-    pools = app.handle(ShowPools(month, branch_id))
-    mail = app.handle(ShowMailStatus(), now=now)
-    queues = [queue for queue in mail.queues if branch_id in (None, queue.branch_id)]
-    links = [
-        link
-        for link in Links(app.db).all()
-        if branch_id is None
-        or not link.link.startswith("imap:")
-        or link.link == f"imap:{branch_id}"
-    ]
-    services = app.handle(ShowServices())
-    jobs = job_statuses(app, now)
-    dropped = app.handle(ShowDroppedFiles())
+    seen = overview(app, now, month, branch_id)
+    month, pools, queues, links = seen.month, seen.pools, seen.queues, seen.links
+    services, jobs, dropped = seen.services, seen.jobs, seen.dropped
     local = app.library.calendar.local
     if as_json:
         document = {
@@ -208,18 +193,6 @@ def _echo_jobs(
             click.echo(f"  {moment_text(local(f.taken_at))} {f.name}: {f.summary}")
 
 
-def _since(at: datetime | None, now: datetime, local: Local) -> str:
-    if at is None:
-        return ""
-    return f"od {moment_text(local(at))} ({age_text((now - at).total_seconds())})"
-
-
-def _link_label(link: str) -> str:
-    if link.startswith("imap:"):
-        return f"skrzynka placówki {link.removeprefix('imap:')} (IMAP)"
-    return LINK_LABELS.get(link, link)
-
-
 def _echo_mail(
     queues: list[QueueStatus], links: list[LinkState], now: datetime, local: Local
 ) -> None:
@@ -230,11 +203,11 @@ def _echo_mail(
         )
         waiting = f"czeka {queue.waiting}"
         if queue.oldest_waiting is not None:
-            waiting += f" (najstarsza {_since(queue.oldest_waiting, now, local)})"
+            waiting += f" (najstarsza {since_text(queue.oldest_waiting, now, local)})"
         click.echo(f"  {queue.branch_id}: {waiting}; dziś rozpatrzone: {decided or 'brak'}")
         pending = f"    odpowiedzi do wysłania: {queue.outbox_pending}"
         if queue.oldest_pending is not None:
-            pending += f", najstarsza {_since(queue.oldest_pending, now, local)}"
+            pending += f", najstarsza {since_text(queue.oldest_pending, now, local)}"
         click.echo(pending)
         if queue.pending_error:
             click.echo(f"    ostatni błąd wysyłki: {queue.pending_error}")
@@ -251,18 +224,5 @@ def _echo_mail(
     if links:
         click.echo("Połączenia")
     for link in links:
-        if link.ok:
-            text = "działa"
-            if link.last_ok_at is not None:
-                text += f" (ostatnio {moment_text(local(link.last_ok_at))})"
-        else:
-            when = moment_text(local(link.last_failure_at)) if link.last_failure_at else "?"
-            text = (
-                f"NIEDOSTĘPNY (prób z rzędu: {link.failures}, ostatnia {when}): {link.last_error}"
-            )
-            if link.retry_at is not None and link.link == "smtp":
-                if link.retry_at > now:
-                    text += f"; następna próba {moment_text(local(link.retry_at))}"
-                else:
-                    text += "; następna próba przy najbliższej wysyłce"
-        click.echo(f"  {_link_label(link.link)}: {text}")
+        text = link_text(link, now, local)
+        click.echo(f"  {link_label(link.link)}: {text}")

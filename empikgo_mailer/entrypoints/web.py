@@ -2,7 +2,7 @@
 
 The catalogue authenticates the reader and calls us with its own bearer token; we trust
 it for who the reader is, exactly as staff at the desk trust a library card. The staff
-dashboard will live in the same application later.
+console (entrypoints/console) is served by the same application.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at
@@ -25,6 +25,7 @@ from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.card_number import CardNumber
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.platforms import Platform
+from empikgo_mailer.entrypoints.console.pages import add_console
 from empikgo_mailer.handlers.legimi import ClaimLegimiCode
 
 CLAIMS_PATH = "/api/legimi/claims"
@@ -162,4 +163,5 @@ def create_web_app(app: App, clock: Clock, *, limiter: RateLimiter | None = None
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    add_console(api, app, clock)
     return api

@@ -1,0 +1,307 @@
+"""The console's pages: logging in and out, the branches, and each branch's dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from empikgo_mailer.bootstrap import App
+from empikgo_mailer.config import BranchSettings
+from empikgo_mailer.domain.clock import Clock
+from empikgo_mailer.domain.explanations import OUTCOME_LABELS
+from empikgo_mailer.domain.polish import moment_text, month_name
+from empikgo_mailer.entrypoints.console.security import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    Forbidden,
+    LoginRequired,
+    NotFound,
+    add_security,
+    client_address,
+    new_token,
+    same_token,
+    set_cookie,
+)
+from empikgo_mailer.entrypoints.overview import link_label, link_text, overview, since_text
+from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS
+from empikgo_mailer.handlers.staff import LogIn, LogOut, OpenSession, ResumeSession
+
+HERE = Path(__file__).parent
+REFRESH_SECONDS = 60
+_templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html", "j2"]),  # a reader's words are never markup here
+    undefined=StrictUndefined,
+)
+
+
+def add_console(api: FastAPI, app: App, clock: Clock) -> None:
+    settings = app.settings
+    add_security(api)
+    api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    def page(
+        request: Request, name: str, staff: OpenSession | None, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        branches = [
+            branch
+            for branch in settings.branches.values()
+            if staff is not None and staff.member.sees_branch(branch.id)
+        ]
+        html = _templates.get_template(name).render(
+            staff=staff, nav_branches=branches, refresh=context.pop("refresh", 0), **context
+        )
+        return HTMLResponse(html, status_code=status)
+
+    def session_of(request: Request) -> OpenSession:
+        token = request.cookies.get(SESSION_COOKIE)
+        staff = app.handle(ResumeSession(token), now=clock()) if token else None
+        if staff is None:
+            raise LoginRequired
+        request.state.login = staff.member.login
+        return staff
+
+    async def checked_form(request: Request, expected: str | None) -> dict[str, str]:
+        form = await request.form()
+        if not same_token(form.get("csrf_token"), expected):
+            raise Forbidden
+        return {key: value for key, value in form.items() if isinstance(value, str)}
+
+    def visible_branch(staff: OpenSession, branch_id: str) -> BranchSettings:
+        branch = settings.branches.get(branch_id)
+        if branch is None or not staff.member.sees_branch(branch_id):
+            raise NotFound  # the same answer for "no such branch" and "not yours"
+        return branch
+
+    _error_pages(api, page)
+
+    @api.get("/logowanie", include_in_schema=False)
+    def login_page(request: Request) -> Response:
+        token = new_token()
+        response = page(
+            request, "login.html.j2", None, title="Logowanie", csrf_token=token, login="",
+            message="",
+        )  # fmt: skip
+        set_cookie(response, LOGIN_CSRF_COOKIE, token, https=settings.web.https)
+        return response
+
+    @api.post("/logowanie", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        form = await checked_form(request, request.cookies.get(LOGIN_CSRF_COOKIE))
+        result = app.handle(
+            LogIn(
+                form.get("login", ""),
+                form.get("password", ""),
+                client_address(request),
+                previous_token=request.cookies.get(SESSION_COOKIE),
+            ),
+            now=clock(),
+        )
+        if result.member is None or result.token is None:
+            token = new_token()
+            response: Response = page(
+                request, "login.html.j2", None, 401, title="Logowanie", csrf_token=token,
+                login=form.get("login", "")[:64], message=result.message,
+            )  # fmt: skip
+            set_cookie(response, LOGIN_CSRF_COOKIE, token, https=settings.web.https)
+            return response
+        request.state.login = result.member.login
+        response = RedirectResponse("/", status_code=303)
+        set_cookie(response, SESSION_COOKIE, result.token, https=settings.web.https)
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+        return response
+
+    @api.post("/wyloguj", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        staff = session_of(request)
+        await checked_form(request, staff.csrf_token)
+        app.handle(LogOut(request.cookies.get(SESSION_COOKIE, "")))
+        response = RedirectResponse("/logowanie", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    _branch_pages(
+        api, app, clock=clock, page=page, session_of=session_of, visible_branch=visible_branch
+    )
+
+
+Page = Callable[..., HTMLResponse]
+
+
+def _error_pages(api: FastAPI, page: Page) -> None:
+    """No session, a form without its CSRF token, a page that is not there or not theirs."""
+
+    @api.exception_handler(LoginRequired)
+    def login_required(request: Request, exc: LoginRequired) -> Response:
+        if request.method == "GET":
+            return RedirectResponse("/logowanie", status_code=303)
+        return page(
+            request, "message.html.j2", None, 403, title="Sesja wygasła",
+            text="Zaloguj się ponownie; nic nie zostało zmienione.",
+        )  # fmt: skip
+
+    @api.exception_handler(Forbidden)
+    def forbidden(request: Request, exc: Forbidden) -> Response:
+        return page(
+            request, "message.html.j2", None, 403, title="Odrzucono formularz",
+            text="Formularz był nieważny (brak tokenu CSRF); nic nie zostało zmienione.",
+        )  # fmt: skip
+
+    @api.exception_handler(NotFound)
+    def not_found(request: Request, exc: NotFound) -> Response:
+        return page(
+            request, "message.html.j2", None, 404, title="Nie ma takiej strony",
+            text="Tej strony nie ma albo nie należy do Twojej placówki.",
+        )  # fmt: skip
+
+
+def _branch_pages(
+    api: FastAPI,
+    app: App,
+    *,
+    clock: Clock,
+    page: Page,
+    session_of: Callable[[Request], OpenSession],
+    visible_branch: Callable[[OpenSession, str], BranchSettings],
+) -> None:
+    """The list of branches (heads and admins) and each branch's dashboard."""
+    settings, calendar = app.settings, app.library.calendar
+
+    @api.get("/", include_in_schema=False)
+    def home(request: Request) -> Response:
+        staff = session_of(request)
+        if staff.member.branch_id is not None:
+            return RedirectResponse(f"/placowki/{staff.member.branch_id}", status_code=303)
+        now = clock()
+        queues = {queue.branch_id: queue for queue in overview(app, now).queues}
+        rows = [
+            {
+                "id": branch.id,
+                "name": branch.name,
+                "waiting": queues[branch.id].waiting,
+                "pending": queues[branch.id].outbox_pending,
+                "failed": queues[branch.id].outbox_failed,
+            }
+            for branch in settings.branches.values()
+        ]
+        return page(
+            request, "branches.html.j2", staff, title="Placówki", rows=rows,
+            now_text=moment_text(calendar.local(now)), refresh=REFRESH_SECONDS,
+        )  # fmt: skip
+
+    @api.get("/placowki/{branch_id}", include_in_schema=False)
+    def dashboard(request: Request, branch_id: str) -> Response:
+        staff = session_of(request)
+        branch = visible_branch(staff, branch_id)
+        now = clock()
+        return page(
+            request, "dashboard.html.j2", staff, title=branch.name, refresh=REFRESH_SECONDS,
+            **dashboard_context(app, branch, now),
+        )  # fmt: skip
+
+
+def dashboard_context(app: App, branch: BranchSettings, now: datetime) -> dict[str, Any]:
+    """What the dashboard shows, as plain Polish values: the same figures as `status`."""
+    calendar, local = app.library.calendar, app.library.calendar.local
+    seen = overview(app, now, branch_id=branch.id)
+    queue = seen.queues[0]
+    opening = calendar.next_opening(branch.hours, now)
+    low = app.settings.web.pool_low_warning
+    pools = []
+    for pool in seen.pools:
+        warning, css = "", ""
+        if pool.left == 0:
+            warning, css = "pula pusta" if pool.loaded else "nie wczytano kodów", "bad"
+        elif pool.left <= low:
+            warning, css = f"zostało mało kodów (≤ {low})", "warn"
+        pools.append(
+            {
+                "key": f"{pool.platform.id}:{pool.branch_id or '*'}",
+                "platform": pool.platform.display_name,
+                "place": branch.name if pool.branch_id else "cała biblioteka",
+                "loaded": pool.loaded,
+                "issued": pool.issued,
+                "left": pool.left,
+                "warning": warning,
+                "warning_class": css,
+            }
+        )
+    services = [
+        {
+            "platform": state.platform.display_name,
+            "text": "włączona"
+            if state.on
+            else "wyłączona w konfiguracji"
+            if not state.configured
+            else f"wyłączona: {state.switched_off_reason or 'bez podanego powodu'}",
+            "css": "ok" if state.on else "bad",
+        }
+        for state in seen.services
+    ]
+    jobs = [
+        {
+            "label": job.label,
+            "last": "jeszcze nie uruchomione"
+            if job.last is None
+            else f"{JOB_OUTCOME_LABELS.get(job.last.outcome, job.last.outcome)}: "
+            f"{job.last.summary or '—'} ({moment_text(local(job.last.started_at))})",
+            "next": moment_text(local(job.next_run)) if job.next_run else "—",
+        }
+        for job in seen.jobs
+    ]
+    return {
+        "branch": branch,
+        "now_text": moment_text(local(now)),
+        "month_text": month_name(seen.month),
+        "open_now": calendar.is_open(branch.hours, now),
+        "next_opening": "Otwarta do końca godzin pracy"
+        if calendar.is_open(branch.hours, now)
+        else f"Następne otwarcie: {moment_text(local(opening))}"
+        if opening
+        else "Brak godzin otwarcia w konfiguracji",
+        "queue": queue,
+        "oldest_waiting": f"Najstarsza {since_text(queue.oldest_waiting, now, local)}"
+        if queue.oldest_waiting
+        else "Kolejka pusta.",
+        "oldest_pending": since_text(queue.oldest_pending, now, local),
+        "decided": sorted(
+            (OUTCOME_LABELS.get(outcome, outcome), count)
+            for outcome, count in queue.decided_today.items()
+        ),
+        "failed_replies": [
+            {
+                "recipient": f.recipient,
+                "error": f.error,
+                "written": moment_text(local(f.created_at)),
+            }
+            for f in queue.failed_replies
+        ],
+        "pools": pools,
+        "services": services,
+        "links": [
+            {
+                "label": link_label(link.link),
+                "state": "działa" if link.ok else "niedostępny",
+                "css": "ok" if link.ok else "bad",
+                "details": link_text(link, now, local),
+            }
+            for link in seen.links
+        ],
+        "jobs": jobs,
+        "files": [
+            {
+                "name": f.name,
+                "summary": f.summary,
+                "css": "bad" if f.outcome in ("rejected", "problems") else "ok",
+                "when": moment_text(local(f.taken_at)),
+            }
+            for f in seen.dropped
+        ],
+    }

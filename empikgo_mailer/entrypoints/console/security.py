@@ -1,0 +1,85 @@
+"""Console security: session cookies, CSRF tokens, response headers and the access log."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+
+SESSION_COOKIE = "empikgo_session"
+LOGIN_CSRF_COOKIE = "empikgo_login_csrf"  # the login form's token, before any session
+# No inline script or style anywhere: the console's own files only.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+access_log = logging.getLogger("empikgo_mailer.access")
+
+
+class LoginRequired(Exception):
+    """A page was asked for without a valid session."""
+
+
+class Forbidden(Exception):
+    """A form came without a valid CSRF token: nothing is changed."""
+
+
+class NotFound(Exception):
+    """No such page, or not one this staff member may see (the same answer for both)."""
+
+
+def same_token(given: object, expected: str | None) -> bool:
+    return (
+        isinstance(given, str)
+        and expected is not None
+        and hmac.compare_digest(given.encode(), expected.encode())
+    )
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def set_cookie(response: Response, name: str, value: str, *, https: bool) -> None:
+    response.set_cookie(
+        name, value, httponly=True, samesite="strict", secure=https, path="/", max_age=None
+    )
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else "?"
+
+
+def add_security(api: FastAPI) -> None:
+    """Headers on every response, and one access-log line per request: method, path
+    (never the query string, which could carry a card number), status, time, login."""
+
+    @api.middleware("http")
+    async def secured(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.path.startswith("/docs"):
+            del response.headers["Content-Security-Policy"]  # Swagger UI runs inline script
+        access_log.info(
+            "%s %s %d %.1f ms %s",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+            getattr(request.state, "login", "-"),
+        )
+        return response

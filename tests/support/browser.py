@@ -1,0 +1,66 @@
+"""Debian's Chromium driven by Playwright (it cannot download browsers here), and the
+console's `web` process for a test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Browser, sync_playwright
+
+CHROMIUM = os.environ.get("EMPIKGO_CHROMIUM", "/usr/bin/chromium")
+# Root in CI needs --no-sandbox; the rest keep Chromium off the closed network.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).parents[2] / "build" / "screenshots"
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def web_process(config: Path, port: int, now: str, log_path: Path) -> Iterator[str]:
+    """`empikgo-mailer web` at the moment `now`; its URL until the block ends."""
+    env = {**os.environ, "EMPIKGO_API_TOKEN": "console-tests-token"}
+    command = [
+        sys.executable, "-m", "empikgo_mailer", "--config", str(config), "-v", "web",
+        "--host", "127.0.0.1", "--port", str(port), "--now", now,
+    ]  # fmt: skip
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"web did not start:\n{log_path.read_text()}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
