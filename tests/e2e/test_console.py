@@ -60,8 +60,8 @@ def console(database_url: str, tmp_path: Path) -> Iterator[Console]:
     app.handle(GiveCode("1000001", Platform.EMPIK_GO, Channel.DESK, "multimedia"), now=MOMENT)
     app.db.dispose()
     backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
-    with web_process(config, free_port(), NOW, tmp_path / "web.log") as url:
-        yield Console(url, config, backend)
+    with web_process(config, free_port(), NOW, tmp_path / "web.log") as web:
+        yield Console(web.url, config, backend)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -38,9 +39,15 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
+@dataclass(frozen=True)
+class WebProcess:
+    url: str
+    pid: int
+
+
 @contextmanager
-def web_process(config: Path, port: int, now: str, log_path: Path) -> Iterator[str]:
-    """`empikgo-mailer web` at the moment `now`; its URL until the block ends."""
+def web_process(config: Path, port: int, now: str, log_path: Path) -> Iterator[WebProcess]:
+    """`empikgo-mailer web` at the moment `now`, until the block ends."""
     env = {**os.environ, "EMPIKGO_API_TOKEN": "console-tests-token"}
     command = [
         sys.executable, "-m", "empikgo_mailer", "--config", str(config), "-v", "web",
@@ -60,7 +67,7 @@ def web_process(config: Path, port: int, now: str, log_path: Path) -> Iterator[s
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"web did not start:\n{log_path.read_text()}")
             time.sleep(0.1)
-        yield url
+        yield WebProcess(url, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=10)
