@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.domain.claim_answers import CODES_AVAILABLE, NO_FREE_CODES
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
+from tests.support.browser import web_process
 from tests.support.config import write_config
 from tests.support.data import add_codes, add_patron
 from tests.support.databases import migrated_sqlite
@@ -31,7 +31,6 @@ RATE_LIMIT = 5  # the default [web] claims_per_card_per_minute
 @dataclass
 class WebServer:
     url: str
-    process: subprocess.Popen[str]
     log_path: Path
 
     def post(self, body: object, authorization: str | None = f"Bearer {TOKEN}") -> httpx.Response:
@@ -52,46 +51,10 @@ def server(tmp_path: Path) -> Iterator[WebServer]:
     add_patron(db, "1000003", "Ewa", "Zielińska", email="ewa@example.com", balance=120)
     add_codes(db, Platform.LEGIMI, Month(2027, 1), None, ["LGM-ONLY"])
     db.dispose()
-    config = write_config(tmp_path, url)
-    port = free_port()
     log_path = tmp_path / "web.log"
-    env = {**os.environ, "EMPIKGO_API_TOKEN": TOKEN}
-    with log_path.open("w", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "empikgo_mailer",
-                "--config",
-                str(config),
-                "-vv",
-                "web",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--now",
-                "2027-01-04T10:00",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            text=True,
-        )
-    web = WebServer(f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{web.url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"web server did not start:\n{web.log()}")
-        time.sleep(0.1)
-    yield web
-    process.terminate()
-    process.wait(timeout=10)
+    with web_process(write_config(tmp_path, url), free_port(), "2027-01-04T10:00", log_path,
+                     token=TOKEN) as web:  # fmt: skip
+        yield WebServer(web.url, log_path)
 
 
 def test_two_readers_press_the_button_at_once_for_the_last_code(server: WebServer) -> None:

@@ -26,6 +26,7 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+CONSOLE_TOKEN = "console-tests-token"
 SCREENSHOTS = Path(__file__).parents[2] / "build" / "screenshots"
 
 
@@ -46,11 +47,14 @@ class WebProcess:
 
 
 @contextmanager
-def web_process(config: Path, port: int, now: str, log_path: Path) -> Iterator[WebProcess]:
-    """`empikgo-mailer web` at the moment `now`, until the block ends."""
-    env = {**os.environ, "EMPIKGO_API_TOKEN": "console-tests-token"}
+def web_process(
+    config: Path, port: int, now: str, log_path: Path, *, token: str = CONSOLE_TOKEN
+) -> Iterator[WebProcess]:
+    """`empikgo-mailer web` at the moment `now` (`-vv`), until the block ends; `token` is
+    the catalogue's bearer token."""
+    env = {**os.environ, "EMPIKGO_API_TOKEN": token}
     command = [
-        sys.executable, "-m", "empikgo_mailer", "--config", str(config), "-v", "web",
+        sys.executable, "-m", "empikgo_mailer", "--config", str(config), "-vv", "web",
         "--host", "127.0.0.1", "--port", str(port), "--now", now,
     ]  # fmt: skip
     with log_path.open("w", encoding="utf-8") as log:
