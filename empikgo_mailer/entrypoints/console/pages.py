@@ -17,6 +17,7 @@ from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.polish import moment_text, month_name
+from empikgo_mailer.domain.statuses import DroppedOutcome
 from empikgo_mailer.entrypoints.console.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -31,6 +32,7 @@ from empikgo_mailer.entrypoints.console.security import (
 )
 from empikgo_mailer.entrypoints.overview import link_label, link_text, overview, since_text
 from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS
+from empikgo_mailer.handlers.mail_status import ShowMailStatus
 from empikgo_mailer.handlers.staff import LogIn, LogOut, OpenSession, ResumeSession
 
 HERE = Path(__file__).parent
@@ -137,29 +139,28 @@ Page = Callable[..., HTMLResponse]
 
 def _error_pages(api: FastAPI, page: Page) -> None:
     """No session, a form without its CSRF token, a page that is not there or not theirs."""
+    answers: dict[type[Exception], tuple[int, str, str]] = {
+        LoginRequired: (403, "Sesja wygasła", "Zaloguj się ponownie; nic nie zostało zmienione."),
+        Forbidden: (
+            403,
+            "Odrzucono formularz",
+            "Formularz był nieważny (brak tokenu CSRF); nic nie zostało zmienione.",
+        ),
+        NotFound: (
+            404,
+            "Nie ma takiej strony",
+            "Tej strony nie ma albo nie należy do Twojej placówki.",
+        ),
+    }
 
-    @api.exception_handler(LoginRequired)
-    def login_required(request: Request, exc: LoginRequired) -> Response:
-        if request.method == "GET":
+    def answer(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, LoginRequired) and request.method == "GET":
             return RedirectResponse("/logowanie", status_code=303)
-        return page(
-            request, "message.html.j2", None, 403, title="Sesja wygasła",
-            text="Zaloguj się ponownie; nic nie zostało zmienione.",
-        )  # fmt: skip
+        status, title, text = answers[type(exc)]
+        return page(request, "message.html.j2", None, status, title=title, text=text)
 
-    @api.exception_handler(Forbidden)
-    def forbidden(request: Request, exc: Forbidden) -> Response:
-        return page(
-            request, "message.html.j2", None, 403, title="Odrzucono formularz",
-            text="Formularz był nieważny (brak tokenu CSRF); nic nie zostało zmienione.",
-        )  # fmt: skip
-
-    @api.exception_handler(NotFound)
-    def not_found(request: Request, exc: NotFound) -> Response:
-        return page(
-            request, "message.html.j2", None, 404, title="Nie ma takiej strony",
-            text="Tej strony nie ma albo nie należy do Twojej placówki.",
-        )  # fmt: skip
+    for kind in answers:
+        api.add_exception_handler(kind, answer)
 
 
 def _branch_pages(
@@ -180,7 +181,7 @@ def _branch_pages(
         if staff.member.branch_id is not None:
             return RedirectResponse(f"/placowki/{staff.member.branch_id}", status_code=303)
         now = clock()
-        queues = {queue.branch_id: queue for queue in overview(app, now).queues}
+        queues = {q.branch_id: q for q in app.handle(ShowMailStatus(), now=now).queues}
         rows = [
             {
                 "id": branch.id,
@@ -212,7 +213,8 @@ def dashboard_context(app: App, branch: BranchSettings, now: datetime) -> dict[s
     calendar, local = app.library.calendar, app.library.calendar.local
     seen = overview(app, now, branch_id=branch.id)
     queue = seen.queues[0]
-    opening = calendar.next_opening(branch.hours, now)
+    open_now = calendar.is_open(branch.hours, now)
+    opening = None if open_now else calendar.next_opening(branch.hours, now)
     low = app.settings.web.pool_low_warning
     pools = []
     for pool in seen.pools:
@@ -260,9 +262,9 @@ def dashboard_context(app: App, branch: BranchSettings, now: datetime) -> dict[s
         "branch": branch,
         "now_text": moment_text(local(now)),
         "month_text": month_name(seen.month),
-        "open_now": calendar.is_open(branch.hours, now),
+        "open_now": open_now,
         "next_opening": "Otwarta do końca godzin pracy"
-        if calendar.is_open(branch.hours, now)
+        if open_now
         else f"Następne otwarcie: {moment_text(local(opening))}"
         if opening
         else "Brak godzin otwarcia w konfiguracji",
@@ -299,7 +301,9 @@ def dashboard_context(app: App, branch: BranchSettings, now: datetime) -> dict[s
             {
                 "name": f.name,
                 "summary": f.summary,
-                "css": "bad" if f.outcome in ("rejected", "problems") else "ok",
+                "css": "bad"
+                if f.outcome in (DroppedOutcome.REJECTED, DroppedOutcome.PROBLEMS)
+                else "ok",
                 "when": moment_text(local(f.taken_at)),
             }
             for f in seen.dropped
