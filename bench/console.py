@@ -1,5 +1,6 @@
-"""The staff console under a month's load: the dashboard and the branch list rendered by
-the real `web` process, with 10,000 mail requests in the month and 20 pools.
+"""The staff console under a month's load: the dashboard, the queue page and the branch
+list rendered by the real `web` process, with 10,000 mail requests in the month and 20
+pools.
 
     python -m bench.console [--requests 10000] [--views 200]
 
@@ -28,11 +29,11 @@ from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.domain.staff import Role
 from empikgo_mailer.handlers.staff import AddStaff
+from empikgo_mailer.rehearsal.ports import free_port
 from tests.support.browser import web_process
 from tests.support.config import write_config
 from tests.support.data import add_codes
 from tests.support.databases import migrated_sqlite
-from tests.support.postgres import free_port
 
 MOMENT = datetime(2026, 11, 20, 12, 30, tzinfo=ZoneInfo("Europe/Warsaw"))
 PASSWORD = "bench-haslo-2026"  # noqa: S105 -- a throwaway account in a temp database
@@ -106,7 +107,7 @@ def main() -> None:
                 "/logowanie",
                 data={"login": "kierownik", "password": PASSWORD, "csrf_token": token.group(1)},
             )
-            for path in ("/placowki/multimedia", "/"):
+            for path in ("/placowki/multimedia", "/placowki/multimedia/kolejka", "/"):
                 times = []
                 for _ in range(args.views):
                     started = time.perf_counter()

@@ -27,9 +27,9 @@ from bench.servers import database, seed_patrons
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
+from empikgo_mailer.rehearsal.ports import free_port
 from tests.support.config import write_config
 from tests.support.data import add_codes
-from tests.support.postgres import free_port
 
 TOKEN = "bench-token"  # noqa: S105
 

@@ -29,11 +29,12 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from empikgo_mailer.rehearsal.ports import free_port
 from tests.support.config import MAILBOX_PASSWORDS
 from tests.support.databases import migrated, migrated_sqlite
 from tests.support.dovecot import DovecotServer
 from tests.support.mail_lab import OPENING, Lab, kill_nine_loop
-from tests.support.postgres import PostgresServer, free_port
+from tests.support.postgres import PostgresServer
 from tests.support.smtp import SilentServer, SmtpServer
 
 LATER = "2026-11-02T13:30"  # past every retry pause of the first hour

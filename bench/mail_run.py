@@ -26,10 +26,10 @@ from bench.servers import database
 from empikgo_mailer.bootstrap import bootstrap
 from empikgo_mailer.config import load_settings
 from empikgo_mailer.entrypoints.daemon import Daemon
+from empikgo_mailer.rehearsal.ports import free_port
 from tests.support.config import MAIL_ENV, write_config
 from tests.support.dovecot import DovecotServer
 from tests.support.mail_lab import BRANCHES, request_message, seed_readers
-from tests.support.postgres import free_port
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 OPENING = datetime(2026, 11, 2, 12, 0, tzinfo=WARSAW)  # both branches open (Monday)

@@ -24,6 +24,12 @@ from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.adapters.templates import Templates
 from empikgo_mailer.config import ImapSettings, Settings, SmtpSettings
 from empikgo_mailer.handlers.activations import ImportActivations, import_activations
+from empikgo_mailer.handlers.audit_log import (
+    ShowAudit,
+    ShowAuditActions,
+    show_audit,
+    show_audit_actions,
+)
 from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode, check_eligibility, give_code
 from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.debt import DebtSource, LedgerDebt
@@ -63,12 +69,27 @@ from empikgo_mailer.handlers.month_close import (
 )
 from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
 from empikgo_mailer.handlers.pools import ImportCodes, ShowPools, import_codes, show_pools
-from empikgo_mailer.handlers.report import ShowMonthReport, month_report
+from empikgo_mailer.handlers.readers import ShowReader, ShowSlip, show_reader, show_slip
+from empikgo_mailer.handlers.report import ShowMonthBans, ShowMonthReport, month_bans, month_report
+from empikgo_mailer.handlers.requests import (
+    ShowQueue,
+    ShowRequest,
+    ShowSetAside,
+    show_queue,
+    show_request,
+    show_set_aside,
+)
 from empikgo_mailer.handlers.service import (
     ShowServices,
     SwitchService,
     service_states,
     switch_service,
+)
+from empikgo_mailer.handlers.set_aside import (
+    ResendReply,
+    SettleSetAside,
+    resend_reply,
+    settle_set_aside,
 )
 from empikgo_mailer.handlers.staff import (
     AddStaff,
@@ -117,6 +138,16 @@ HANDLERS: Mapping[type[Command[Any]], Handler] = {
     LogIn: log_in,
     ResumeSession: resume_session,
     LogOut: log_out,
+    ShowQueue: show_queue,
+    ShowSetAside: show_set_aside,
+    ShowRequest: show_request,
+    SettleSetAside: settle_set_aside,
+    ResendReply: resend_reply,
+    ShowReader: show_reader,
+    ShowSlip: show_slip,
+    ShowMonthBans: month_bans,
+    ShowAudit: show_audit,
+    ShowAuditActions: show_audit_actions,
 }
 
 

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from empikgo_mailer.adapters.tables import MailboxState, MailRequest, OutboxMessage
@@ -173,7 +173,12 @@ class MailQueue:
             .limit(1)
         ).first()
         failed = self.session.exec(
-            select(OutboxMessage.recipient, OutboxMessage.last_error, OutboxMessage.created_at)
+            select(
+                OutboxMessage.id,
+                OutboxMessage.recipient,
+                OutboxMessage.last_error,
+                OutboxMessage.created_at,
+            )
             .where(theirs, OutboxMessage.status == ReplyStatus.FAILED)
             .order_by(col(OutboxMessage.id))
         ).all()
@@ -188,5 +193,112 @@ class MailQueue:
             oldest_pending=oldest_pending,
             pending_error=pending_error,
             outbox_failed=len(failed),
-            failed_replies=[FailedReply(r, e or "", c) for r, e, c in failed],
+            failed_replies=[FailedReply(i or 0, r, e or "", c) for i, r, e, c in failed],
         )
+
+    # the console ---------------------------------------------------------------------
+    def waiting(self, branch_id: str, limit: int) -> list[MailRequest]:
+        """The queue in receipt order: its first `limit` requests (position = index + 1)."""
+        return list(
+            self.session.exec(
+                select(MailRequest)
+                .where(
+                    MailRequest.branch_id == branch_id, MailRequest.status == RequestStatus.QUEUED
+                )
+                .order_by(col(MailRequest.received_at), col(MailRequest.uid))
+                .limit(limit)
+            )
+        )
+
+    def count_waiting(self, branch_id: str) -> int:
+        return int(
+            self.session.exec(
+                select(func.count()).where(
+                    MailRequest.branch_id == branch_id, MailRequest.status == RequestStatus.QUEUED
+                )
+            ).one()
+        )
+
+    def decided_since(self, branch_id: str, since: datetime, limit: int) -> list[MailRequest]:
+        """Requests decided since `since`, the newest first."""
+        return list(
+            self.session.exec(
+                select(MailRequest)
+                .where(
+                    MailRequest.branch_id == branch_id,
+                    MailRequest.status == RequestStatus.DECIDED,
+                    col(MailRequest.decided_at) >= since,
+                )
+                .order_by(col(MailRequest.decided_at).desc(), col(MailRequest.id).desc())
+                .limit(limit)
+            )
+        )
+
+    def set_aside(self, branch_id: str, limit: int) -> list[MailRequest]:
+        """Messages waiting for staff, the oldest first."""
+        return list(
+            self.session.exec(
+                select(MailRequest)
+                .where(
+                    MailRequest.branch_id == branch_id,
+                    MailRequest.status == RequestStatus.SET_ASIDE,
+                )
+                .order_by(col(MailRequest.received_at), col(MailRequest.id))
+                .limit(limit)
+            )
+        )
+
+    def request(self, request_id: int) -> MailRequest | None:
+        return self.session.get(MailRequest, request_id)
+
+    def replies_to(self, request_id: int) -> list[OutboxMessage]:
+        return list(
+            self.session.exec(
+                select(OutboxMessage)
+                .where(OutboxMessage.request_id == request_id)
+                .order_by(col(OutboxMessage.id))
+            )
+        )
+
+    def settle(self, request_id: int, outcome: str, login: str, now: datetime) -> bool:
+        """Take a set-aside message off the staff list, once: False when someone else
+        already settled it (the row changes only while it is still set aside)."""
+        changed = self.session.execute(
+            update(MailRequest)
+            .where(
+                col(MailRequest.id) == request_id,
+                col(MailRequest.status) == RequestStatus.SET_ASIDE,
+            )
+            .values(status=RequestStatus.DECIDED, outcome=outcome, handled_by=login, decided_at=now)
+        )
+        return bool(getattr(changed, "rowcount", 0))
+
+    def send_again(self, reply_id: int, branch_id: str, now: datetime) -> OutboxMessage | None:
+        """Put a failed reply back in the outbox, once; None when it is not failed now."""
+        changed = self.session.execute(
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.id) == reply_id,
+                col(OutboxMessage.branch_id) == branch_id,
+                col(OutboxMessage.status) == ReplyStatus.FAILED,
+            )
+            .values(status=ReplyStatus.PENDING, attempts=0, next_attempt_at=now)
+        )
+        return (
+            self.session.get(OutboxMessage, reply_id) if getattr(changed, "rowcount", 0) else None
+        )
+
+    def position_in_queue(self, request: MailRequest) -> int:
+        """1 for the next request to be decided."""
+        ahead = self.session.exec(
+            select(func.count()).where(
+                MailRequest.branch_id == request.branch_id,
+                MailRequest.status == RequestStatus.QUEUED,
+                or_(
+                    col(MailRequest.received_at) < request.received_at,
+                    (col(MailRequest.received_at) == request.received_at)
+                    & (col(MailRequest.uid) < request.uid),
+                ),
+            )
+        ).one()
+        return int(ahead) + 1

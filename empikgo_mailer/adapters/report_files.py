@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 from datetime import timedelta
 from pathlib import Path
@@ -33,8 +34,9 @@ def minutes(wait: timedelta | None) -> str:
     return "" if wait is None else str(round(wait.total_seconds() / 60))
 
 
-def write_csv(report: MonthReport, path: Path, branch_names: dict[str, str]) -> None:
-    header = [
+def report_table(report: MonthReport, branch_names: dict[str, str]) -> list[list[object]]:
+    """The report as a sheet: a header row, then one row per pool."""
+    header: list[object] = [
         "miesiąc",
         "platforma",
         "placówka",
@@ -50,29 +52,41 @@ def write_csv(report: MonthReport, path: Path, branch_names: dict[str, str]) -> 
         "mediana_oczekiwania_min",
         "najdłuższe_oczekiwanie_min",
     ]
+    return [header] + [
+        [
+            str(report.month),
+            pool.platform.display_name,
+            place_name(pool, branch_names),
+            pool.loaded,
+            pool.given_total,
+            *(pool.given[channel] for channel in GIVEN_COLUMNS),
+            pool.activated,
+            pool.expired,
+            pool.lapsed,
+            pool.banned,
+            sum(pool.refused.values()),
+            *(pool.refused.get(r, 0) for r in REFUSALS),
+            minutes(pool.median_wait),
+            minutes(pool.longest_wait),
+        ]
+        for pool in report.pools
+    ]
+
+
+def write_csv(
+    report: MonthReport, path: Path, branch_names: dict[str, str], *, delimiter: str = ","
+) -> None:
     # utf-8-sig: Excel opens it with Polish letters intact.
     with path.open("w", encoding="utf-8-sig", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(header)
-        for pool in report.pools:
-            writer.writerow(
-                [
-                    str(report.month),
-                    pool.platform.display_name,
-                    place_name(pool, branch_names),
-                    pool.loaded,
-                    pool.given_total,
-                    *(pool.given[channel] for channel in GIVEN_COLUMNS),
-                    pool.activated,
-                    pool.expired,
-                    pool.lapsed,
-                    pool.banned,
-                    sum(pool.refused.values()),
-                    *(pool.refused.get(r, 0) for r in REFUSALS),
-                    minutes(pool.median_wait),
-                    minutes(pool.longest_wait),
-                ]
-            )
+        csv.writer(stream, delimiter=delimiter).writerows(report_table(report, branch_names))
+
+
+def csv_bytes(report: MonthReport, branch_names: dict[str, str]) -> bytes:
+    """The report as Polish Excel opens it by a double click: semicolons (a comma is the
+    decimal mark there), UTF-8 with a byte-order mark."""
+    stream = io.StringIO(newline="")
+    csv.writer(stream, delimiter=";").writerows(report_table(report, branch_names))
+    return stream.getvalue().encode("utf-8-sig")
 
 
 def write_chart(report: MonthReport, path: Path, branch_names: dict[str, str]) -> None:

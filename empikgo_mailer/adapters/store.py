@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +48,11 @@ def _pool(platform: Platform, month: Month, branch_id: str | None) -> list[Colum
         col(Code.branch_id).is_(None) if branch_id is None else col(Code.branch_id) == branch_id
     )
     return [col(Code.platform) == platform.value, col(Code.month) == str(month), branch]
+
+
+# Where the action being audited came from (a console user's IP address), set by the
+# web door for the length of one request; None for the daemon and the command line.
+ACTION_ORIGIN: ContextVar[str | None] = ContextVar("action_origin", default=None)
 
 
 class Store:
@@ -237,6 +243,36 @@ class Store:
     def issuance_of_code(self, code_id: int) -> Issuance | None:
         return self.session.exec(select(Issuance).where(Issuance.code_id == code_id)).first()
 
+    def issuances_of(self, patron_id: int) -> list[tuple[Issuance, Code]]:
+        """Every code a patron was given, the newest month first."""
+        return list(
+            self.session.exec(
+                select(Issuance, Code)
+                .join(Code, col(Code.id) == col(Issuance.code_id))
+                .where(Issuance.patron_id == patron_id)
+                .order_by(col(Issuance.month).desc(), col(Issuance.issued_at).desc())
+            ).all()
+        )
+
+    def issuance(self, issuance_id: int) -> tuple[Issuance, Code] | None:
+        row = self.session.exec(
+            select(Issuance, Code)
+            .join(Code, col(Code.id) == col(Issuance.code_id))
+            .where(Issuance.id == issuance_id)
+        ).first()
+        return None if row is None else (row[0], row[1])
+
+    def bans_caused_in(self, month: Month) -> list[tuple[Ban, Patron]]:
+        """The bans for codes of `month` left unactivated, with their patrons."""
+        return list(
+            self.session.exec(
+                select(Ban, Patron)
+                .join(Patron, col(Patron.id) == col(Ban.patron_id))
+                .where(Ban.cause_month == str(month))
+                .order_by(col(Patron.card_number))
+            ).all()
+        )
+
     def issuance_in_month(self, patron_id: int, month: Month) -> tuple[Issuance, Code] | None:
         row = self.session.exec(
             select(Issuance, Code)
@@ -316,6 +352,7 @@ class Store:
         action: str,
         outcome: str,
         card_number: str | None = None,
+        address: str | None = None,
         **details: object,
     ) -> None:
         self._event(
@@ -325,6 +362,7 @@ class Store:
             outcome=outcome,
             card_number=card_number,
             details=details,
+            address=address,
         )
 
     def _event(
@@ -336,6 +374,7 @@ class Store:
         outcome: str,
         card_number: str | None,
         details: Mapping[str, object],
+        address: str | None = None,
     ) -> None:
         self.session.add(
             AuditEvent(
@@ -345,6 +384,7 @@ class Store:
                 outcome=outcome,
                 card_number=card_number,
                 details=json.dumps(details, ensure_ascii=False, default=str, sort_keys=True),
+                address=(address or ACTION_ORIGIN.get() or None),
             )
         )
 

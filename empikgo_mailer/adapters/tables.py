@@ -152,6 +152,7 @@ class AuditEvent(SQLModel, table=True):
     """Who did what and when. Never holds a code or a secret: codes are referred to by id."""
 
     __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_actor", "actor", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_type=UTCDateTime, index=True)
@@ -160,6 +161,7 @@ class AuditEvent(SQLModel, table=True):
     outcome: str = Field(max_length=32)
     card_number: str | None = Field(default=None, max_length=32, index=True)
     details: str = Field(default="{}", sa_type=Text)
+    address: str | None = Field(default=None, max_length=64)  # where a staff action came from
 
 
 class MailboxState(SQLModel, table=True):
@@ -215,6 +217,8 @@ class MailRequest(SQLModel, table=True):
     issuance_id: int | None = Field(default=None, sa_column_args=[ForeignKey("issuance.id")])
     filed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     filing_error: str | None = Field(default=None, sa_type=Text)
+    rules: str | None = Field(default=None, sa_type=Text)  # JSON: each rule, verdict and why
+    handled_by: str | None = Field(default=None, max_length=64)  # staff who settled it
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 

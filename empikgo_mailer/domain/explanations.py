@@ -34,6 +34,7 @@ OUTCOME_LABELS = {
     "no-sender": "brak poprawnego nadawcy",
     "failed": "błąd (dla obsługi)",
     "duplicate": "kopia wcześniejszej prośby",
+    "dismissed": "zamknięta bez odpowiedzi",
     Reason.CARD_NOT_FOUND.value: "nieznana karta",
     Reason.ACCOUNT_INACTIVE.value: "konto nieaktywne",
     Reason.NAME_MISMATCH.value: "inne imię i nazwisko",
@@ -133,3 +134,16 @@ def explain(result: RuleResult) -> str:
             return f"wolnych kodów: {details.get('free_codes')}"
         case _:
             return "w porządku"
+
+
+def rule_rows(results: tuple[RuleResult, ...]) -> list[dict[str, str]]:
+    """Each rule with its verdict and why, in Polish, as the request page shows them
+    (kept with a mail decision: the facts behind it change later)."""
+    return [
+        {
+            "rule": RULE_LABELS[result.rule],
+            "verdict": VERDICT_LABELS[result.verdict],
+            "why": explain(result),
+        }
+        for result in results
+    ]

@@ -20,6 +20,7 @@ class MailOutcome(StrEnum):
     NO_SENDER = "no-sender"
     FAILED = "failed"
     DUPLICATE = "duplicate"  # a second copy of a request: filed with it, never answered
+    DISMISSED = "dismissed"  # set aside, then closed by staff without a reply
 
 
 # Outcomes that leave the message with staff (the folder for staff, the set-aside list).
@@ -50,3 +51,16 @@ TEMPLATE_OF = {reason.value: reason.value for reason in Reason} | {
     MailOutcome.CARD_MISSING.value: "card-missing",
     MailOutcome.TOO_LARGE.value: "too-large",
 }
+
+# The refusals a librarian may send to a message set aside for them: those a reader can act
+# on without figures only the rules know (a debt's amount, a ban's months).
+CHOSEN_REFUSALS = (
+    MailOutcome.CARD_MISSING.value,
+    Reason.CARD_NOT_FOUND.value,
+    Reason.NAME_MISMATCH.value,
+    Reason.SENDER_MISMATCH.value,
+    Reason.ACCOUNT_INACTIVE.value,
+    MailOutcome.TOO_LARGE.value,
+    MailOutcome.BEFORE_FIRST.value,
+    Reason.NO_CODES_LEFT.value,
+)

@@ -9,6 +9,7 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class FailedReply:
+    id: int  # the outbox row: "send again" names it
     recipient: str
     error: str
     created_at: datetime

@@ -32,6 +32,7 @@ from empikgo_mailer.domain.explanations import (
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.domain.polish import day_text, moment_text, month_name
+from empikgo_mailer.entrypoints.cli_demo import demo
 from empikgo_mailer.entrypoints.cli_fines import fines, loans
 from empikgo_mailer.entrypoints.cli_month import (
     codes_activations,
@@ -356,6 +357,7 @@ cli.add_command(month)
 cli.add_command(service)
 cli.add_command(report)
 cli.add_command(staff)
+cli.add_command(demo)
 codes.add_command(codes_activations)
 
 

@@ -107,6 +107,10 @@ def create_web_app(app: App, clock: Clock, *, limiter: RateLimiter | None = None
         title="empikgo-mailer",
         version=__version__,
         description="Kody Legimi pobierane przez czytelników z konta w katalogu biblioteki.",
+        # The console serves the API's documentation itself, from vendored files, to staff.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
 
     def authorised(

@@ -9,6 +9,7 @@ crash can neither lose a reply nor send one the database does not know about.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from empikgo_mailer.adapters.tables import MailRequest, OutboxMessage
 from empikgo_mailer.config import BranchSettings, MailSettings
 from empikgo_mailer.domain.addresses import address_key
 from empikgo_mailer.domain.clock import Clock
+from empikgo_mailer.domain.explanations import rule_rows
 from empikgo_mailer.domain.mail_headers import storable
 from empikgo_mailer.domain.mail_outcomes import SET_ASIDE_OUTCOMES, TEMPLATE_OF, MailOutcome
 from empikgo_mailer.domain.mail_requests import card_numbers
@@ -117,6 +119,7 @@ def _decide_one(
             now=now,
         )
         request.issuance_id = decision.issuance_id
+        request.rules = json.dumps(rule_rows(decision.assessment.results), ensure_ascii=False)
         refusal = decision.refusal
         if refusal is None:
             outcome = MailOutcome.ISSUED
@@ -129,31 +132,45 @@ def _decide_one(
     template = TEMPLATE_OF.get(outcome)  # no template: no reply (rate limit, no sender)
     if template is not None and request.sender is not None:
         text = door.render(f"mail/{template}.txt.j2", **reply_context(facts))
-        reply = compose_reply(
-            text=text,
-            from_name=branch.name,
-            from_address=branch.mailbox,
-            to_address=request.sender,
-            original_subject=request.subject,
-            original_message_id=request.message_id,
-            original_references=request.references,
-            now=now,
-        )
+        queue_reply(queue, branch=branch, request=request, to=request.sender, text=text, now=now)
         replies_today[sender_key] += 1
-        queue.add(
-            OutboxMessage(
-                request_id=request.id,
-                branch_id=branch.id,
-                sender=branch.mailbox,
-                recipient=request.sender,
-                recipient_key=sender_key,
-                message_id=reply.message_id,
-                message=reply.text,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
     return outcome
+
+
+def queue_reply(
+    queue: MailQueue,
+    *,
+    branch: BranchSettings,
+    request: MailRequest,
+    to: str,
+    text: str,
+    now: datetime,
+) -> None:
+    """Write the reply to `request` into the outbox, threaded to it (In-Reply-To and
+    References), from the branch's mailbox; the sender loop sends it."""
+    reply = compose_reply(
+        text=text,
+        from_name=branch.name,
+        from_address=branch.mailbox,
+        to_address=to,
+        original_subject=request.subject,
+        original_message_id=request.message_id,
+        original_references=request.references,
+        now=now,
+    )
+    queue.add(
+        OutboxMessage(
+            request_id=request.id,
+            branch_id=branch.id,
+            sender=branch.mailbox,
+            recipient=to,
+            recipient_key=address_key(to),
+            message_id=reply.message_id,
+            message=reply.text,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
 
 
 def _set_aside_as_failed(request: MailRequest, error: str, now: datetime) -> None:

@@ -29,6 +29,7 @@ class ImportCodes(Command["CodeImportReport"]):
     month: Month
     branch_id: str | None = None
     actor: str = "system"
+    preview: bool = False  # every check, nothing stored: what confirming would load
 
 
 @dataclass
@@ -113,8 +114,10 @@ def import_codes(
         )
         report.refused.sort(key=lambda problem: problem.line)
         fresh = [code for code in accepted if code not in known]
-        store.insert_codes(command.platform, command.month, command.branch_id, fresh, now)
         report.loaded = len(fresh)
+        if command.preview:
+            return report
+        store.insert_codes(command.platform, command.month, command.branch_id, fresh, now)
         store.audit_import(
             "import-codes",
             at=now,

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.report_queries import PoolFigures, PoolKey, ReportQueries
+from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel
 from empikgo_mailer.domain.report import MonthReport, PoolReport
@@ -64,3 +65,34 @@ def _median(ordered: list[timedelta]) -> timedelta | None:
     if len(ordered) % 2:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+@dataclass(frozen=True)
+class BannedReader:
+    card_number: str
+    name: str
+    first: Month
+    last: Month
+    lifted: bool
+
+
+@dataclass(frozen=True)
+class ShowMonthBans(Command["list[BannedReader]"]):
+    """Readers banned for a code of `month` they never activated."""
+
+    month: Month
+
+
+def month_bans(query: ShowMonthBans, *, db: Database, library: Library) -> list[BannedReader]:
+    with db.transaction() as session:
+        rows = Store(session, library.offered).bans_caused_in(query.month)
+        return [
+            BannedReader(
+                card_number=patron.card_number,
+                name=f"{patron.first_name} {patron.last_name}",
+                first=Month.parse(ban.first_month),
+                last=Month.parse(ban.last_month),
+                lifted=ban.lifted_at is not None,
+            )
+            for ban, patron in rows
+        ]

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -27,10 +28,10 @@ from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.domain.staff import Role
 from empikgo_mailer.handlers.codes import GiveCode
 from empikgo_mailer.handlers.staff import AddStaff
+from empikgo_mailer.rehearsal.ports import free_port
 from tests.support.browser import SCREENSHOTS, chromium, web_process
 from tests.support.config import write_config
 from tests.support.data import add_codes, add_patron
-from tests.support.postgres import free_port
 
 NOW = "2026-11-02T12:30"  # a Monday, both branches open
 MOMENT = datetime(2026, 11, 2, 12, 30, tzinfo=ZoneInfo("Europe/Warsaw"))
@@ -74,7 +75,12 @@ def new_page(browser: Browser) -> Page:
     return browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
 
 
-def log_in(page: Page, console: Console, login: str, password: str = PASSWORD) -> None:
+class Site(Protocol):
+    url: str
+    backend: str
+
+
+def log_in(page: Page, console: Site, login: str, password: str = PASSWORD) -> None:
     page.goto(f"{console.url}/logowanie")
     page.get_by_label("Login").fill(login)
     page.get_by_label("Hasło").fill(password)
@@ -91,7 +97,7 @@ def no_serious_violations(page: Page) -> None:
     assert serious == []
 
 
-def screenshot(page: Page, name: str, console: Console) -> None:
+def screenshot(page: Page, name: str, console: Site) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name}-{console.backend}.png", full_page=True)
 

@@ -17,11 +17,11 @@ from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.domain.claim_answers import CODES_AVAILABLE, NO_FREE_CODES
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
+from empikgo_mailer.rehearsal.ports import free_port
 from tests.support.browser import web_process
 from tests.support.config import write_config
 from tests.support.data import add_codes, add_patron
 from tests.support.databases import migrated_sqlite
-from tests.support.postgres import free_port
 
 TOKEN = "catalogue-secret-7f3a9c"
 CLAIMS = "/api/legimi/claims"

@@ -12,9 +12,9 @@ import pytest
 
 from empikgo_mailer.entrypoints.cli import main
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.rehearsal.ports import free_port
 from tests.support.cli import FIXTURES, NOW, Cli
 from tests.support.config import write_config
-from tests.support.postgres import free_port
 
 
 def load_samples(cli: Cli) -> None:

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta, timezone
 from empikgo_mailer.adapters.imap_mailbox import ImapMailbox
 from empikgo_mailer.adapters.smtp_sender import Delivery, SendResult, SmtpSender
 from empikgo_mailer.config import ImapSettings, Secret, SmtpSettings
+from empikgo_mailer.rehearsal.ports import free_port
 from tests.support.config import MAILBOX_PASSWORDS
 from tests.support.dovecot import DovecotServer
 from tests.support.mail import fixture
-from tests.support.postgres import free_port
 from tests.support.smtp import SilentServer, SmtpServer
 
 CET = timezone(timedelta(hours=1))

@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from empikgo_mailer.rehearsal.ports import free_port
 from tests.conftest import fresh_database_url
 from tests.support.dovecot import DovecotServer
 from tests.support.mail_lab import BRANCHES, OPENING, Lab, kill_nine_loop
-from tests.support.postgres import free_port
 from tests.support.smtp import SilentServer, SmtpServer
 
 REQUESTS = 300

@@ -10,7 +10,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg
+
+from empikgo_mailer.rehearsal.ports import free_port
 
 
 class PostgresUnavailable(RuntimeError):
@@ -34,12 +35,6 @@ def _binary(name: str) -> str:
     raise PostgresUnavailable(
         f"PostgreSQL server binary '{name}' not found: install postgresql (scripts/setup.sh does)"
     )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _service_user() -> pwd.struct_passwd | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from tests.support.postgres import free_port
+from empikgo_mailer.rehearsal.ports import free_port
 
 
 @dataclass

@@ -1,16 +1,15 @@
-"""The console's pages: logging in and out, the branches, and each branch's dashboard."""
+"""The console: its shared checks, logging in and out, the branches and each branch's dashboard;
+the other pages register themselves from their own modules."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import BranchSettings
@@ -18,6 +17,12 @@ from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.polish import moment_text, month_name
 from empikgo_mailer.domain.statuses import DroppedOutcome
+from empikgo_mailer.entrypoints.console.admin_pages import add_admin_pages
+from empikgo_mailer.entrypoints.console.common import HERE, Console, checked_form, field
+from empikgo_mailer.entrypoints.console.desk_pages import add_desk_pages, add_reader_pages
+from empikgo_mailer.entrypoints.console.docs_pages import add_docs_pages
+from empikgo_mailer.entrypoints.console.head_pages import add_head_pages, add_month_pages
+from empikgo_mailer.entrypoints.console.mail_pages import add_mail_pages
 from empikgo_mailer.entrypoints.console.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -27,69 +32,31 @@ from empikgo_mailer.entrypoints.console.security import (
     add_security,
     client_address,
     new_token,
-    same_token,
     set_cookie,
 )
 from empikgo_mailer.entrypoints.overview import link_label, link_text, overview, since_text
 from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS
+from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.mail_status import ShowMailStatus
-from empikgo_mailer.handlers.staff import LogIn, LogOut, OpenSession, ResumeSession
+from empikgo_mailer.handlers.set_aside import ResendReply
+from empikgo_mailer.handlers.staff import LogIn, LogOut
 
-HERE = Path(__file__).parent
 REFRESH_SECONDS = 60
-_templates = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
-    autoescape=select_autoescape(["html", "j2"]),  # a reader's words are never markup here
-    undefined=StrictUndefined,
-)
 
 
 def add_console(api: FastAPI, app: App, clock: Clock) -> None:
     settings = app.settings
+    console = Console(app, clock)
     add_security(api)
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-
-    def page(
-        request: Request, name: str, staff: OpenSession | None, status: int = 200, **context: Any
-    ) -> HTMLResponse:
-        branches = [
-            branch
-            for branch in settings.branches.values()
-            if staff is not None and staff.member.sees_branch(branch.id)
-        ]
-        html = _templates.get_template(name).render(
-            staff=staff, nav_branches=branches, refresh=context.pop("refresh", 0), **context
-        )
-        return HTMLResponse(html, status_code=status)
-
-    def session_of(request: Request) -> OpenSession:
-        token = request.cookies.get(SESSION_COOKIE)
-        staff = app.handle(ResumeSession(token), now=clock()) if token else None
-        if staff is None:
-            raise LoginRequired
-        request.state.login = staff.member.login
-        return staff
-
-    async def checked_form(request: Request, expected: str | None) -> dict[str, str]:
-        form = await request.form()
-        if not same_token(form.get("csrf_token"), expected):
-            raise Forbidden
-        return {key: value for key, value in form.items() if isinstance(value, str)}
-
-    def visible_branch(staff: OpenSession, branch_id: str) -> BranchSettings:
-        branch = settings.branches.get(branch_id)
-        if branch is None or not staff.member.sees_branch(branch_id):
-            raise NotFound  # the same answer for "no such branch" and "not yours"
-        return branch
-
-    _error_pages(api, page)
+    _error_pages(api, console.page)
 
     @api.get("/logowanie", include_in_schema=False)
     def login_page(request: Request) -> Response:
         token = new_token()
-        response = page(
+        response = console.page(
             request, "login.html.j2", None, title="Logowanie", csrf_token=token, login="",
-            message="",
+            error="",
         )  # fmt: skip
         set_cookie(response, LOGIN_CSRF_COOKIE, token, https=settings.web.https)
         return response
@@ -99,8 +66,8 @@ def add_console(api: FastAPI, app: App, clock: Clock) -> None:
         form = await checked_form(request, request.cookies.get(LOGIN_CSRF_COOKIE))
         result = app.handle(
             LogIn(
-                form.get("login", ""),
-                form.get("password", ""),
+                field(form, "login", 200),
+                form.get("password", "") if isinstance(form.get("password"), str) else "",  # type: ignore[arg-type]
                 client_address(request),
                 previous_token=request.cookies.get(SESSION_COOKIE),
             ),
@@ -108,9 +75,9 @@ def add_console(api: FastAPI, app: App, clock: Clock) -> None:
         )
         if result.member is None or result.token is None:
             token = new_token()
-            response: Response = page(
+            response: Response = console.page(
                 request, "login.html.j2", None, 401, title="Logowanie", csrf_token=token,
-                login=form.get("login", "")[:64], message=result.message,
+                login=field(form, "login", 64), error=result.message,
             )  # fmt: skip
             set_cookie(response, LOGIN_CSRF_COOKIE, token, https=settings.web.https)
             return response
@@ -122,23 +89,29 @@ def add_console(api: FastAPI, app: App, clock: Clock) -> None:
 
     @api.post("/wyloguj", include_in_schema=False)
     async def logout(request: Request) -> Response:
-        staff = session_of(request)
-        await checked_form(request, staff.csrf_token)
+        staff = console.session_of(request)
+        await console.form(request, staff)
         app.handle(LogOut(request.cookies.get(SESSION_COOKIE, "")))
         response = RedirectResponse("/logowanie", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
-    _branch_pages(
-        api, app, clock=clock, page=page, session_of=session_of, visible_branch=visible_branch
-    )
+    _branch_pages(api, console)
+    add_mail_pages(api, console)
+    add_desk_pages(api, console)
+    add_reader_pages(api, console)
+    add_head_pages(api, console)
+    add_month_pages(api, console)
+    add_admin_pages(api, console)
+    add_docs_pages(api, console)
 
 
 Page = Callable[..., HTMLResponse]
 
 
 def _error_pages(api: FastAPI, page: Page) -> None:
-    """No session, a form without its CSRF token, a page that is not there or not theirs."""
+    """No session, a form without its CSRF token, a page that is not there or not theirs,
+    and a command refused with a reason."""
     answers: dict[type[Exception], tuple[int, str, str]] = {
         LoginRequired: (403, "Sesja wygasła", "Zaloguj się ponownie; nic nie zostało zmienione."),
         Forbidden: (
@@ -156,28 +129,23 @@ def _error_pages(api: FastAPI, page: Page) -> None:
     def answer(request: Request, exc: Exception) -> Response:
         if isinstance(exc, LoginRequired) and request.method == "GET":
             return RedirectResponse("/logowanie", status_code=303)
+        if isinstance(exc, CommandRejected):
+            return page(request, "message.html.j2", None, 422, title="Nie wykonano", text=str(exc))
         status, title, text = answers[type(exc)]
         return page(request, "message.html.j2", None, status, title=title, text=text)
 
-    for kind in answers:
+    for kind in [*answers, CommandRejected]:
         api.add_exception_handler(kind, answer)
 
 
-def _branch_pages(
-    api: FastAPI,
-    app: App,
-    *,
-    clock: Clock,
-    page: Page,
-    session_of: Callable[[Request], OpenSession],
-    visible_branch: Callable[[OpenSession, str], BranchSettings],
-) -> None:
+def _branch_pages(api: FastAPI, console: Console) -> None:
     """The list of branches (heads and admins) and each branch's dashboard."""
+    app, clock = console.app, console.clock
     settings, calendar = app.settings, app.library.calendar
 
     @api.get("/", include_in_schema=False)
     def home(request: Request) -> Response:
-        staff = session_of(request)
+        staff = console.session_of(request)
         if staff.member.branch_id is not None:
             return RedirectResponse(f"/placowki/{staff.member.branch_id}", status_code=303)
         now = clock()
@@ -192,18 +160,30 @@ def _branch_pages(
             }
             for branch in settings.branches.values()
         ]
-        return page(
+        return console.page(
             request, "branches.html.j2", staff, title="Placówki", rows=rows,
             now_text=moment_text(calendar.local(now)), refresh=REFRESH_SECONDS,
         )  # fmt: skip
 
     @api.get("/placowki/{branch_id}", include_in_schema=False)
     def dashboard(request: Request, branch_id: str) -> Response:
-        staff = session_of(request)
-        branch = visible_branch(staff, branch_id)
-        now = clock()
-        return page(
+        staff = console.session_of(request)
+        branch = console.branch(staff, branch_id)
+        return console.page(
             request, "dashboard.html.j2", staff, title=branch.name, refresh=REFRESH_SECONDS,
+            **dashboard_context(app, branch, clock()),
+        )  # fmt: skip
+
+    @api.post("/placowki/{branch_id}/odpowiedzi/{reply_id}/ponow", include_in_schema=False)
+    async def send_again(request: Request, branch_id: str, reply_id: int) -> Response:
+        staff = console.session_of(request)
+        branch = console.branch(staff, branch_id)
+        await console.form(request, staff)
+        now = clock()
+        result = app.handle(ResendReply(reply_id, branch.id, staff.member.login), now=now)
+        return console.page(
+            request, "dashboard.html.j2", staff, title=branch.name,
+            message=result.message, message_class="ok" if result.done else "warn",
             **dashboard_context(app, branch, now),
         )  # fmt: skip
 
@@ -279,6 +259,7 @@ def dashboard_context(app: App, branch: BranchSettings, now: datetime) -> dict[s
         ),
         "failed_replies": [
             {
+                "id": f.id,
                 "recipient": f.recipient,
                 "error": f.error,
                 "written": moment_text(local(f.created_at)),

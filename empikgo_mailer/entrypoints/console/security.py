@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 
+from empikgo_mailer.adapters.store import ACTION_ORIGIN
+
 SESSION_COOKIE = "empikgo_session"
 LOGIN_CSRF_COOKIE = "empikgo_login_csrf"  # the login form's token, before any session
 # No inline script or style anywhere: the console's own files only.
@@ -17,6 +19,7 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 HEADERS = {
     "Content-Security-Policy": CSP,
     "Referrer-Policy": "no-referrer",
@@ -69,11 +72,17 @@ def add_security(api: FastAPI) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        # Every action audited while answering this request records where it came from.
+        origin = ACTION_ORIGIN.set(client_address(request))
+        try:
+            response = await call_next(request)
+        finally:
+            ACTION_ORIGIN.reset(origin)
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
-        if request.url.path.startswith("/docs"):
-            del response.headers["Content-Security-Policy"]  # Swagger UI runs inline script
+        if request.url.path == "/docs":
+            # Swagger UI (React) styles its own elements; its script stays file-only.
+            response.headers["Content-Security-Policy"] = DOCS_CSP
         access_log.info(
             "%s %s %d %.1f ms %s",
             request.method,

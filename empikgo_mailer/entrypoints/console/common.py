@@ -1,0 +1,114 @@
+"""What every console page shares: the templates, and the checks each route makes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.datastructures import FormData
+
+from empikgo_mailer.bootstrap import App
+from empikgo_mailer.config import BranchSettings, Settings
+from empikgo_mailer.domain.clock import Clock
+from empikgo_mailer.domain.polish import moment_text
+from empikgo_mailer.domain.staff import Role
+from empikgo_mailer.entrypoints.console.security import (
+    SESSION_COOKIE,
+    Forbidden,
+    LoginRequired,
+    NotFound,
+    same_token,
+)
+from empikgo_mailer.handlers.staff import OpenSession, ResumeSession
+
+HERE = Path(__file__).parent
+_templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html", "j2"]),  # a reader's words are never markup here
+    undefined=StrictUndefined,
+)
+
+
+@dataclass(frozen=True)
+class Console:
+    """What every console page needs: the app, the clock, and the checks every route makes
+    (a session, the CSRF token of a form, the branch and the role it may see)."""
+
+    app: App
+    clock: Clock
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.settings
+
+    def page(
+        self,
+        request: Request,
+        name: str,
+        staff: OpenSession | None,
+        status: int = 200,
+        **context: Any,
+    ) -> HTMLResponse:
+        member = staff.member if staff is not None else None
+        branches = [
+            branch
+            for branch in self.settings.branches.values()
+            if member is not None and member.sees_branch(branch.id)
+        ]
+        html = _templates.get_template(name).render(
+            staff=staff,
+            nav_branches=branches,
+            nav_head=member is not None and member.role in HEADS,
+            nav_admin=member is not None and member.role is Role.ADMIN,
+            refresh=context.pop("refresh", 0),
+            message=context.pop("message", ""),
+            message_class=context.pop("message_class", "ok"),
+            **context,
+        )
+        return HTMLResponse(html, status_code=status)
+
+    def session_of(self, request: Request, *roles: Role) -> OpenSession:
+        """The staff member behind the request's cookie; with `roles`, one of them (anyone
+        else gets the same 404 as for a page that is not there)."""
+        token = request.cookies.get(SESSION_COOKIE)
+        staff = self.app.handle(ResumeSession(token), now=self.clock()) if token else None
+        if staff is None:
+            raise LoginRequired
+        request.state.login = staff.member.login
+        if roles and staff.member.role not in roles:
+            raise NotFound
+        return staff
+
+    async def form(self, request: Request, staff: OpenSession) -> FormData:
+        return await checked_form(request, staff.csrf_token)
+
+    def branch(self, staff: OpenSession, branch_id: str) -> BranchSettings:
+        branch = self.settings.branches.get(branch_id)
+        if branch is None or not staff.member.sees_branch(branch_id):
+            raise NotFound  # the same answer for "no such branch" and "not yours"
+        return branch
+
+    def local_text(self, moment: datetime | None) -> str:
+        return moment_text(self.app.library.calendar.local(moment)) if moment else "—"
+
+
+HEADS = (Role.HEAD, Role.ADMIN)
+
+
+async def checked_form(request: Request, expected: str | None) -> FormData:
+    """The form's fields (text and files), or 403 when its CSRF token is not the one
+    expected: nothing is changed."""
+    form = await request.form()
+    if not same_token(form.get("csrf_token"), expected):
+        raise Forbidden
+    return form
+
+
+def field(form: FormData, name: str, limit: int = 200) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""

@@ -1,0 +1,297 @@
+"""The desk: every rule for a card and a code given over the counter with its printable
+slip; and one reader: codes, bans, fines, and recording a payment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+
+from empikgo_mailer.config import BranchSettings
+from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
+from empikgo_mailer.domain.eligibility import Assessment, Rule
+from empikgo_mailer.domain.explanations import (
+    CHANNEL_LABELS,
+    RULE_LABELS,
+    VERDICT_LABELS,
+    explain,
+    explain_refusal,
+)
+from empikgo_mailer.domain.fines import FineLedger, PaymentMethod
+from empikgo_mailer.domain.money import format_pln
+from empikgo_mailer.domain.month import Month
+from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.domain.polish import day_text, days_text, month_name
+from empikgo_mailer.entrypoints.console.common import Console, field
+from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode
+from empikgo_mailer.handlers.errors import CommandRejected
+from empikgo_mailer.handlers.fines import PayFine, amount_of
+from empikgo_mailer.handlers.patrons import BadRow
+from empikgo_mailer.handlers.readers import ReaderView, ShowReader, ShowSlip
+from empikgo_mailer.handlers.staff import OpenSession
+
+
+def typed_card(text: str) -> tuple[str | None, str]:
+    """(the card, "") or (None, why not) for what a librarian typed."""
+    if not text.strip():
+        return None, ""
+    try:
+        return str(CardNumber.parse(text)), ""
+    except InvalidCardNumber as exc:
+        return None, f"Numer karty: {exc}"
+
+
+def add_desk_pages(api: FastAPI, console: Console) -> None:
+    app, clock, library = console.app, console.clock, console.app.library
+
+    def platform_of(text: str) -> Platform:
+        try:
+            return library.platform(text or Platform.EMPIK_GO.id)
+        except CommandRejected:
+            return library.offered[0]
+
+    def desk_page(
+        request: Request,
+        staff: OpenSession,
+        branch: BranchSettings,
+        *,
+        card_text: str,
+        platform: Platform,
+        status: int = 200,
+        **extra: Any,
+    ) -> Response:
+        card, problem = typed_card(card_text)
+        rules: list[dict[str, str]] = []
+        verdict = ""
+        if card is not None:
+            assessment = app.handle(CheckEligibility(card, platform, branch.id), now=clock())
+            rules = _rule_rows(assessment)
+            verdict = _verdict(assessment)
+        return console.page(
+            request, "desk.html.j2", staff, status, title=f"Wydanie w placówce — {branch.name}",
+            branch=branch, card=card or card_text[:64], problem=problem, rules=rules,
+            verdict=verdict, eligible=bool(rules) and not verdict.startswith("Odmowa"),
+            platform=platform, platforms=library.offered, **extra,
+        )  # fmt: skip
+
+    @api.get("/placowki/{branch_id}/punkt", include_in_schema=False)
+    def desk(request: Request, branch_id: str, karta: str = "", platforma: str = "") -> Response:
+        staff = console.session_of(request)
+        branch = console.branch(staff, branch_id)
+        return desk_page(
+            request, staff, branch, card_text=karta[:64], platform=platform_of(platforma)
+        )
+
+    @api.post("/placowki/{branch_id}/punkt", include_in_schema=False)
+    async def give(request: Request, branch_id: str) -> Response:
+        staff = console.session_of(request)
+        branch = console.branch(staff, branch_id)
+        form = await console.form(request, staff)
+        platform = platform_of(field(form, "platform", 32))
+        card, problem = typed_card(field(form, "card", 64))
+        if card is None:
+            return desk_page(
+                request, staff, branch, card_text=field(form, "card", 64), platform=platform,
+                status=422, message=problem or "Podaj numer karty.", message_class="bad",
+            )  # fmt: skip
+        decision = app.handle(
+            GiveCode(card, platform, Channel.DESK, branch.id, actor=f"staff:{staff.member.login}"),
+            now=clock(),
+        )
+        refusal = decision.refusal
+        if refusal is not None or decision.issuance_id is None:
+            assert refusal is not None
+            assert refusal.reason is not None
+            why = explain_refusal(refusal.reason, dict(refusal.details))
+            return desk_page(
+                request, staff, branch, card_text=card, platform=platform,
+                message=f"Odmowa: {why}.", message_class="bad",
+            )  # fmt: skip
+        return RedirectResponse(
+            f"/placowki/{branch.id}/punkt/wydania/{decision.issuance_id}", status_code=303
+        )
+
+    @api.get("/placowki/{branch_id}/punkt/wydania/{issuance_id}", include_in_schema=False)
+    def slip(request: Request, branch_id: str, issuance_id: int) -> Response:
+        staff = console.session_of(request)
+        branch = console.branch(staff, branch_id)
+        found = app.handle(ShowSlip(issuance_id, branch.id))
+        month = Month.parse(found.month)
+        return console.page(
+            request, "slip.html.j2", staff, title="Kod wydany w placówce", branch=branch,
+            platform=found.platform.display_name, code=found.code,
+            activation_url=library.activation_url(found.platform),
+            last_day=day_text(month.last_day), month_text=month_name(month),
+            issued=console.local_text(found.issued_at),
+        )  # fmt: skip
+
+
+def add_reader_pages(api: FastAPI, console: Console) -> None:
+    app, clock, library = console.app, console.clock, console.app.library
+
+    def reader_page(
+        request: Request, staff: OpenSession, card_text: str, status: int = 200, **extra: Any
+    ) -> Response:
+        card, problem = typed_card(card_text)
+        reader = None
+        if card is not None:
+            try:
+                reader = _reader_context(app.handle(ShowReader(card), now=clock()), console)
+            except CommandRejected as exc:
+                problem = str(exc)
+        return console.page(
+            request, "reader.html.j2", staff, status, title="Czytelnik",
+            card=card or card_text[:64], problem=problem, reader=reader,
+            locations=list(library.locations.values()),
+            methods=[(m.value, m.label) for m in PaymentMethod], **extra,
+        )  # fmt: skip
+
+    @api.get("/czytelnik", include_in_schema=False)
+    def reader(request: Request, karta: str = "") -> Response:
+        staff = console.session_of(request)
+        return reader_page(request, staff, karta[:64])
+
+    @api.post("/czytelnik/wplata", include_in_schema=False)
+    async def payment(request: Request) -> Response:
+        staff = console.session_of(request)
+        form = await console.form(request, staff)
+        card_text = field(form, "card", 64)
+        try:
+            amount = amount_of(field(form, "amount", 32))
+            method = PaymentMethod(field(form, "method", 16))
+        except (BadRow, ValueError) as exc:
+            why = str(exc) if isinstance(exc, BadRow) else "wybierz sposób zapłaty"
+            return reader_page(request, staff, card_text, 422,
+                               message=f"Kwota: {why}.", message_class="bad")  # fmt: skip
+        result = app.handle(
+            PayFine(
+                card_text, field(form, "location", 32), amount, method,
+                proof=form.get("proof") == "on", actor=f"staff:{staff.member.login}",
+            ),
+            now=clock(),
+        )  # fmt: skip
+        if result.refusal is not None:
+            return reader_page(
+                request, staff, card_text, message=f"Odmowa: {result.refusal}.",
+                message_class="bad",
+            )  # fmt: skip
+        place = result.location.name
+        if result.counted:
+            text = f"Przyjęto wpłatę ({result.method.label}) {format_pln(amount)} — {place}."
+        else:
+            expected = day_text(result.expected_by) if result.expected_by else "kilka dni"
+            text = (
+                f"Zapisano przelew {format_pln(amount)} ({place}): czeka na zaksięgowanie "
+                f"(zwykle do {expected}). Do tego czasu należność pozostaje."
+            )
+        return reader_page(request, staff, card_text, message=text)
+
+
+def _rule_rows(assessment: Assessment) -> list[dict[str, str]]:
+    return [
+        {
+            "rule": RULE_LABELS[r.rule],
+            "verdict": VERDICT_LABELS[r.verdict],
+            "css": {"pass": "ok", "fail": "bad"}.get(r.verdict.value, ""),
+            "why": explain(r),
+        }
+        for r in assessment.results
+    ]
+
+
+def _verdict(assessment: Assessment) -> str:
+    refusal = assessment.refusal
+    if refusal is not None and refusal.reason is not None:
+        return f"Odmowa — {explain_refusal(refusal.reason, dict(refusal.details))}"
+    pool = next(r for r in assessment.results if r.rule is Rule.POOL)
+    if "by_branch" in pool.details:
+        return "Czytelnik spełnia warunki; kod zależy od puli placówki."
+    return "Kod może zostać wydany."
+
+
+def _reader_context(view: ReaderView, console: Console) -> dict[str, Any]:
+    ledger: FineLedger = view.fines.ledger
+    today = ledger.today
+    names = {b.id: b.name for b in console.settings.branches.values()}
+    return {
+        "card": view.card_number,
+        "name": view.name,
+        "email": view.email or "brak",
+        "active": view.active,
+        "contact": day_text(view.contact_confirmed_on) if view.contact_confirmed_on else "brak",
+        "codes": [
+            {
+                "month": month_name(Month.parse(c.month)),
+                "platform": c.platform.display_name,
+                "channel": CHANNEL_LABELS[c.channel],
+                "branch": names.get(c.branch_id or "", "—"),
+                "issued": console.local_text(c.issued_at),
+                "state": "aktywowany"
+                if c.activated_at
+                else "nieaktywowany (miesiąc zamknięty)"
+                if c.expired_at
+                else "jeszcze nieaktywowany",
+            }
+            for c in view.codes
+        ],
+        "bans": [
+            {
+                "cause": month_name(b.cause),
+                "first": month_name(b.first),
+                "last": month_name(b.last),
+            }
+            for b in view.bans
+        ],
+        "accounts": [
+            {
+                "name": account.location.name,
+                "id": account.location.id,
+                "balance": format_pln(account.balance_grosze),
+                "state": f"konto zablokowane: {account.why_blocked()}"
+                if account.blocked
+                else "rozliczona",
+                "css": "bad" if account.blocked else "ok",
+                "loans": [
+                    {
+                        "barcode": loan.barcode,
+                        "borrowed": day_text(loan.borrowed_on),
+                        "due": day_text(loan.due_on),
+                        "returned": day_text(loan.returned_on) if loan.returned_on else "nie",
+                        "late": days_text(loan.charged_days(today))
+                        if loan.charged_days(today)
+                        else "—",
+                        "fine": format_pln(loan.fine(today)),
+                        "note": "blokuje konto"
+                        if loan.blocks(today)
+                        else f"dodatkowe dni do {day_text(loan.grace_until)}"
+                        if loan.in_grace(today) and loan.grace_until
+                        else "",
+                    }
+                    for loan in account.loans
+                ],
+                "payments": [
+                    {
+                        "made": day_text(p.made_on),
+                        "method": p.method.label,
+                        "amount": format_pln(p.amount_grosze),
+                        "state": f"zaksięgowana {day_text(p.posted_on)}"
+                        if p.posted_on
+                        else "potwierdzona dowodem wpłaty"
+                        if p.proof
+                        else "czeka na zaksięgowanie"
+                        if not p.counted
+                        else "przyjęta",
+                    }
+                    for p in account.payments
+                ],
+            }
+            for account in ledger.accounts
+        ],
+        "opening": format_pln(ledger.opening_balance_grosze)
+        if ledger.opening_balance_grosze
+        else "",
+        "outstanding": format_pln(ledger.outstanding_grosze),
+        "blocked": ledger.blocked,
+        "why": ledger.explanation() or "",
+    }

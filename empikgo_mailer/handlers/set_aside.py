@@ -1,0 +1,229 @@
+"""Settling a message set aside for staff, and sending a failed reply again.
+
+Mailman's held messages are the model: a librarian gives a code to the card they read in
+the message, sends a refusal they choose, or closes it without a reply. A message is
+settled once: the first statement of each action takes it off the list only while it is
+still there, so two librarians clicking at once (or one clicking twice) make one decision.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.mail_queue import MailQueue
+from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.adapters.tables import MailRequest
+from empikgo_mailer.config import BranchSettings, MailSettings
+from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber, shown_card
+from empikgo_mailer.domain.explanations import OUTCOME_LABELS, explain_refusal, rule_rows
+from empikgo_mailer.domain.mail_outcomes import CHOSEN_REFUSALS, TEMPLATE_OF, MailOutcome
+from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.domain.replies import Render, ReplyFacts, reply_context
+from empikgo_mailer.domain.statuses import RequestStatus
+from empikgo_mailer.handlers.codes import Decision, GiveCode, decide
+from empikgo_mailer.handlers.command import Command
+from empikgo_mailer.handlers.debt import DebtSource
+from empikgo_mailer.handlers.errors import CommandRejected
+from empikgo_mailer.handlers.library import Library
+from empikgo_mailer.handlers.mail import queue_reply
+
+
+class SetAsideAction(StrEnum):
+    GIVE = "give"  # a code to the card the librarian typed, by the rules of every door
+    REFUSE = "refuse"  # a refusal the librarian chose
+    DISMISS = "dismiss"  # closed without a reply
+
+
+@dataclass(frozen=True)
+class SettleSetAside(Command["Settlement"]):
+    request_id: int
+    branch_id: str  # the branch the librarian acts for: another branch's message is unknown
+    action: SetAsideAction
+    card_number: str | None = None  # GIVE
+    refusal: str | None = None  # REFUSE: one of CHOSEN_REFUSALS
+    login: str = "system"
+
+
+@dataclass(frozen=True)
+class ResendReply(Command["Settlement"]):
+    reply_id: int
+    branch_id: str
+    login: str = "system"
+
+
+@dataclass(frozen=True)
+class Settlement:
+    done: bool
+    message: str  # what happened, in Polish, for the librarian
+
+
+class _Refused(Exception):
+    """The rules refused the code: everything the action wrote is rolled back."""
+
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+
+
+def _already(request: MailRequest | None) -> Settlement:
+    if request is None:
+        raise CommandRejected("Nie ma takiej wiadomości.")
+    if request.status is RequestStatus.QUEUED:
+        return Settlement(False, "Ta prośba czeka w kolejce; rozstrzygnie ją demon.")
+    who = f" ({request.handled_by})" if request.handled_by else ""
+    outcome = OUTCOME_LABELS.get(request.outcome or "", request.outcome or "")
+    return Settlement(False, f"Tę wiadomość już załatwiono{who}: {outcome}.")
+
+
+def settle_set_aside(
+    command: SettleSetAside,
+    *,
+    db: Database,
+    library: Library,
+    debt_source: DebtSource,
+    render: Render,
+    mail: MailSettings,
+    now: datetime,
+) -> Settlement:
+    branch = library.branch(command.branch_id)
+    card = _typed_card(command)
+    outcome = _outcome(command)
+    actor = f"staff:{command.login}"
+    try:
+        with db.transaction() as session:
+            queue, store = MailQueue(session), Store(session, library.offered)
+            request = queue.request(command.request_id)
+            if request is None or request.branch_id != branch.id:
+                raise CommandRejected("Nie ma takiej wiadomości.")
+            if not queue.settle(command.request_id, outcome, command.login, now):
+                return _already(queue.request(command.request_id))
+            session.refresh(request)
+            facts = ReplyFacts(
+                branch_name=branch.name,
+                branch_address=branch.address,
+                received=library.calendar.local(request.received_at),
+                month=library.calendar.month_of(now),
+                card=card or request.card_number,
+                cards=tuple((request.cards or "").split()),
+                size_bytes=request.size,
+                limit_bytes=mail.max_message_bytes,
+                activation_url=library.activation_url(Platform.EMPIK_GO),
+            )
+            message = "Zamknięto bez odpowiedzi."
+            if command.action is SetAsideAction.GIVE:
+                assert card is not None
+                message = _give(
+                    store, queue, request, card, facts,
+                    library=library, debt_source=debt_source, render=render, actor=actor,
+                    branch=branch, now=now,
+                )  # fmt: skip
+            elif command.action is SetAsideAction.REFUSE:
+                if request.sender is None:
+                    raise CommandRejected(
+                        "Ta wiadomość nie ma poprawnego adresu nadawcy: nie ma dokąd wysłać "
+                        "odpowiedzi. Wybierz „Zamknij bez odpowiedzi”."
+                    )
+                text = render(f"mail/{TEMPLATE_OF[outcome]}.txt.j2", **reply_context(facts))
+                queue_reply(
+                    queue, branch=branch, request=request, to=request.sender, text=text, now=now
+                )
+                message = f"Wysłano odmowę „{OUTCOME_LABELS[outcome]}” na {request.sender}."
+            store.audit(
+                at=now, actor=actor, action=f"set-aside-{command.action.value}",
+                outcome=outcome, card_number=shown_card(card) if card else None,
+                request=request.id, branch=branch.id,
+            )  # fmt: skip
+            return Settlement(True, message)
+    except _Refused as refused:
+        refusal = refused.decision.refusal
+        assert refusal is not None
+        assert refusal.reason is not None
+        with db.transaction() as session:
+            Store(session).audit(
+                at=now, actor=actor, action="set-aside-give", outcome=str(refusal.reason),
+                card_number=shown_card(card or ""), request=command.request_id,
+                branch=branch.id,
+            )  # fmt: skip
+        why = explain_refusal(refusal.reason, dict(refusal.details))
+        return Settlement(
+            False,
+            f"Kodu nie wydano: {why}. Wiadomość nadal czeka; możesz wysłać wybraną odmowę.",
+        )
+
+
+def _typed_card(command: SettleSetAside) -> str | None:
+    if command.action is not SetAsideAction.GIVE:
+        return None
+    try:
+        return str(CardNumber.parse(command.card_number or ""))
+    except InvalidCardNumber as exc:
+        raise CommandRejected(f"Numer karty: {exc}") from None
+
+
+def _outcome(command: SettleSetAside) -> str:
+    match command.action:
+        case SetAsideAction.GIVE:
+            return MailOutcome.ISSUED.value
+        case SetAsideAction.DISMISS:
+            return MailOutcome.DISMISSED.value
+        case SetAsideAction.REFUSE:
+            if command.refusal not in CHOSEN_REFUSALS:
+                raise CommandRejected("Wybierz odmowę z listy.")
+            return command.refusal
+
+
+def _give(
+    store: Store,
+    queue: MailQueue,
+    request: MailRequest,
+    card: str,
+    facts: ReplyFacts,
+    *,
+    library: Library,
+    debt_source: DebtSource,
+    render: Render,
+    actor: str,
+    branch: BranchSettings,
+    now: datetime,
+) -> str:
+    """A code by the rules of every door (the librarian has read the name, so the name and
+    sender rules are theirs), sent to the address on the reader's account."""
+    patron = store.patron_by_card(card, lock=True)
+    if patron is not None and not patron.email:
+        raise CommandRejected(
+            f"Czytelnik z kartą {shown_card(card)} nie ma adresu e-mail w koncie: "
+            "kod można wydać w placówce."
+        )
+    decision = decide(
+        store,
+        GiveCode(card, Platform.EMPIK_GO, Channel.EMAIL, branch.id, actor=actor),
+        library=library,
+        debt_source=debt_source,
+        now=now,
+    )
+    if decision.refusal is not None or patron is None or patron.email is None:
+        raise _Refused(decision)
+    request.issuance_id = decision.issuance_id
+    request.card_number = card
+    request.rules = json.dumps(rule_rows(decision.assessment.results), ensure_ascii=False)
+    queue.add(request)
+    facts = dataclasses.replace(facts, code=decision.code, card=card)
+    text = render("mail/issued.txt.j2", **reply_context(facts))
+    queue_reply(queue, branch=branch, request=request, to=patron.email, text=text, now=now)
+    return f"Wydano kod czytelnikowi z kartą {shown_card(card)}; odpowiedź idzie na {patron.email}."
+
+
+def resend_reply(command: ResendReply, *, db: Database, now: datetime) -> Settlement:
+    with db.transaction() as session:
+        reply = MailQueue(session).send_again(command.reply_id, command.branch_id, now)
+        if reply is None:
+            return Settlement(False, "Ta odpowiedź nie czeka na ponowne wysłanie.")
+        Store(session).audit(
+            at=now, actor=f"staff:{command.login}", action="send-again", outcome="done",
+            reply=command.reply_id, branch=command.branch_id,
+        )  # fmt: skip
+        return Settlement(True, f"Odpowiedź do {reply.recipient} wróciła do kolejki wysyłki.")

@@ -1,0 +1,1 @@
+"""Throwaway servers on loopback and the demo that runs a month's first morning on them."""

@@ -1,0 +1,184 @@
+"""A throwaway Dovecot IMAP server on a loopback port, configured from scratch (for the
+tests and the demo).
+
+Dovecot's login process refuses to run as root, mailboxes must not belong to uid 0, and
+the server must not touch the system's /etc/dovecot: everything lives in a temp dir.
+"""
+
+# Fixed argument lists (no shell) naming Dovecot and procps tools found on PATH.
+# ruff: noqa: S603, S607
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import imapclient
+
+from empikgo_mailer.rehearsal.ports import free_port
+
+CONFIG = """
+base_dir = {base}/run
+state_dir = {base}/state
+log_path = {base}/dovecot.log
+info_log_path = {base}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_login_user = {login_user}
+default_internal_user = {internal_user}
+mail_location = maildir:{base}/mail/%u
+mail_uid = {uid}
+mail_gid = {gid}
+first_valid_uid = 1
+mail_max_userip_connections = 1000
+imap_idle_notify_interval = 1 secs
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {base}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={base}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service stats {{
+  unix_listener stats-reader {{
+    mode = 0666
+  }}
+  unix_listener stats-writer {{
+    mode = 0666
+  }}
+}}
+"""
+
+
+class DovecotUnavailable(RuntimeError):
+    pass
+
+
+class DovecotServer:
+    def __init__(self, users: dict[str, str]) -> None:
+        self.binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
+        if not Path(self.binary).exists():
+            raise DovecotUnavailable(
+                "dovecot not found: install dovecot-imapd (scripts/setup.sh does)"
+            )
+        self.users = users
+        self.base = Path(tempfile.mkdtemp(prefix="empikgo-dovecot-"))
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> DovecotServer:
+        os.chmod(self.base, 0o755)  # noqa: S103 (login and mail processes must reach it)
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("dovecot")
+            login_user, internal_user = "dovenull", "dovecot"
+        else:
+            owner = pwd.getpwuid(os.geteuid())
+            login_user = internal_user = owner.pw_name
+        uid, gid = owner.pw_uid, owner.pw_gid
+        for sub in ("run", "state", "mail", "home"):
+            (self.base / sub).mkdir(exist_ok=True)
+            os.chown(self.base / sub, uid, gid) if sub in {"mail", "home"} else None
+        (self.base / "passwd").write_text(
+            "".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in self.users.items()),
+            encoding="utf-8",
+        )
+        config = self.base / "dovecot.conf"
+        config.write_text(
+            CONFIG.format(
+                base=self.base,
+                port=self.port,
+                uid=uid,
+                gid=gid,
+                login_user=login_user,
+                internal_user=internal_user,
+                group=grp.getgrgid(gid).gr_name,
+            ),
+            encoding="utf-8",
+        )
+        with (self.base / "stderr.log").open("wb") as stderr:
+            self.process = subprocess.Popen(
+                [self.binary, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=stderr
+            )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client = self.client(next(iter(self.users)))
+                client.logout()
+                return self
+            except (OSError, imapclient.exceptions.IMAPClientError):
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    log = "".join(
+                        path.read_text(errors="replace")
+                        for path in (self.base / "dovecot.log", self.base / "stderr.log")
+                        if path.exists()
+                    )
+                    self.stop()
+                    raise DovecotUnavailable(f"dovecot did not start: {log[-2000:]}") from None
+                time.sleep(0.1)
+
+    def client(self, user: str) -> imapclient.IMAPClient:
+        client = imapclient.IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=10)
+        client.login(user, self.users[user])
+        return client
+
+    def halt(self, *, kill: bool = False) -> None:
+        """Stop the server and keep its mail, as an outage does; `start` brings it back
+        on the same port. `kill`: SIGKILL to the master and every Dovecot process."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        if kill:
+            subprocess.run(["pkill", "-KILL", "-f", str(self.base / "dovecot.conf")], check=False)
+            self.process.kill()
+            self.process.wait()
+        else:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        # The old master's children must be gone before a new master takes the base_dir.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            alive = subprocess.run(
+                ["pgrep", "-f", str(self.base / "dovecot.conf")], capture_output=True, check=False
+            )
+            if alive.returncode != 0:
+                break
+            time.sleep(0.1)
+
+    def renumber(self, user: str) -> None:
+        """Make the server give `user`'s mailbox a new UIDVALIDITY, as after a restore from
+        backup or a migration: stop, drop the UID list and indexes, start again."""
+        self.halt()
+        mailbox = self.base / "mail" / user
+        for path in [mailbox / "dovecot-uidlist", *mailbox.glob("dovecot.index*")]:
+            path.unlink(missing_ok=True)
+        time.sleep(1.1)  # UIDVALIDITY is the time in seconds: make sure it differs
+        self.start()
+
+    def stop(self) -> None:
+        self.halt()
+        shutil.rmtree(self.base, ignore_errors=True)
