@@ -1,92 +1,16 @@
-"""Writing the month report as CSV (for the grant spreadsheet) and as a chart (matplotlib)."""
+"""Writing the month report as a chart (matplotlib: imported only by the `report` command)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
-from datetime import timedelta
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from empikgo_mailer.domain.eligibility import Reason
-from empikgo_mailer.domain.explanations import OUTCOME_LABELS
-from empikgo_mailer.domain.mail_outcomes import REFUSED_BEFORE_DECISION
-from empikgo_mailer.domain.platforms import Channel
 from empikgo_mailer.domain.polish import month_locative
 from empikgo_mailer.domain.report import MonthReport, place_name
 
 CHART_FORMATS = (".png", ".svg", ".pdf")
-# Every refusal the report can count, in a fixed order so that months line up in a sheet.
-REFUSALS = (
-    *(reason.value for reason in Reason),
-    *(outcome.value for outcome in REFUSED_BEFORE_DECISION),
-)
-GIVEN_COLUMNS = {
-    Channel.EMAIL: "wydane_e-mailem",
-    Channel.DESK: "wydane_w_placówce",
-    Channel.SELF_SERVICE: "wydane_z_konta",
-}
-
-
-def minutes(wait: timedelta | None) -> str:
-    return "" if wait is None else str(round(wait.total_seconds() / 60))
-
-
-def report_table(report: MonthReport, branch_names: dict[str, str]) -> list[list[object]]:
-    """The report as a sheet: a header row, then one row per pool."""
-    header: list[object] = [
-        "miesiąc",
-        "platforma",
-        "placówka",
-        "wczytane",
-        "wydane_razem",
-        *GIVEN_COLUMNS.values(),
-        "aktywowane",
-        "nieaktywowane",
-        "niewykorzystane",
-        "zablokowani_czytelnicy",
-        "odmowy_razem",
-        *(f"odmowy: {OUTCOME_LABELS.get(r, r)}" for r in REFUSALS),
-        "mediana_oczekiwania_min",
-        "najdłuższe_oczekiwanie_min",
-    ]
-    return [header] + [
-        [
-            str(report.month),
-            pool.platform.display_name,
-            place_name(pool, branch_names),
-            pool.loaded,
-            pool.given_total,
-            *(pool.given[channel] for channel in GIVEN_COLUMNS),
-            pool.activated,
-            pool.expired,
-            pool.lapsed,
-            pool.banned,
-            sum(pool.refused.values()),
-            *(pool.refused.get(r, 0) for r in REFUSALS),
-            minutes(pool.median_wait),
-            minutes(pool.longest_wait),
-        ]
-        for pool in report.pools
-    ]
-
-
-def write_csv(
-    report: MonthReport, path: Path, branch_names: dict[str, str], *, delimiter: str = ","
-) -> None:
-    # utf-8-sig: Excel opens it with Polish letters intact.
-    with path.open("w", encoding="utf-8-sig", newline="") as stream:
-        csv.writer(stream, delimiter=delimiter).writerows(report_table(report, branch_names))
-
-
-def csv_bytes(report: MonthReport, branch_names: dict[str, str]) -> bytes:
-    """The report as Polish Excel opens it by a double click: semicolons (a comma is the
-    decimal mark there), UTF-8 with a byte-order mark."""
-    stream = io.StringIO(newline="")
-    csv.writer(stream, delimiter=";").writerows(report_table(report, branch_names))
-    return stream.getvalue().encode("utf-8-sig")
 
 
 def write_chart(report: MonthReport, path: Path, branch_names: dict[str, str]) -> None:

@@ -130,6 +130,8 @@ def explain(result: RuleResult) -> str:
     match result.rule:
         case Rule.CONTACT:
             return f"potwierdzone {_as_date(details.get('confirmed_on'))}"
+        case Rule.POOL if details.get("claimed"):
+            return "kod pobrany z puli"
         case Rule.POOL:
             return f"wolnych kodów: {details.get('free_codes')}"
         case _:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from empikgo_mailer.adapters.report_csv import write_csv
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
@@ -259,11 +260,7 @@ def _print_report(report: MonthReport, branch_names: dict[str, str]) -> None:
 def report(ctx: click.Context, which: Month, csv_file: Path | None, chart_file: Path | None) -> int:
     """Raport miesięczny: pule, wydane, aktywowane, utracone kody, odmowy, czas oczekiwania."""
     # The chart stack (matplotlib) is heavy; only this command needs it.
-    from empikgo_mailer.adapters.report_files import (  # noqa: PLC0415
-        CHART_FORMATS,
-        write_chart,
-        write_csv,
-    )
+    from empikgo_mailer.adapters.report_files import CHART_FORMATS, write_chart  # noqa: PLC0415
 
     runtime = runtime_of(ctx)
     app = runtime.app()

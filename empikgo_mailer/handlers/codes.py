@@ -146,6 +146,18 @@ def _pool_exhausted(assessment: Assessment, situation: Situation) -> Assessment:
     return Assessment(results)
 
 
+def _pool_gave(assessment: Assessment) -> Assessment:
+    """The pool rule, not counted before the claim, passed: a code was taken from it."""
+    return Assessment(
+        tuple(
+            RuleResult(Rule.POOL, Verdict.PASS, None, {"claimed": True})
+            if r.rule is Rule.POOL and r.verdict is Verdict.NOT_CHECKED
+            else r
+            for r in assessment.results
+        )
+    )
+
+
 def decide(
     store: Store, command: GiveCode, *, library: Library, debt_source: DebtSource, now: datetime
 ) -> Decision:
@@ -195,7 +207,9 @@ def decide_for(
             issued_at=now,
         )
     )
-    decision = Decision(assessment, code=code.value, code_id=code.id, issuance_id=issuance.id)
+    decision = Decision(
+        _pool_gave(assessment), code=code.value, code_id=code.id, issuance_id=issuance.id
+    )
     return _audited(store, command, decision, now)
 
 

@@ -189,7 +189,10 @@ def run_demo(port: int, *, calendar: LibraryCalendar, month: Month) -> int:
     def ask_stop(signum: int, _frame: object) -> None:
         stop["asked"] = True
 
+    # Ctrl-C and SIGTERM both end the demo at the next turn of the loop below. SIGINT is
+    # handled explicitly: a shell that starts us in the background leaves it ignored.
     signal.signal(signal.SIGTERM, ask_stop)
+    signal.signal(signal.SIGINT, ask_stop)
     processes: list[subprocess.Popen[bytes]] = []
     try:
         with _servers(root) as (dovecot, sink, mail_env):
@@ -244,8 +247,6 @@ def run_demo(port: int, *, calendar: LibraryCalendar, month: Month) -> int:
                     demo.run_pass(moment)
                     next_pass = time.monotonic() + PASS_EVERY
                 time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
     finally:
         for process in processes:
             process.terminate()

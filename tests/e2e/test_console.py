@@ -29,7 +29,7 @@ from empikgo_mailer.domain.staff import Role
 from empikgo_mailer.handlers.codes import GiveCode
 from empikgo_mailer.handlers.staff import AddStaff
 from empikgo_mailer.rehearsal.ports import free_port
-from tests.support.browser import SCREENSHOTS, chromium, web_process
+from tests.support.browser import SCREENSHOTS, web_process
 from tests.support.config import write_config
 from tests.support.data import add_codes, add_patron
 
@@ -63,12 +63,6 @@ def console(database_url: str, tmp_path: Path) -> Iterator[Console]:
     backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     with web_process(config, free_port(), NOW, tmp_path / "web.log") as web:
         yield Console(web.url, config, backend)
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def new_page(browser: Browser) -> Page:

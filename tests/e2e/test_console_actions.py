@@ -41,12 +41,12 @@ from tests.e2e.test_console import (
     no_serious_violations,
     screenshot,
 )
-from tests.support.browser import chromium, web_process
+from tests.support.browser import web_process
 from tests.support.config import MAIL_ENV, write_config
 from tests.support.data import add_codes, add_patron
 from tests.support.dovecot import DovecotServer
 from tests.support.mail import reply_text
-from tests.support.smtp import SmtpServer
+from tests.support.smtp import SmtpServer, SmtpSink
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 NOW = "2026-11-02T12:30"  # a Monday, both branches open
@@ -60,8 +60,13 @@ class Library:
     config: Path
     database_url: str
     backend: str
-    dovecot: DovecotServer
-    smtp: SmtpServer
+    dovecot: DovecotServer | None
+    smtp: SmtpServer | None
+
+    @property
+    def sink(self) -> SmtpSink:
+        assert self.smtp is not None, "this test needs the mail_library fixture"
+        return self.smtp.sink
 
     def run_once(self) -> None:
         """One pass of the real daemon: collect, decide, send."""
@@ -80,6 +85,7 @@ class Library:
             "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
             f"{body}\r\n"
         ).encode()
+        assert self.dovecot is not None, "this test needs the mail_library fixture"
         with self.dovecot.client(branch) as client:
             client.append("INBOX", raw, msg_time=datetime(2026, 11, 2, 9, 0, tzinfo=WARSAW))
 
@@ -92,7 +98,7 @@ class Library:
             engine.dispose()
 
     def replies_to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.smtp.sink.messages() if address in str(m["To"])]
+        return [m for m in self.sink.messages() if address in str(m["To"])]
 
 
 LOANS = """card_number;item_barcode;location;borrowed_on;due_on;returned_on;renewals_used;renewal_limit;on_hold
@@ -101,8 +107,21 @@ LOANS = """card_number;item_barcode;location;borrowed_on;due_on;returned_on;rene
 
 
 @pytest.fixture
-def library(
+def library(database_url: str, tmp_path: Path) -> Iterator[Library]:
+    """The console alone: mail servers are never reached (nothing is sent)."""
+    yield from _library(database_url, tmp_path, None, None)
+
+
+@pytest.fixture
+def mail_library(
     database_url: str, tmp_path: Path, dovecot: DovecotServer, smtp: SmtpServer
+) -> Iterator[Library]:
+    """The console with the daemon's real servers: Dovecot and the aiosmtpd sink."""
+    yield from _library(database_url, tmp_path, dovecot, smtp)
+
+
+def _library(
+    database_url: str, tmp_path: Path, dovecot: DovecotServer | None, smtp: SmtpServer | None
 ) -> Iterator[Library]:
     db = Database(database_url)
     add_patron(db, "1000001", "Anna", "Nowak", email="czytelnik1@example.com")
@@ -112,7 +131,10 @@ def library(
     add_codes(db, Platform.EMPIK_GO, Month(2026, 11), "multimedia", ["MM-1", "MM-2"])
     add_codes(db, Platform.LEGIMI, Month(2026, 11), None, ["LGM-1", "LGM-2"])
     db.dispose()
-    config = write_config(tmp_path, database_url, imap_port=dovecot.port, smtp_port=smtp.port)
+    if dovecot is not None and smtp is not None:
+        config = write_config(tmp_path, database_url, imap_port=dovecot.port, smtp_port=smtp.port)
+    else:
+        config = write_config(tmp_path, database_url)
     app = bootstrap(load_settings(config, MAIL_ENV))
     for login, role, branch in (
         ("anna", Role.LIBRARIAN, "w63"),
@@ -130,21 +152,16 @@ def library(
         yield Library(web.url, config, database_url, backend, dovecot, smtp)
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
 def test_a_set_aside_message_gets_its_code_once_and_the_reply_is_threaded(
-    library: Library, browser: Browser
+    mail_library: Library, browser: Browser
 ) -> None:
+    library = mail_library
     library.deliver("w63", "Anna Nowak <czytelnik1@example.com>", "<bez-karty-1@example.com>",
                     "Dzień dobry, proszę o kod. Anna Nowak, karta w załączniku")  # fmt: skip
     library.deliver("w63", "Piotr <czytelnik2@example.com>", "<bez-karty-2@example.com>",
                     "Poproszę kod Empik Go, Piotr Zieliński")  # fmt: skip
     library.run_once()  # both set aside (no card number), each told to write again
-    assert len(library.smtp.sink.messages()) == 2
+    assert len(library.sink.messages()) == 2
 
     page = new_page(browser)
     log_in(page, library, "anna")
@@ -196,7 +213,11 @@ def test_a_set_aside_message_gets_its_code_once_and_the_reply_is_threaded(
     page.goto(f"{library.url}/placowki/w63/kolejka")
     page.get_by_role("row").filter(has_text="czytelnik1@example.com").get_by_role("link").click()
     expect(page.locator("pre.original").first).to_contain_text("proszę o kod")
-    expect(page.get_by_role("table").filter(has_text="Brak zadłużenia")).to_contain_text("TAK")
+    rules = page.get_by_role("table").filter(has_text="Brak zadłużenia")
+    expect(rules.get_by_role("row").filter(has_text="Brak zadłużenia")).to_contain_text("TAK")
+    expect(rules.get_by_role("row").filter(has_text="Wolny kod w puli")).to_contain_text(
+        "kod pobrany z puli"
+    )
     expect(page.locator("pre.original").nth(1)).to_contain_text("nie znaleźliśmy numeru karty")
     expect(page.locator("pre.original").last).to_contain_text(re.compile(r"W63-\d+"))
     no_serious_violations(page)
@@ -367,3 +388,26 @@ def test_the_api_documentation_works_offline_for_staff(library: Library, browser
     expect(page.get_by_text("Pobierz kod Legimi")).to_be_visible(timeout=15000)
     assert blocked == []
     screenshot(page, "docs", library)
+
+
+def test_a_refused_reply_is_shown_and_sent_again(mail_library: Library, browser: Browser) -> None:
+    library = mail_library
+    library.deliver("w63", "Anna Nowak <czytelnik1@example.com>", "<z-karta@example.com>",
+                    "Anna Nowak, karta 1000001")  # fmt: skip
+    library.sink.script.append("550 5.1.1 Mailbox unavailable")
+    library.run_once()
+    assert library.count("SELECT count(*) FROM outbox WHERE status = 'failed'") == 1
+    page = new_page(browser)
+    log_in(page, library, "anna")
+    failed = page.get_by_role("table").filter(has_text="Odpowiedzi, których serwer nie przyjął")
+    expect(failed).to_contain_text("550 5.1.1 Mailbox unavailable")
+    expect(page.locator("[data-figure=failed]")).to_have_text("1")
+    failed.get_by_role("button", name="Wyślij ponownie").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Odpowiedź do czytelnik1@example.com wróciła do kolejki wysyłki."
+    )
+    expect(page.locator("[data-figure=pending]")).to_have_text("1")
+    library.run_once()
+    (reply,) = library.replies_to("czytelnik1@example.com")
+    assert re.search(r"W63-\d+", reply_text(reply))
+    assert library.count("SELECT count(*) FROM outbox WHERE status = 'sent'") == 1

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
-from empikgo_mailer.adapters.report_files import csv_bytes
+from empikgo_mailer.adapters.report_csv import csv_bytes
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.polish import month_name
