@@ -211,6 +211,9 @@ def test_a_set_aside_message_gets_its_code_once_and_the_reply_is_threaded(
 
     # The request page: the reader's words as text, every rule, and the reply as sent.
     page.goto(f"{library.url}/placowki/w63/kolejka")
+    expect(page.get_by_role("heading", name="Rozstrzygnięte dziś (2)")).to_be_visible()
+    no_serious_violations(page)
+    screenshot(page, "kolejka", library)
     page.get_by_role("row").filter(has_text="czytelnik1@example.com").get_by_role("link").click()
     expect(page.locator("pre.original").first).to_contain_text("proszę o kod")
     rules = page.get_by_role("table").filter(has_text="Brak zadłużenia")

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
-from empikgo_mailer.domain.eligibility import Assessment, Rule
+from empikgo_mailer.domain.eligibility import Assessment
 from empikgo_mailer.domain.explanations import (
     CHANNEL_LABELS,
     RULE_LABELS,
@@ -63,15 +63,16 @@ def add_desk_pages(api: FastAPI, console: Console) -> None:
     ) -> Response:
         card, problem = typed_card(card_text)
         rules: list[dict[str, str]] = []
-        verdict = ""
+        verdict, eligible = "", False
         if card is not None:
+            # The branch is given, so the pool is this branch's: the rules are all counted.
             assessment = app.handle(CheckEligibility(card, platform, branch.id), now=clock())
             rules = _rule_rows(assessment)
-            verdict = _verdict(assessment)
+            verdict, eligible = _verdict(assessment), assessment.eligible
         return console.page(
             request, "desk.html.j2", staff, status, title=f"Wydanie w placówce — {branch.name}",
             branch=branch, card=card or card_text[:64], problem=problem, rules=rules,
-            verdict=verdict, eligible=bool(rules) and not verdict.startswith("Odmowa"),
+            verdict=verdict, eligible=eligible,
             platform=platform, platforms=library.offered, **extra,
         )  # fmt: skip
 
@@ -204,9 +205,6 @@ def _verdict(assessment: Assessment) -> str:
     refusal = assessment.refusal
     if refusal is not None and refusal.reason is not None:
         return f"Odmowa — {explain_refusal(refusal.reason, dict(refusal.details))}"
-    pool = next(r for r in assessment.results if r.rule is Rule.POOL)
-    if "by_branch" in pool.details:
-        return "Czytelnik spełnia warunki; kod zależy od puli placówki."
     return "Kod może zostać wydany."
 
 
