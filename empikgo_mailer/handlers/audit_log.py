@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
-from sqlmodel import col, select
-
+from empikgo_mailer.adapters.audit_trail import AuditTrail
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.tables import AuditEvent
 from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
@@ -31,25 +30,27 @@ class ShowAudit(Command["list[AuditEvent]"]):
 
 def show_audit(query: ShowAudit, *, db: Database, library: Library) -> list[AuditEvent]:
     calendar = library.calendar
-    statement = select(AuditEvent)
-    if query.actor.strip():
-        statement = statement.where(col(AuditEvent.actor).contains(query.actor.strip()[:64]))
-    if query.action.strip():
-        statement = statement.where(AuditEvent.action == query.action.strip()[:32])
+    card: str | None = None
     if query.card_number.strip():
         try:
             card = str(CardNumber.parse(query.card_number))
         except InvalidCardNumber as exc:
             raise CommandRejected(f"Numer karty: {exc}") from None
-        statement = statement.where(AuditEvent.card_number == card)
-    if query.day_from is not None:
-        statement = statement.where(col(AuditEvent.at) >= calendar.at(query.day_from, time.min))
-    if query.day_to is not None:
-        end = calendar.at(query.day_to + timedelta(days=1), time.min)
-        statement = statement.where(col(AuditEvent.at) < end)
-    statement = statement.order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+    since = calendar.at(query.day_from, time.min) if query.day_from is not None else None
+    until = (
+        calendar.at(query.day_to + timedelta(days=1), time.min)
+        if query.day_to is not None
+        else None
+    )
     with db.transaction() as session:
-        return list(session.exec(statement.limit(max(1, min(query.limit, 1000)))))
+        return AuditTrail(session).events(
+            actor_part=query.actor.strip()[:64],
+            action=query.action.strip()[:32],
+            card_number=card,
+            since=since,
+            until=until,
+            limit=max(1, min(query.limit, 1000)),
+        )
 
 
 @dataclass(frozen=True)
@@ -59,4 +60,4 @@ class ShowAuditActions(Command["list[str]"]):
 
 def show_audit_actions(query: ShowAuditActions, *, db: Database) -> list[str]:
     with db.transaction() as session:
-        return sorted(set(session.exec(select(AuditEvent.action).distinct())))
+        return AuditTrail(session).actions()
