@@ -31,7 +31,7 @@ from tests.support.config import write_config
 
 NOW = "2026-11-16T09:00"
 TODAY = date(2026, 11, 16)
-LOCATIONS = ("glowna", "filia", "fizyka")
+LOCATIONS = ("multimedia", "w63", "czytelnia-naukowa")
 
 
 def write_loans(path: Path, cards: list[str], each: int) -> list[tuple[str, str, int]]:
@@ -56,7 +56,7 @@ def write_loans(path: Path, cards: list[str], each: int) -> list[tuple[str, str,
                 elif kind < 0.85 and due < TODAY:  # back late
                     back = min(due + timedelta(days=rnd.randint(1, 20)), TODAY)
                     returned = back.isoformat()
-                    rate = 50 if where == "filia" else 30
+                    rate = 50 if where == "w63" else 30
                     late.append((card, where, rate * (back - due).days))
                 out.write(
                     f"{card};{n:07d}-{k};{where};{borrowed.isoformat()};{due.isoformat()};"
@@ -70,7 +70,7 @@ def write_statement(path: Path, late: list[tuple[str, str, int]], count: int) ->
     and location, repeated once in every hundred lines as banks' exports sometimes do."""
     owed: dict[tuple[str, str], int] = {}
     for card, where, fine in late:
-        if where != "fizyka" and fine:
+        if where != "czytelnia-naukowa" and fine:
             owed[(card, where)] = owed.get((card, where), 0) + fine
     lines = ["posting_id,posted_on,card_number,location,amount"]
     for n, ((card, where), grosze) in enumerate(list(owed.items())[:count]):

@@ -185,6 +185,7 @@ class App:
             mail=self.settings.mail,
             web=self.settings.web,
             passwords=self.passwords,
+            header_names=self.settings.import_columns,
         )
 
     @property
@@ -211,7 +212,11 @@ class App:
                 kwargs[name] = self._dependencies[name]
             else:
                 raise TypeError(f"{type(command).__name__} needs {name}=")
-        kwargs |= {name: given[name] for name in optional if name in extra}
+        for name in optional:  # per call first, then the app's (the configuration's)
+            if name in extra:
+                kwargs[name] = extra[name]
+            elif name in self._dependencies:
+                kwargs[name] = self._dependencies[name]
         return cast(R, handler(command, **kwargs))
 
 

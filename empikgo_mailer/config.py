@@ -20,6 +20,7 @@ from dotenv import dotenv_values
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from empikgo_mailer.adapters.import_columns import LOAN_FIELDS, PATRON_FIELDS
 from empikgo_mailer.domain.calendar import WEEKDAYS, OpeningHours
 from empikgo_mailer.domain.eligibility import Policy
 from empikgo_mailer.domain.fines import DEFAULT_DAILY_RATE_GROSZE, Location
@@ -33,6 +34,8 @@ from empikgo_mailer.domain.platforms import (
 )
 
 DEFAULT_CONFIG = Path("config/empikgo.toml")
+# Every option, explained; shipped with the package (`empikgo-mailer example-config`).
+EXAMPLE_CONFIG = Path(__file__).resolve().parent / "examples" / "empikgo.example.toml"
 Security = Literal["ssl", "starttls", "none"]
 _SECURITY: tuple[Security, ...] = ("ssl", "starttls", "none")
 _HOURS_RE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
@@ -140,11 +143,19 @@ class JobSettings:
 
 
 @dataclass(frozen=True)
+class ImportColumns:
+    """`[import_columns.patrons]` / `[import_columns.loans]`: the library's own headers."""
+
+    patrons: Mapping[str, str]
+    loans: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path
     timezone: ZoneInfo
     data_dir: Path
-    templates_dir: Path
+    templates_dir: Path | None  # overrides of the packaged texts (None: the packaged ones)
     database_url: str
     database_busy_timeout: float
     branches: Mapping[str, BranchSettings]
@@ -156,6 +167,8 @@ class Settings:
     jobs: JobSettings
     # Where items are lent and fines are settled, each on its own (RULES.md section 5).
     locations: Mapping[str, Location] = field(default_factory=dict)
+    # The library system's own column names: "Header in the file" -> field, per import.
+    import_columns: ImportColumns = field(default_factory=lambda: ImportColumns({}, {}))
 
     def branch(self, branch_id: str) -> BranchSettings:
         return self.branches[branch_id]
@@ -484,6 +497,25 @@ def _jobs(root: _Table, data_dir: Path, path: Path) -> JobSettings:
     )
 
 
+def _import_columns(root: _Table) -> ImportColumns:
+    section = root.table("import_columns", required=False)
+    section.unknown_keys({"patrons", "loans"})
+
+    def names(kind: str, fields: tuple[str, ...]) -> dict[str, str]:
+        table = section.table(kind, required=False)
+        mapping: dict[str, str] = {}
+        for header in table.data:
+            target = table.text(header)
+            if target not in fields:
+                raise table.error(
+                    header, f"nieznane pole {target!r}; dozwolone: {', '.join(fields)}"
+                )
+            mapping[header] = target
+        return mapping
+
+    return ImportColumns(patrons=names("patrons", PATRON_FIELDS), loans=names("loans", LOAN_FIELDS))
+
+
 def read_environment(dotenv_path: Path | None = None) -> dict[str, str]:
     """The process environment over `.env` (the real environment wins)."""
     path = dotenv_path if dotenv_path is not None else Path(".env")
@@ -524,6 +556,7 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
             "web",
             "jobs",
             "locations",
+            "import_columns",
         }
     )
     zone_name = root.text("timezone", "Europe/Warsaw")
@@ -533,8 +566,10 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
         raise root.error("timezone", f"nieznana strefa czasowa: {zone_name!r}") from None
 
     data_dir = (path.parent / root.text("data_dir", "data")).resolve()
-    templates_dir = (path.parent / root.text("templates_dir", "../templates")).resolve()
-    if not templates_dir.is_dir():
+    # The texts ship with the package; a library's own directory only overrides some.
+    override = root.text("templates_dir", "")
+    templates_dir = (path.parent / override).resolve() if override else None
+    if templates_dir is not None and not templates_dir.is_dir():
         raise root.error("templates_dir", f"nie ma takiego katalogu: {templates_dir}")
     database = root.table("database", required=False)
     database.unknown_keys({"url", "busy_timeout_seconds"})
@@ -568,4 +603,5 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
         web=_web(root, env),
         jobs=_jobs(root, data_dir, path),
         locations=_locations(root),
+        import_columns=_import_columns(root),
     )

@@ -237,6 +237,7 @@ class Links:
                 state = session.get(LinkState, link) or LinkState(link=link, ok=False)
                 state.ok = False
                 state.failures += 1
+                state.errors_total += 1
                 state.last_error = error[:2000]
                 state.last_failure_at = now
                 state.retry_at = now + pause(state.failures)

@@ -249,6 +249,9 @@ class OutboxMessage(SQLModel, table=True):
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The copy appended to the branch mailbox's Sent folder (staff read replies there).
+    copied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    copy_error: str | None = Field(default=None, sa_type=Text)
 
 
 class LinkState(SQLModel, table=True):
@@ -264,6 +267,24 @@ class LinkState(SQLModel, table=True):
     last_ok_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_failure_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     retry_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    errors_total: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # ever
+
+
+class Heartbeat(SQLModel, table=True):
+    """The daemon's pulse, written at the end of every pass: `/readyz`, `status`, the
+    console and `/metrics` read it from any process."""
+
+    __tablename__ = "heartbeat"
+
+    name: str = Field(primary_key=True, max_length=64)  # "daemon"
+    pid: int
+    host: str = Field(max_length=255)
+    version: str = Field(max_length=32)
+    beat_at: datetime = Field(sa_type=UTCDateTime)
+    passes: int = 0  # since this process started
+    pass_seconds: float = 0.0  # the last pass
+    last_good_pass_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_problem: str | None = Field(default=None, sa_type=Text)  # of the last pass
 
 
 class ServiceSwitch(SQLModel, table=True):

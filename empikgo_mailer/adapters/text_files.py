@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
+
+from empikgo_mailer.adapters.import_columns import fold
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 # Importers parse and write this many rows at a time, so memory stays flat on any file.
@@ -39,6 +41,7 @@ class CsvTable:
     columns: tuple[str, ...]
     rows: Iterator[CsvRow]  # read lazily: a syntax error deep in the file raises UnreadableFile
     line_count: int  # physical lines after the header, for progress bars
+    found: dict[str, str] = field(default_factory=dict)  # field -> the header in the file
 
     def chunks(self, size: int = ROWS_PER_CHUNK) -> Iterator[list[CsvRow]]:
         """The rows in lists of `size`: importers write a chunk at a time, memory stays flat."""
@@ -88,16 +91,27 @@ def normalise_column(name: str) -> str:
     return name.strip().strip("\ufeff").strip().lower().replace(" ", "_")
 
 
-def parse_csv(text: str, required: Sequence[str], source: Path) -> CsvTable:
-    """Parse CSV text whose first non-empty line is the header."""
+def parse_csv(
+    text: str,
+    required: Sequence[str],
+    source: Path,
+    aliases: Mapping[str, str] | None = None,
+) -> CsvTable:
+    """Parse CSV text whose first non-empty line is the header. With `aliases` (a folded
+    header -> field, `import_columns`), headers are matched by any name a library system
+    exports; `found` then says which header became which field."""
     body = text.lstrip()
     skipped = text[: len(text) - len(body)].count("\n")  # blank lines before the header
     header_line = body.split("\n", 1)[0]
     reader = csv.reader(io.StringIO(body), delimiter=_delimiter(header_line))
     try:
-        columns = tuple(normalise_column(c) for c in next(reader))
+        headers = [h.strip().strip("\ufeff").strip() for h in next(reader)]
     except csv.Error as exc:
         raise UnreadableFile(f"Nie można odczytać nagłówka pliku {source}: {exc}") from None
+    if aliases is None:
+        columns = tuple(normalise_column(h) for h in headers)
+    else:
+        columns = tuple(aliases.get(fold(h), normalise_column(h)) for h in headers)
     duplicates = sorted({c for c in columns if columns.count(c) > 1 and c})
     if duplicates:
         raise UnreadableFile(f"Kolumny powtórzone w nagłówku {source}: {', '.join(duplicates)}")
@@ -105,9 +119,10 @@ def parse_csv(text: str, required: Sequence[str], source: Path) -> CsvTable:
     if missing:
         raise UnreadableFile(
             f"Brak kolumn w pliku {source}: {', '.join(missing)} "
-            f"(są: {', '.join(c for c in columns if c) or 'żadne'})"
+            f"(są: {', '.join(h for h in headers if h) or 'żadne'})"
         )
-    return CsvTable(columns, _rows(reader, columns, skipped, source), body.count("\n"))
+    found = {c: h for c, h in zip(columns, headers, strict=True) if c in required}
+    return CsvTable(columns, _rows(reader, columns, skipped, source), body.count("\n"), found)
 
 
 def _rows(reader: Any, columns: tuple[str, ...], skipped: int, source: Path) -> Iterator[CsvRow]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import signal
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -14,16 +13,19 @@ import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from empikgo_mailer import __version__
 from empikgo_mailer.adapters import schema
 from empikgo_mailer.adapters.pass_lock import PassBusy
 from empikgo_mailer.adapters.text_files import UnreadableFile
 from empikgo_mailer.config import (
+    EXAMPLE_CONFIG,
     ConfigError,
     imap_password_variable,
     read_environment,
 )
 from empikgo_mailer.domain.eligibility import Rule
 from empikgo_mailer.domain.explanations import (
+    OUTCOME_LABELS,
     RULE_LABELS,
     VERDICT_LABELS,
     explain,
@@ -51,6 +53,7 @@ from empikgo_mailer.entrypoints.cli_support import (
     PlatformType,
     ProgressBar,
     Runtime,
+    echo_columns,
     echo_problems,
     now_option,
     runtime_of,
@@ -58,6 +61,7 @@ from empikgo_mailer.entrypoints.cli_support import (
 from empikgo_mailer.entrypoints.click_pl import PolishGroup, polish_error
 from empikgo_mailer.entrypoints.daemon import Daemon
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.entrypoints.logs import LOG_FORMATS, LogFormat, configure_logging
 from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode
 from empikgo_mailer.handlers.errors import CommandRefused, CommandRejected
 from empikgo_mailer.handlers.patrons import ImportPatrons
@@ -75,12 +79,41 @@ T = TypeVar("T")
     help="Plik konfiguracji (domyślnie $EMPIKGO_CONFIG albo config/empikgo.toml).",
 )
 @click.option("-v", "--verbose", count=True, help="Więcej komunikatów w dzienniku (-vv: debug).")
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    help="Dziennik jako tekst albo JSON, jeden wiersz na zdarzenie "
+    "(domyślnie $EMPIKGO_LOG_FORMAT albo text).",
+)
+@click.version_option(
+    __version__,
+    "-V",
+    "--version",
+    prog_name="empikgo-mailer",
+    message="%(prog)s %(version)s",
+    help="Pokaż wersję programu i zakończ.",
+)
 @click.pass_context
-def cli(ctx: click.Context, config_option: str | None, verbose: int) -> None:
+def cli(
+    ctx: click.Context, config_option: str | None, verbose: int, log_format: LogFormat | None
+) -> None:
     """empikgo-mailer: kody Empik Go i Legimi dla czytelników biblioteki."""
+    env = read_environment()
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx.obj = Runtime(config_option, read_environment())
+    chosen = log_format or env.get("EMPIKGO_LOG_FORMAT", "text")
+    if chosen not in LOG_FORMATS:
+        raise click.BadParameter(
+            f"„{chosen}” — dozwolone: text, json", param_hint="EMPIKGO_LOG_FORMAT"
+        )
+    configure_logging(level, "json" if chosen == "json" else "text")
+    ctx.obj = Runtime(config_option, env)
+
+
+@cli.command("example-config")
+def example_config() -> int:
+    """Wypisz przykładową konfigurację z opisem każdej opcji (do skopiowania i edycji)."""
+    click.echo(EXAMPLE_CONFIG.read_text(encoding="utf-8"), nl=False)
+    return ExitCode.OK
 
 
 @cli.command()
@@ -111,8 +144,10 @@ def patrons() -> None:
 def patrons_import(ctx: click.Context, file: Path, now_text: str | None) -> int:
     """Wczytaj czytelników z pliku CSV (aktualizacja po numerze karty).
 
-    Kolumny: card_number, first_name, last_name, email, active, contact_confirmed_on,
-    balance. UTF-8 (z BOM lub bez), separator przecinek albo średnik.
+    Kolumny: numer karty, imię, nazwisko, e-mail, aktywny, data potwierdzenia danych,
+    saldo (nagłówki polskie albo card_number, first_name, last_name, email, active,
+    contact_confirmed_on, balance; inne nazwy: [import_columns.patrons] w konfiguracji).
+    UTF-8 (z BOM lub bez), separator przecinek, średnik albo tabulator.
     """
     runtime = runtime_of(ctx)
     app = runtime.app()
@@ -123,6 +158,7 @@ def patrons_import(ctx: click.Context, file: Path, now_text: str | None) -> int:
         )
     finally:
         bar.close()
+    echo_columns(report.columns)
     click.echo(
         f"Zaimportowano czytelników: {report.imported} (nowych: {report.created}, "
         f"zaktualizowanych: {report.updated}); odrzuconych wierszy: {len(report.rejected)}."
@@ -309,7 +345,12 @@ def run(ctx: click.Context, once: bool, now_text: str | None) -> int:
             )
             return ExitCode.DATABASE
         queued = sum(c.queued for c in report.collected.values())
-        decided = ", ".join(f"{k}: {v}" for k, v in sorted(report.decided.items())) or "brak"
+        decided = (
+            ", ".join(
+                f"{OUTCOME_LABELS.get(k, k)}: {v}" for k, v in sorted(report.decided.items())
+            )
+            or "brak"
+        )
         click.echo(
             f"Nowe prośby: {queued}; decyzje: {decided}; wysłane odpowiedzi: {report.sent.sent}."
         )
@@ -333,17 +374,19 @@ def run(ctx: click.Context, once: bool, now_text: str | None) -> int:
                 f"(sprawdź [branches.{branch_id}.imap] i hasło w {variable}).",
                 err=True,
             )
+        # Cron and monitoring see a server they could not reach; the rest of the pass was done.
+        if report.unreachable or report.smtp_unreachable:
+            return ExitCode.UNREACHABLE
         return ExitCode.OK
-    stop = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:
-        log.info("signal %d: finishing the current step", signum)
-        stop.set()
+        log.info("signal %d: finishing the current item", signum)
+        daemon.request_stop()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     log.info("mail daemon started")
-    daemon.run_forever(stop)
+    daemon.run_forever()
     log.info("mail daemon stopped")
     return ExitCode.OK
 

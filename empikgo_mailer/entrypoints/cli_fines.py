@@ -17,6 +17,7 @@ from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
 from empikgo_mailer.entrypoints.cli_support import (
     CardType,
     ProgressBar,
+    echo_columns,
     echo_problems,
     now_option,
     runtime_of,
@@ -87,8 +88,11 @@ def loans() -> None:
 def loans_import(ctx: click.Context, file: Path, now_text: str | None) -> int:
     """Wczytaj wypożyczenia z pliku CSV (aktualizacja po karcie, egzemplarzu i dacie).
 
-    Kolumny: card_number, item_barcode, location, borrowed_on, due_on, returned_on,
-    renewals_used, renewal_limit, on_hold. Daty RRRR-MM-DD albo DD.MM.RRRR.
+    Kolumny: numer karty, kod kreskowy, lokalizacja, data wypożyczenia, termin zwrotu,
+    data zwrotu, prolongaty, limit prolongat, rezerwacja (nagłówki polskie albo
+    card_number, item_barcode, location, borrowed_on, due_on, returned_on, renewals_used,
+    renewal_limit, on_hold; inne nazwy: [import_columns.loans] w konfiguracji).
+    Daty RRRR-MM-DD albo DD.MM.RRRR.
     """
     runtime = runtime_of(ctx)
     app = runtime.app()
@@ -97,6 +101,7 @@ def loans_import(ctx: click.Context, file: Path, now_text: str | None) -> int:
         report = app.handle(ImportLoans(file, actor="cli"), now=runtime.now(now_text), progress=bar)
     finally:
         bar.close()
+    echo_columns(report.columns)
     click.echo(
         f"Wypożyczenia: nowych {report.created}, zmienionych {report.updated}, "
         f"bez zmian {report.unchanged}; odrzuconych wierszy: {len(report.rejected)}."

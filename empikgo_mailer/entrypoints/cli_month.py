@@ -23,7 +23,7 @@ from empikgo_mailer.entrypoints.cli_support import (
     now_option,
     runtime_of,
 )
-from empikgo_mailer.entrypoints.click_pl import PolishGroup
+from empikgo_mailer.entrypoints.click_pl import PolishCommand, PolishGroup
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.handlers.activations import ImportActivations
 from empikgo_mailer.handlers.errors import CommandRejected
@@ -63,7 +63,7 @@ def legimi_claim(ctx: click.Context, card_number: str, now_text: str | None) -> 
     return ExitCode.OK
 
 
-@click.command()
+@click.command(cls=PolishCommand)
 @click.option("--host", metavar="ADRES", help="Adres nasłuchu (domyślnie z [web] host).")
 @click.option("--port", type=int, metavar="PORT", help="Port (domyślnie z [web] port).")
 @now_option
@@ -90,7 +90,7 @@ def web(ctx: click.Context, host: str | None, port: int | None, now_text: str | 
     return ExitCode.OK
 
 
-@click.command("activations")
+@click.command("activations", cls=PolishCommand)
 @click.argument("file", metavar="PLIK.csv", type=click.Path(path_type=Path))
 @click.option(
     "--platform",
@@ -247,7 +247,7 @@ def _print_report(report: MonthReport, branch_names: dict[str, str]) -> None:
             )
 
 
-@click.command()
+@click.command(cls=PolishCommand)
 @click.option("--month", "which", type=MonthType(), required=True, help="Miesiąc RRRR-MM.")
 @click.option("--csv", "csv_file", type=click.Path(path_type=Path), help="Zapisz też jako CSV.")
 @click.option(

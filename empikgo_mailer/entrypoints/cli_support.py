@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.month import InvalidMonth, Month
 from empikgo_mailer.domain.platforms import Platform
+from empikgo_mailer.entrypoints.logs import set_log_zone
 from empikgo_mailer.handlers.errors import CommandRejected
 
 PROGRESS_THRESHOLD = 2000
@@ -39,6 +40,7 @@ class Runtime:
         if self._app is None:
             path = config_path(self.config_option, self.env)
             self._app = bootstrap(load_settings(path, self.env))
+            set_log_zone(self._app.settings.timezone)
         if require_schema:
             current = schema.current_revision(self._app.db)
             if current is None:
@@ -156,3 +158,12 @@ class ProgressBar:
 def echo_problems(problems: Iterable[Any]) -> None:
     for problem in problems:
         click.echo(f"  linia {problem.line}: {problem.reason}")
+
+
+def echo_columns(found: Mapping[str, str]) -> None:
+    """Which header of the file was read as which field, so staff can check the mapping
+    (said only when some header is not the field's own name)."""
+    if all(name == header for name, header in found.items()):
+        return
+    used = "; ".join(f"{name} ← „{header}”" for name, header in found.items())
+    click.echo(f"Kolumny pliku: {used}.")

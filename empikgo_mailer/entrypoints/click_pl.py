@@ -8,23 +8,58 @@ from collections.abc import Sequence
 import click
 
 _HEADINGS = {"Options": "Opcje", "Commands": "Polecenia", "Arguments": "Argumenty"}
+# click's messages, piece by piece (a message can nest another: "Invalid value for X: ...").
 _ERRORS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^Missing option (.+?)\.?$"), r"Brak wymaganej opcji \1."),
-    (re.compile(r"^Missing argument (.+?)\.?$"), r"Brak wymaganego argumentu \1."),
-    (re.compile(r"^No such option: (.+?)$"), r"Nieznana opcja: \1"),
-    (re.compile(r"^No such command (.+?)\.?$"), r"Nieznane polecenie \1."),
-    (re.compile(r"^Option (.+?) requires an argument\.?$"), r"Opcja \1 wymaga wartości."),
-    (re.compile(r"^Got unexpected extra arguments? \((.+)\)$"), r"Nadmiarowe argumenty: \1"),
-    (re.compile(r"^Invalid value for (.+?): (.*)$", re.S), r"Niepoprawna wartość \1: \2"),
+    (re.compile(r"Missing option '?([^'\s]+)'?\.?"), r"Brak wymaganej opcji \1."),
+    (re.compile(r"Missing argument '?([^'\s]+)'?\.?"), r"Brak wymaganego argumentu \1."),
+    (re.compile(r"No such option:? '?([^'\s]+?)'?(\.|$)"), r"Nieznana opcja \1."),
+    (re.compile(r"No such command:? '?([^'\s]+?)'?(\.|$)"), r"Nieznane polecenie \1."),
+    (re.compile(r"Did you mean '?([^'?]+)'?\?\.?"), r"Czy chodziło o \1?"),
+    (re.compile(r"\(Possible options: (.+?)\)"), r"(możliwe: \1)"),
+    (re.compile(r"Option '?([^'\s]+)'? requires an argument\.?"), r"Opcja \1 wymaga wartości."),
+    (re.compile(r"Option '?([^'\s]+)'? does not take a value\.?"), r"Opcja \1 nie ma wartości."),
+    (re.compile(r"Got unexpected extra arguments? \((.+)\)"), r"Nadmiarowe argumenty: \1"),
+    (re.compile(r"Invalid value for (.+?): "), r"Niepoprawna wartość \1: "),
+    (
+        re.compile(r"'([^']*)' is not a valid integer( range)?\.?"),
+        r"„\1” to nie jest liczba całkowita.",
+    ),
+    (re.compile(r"'([^']*)' is not a valid float( range)?\.?"), r"„\1” to nie jest liczba."),
+    (re.compile(r"'([^']*)' is not one of (.+?)\.?$"), r"„\1” — dozwolone: \2."),
+    (re.compile(r"(\S+) is not in the range (.+?)\.?$"), r"\1 jest poza zakresem \2."),
+    (
+        re.compile(r"(File|Path|Directory) '(.+)' does not exist\.?"),
+        r"Nie ma takiej ścieżki: „\2”.",
+    ),
+    (re.compile(r"(File|Path|Directory) '(.+)' is a directory\.?"), r"„\2” to katalog, nie plik."),
     (re.compile(r"^Missing command\.?$"), r"Brak polecenia."),
 ]
 
 
+# click's own words in option lists: value types, defaults, the required mark.
+_TERMS = (
+    ("[required]", "[wymagane]"),
+    ("[default: ", "[domyślnie: "),
+    (" INTEGER", " LICZBA"),
+    (" FLOAT", " LICZBA"),
+    (" TEXT", " TEKST"),
+    (" PATH", " ŚCIEŻKA"),
+    (" FILENAME", " PLIK"),
+    (" FILE", " PLIK"),
+    (" DIRECTORY", " KATALOG"),
+)
+
+
+def _polish_terms(text: str) -> str:
+    for english, polish in _TERMS:
+        text = text.replace(english, polish)
+    return text
+
+
 def polish_error(message: str) -> str:
     for pattern, replacement in _ERRORS:
-        if pattern.match(message):
-            return pattern.sub(replacement, message)
-    return message
+        message = pattern.sub(replacement, message)
+    return message.replace(". .", ".").replace("..", ".").strip()
 
 
 class PolishFormatter(click.HelpFormatter):
@@ -37,7 +72,7 @@ class PolishFormatter(click.HelpFormatter):
     def write_dl(
         self, rows: Sequence[tuple[str, str]], col_max: int = 30, col_spacing: int = 2
     ) -> None:
-        polish = [(term, text.replace("[required]", "[wymagane]")) for term, text in rows]
+        polish = [(_polish_terms(term), _polish_terms(text)) for term, text in rows]
         super().write_dl(polish, col_max, col_spacing)
 
 

@@ -5,7 +5,14 @@ at their times in a background thread (each also once at start-up, to catch up).
 
 A mail pass holds the pass lock of its database, so a cron `run --once` overlapping the
 daemon never sends a reply twice. Inside a pass every phase of every branch fails
-alone: an error is logged and reported, and the other phases and branches go on."""
+alone: an error is logged and reported, and the other phases and branches go on. Every
+pass ends with a heartbeat in the database (`/readyz`, `status`, `/metrics`).
+
+Stopping (SIGTERM, Ctrl-C) takes well under 2 s: every loop asks `stop` before its next
+item (a decision, a reply, a batch of fetched mail), so the item in hand is committed or
+rolled back whole and nothing is sent twice; and a wait (IDLE, the pause between passes,
+a reconnect's backoff, a connection being opened) is cut short at once. Only waits are
+ever interrupted, never the work between a send and its record."""
 
 from __future__ import annotations
 
@@ -14,11 +21,13 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
+from empikgo_mailer.adapters.heartbeat import Pulse
 from empikgo_mailer.adapters.imap_mailbox import (
     CONNECTION_ERRORS,
     ImapMailbox,
@@ -43,6 +52,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 RECONNECT_PAUSES = (0.5, 2.0)  # within one run; run_forever tries again next round
 RECOVERABLE: tuple[type[BaseException], ...] = (MailboxUnavailable, *CONNECTION_ERRORS)
+WATCHERS_GRACE_SECONDS = 0.5  # IDLE threads are daemon threads: not waited for longer
+
+
+class StopRequested(BaseException):
+    """Raised by the stop signal inside a wait only (never in the middle of work); a
+    BaseException so that no `except Exception` of a phase swallows it."""
 
 
 @dataclass
@@ -54,6 +69,20 @@ class RunReport:
     seconds: dict[str, float] = field(default_factory=dict)  # per phase: collect, decide, ...
     jobs: dict[str, JobOutcome] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)  # phases that failed, in English (log)
+
+    @property
+    def smtp_unreachable(self) -> bool:
+        """The SMTP server could not be reached now, or its breaker kept it untried."""
+        return self.sent.unreachable is not None or self.sent.paused_until is not None
+
+    def problem(self) -> str | None:
+        """What went wrong in this pass, for the heartbeat; None when nothing did."""
+        problems = [f"mailbox {branch} unreachable" for branch in self.unreachable]
+        if self.sent.unreachable is not None:
+            problems.append(f"SMTP unreachable: {self.sent.unreachable}")
+        elif self.sent.paused_until is not None:
+            problems.append(f"SMTP paused until {self.sent.paused_until.isoformat()}")
+        return "; ".join(problems + self.errors) or None
 
     def add_time(self, phase: str, started: float) -> None:
         self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - started
@@ -81,32 +110,57 @@ class Daemon:
             address_key(branch.mailbox) for branch in app.settings.branches.values()
         )
         self.door = app.mail_door
+        self.pulse = Pulse(app.db)
+        self.stop = threading.Event()
+        self.wake = threading.Event()
+        self._in_wait = False
 
-    def _with_mailbox(self, branch: BranchSettings, work: Callable[[ImapMailbox], T]) -> T | None:
+    def request_stop(self) -> None:
+        """For a signal handler: finish the item in hand, cut any wait short."""
+        self.stop.set()
+        self.wake.set()
+        if self._in_wait:
+            raise StopRequested
+
+    @contextmanager
+    def _wait(self) -> Iterator[None]:
+        """A stretch of pure waiting (opening a connection, a backoff), safe to cut."""
+        if self.stop.is_set():
+            raise StopRequested
+        self._in_wait = True
+        try:
+            yield
+        finally:
+            self._in_wait = False
+
+    def _with_mailbox(self, branch: BranchSettings, work: Callable[[ImapMailbox], T]) -> T:
         """Run `work` on a fresh connection; reconnect with backoff after connection errors.
         Work is idempotent (positions and fingerprints are in the database). The link's
-        health is recorded for `status`."""
+        health is recorded for `status`; MailboxUnavailable when it could not be done."""
         link = f"imap:{branch.id}"
         for attempt in range(len(self.reconnect_pauses) + 1):
             mailbox = self.mailbox_factory(branch.imap)
             try:
-                mailbox.connect()
+                with self._wait():
+                    mailbox.connect()
                 result = work(mailbox)
                 self.links.worked(link, self.clock())
                 return result
             except MailboxNotConfigured as exc:
                 log.error("mailbox %s: %s", branch.id, exc)
                 self.links.failed(link, self.clock(), str(exc), pause_after)
-                return None
+                raise
             except RECOVERABLE as exc:
                 log.warning("mailbox %s: %s (attempt %d)", branch.id, exc, attempt + 1)
                 if attempt < len(self.reconnect_pauses):
-                    time.sleep(self.reconnect_pauses[attempt])
+                    with self._wait():
+                        self.stop.wait(self.reconnect_pauses[attempt])
                 else:
                     self.links.failed(link, self.clock(), f"{exc}", pause_after)
+                    raise MailboxUnavailable(str(exc)) from exc
             finally:
                 mailbox.close()
-        return None
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def run_once(self, wait_seconds: float | None = None) -> RunReport:
         """Jobs first: a month closed and a pool loaded before the first request is decided.
@@ -120,14 +174,26 @@ class Daemon:
 
     def run_mail(self, wait_seconds: float | None = None) -> RunReport:
         wait = self.app.settings.database_busy_timeout if wait_seconds is None else wait_seconds
+        started = time.perf_counter()
         with self.pass_lock.held(wait):
-            return self._pass()
+            report = self._pass()
+        try:
+            self.pulse.beat(self.clock(), time.perf_counter() - started, report.problem())
+        except Exception:
+            log.exception("the heartbeat could not be written")
+        return report
 
     def _phase(self, report: RunReport, name: str, work: Callable[[], T]) -> T | None:
         """One phase of one branch: timed, and failing alone."""
         started = time.perf_counter()
         try:
             return work()
+        except MailboxUnavailable as exc:
+            branch_id = name.split(":", maxsplit=1)[-1]
+            log.warning("%s: mailbox unreachable (%s); the rest of the pass goes on", name, exc)
+            if branch_id not in report.unreachable:
+                report.unreachable.append(branch_id)
+            return None
         except Exception as exc:
             log.exception("%s failed; the rest of the pass goes on", name)
             report.errors.append(f"{name}: {type(exc).__name__}: {exc}")
@@ -138,7 +204,11 @@ class Daemon:
     def _pass(self) -> RunReport:
         report = RunReport()
         for branch in self.app.settings.branches.values():
+            if self.stop.is_set():
+                return report
             self._branch_pass(report, branch)
+        if self.stop.is_set():
+            return report  # the replies wait in the outbox for the next start
         sent = self._phase(report, "send", lambda: asyncio.run(self._send()))
         if sent is not None:
             report.sent = sent
@@ -149,7 +219,13 @@ class Daemon:
 
         def collect_from(box: ImapMailbox) -> CollectReport:
             return collect(
-                branch.id, box, db=db, mail=mail, clock=clock, own_addresses=self.own_addresses
+                branch.id,
+                box,
+                db=db,
+                mail=mail,
+                clock=clock,
+                own_addresses=self.own_addresses,
+                should_stop=self.stop.is_set,
             )
 
         def file_into(box: ImapMailbox) -> FileReport:
@@ -158,26 +234,30 @@ class Daemon:
         collected = self._phase(
             report, f"collect:{branch.id}", partial(self._with_mailbox, branch, collect_from)
         )
-        if collected is None:
-            report.unreachable.append(branch.id)
-        else:
+        if collected is not None:
             report.collected[branch.id] = collected
         # The queue is in the database: it is decided even when the mailbox is down.
         decided = self._phase(
             report,
             f"decide:{branch.id}",
-            partial(decide_queue, branch.id, door=self.door, clock=clock),
+            partial(
+                decide_queue, branch.id, door=self.door, clock=clock, should_stop=self.stop.is_set
+            ),
         )
         if decided is not None:
             report.decided.update(decided.outcomes)
-        if collected is not None:  # filing waits for the mailbox to come back
+        if collected is not None and not self.stop.is_set():  # filing waits for the mailbox
             self._phase(report, f"file:{branch.id}", partial(self._with_mailbox, branch, file_into))
 
     async def _send(self) -> SendReport:
         with Outbox(self.app.db, new_owner()) as outbox:
             async with self.transport_factory(self.app.settings.smtp) as transport:
                 return await send_outbox(
-                    outbox=outbox, links=self.links, transport=transport, clock=self.clock
+                    outbox=outbox,
+                    links=self.links,
+                    transport=transport,
+                    clock=self.clock,
+                    should_stop=self.stop.is_set,
                 )
 
     def _seconds_to_next_opening(self) -> float:
@@ -189,37 +269,44 @@ class Daemon:
         upcoming = [(at - now).total_seconds() for at in openings if at is not None and at > now]
         return min(upcoming, default=float("inf"))
 
-    def run_forever(self, stop: threading.Event) -> None:
-        """Until `stop` is set; then the current step finishes and the loop ends."""
-        wake = threading.Event()
+    def run_forever(self) -> None:
+        """Until `request_stop`; the item in hand is finished, the rest waits its turn."""
         watchers = [
             threading.Thread(
-                target=self._watch, args=(branch, wake, stop), daemon=True, name=f"idle-{branch.id}"
+                target=self._watch, args=(branch,), daemon=True, name=f"idle-{branch.id}"
             )
             for branch in self.app.settings.branches.values()
         ]
         for watcher in watchers:
             watcher.start()
         scheduler = Jobs(self.app, self.clock).start()
-        while not stop.is_set():
-            try:
-                report = self.run_mail(wait_seconds=0)
-                if report.decided or report.sent.sent:
-                    log.info("decided %s; sent %d", dict(report.decided), report.sent.sent)
-            except PassBusy:
-                log.warning("another pass holds this database's mail lock; waiting for it")
-            except Exception:
-                log.exception("run failed; trying again after a pause")
-            timeout = min(self.app.settings.mail.poll_seconds, self._seconds_to_next_opening() + 1)
-            wake.wait(timeout)
-            wake.clear()
-        scheduler.shutdown(wait=True)
-        for watcher in watchers:
-            watcher.join(timeout=5)
+        try:
+            while not self.stop.is_set():
+                try:
+                    report = self.run_mail(wait_seconds=0)
+                    if report.decided or report.sent.sent:
+                        log.info("decided %s; sent %d", dict(report.decided), report.sent.sent)
+                except PassBusy:
+                    log.warning("another pass holds this database's mail lock; waiting for it")
+                except Exception:
+                    log.exception("run failed; trying again after a pause")
+                timeout = min(
+                    self.app.settings.mail.poll_seconds, self._seconds_to_next_opening() + 1
+                )
+                with self._wait():
+                    self.wake.wait(timeout)
+                self.wake.clear()
+        except StopRequested:
+            log.info("stop requested during a wait")
+        finally:
+            scheduler.shutdown(wait=True)
+            deadline = time.monotonic() + WATCHERS_GRACE_SECONDS
+            for watcher in watchers:
+                watcher.join(timeout=max(0.0, deadline - time.monotonic()))
 
-    def _watch(self, branch: BranchSettings, wake: threading.Event, stop: threading.Event) -> None:
+    def _watch(self, branch: BranchSettings) -> None:
         """Keep an IDLE open on the branch mailbox and wake the main loop on new mail."""
-        pause = 1.0
+        pause, stop, wake = 1.0, self.stop, self.wake
         while not stop.is_set():
             mailbox = self.mailbox_factory(branch.imap)
             try:

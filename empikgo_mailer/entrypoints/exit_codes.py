@@ -12,3 +12,4 @@ class ExitCode(IntEnum):
     REFUSED = 3  # the rules do not allow it: a code, a payment, a renewal (reason printed)
     BAD_INPUT = 4  # a file, a row or a value cannot be used (what was good is imported)
     DATABASE = 5  # the database is unreachable, locked or not initialised
+    UNREACHABLE = 6  # `run --once`, `doctor`: a mailbox or the SMTP server could not be reached

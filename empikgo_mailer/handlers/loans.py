@@ -17,9 +17,11 @@ from sqlmodel import Session
 
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.fines_store import FinesStore, LoanKey, loan_state, store_state
+from empikgo_mailer.adapters.import_columns import LOAN_COLUMNS, LOAN_FIELDS, with_library_names
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import Loan, Patron
 from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_flag, read_text
+from empikgo_mailer.config import ImportColumns
 from empikgo_mailer.domain.card_number import shown_card
 from empikgo_mailer.domain.fines import FineRuleBroken, LoanState, Location, check_balances
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
@@ -29,17 +31,7 @@ from empikgo_mailer.handlers.errors import CommandRefused, CommandRejected
 from empikgo_mailer.handlers.library import Library
 from empikgo_mailer.handlers.patrons import BadRow, RowProblem, no_progress, parsed_card
 
-COLUMNS = (
-    "card_number",
-    "item_barcode",
-    "location",
-    "borrowed_on",
-    "due_on",
-    "returned_on",
-    "renewals_used",
-    "renewal_limit",
-    "on_hold",
-)
+COLUMNS = LOAN_FIELDS
 _BARCODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9./_-]{0,63}$")
 
 
@@ -55,6 +47,7 @@ class LoansImportReport:
     updated: int = 0
     unchanged: int = 0
     rejected: list[RowProblem] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)  # field -> the header in the file
 
 
 @dataclass(frozen=True)
@@ -199,14 +192,17 @@ def import_loans(
     library: Library,
     now: datetime,
     progress: Callable[[int, int], None] = no_progress,
+    header_names: ImportColumns | None = None,
 ) -> LoansImportReport:
     """Upsert loans by card + barcode + borrowed_on; list bad rows by line.
 
     One transaction: a file that turns out broken half-way changes nothing.
     """
-    table = parse_csv(read_text(command.path), COLUMNS, command.path)
+    library_names = header_names.loans if header_names is not None else {}
+    aliases = with_library_names(LOAN_COLUMNS, library_names)
+    table = parse_csv(read_text(command.path), COLUMNS, command.path, aliases)
     today = library.calendar.today(now)
-    report = LoansImportReport()
+    report = LoansImportReport(columns=table.found)
     first_line: dict[tuple[str, str, date], int] = {}
     done = 0
     with db.transaction() as session:

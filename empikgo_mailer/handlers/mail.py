@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -219,17 +220,25 @@ def _decide_safely(
     return MailOutcome.FAILED
 
 
-def decide_queue(branch_id: str, *, door: MailDoor, clock: Clock) -> DecideReport:
+def decide_queue(
+    branch_id: str,
+    *,
+    door: MailDoor,
+    clock: Clock,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> DecideReport:
     """Decide the branch's queue strictly in receipt order, only while the branch is open.
 
     Decisions are committed in batches: each decision, its code and its reply always share
     one transaction; a batch is several of them committed together, and a savepoint per
-    request lets one failing message be set aside alone.
+    request lets one failing message be set aside alone. `should_stop` is asked before
+    every decision: a daemon told to stop commits what it decided and leaves the rest
+    queued, in order, for the next pass.
     """
     branch = door.library.branch(branch_id)
     calendar = door.library.calendar
     report = DecideReport()
-    while calendar.is_open(branch.hours, clock()):
+    while calendar.is_open(branch.hours, clock()) and not should_stop():
         report.open = True
         with door.db.transaction() as session:
             queue = MailQueue(session)
@@ -239,7 +248,7 @@ def decide_queue(branch_id: str, *, door: MailDoor, clock: Clock) -> DecideRepor
             replies_today = queue.replies_since(senders, day_start)
             for request in batch:
                 now = clock()
-                if not calendar.is_open(branch.hours, now):
+                if not calendar.is_open(branch.hours, now) or should_stop():
                     break
                 outcome = _decide_safely(
                     queue,
@@ -250,6 +259,11 @@ def decide_queue(branch_id: str, *, door: MailDoor, clock: Clock) -> DecideRepor
                     now=now,
                 )
                 report.outcomes[outcome] += 1
+                # The request id and outcome only: never the code, the card or the address.
+                log.info(
+                    "request decided",
+                    extra={"request_id": request.id, "branch": branch_id, "outcome": outcome},
+                )
         if len(batch) < DECISION_BATCH:
             break
     return report

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -46,7 +47,12 @@ def new_owner() -> str:
 
 
 async def send_outbox(
-    *, outbox: Outbox, links: Links, transport: Transport, clock: Clock
+    *,
+    outbox: Outbox,
+    links: Links,
+    transport: Transport,
+    clock: Clock,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> SendReport:
     """Send every due reply. Call with the pass lock held: leases of passes that died
     are taken back first, so their replies go out now rather than after the lease."""
@@ -59,18 +65,28 @@ async def send_outbox(
     if taken_back:
         log.warning("%d replies were claimed by a pass that died; sending them now", taken_back)
     try:
-        await _send_due(outbox, links, transport, clock, report)
+        await _send_due(
+            outbox, links, transport=transport, clock=clock, report=report, should_stop=should_stop
+        )
     finally:
         outbox.release_mine()
     return report
 
 
 async def _send_due(
-    outbox: Outbox, links: Links, transport: Transport, clock: Clock, report: SendReport
+    outbox: Outbox,
+    links: Links,
+    *,
+    transport: Transport,
+    clock: Clock,
+    report: SendReport,
+    should_stop: Callable[[], bool],
 ) -> None:
     connected = False
-    while batch := outbox.claim(clock(), CLAIM_BATCH):
+    while not should_stop() and (batch := outbox.claim(clock(), CLAIM_BATCH)):
         for reply in batch:
+            if should_stop():
+                return  # the claimed rest is released (release_mine) for the next pass
             delivery = await _deliver(transport, reply, second_chance=connected)
             now = clock()
             if delivery.result is SendResult.UNREACHABLE:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -337,7 +337,10 @@ def collect(
     mail: MailSettings,
     clock: Clock,
     own_addresses: frozenset[str] = frozenset(),
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> CollectReport:
+    """Record every new message, a fetch batch at a time; a stop request is honoured
+    between batches (the position moves with the rows it covers)."""
     report = CollectReport()
     with db.transaction() as session:
         last_uid, renumbered = MailQueue(session).position(branch_id, mailbox.uidvalidity)
@@ -345,6 +348,8 @@ def collect(
         log.warning("mailbox %s was renumbered (UIDVALIDITY changed): reading it again", branch_id)
     uids = mailbox.uids_after(last_uid)
     for start in range(0, len(uids), mail.fetch_batch):
+        if should_stop():
+            break
         chunk = uids[start : start + mail.fetch_batch]
         now = clock()
         fetched = mailbox.fetch(chunk, mail.max_message_bytes)

@@ -9,23 +9,21 @@ from pathlib import Path
 from typing import Any
 
 from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.import_columns import (
+    PATRON_COLUMNS,
+    PATRON_FIELDS,
+    with_library_names,
+)
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_flag, read_text
+from empikgo_mailer.config import ImportColumns
 from empikgo_mailer.domain.addresses import valid_address
 from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
 from empikgo_mailer.domain.money import InvalidAmount, parse_pln
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
 from empikgo_mailer.handlers.command import Command
 
-COLUMNS = (
-    "card_number",
-    "first_name",
-    "last_name",
-    "email",
-    "active",
-    "contact_confirmed_on",
-    "balance",
-)
+COLUMNS = PATRON_FIELDS
 _ACTIVE = {"aktywny", "aktywne", "aktywna"}
 _INACTIVE = {"nieaktywny", "nieaktywne", "nieaktywna"}
 
@@ -66,6 +64,7 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     rejected: list[RowProblem] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)  # field -> the header in the file
 
     @property
     def imported(self) -> int:
@@ -140,6 +139,7 @@ def import_patrons(
     db: Database,
     now: datetime,
     progress: Progress = no_progress,
+    header_names: ImportColumns | None = None,
 ) -> ImportReport:
     """Upsert the good rows and list the bad ones with their line numbers.
 
@@ -147,8 +147,10 @@ def import_patrons(
     are then parsed and written in chunks (to keep memory flat on large files) inside one
     transaction, so a file that turns out broken half-way changes nothing.
     """
-    table = parse_csv(read_text(command.path), COLUMNS, command.path)
-    report = ImportReport()
+    library_names = header_names.patrons if header_names is not None else {}
+    aliases = with_library_names(PATRON_COLUMNS, library_names)
+    table = parse_csv(read_text(command.path), COLUMNS, command.path, aliases)
+    report = ImportReport(columns=table.found)
     first_line: dict[str, int] = {}
     done = 0
     with db.transaction() as session:

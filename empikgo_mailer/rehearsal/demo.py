@@ -31,7 +31,7 @@ from pathlib import Path
 
 import click
 
-from empikgo_mailer.config import load_settings
+from empikgo_mailer.config import EXAMPLE_CONFIG, load_settings
 from empikgo_mailer.domain.calendar import LibraryCalendar
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.rehearsal.dovecot import DovecotServer, DovecotUnavailable
@@ -83,10 +83,9 @@ def _checkout() -> Path:
 
 def _config(root: Path, checkout: Path, imap_port: int, smtp_port: int) -> Path:
     """The example configuration, pointed at the throwaway servers and directory."""
-    text = (checkout / "config" / "empikgo.example.toml").read_text(encoding="utf-8")
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
     replacements = {
         'data_dir = "../data"': f'data_dir = "{root / "data"}"',
-        'templates_dir = "../templates"': f'templates_dir = "{checkout / "templates"}"',
         'host = "imap.example.org"': 'host = "127.0.0.1"',
         "port = 993": f"port = {imap_port}",
         'security = "ssl"': 'security = "none"',
@@ -99,7 +98,7 @@ def _config(root: Path, checkout: Path, imap_port: int, smtp_port: int) -> Path:
     }
     for old, new in replacements.items():
         if old not in text:
-            raise DemoError(f"config/empikgo.example.toml nie ma już linii {old!r}.")
+            raise DemoError(f"przykładowa konfiguracja nie ma już linii {old!r}.")
         text = text.replace(old, new)
     path = root / "empikgo.toml"
     path.write_text(text, encoding="utf-8")

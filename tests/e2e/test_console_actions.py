@@ -102,7 +102,7 @@ class Library:
 
 
 LOANS = """card_number;item_barcode;location;borrowed_on;due_on;returned_on;renewals_used;renewal_limit;on_hold
-1000003;0000555501;glowna;2026-09-01;2026-10-01;2026-10-05;0;2;nie
+1000003;0000555501;multimedia;2026-09-01;2026-10-01;2026-10-05;0;2;nie
 """
 
 
@@ -245,7 +245,7 @@ def test_a_desk_issue_prints_its_slip_and_a_payment_clears_a_fine(
     page.get_by_role("link", name="Konto czytelnika: kody, blokady, opłaty").click()
     expect(page.get_by_role("heading", name="Ewa Wójcik — karta 1000003")).to_be_visible()
     expect(page.locator("dl.facts")).to_contain_text("1,20 zł")
-    page.get_by_label("Biblioteka").select_option("glowna")
+    page.get_by_label("Biblioteka").select_option("multimedia")
     page.get_by_label("Kwota (zł)").fill("1,20")
     page.get_by_label("Sposób").select_option("cash")
     no_serious_violations(page)

@@ -56,7 +56,7 @@ def test_the_ledger_in_text_and_json(desk: Cli) -> None:
     assert (document["outstanding_grosze"], document["blocked"]) == (360 + 60, True)
     glowna, fizyka = document["locations"]
     assert (glowna["id"], glowna["balance_grosze"], glowna["accepts_transfers"]) == (
-        "glowna",
+        "multimedia",
         360,
         True,
     )
@@ -98,7 +98,7 @@ def test_amounts_written_either_way_mean_the_same(
         "--card",
         "1000009",
         "--location",
-        "glowna",
+        "multimedia",
         "--amount",
         amount,
         "--method",
@@ -130,7 +130,7 @@ def test_amounts_written_either_way_mean_the_same(
         (
             ["--amount", "1", "--location", "mars"],
             ExitCode.BAD_INPUT,
-            "Nieznana lokalizacja „mars” (są: glowna, filia, fizyka).",
+            "Nieznana lokalizacja „mars” (są: multimedia, w63, czytelnia-naukowa).",
         ),
         (
             ["--amount", "1", "--proof"],
@@ -142,7 +142,7 @@ def test_amounts_written_either_way_mean_the_same(
 def test_a_bad_payment_is_one_clear_line_and_records_nothing(
     desk: Cli, args: list[str], exit_code: ExitCode, message: str
 ) -> None:
-    base = {"--card": "1000009", "--location": "glowna", "--method": "cash"}
+    base = {"--card": "1000009", "--location": "multimedia", "--method": "cash"}
     for flag, value in zip(args[::2], args[1::2], strict=False):
         base[flag] = value
     argv = [item for pair in base.items() for item in pair]
@@ -185,7 +185,7 @@ def test_desk_events_and_their_refusals(desk: Cli) -> None:
         "--card",
         "1000007",
         "--location",
-        "glowna",
+        "multimedia",
         "--amount",
         "2,10",
         "--method",
@@ -217,17 +217,17 @@ def test_loans_import_reports_bad_rows_and_a_second_import_changes_nothing(
     export = tmp_path / "loans.csv"
     export.write_text(
         HEADER
-        + "1000001;K-1;glowna;2026-10-01;2026-11-10;;0;2;nie\n"  # 2: good
-        + "1000099;K-2;glowna;2026-10-01;2026-11-10;;0;2;nie\n"  # 3: unknown card
+        + "1000001;K-1;multimedia;2026-10-01;2026-11-10;;0;2;nie\n"  # 2: good
+        + "1000099;K-2;multimedia;2026-10-01;2026-11-10;;0;2;nie\n"  # 3: unknown card
         + "1000001;K-3;mars;2026-10-01;2026-11-10;;0;2;nie\n"  # 4: unknown location
-        + "1000001;K-4;glowna;2026-10-01;31.02.2026;;0;2;nie\n"  # 5: no such day
-        + "1000001;K-5;glowna;2026-10-01;2026-09-01;;0;2;nie\n"  # 6: due before lent
-        + "1000001;K-6;glowna;2026-10-01;2026-11-10;2026-12-01;0;2;nie\n"  # 7: returned later
-        + "1000001;K-7;glowna;2026-10-01;2026-11-10;;3;2;nie\n"  # 8: renewals over limit
-        + "1000001;K-8;glowna;2026-10-01;2026-11-10;;0;2;może\n"  # 9: hold?
-        + "1000001;K-1;glowna;2026-10-01;2026-11-10;;0;2;nie\n"  # 10: repeated
-        + "1000001;;glowna;2026-10-01;2026-11-10;;0;2;nie\n"  # 11: no barcode
-        + "1000001;K-9;filia;01.10.2026;10.11.2026;12.11.2026;1;3;tak\n",  # 12: good
+        + "1000001;K-4;multimedia;2026-10-01;31.02.2026;;0;2;nie\n"  # 5: no such day
+        + "1000001;K-5;multimedia;2026-10-01;2026-09-01;;0;2;nie\n"  # 6: due before lent
+        + "1000001;K-6;multimedia;2026-10-01;2026-11-10;2026-12-01;0;2;nie\n"  # 7: returned later
+        + "1000001;K-7;multimedia;2026-10-01;2026-11-10;;3;2;nie\n"  # 8: renewals over limit
+        + "1000001;K-8;multimedia;2026-10-01;2026-11-10;;0;2;może\n"  # 9: hold?
+        + "1000001;K-1;multimedia;2026-10-01;2026-11-10;;0;2;nie\n"  # 10: repeated
+        + "1000001;;multimedia;2026-10-01;2026-11-10;;0;2;nie\n"  # 11: no barcode
+        + "1000001;K-9;w63;01.10.2026;10.11.2026;12.11.2026;1;3;tak\n",  # 12: good
         encoding="utf-8",
     )
     code, out, _ = cli("loans", "import", str(export), NOW)
@@ -235,7 +235,7 @@ def test_loans_import_reports_bad_rows_and_a_second_import_changes_nothing(
     assert out.splitlines() == [
         "Wypożyczenia: nowych 2, zmienionych 0, bez zmian 0; odrzuconych wierszy: 9.",
         "  linia 3: card_number: nie ma czytelnika z kartą 1000099",
-        "  linia 4: location: Nieznana lokalizacja „mars” (są: glowna, filia, fizyka).",
+        "  linia 4: location: Nieznana lokalizacja „mars” (są: multimedia, w63, czytelnia-naukowa).",
         "  linia 5: due_on: „31.02.2026” to nie jest data (np. 2027-03-31 albo 31.03.2027)",
         "  linia 6: due_on: termin zwrotu przed datą wypożyczenia",
         "  linia 7: returned_on: zwrot przed wypożyczeniem albo w przyszłości",
@@ -254,7 +254,7 @@ def test_loans_import_reports_bad_rows_and_a_second_import_changes_nothing(
 
     # The library system records the return a day later: the fine stops at that day.
     export.write_text(
-        HEADER + "1000001;K-1;glowna;2026-10-01;2026-11-10;2026-11-13;0;2;nie\n", encoding="utf-8"
+        HEADER + "1000001;K-1;multimedia;2026-10-01;2026-11-10;2026-11-13;0;2;nie\n", encoding="utf-8"
     )
     code, out, _ = cli("loans", "import", str(export), NOW)
     assert (code, out.splitlines()[0]) == (
@@ -273,7 +273,7 @@ def test_bank_postings_count_once_however_often_they_are_listed(desk: Cli, tmp_p
         "--card",
         "1000007",
         "--location",
-        "glowna",
+        "multimedia",
         "--amount",
         "2,10",
         "--method",
@@ -289,11 +289,11 @@ def test_bank_postings_count_once_however_often_they_are_listed(desk: Cli, tmp_p
     statement = tmp_path / "bank.csv"
     statement.write_text(
         "posting_id,posted_on,card_number,location,amount\n"
-        'PKO/2026/11/0001,2026-11-18,1000007,glowna,"2,10"\n'
-        'PKO/2026/11/0001,2026-11-18,1000007,glowna,"2,10"\n'
-        'PKO/2026/11/0002,2026-11-18,1000007,fizyka,"0,30"\n'
-        'PKO/2026/11/0003,2026-11-18,1000007,glowna,"-2,10"\n'
-        'PKO/2026/11/0004,2026-11-18,1000099,glowna,"2,10"\n',
+        'PKO/2026/11/0001,2026-11-18,1000007,multimedia,"2,10"\n'
+        'PKO/2026/11/0001,2026-11-18,1000007,multimedia,"2,10"\n'
+        'PKO/2026/11/0002,2026-11-18,1000007,czytelnia-naukowa,"0,30"\n'
+        'PKO/2026/11/0003,2026-11-18,1000007,multimedia,"-2,10"\n'
+        'PKO/2026/11/0004,2026-11-18,1000099,multimedia,"2,10"\n',
         encoding="utf-8",
     )
     code, out, _ = desk("fines", "post-transfers", str(statement), "--now=2026-11-18T12:00")

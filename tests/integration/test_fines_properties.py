@@ -47,7 +47,7 @@ class Deps(TypedDict):
     library: Library
 
 
-LOCATIONS = ("glowna", "filia", "fizyka")
+LOCATIONS = ("multimedia", "w63", "czytelnia-naukowa")
 BARCODES = ("A", "B", "C", "D")
 START = date(2026, 11, 1)
 _cards = itertools.count(1)

@@ -79,17 +79,17 @@ security = "none"
 username = "w63"
 timeout_seconds = 10
 
-[locations.glowna]
+[locations.multimedia]
 name = "Biblioteka Główna"
 accepts_transfers = true
 
-[locations.filia]
+[locations.w63]
 name = "Filia nr 1"
 daily_rate = "0.50"
 accepts_transfers = true
 renewal_days = 14
 
-[locations.fizyka]
+[locations.czytelnia-naukowa]
 name = "Biblioteka Wydziału Fizyki"
 accepts_transfers = false
 """
