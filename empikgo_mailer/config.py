@@ -131,6 +131,10 @@ class WebSettings:
     session_idle_minutes: int = 30  # a session unused this long ends
     https: bool = False  # served behind HTTPS: session cookies are marked Secure
     pool_low_warning: int = 10  # the dashboard warns when a pool has this few codes left
+    # /readyz fails when the daemon's last pass ended longer ago than this.
+    heartbeat_max_age_seconds: int = 300
+    # /metrics asks for this bearer token when set (EMPIKGO_METRICS_TOKEN).
+    metrics_token: Secret | None = None
 
 
 @dataclass(frozen=True)
@@ -467,9 +471,11 @@ def _web(root: _Table, env: Mapping[str, str]) -> WebSettings:
             "session_idle_minutes",
             "https",
             "pool_low_warning",
+            "heartbeat_max_age_seconds",
         }
     )
     token = env.get("EMPIKGO_API_TOKEN")
+    metrics_token = env.get("EMPIKGO_METRICS_TOKEN")
     return WebSettings(
         host=web.text("host", "127.0.0.1"),
         port=web.integer("port", 8080, 1, 65535),
@@ -478,6 +484,8 @@ def _web(root: _Table, env: Mapping[str, str]) -> WebSettings:
         session_idle_minutes=web.integer("session_idle_minutes", 30, 1, 24 * 60),
         https=web.flag("https", False),
         pool_low_warning=web.integer("pool_low_warning", 10, 0, 100_000),
+        heartbeat_max_age_seconds=web.integer("heartbeat_max_age_seconds", 300, 10, 86_400),
+        metrics_token=Secret(metrics_token) if metrics_token else None,
     )
 
 

@@ -346,9 +346,7 @@ def run(ctx: click.Context, once: bool, now_text: str | None) -> int:
             return ExitCode.DATABASE
         queued = sum(c.queued for c in report.collected.values())
         decided = (
-            ", ".join(
-                f"{OUTCOME_LABELS.get(k, k)}: {v}" for k, v in sorted(report.decided.items())
-            )
+            ", ".join(f"{OUTCOME_LABELS.get(k, k)}: {v}" for k, v in sorted(report.decided.items()))
             or "brak"
         )
         click.echo(

@@ -16,7 +16,13 @@ from empikgo_mailer.domain.queue_status import QueueStatus
 from empikgo_mailer.entrypoints.cli_support import MonthType, now_option, runtime_of
 from empikgo_mailer.entrypoints.click_pl import PolishCommand
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
-from empikgo_mailer.entrypoints.overview import link_label, link_text, overview, since_text
+from empikgo_mailer.entrypoints.overview import (
+    heartbeat_text,
+    link_label,
+    link_text,
+    overview,
+    since_text,
+)
 from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS, JobStatus
 from empikgo_mailer.handlers.service import ServiceState
 
@@ -114,6 +120,19 @@ def status(
                 }
                 for job in jobs
             ],
+            "daemon": (
+                None
+                if seen.heartbeat is None
+                else {
+                    "last_pass_at": _iso(seen.heartbeat.beat_at, local),
+                    "last_good_pass_at": _iso(seen.heartbeat.last_good_pass_at, local),
+                    "pass_seconds": seen.heartbeat.pass_seconds,
+                    "last_problem": seen.heartbeat.last_problem,
+                    "pid": seen.heartbeat.pid,
+                    "host": seen.heartbeat.host,
+                    "version": seen.heartbeat.version,
+                }
+            ),
             "dropped_files": [
                 {
                     "kind": f.kind,
@@ -144,6 +163,8 @@ def status(
             f"{pool.issued:>6}  {pool.left:>7}"
         )
     _echo_mail(queues, links, now, local)
+    max_age = app.settings.web.heartbeat_max_age_seconds
+    click.echo(f"Demon poczty: {heartbeat_text(seen.heartbeat, now, local, max_age)}")
     _echo_services(services, local)
     _echo_jobs(jobs, dropped, local)
     return ExitCode.OK

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from empikgo_mailer.adapters.heartbeat import Pulse
 from empikgo_mailer.adapters.outbox import Links
 from empikgo_mailer.adapters.store import PoolCount
-from empikgo_mailer.adapters.tables import DroppedFile, LinkState
+from empikgo_mailer.adapters.tables import DroppedFile, Heartbeat, LinkState
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.polish import age_text, moment_text
@@ -32,6 +33,7 @@ class Overview:
     services: list[ServiceState]
     jobs: list[JobStatus]
     dropped: list[DroppedFile]
+    heartbeat: Heartbeat | None = None  # the daemon's last pass
 
 
 def overview(
@@ -61,6 +63,7 @@ def overview(
         services=app.handle(ShowServices()),
         jobs=job_statuses(app, now),
         dropped=app.handle(ShowDroppedFiles()),
+        heartbeat=Pulse(app.db).read(),
     )
 
 
@@ -91,4 +94,19 @@ def link_text(link: LinkState, now: datetime, local: Local) -> str:
             text += f"; następna próba {moment_text(local(link.retry_at))}"
         else:
             text += "; następna próba przy najbliższej wysyłce"
+    return text
+
+
+def heartbeat_text(beat: Heartbeat | None, now: datetime, local: Local, max_age: int) -> str:
+    """The daemon's pulse for staff: when its last mail pass ended, and whether that is
+    recent enough (the same limit as /readyz)."""
+    if beat is None:
+        return "NIE DZIAŁA — jeszcze żaden przebieg (uruchom „empikgo-mailer run”)"
+    age = (now - beat.beat_at).total_seconds()
+    when = f"{moment_text(local(beat.beat_at))} ({age_text(age)} temu)"
+    if age > max_age:
+        return f"NIE ODPOWIADA — ostatni przebieg {when}"
+    text = f"działa — ostatni przebieg {when}, trwał {beat.pass_seconds:.1f} s".replace(".", ",", 1)
+    if beat.last_problem:
+        text += "; były problemy (szczegóły w „Połączenia”)"
     return text

@@ -26,6 +26,7 @@ from empikgo_mailer.domain.card_number import CardNumber
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.entrypoints.console.pages import add_console
+from empikgo_mailer.entrypoints.operations_web import add_operations
 from empikgo_mailer.handlers.legimi import ClaimLegimiCode
 
 CLAIMS_PATH = "/api/legimi/claims"
@@ -163,9 +164,6 @@ def create_web_app(app: App, clock: Clock, *, limiter: RateLimiter | None = None
             repeated=answer.repeated,
         )
 
-    @api.get("/healthz", summary="Czy serwis działa", include_in_schema=False)
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
+    add_operations(api, app, clock)
     add_console(api, app, clock)
     return api

@@ -34,7 +34,13 @@ from empikgo_mailer.entrypoints.console.security import (
     new_token,
     set_cookie,
 )
-from empikgo_mailer.entrypoints.overview import link_label, link_text, overview, since_text
+from empikgo_mailer.entrypoints.overview import (
+    heartbeat_text,
+    link_label,
+    link_text,
+    overview,
+    since_text,
+)
 from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.mail_status import ShowMailStatus
@@ -277,6 +283,9 @@ def dashboard_context(app: App, branch: BranchSettings, now: datetime) -> dict[s
             }
             for link in seen.links
         ],
+        "daemon": heartbeat_text(
+            seen.heartbeat, now, local, app.settings.web.heartbeat_max_age_seconds
+        ),
         "jobs": jobs,
         "files": [
             {

@@ -1,0 +1,139 @@
+"""The IT person's endpoints on the `web` process: `/healthz` (the process answers),
+`/readyz` (the database answers, its schema is this version's, the daemon's heartbeat is
+fresh) and `/metrics` (Prometheus text format, read from the database at each scrape, so
+it shows what the daemon did in its own process)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from empikgo_mailer import __version__
+from empikgo_mailer.adapters import schema
+from empikgo_mailer.adapters.operations_queries import figures, heartbeat, ping
+from empikgo_mailer.bootstrap import App
+from empikgo_mailer.domain.clock import Clock
+from empikgo_mailer.domain.month import Month
+
+
+def readiness(app: App, clock: Clock) -> tuple[bool, dict[str, str]]:
+    """Each check's verdict in a few English words (for IT and load balancers)."""
+    checks: dict[str, str] = {}
+    try:
+        ping(app.db)
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+        return False, checks
+    current, head = schema.current_revision(app.db), schema.head_revision()
+    checks["schema"] = "ok" if current == head else f"at {current}, this version needs {head}"
+    beat = heartbeat(app.db) if current == head else None
+    limit = app.settings.web.heartbeat_max_age_seconds
+    if beat is None:
+        checks["daemon"] = "no heartbeat yet (is `empikgo-mailer run` started?)"
+    else:
+        age = (clock() - beat.beat_at).total_seconds()
+        fresh = age <= limit
+        checks["daemon"] = (
+            f"ok, last pass {age:.0f} s ago" if fresh else f"stale: last pass {age:.0f} s ago"
+        )
+    ready = all(v.startswith("ok") for v in checks.values())
+    return ready, checks
+
+
+class DatabaseCollector(Collector):
+    def __init__(self, app: App, clock: Clock) -> None:
+        self.app, self.clock = app, clock
+
+    def collect(self) -> Iterator[Metric]:
+        now = self.clock()
+        found = figures(self.app.db, str(Month.of(self.app.library.calendar.today(now))))
+        waiting = GaugeMetricFamily(
+            "empikgo_requests_waiting", "E-mail requests queued, per branch", labels=["branch"]
+        )
+        set_aside = GaugeMetricFamily(
+            "empikgo_messages_set_aside", "Messages waiting for staff", labels=["branch"]
+        )
+        for branch in self.app.settings.branches:
+            waiting.add_metric([branch], found.waiting.get(branch, 0))
+            set_aside.add_metric([branch], found.set_aside.get(branch, 0))
+        decisions = CounterMetricFamily(
+            "empikgo_decisions", "E-mail requests decided, by outcome", labels=["branch", "outcome"]
+        )
+        for (branch, outcome), count in sorted(found.decisions.items()):
+            decisions.add_metric([branch, outcome], count)
+        codes = GaugeMetricFamily(
+            "empikgo_codes_left",
+            "Codes not yet given in this month's pools",
+            labels=["platform", "pool", "month"],
+        )
+        for (platform, pool, month), count in sorted(found.codes_left.items()):
+            codes.add_metric([platform, pool, month], count)
+        replies = CounterMetricFamily("empikgo_replies", "Replies by result", labels=["result"])
+        for result in ("sent", "failed"):
+            replies.add_metric([result], found.replies.get(result, 0))
+        pending = GaugeMetricFamily("empikgo_replies_pending", "Replies waiting to be sent")
+        pending.add_metric([], found.replies.get("pending", 0))
+        errors = CounterMetricFamily(
+            "empikgo_link_errors", "IMAP and SMTP errors", labels=["protocol", "link"]
+        )
+        up = GaugeMetricFamily(
+            "empikgo_link_up", "1 when the last contact worked", labels=["protocol", "link"]
+        )
+        for link in found.links:
+            protocol = link.link.split(":", maxsplit=1)[0]
+            errors.add_metric([protocol, link.link], link.errors_total)
+            up.add_metric([protocol, link.link], 1 if link.ok else 0)
+        yield from (waiting, set_aside, decisions, codes, replies, pending, errors, up)
+        beat = found.heartbeat
+        if beat is not None:
+            yield GaugeMetricFamily(
+                "empikgo_pass_duration_seconds",
+                "How long the last mail pass took",
+                value=beat.pass_seconds,
+            )
+            yield GaugeMetricFamily(
+                "empikgo_heartbeat_timestamp_seconds",
+                "When the daemon's last pass ended",
+                value=beat.beat_at.timestamp(),
+            )
+            if beat.last_good_pass_at is not None:
+                yield GaugeMetricFamily(
+                    "empikgo_last_good_pass_timestamp_seconds",
+                    "When a pass last ended with every server reached",
+                    value=beat.last_good_pass_at.timestamp(),
+                )
+        info = GaugeMetricFamily("empikgo_info", "The running version", labels=["version"])
+        info.add_metric([__version__], 1)
+        yield info
+
+
+def add_operations(api: FastAPI, app: App, clock: Clock) -> None:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector(app, clock))
+    token = app.settings.web.metrics_token
+
+    @api.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/readyz", include_in_schema=False)
+    def ready() -> JSONResponse:
+        ok, checks = readiness(app, clock)
+        body: dict[str, Any] = {"status": "ok" if ok else "not ready", "checks": checks}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @api.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        if token is not None:
+            given = request.headers.get("authorization", "").removeprefix("Bearer ")
+            if not hmac.compare_digest(given.encode(), token.value.encode()):
+                return Response("401\n", status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
