@@ -116,6 +116,9 @@ class MailSettings:
     idle_renew_seconds: int
     poll_seconds: int
     folders: MailFolders
+    # Every reply is also appended here in its branch mailbox, so staff see in their mail
+    # client what each reader was told; None (an empty name) switches the copies off.
+    sent_folder: str | None = "Sent"
 
 
 @dataclass(frozen=True)
@@ -442,6 +445,7 @@ def _mail(root: _Table) -> MailSettings:
             "idle_renew_seconds",
             "poll_seconds",
             "folders",
+            "sent_folder",
         }
     )
     folders = mail.table("folders", required=False)
@@ -458,6 +462,7 @@ def _mail(root: _Table) -> MailSettings:
             rejected=folders.text("rejected", "Empik Go - odmowy"),
             staff=folders.text("staff", "Empik Go - dla obsługi"),
         ),
+        sent_folder=mail.text("sent_folder", "Sent").strip() or None,
     )
 
 
@@ -573,7 +578,9 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
     except (ZoneInfoNotFoundError, ValueError):
         raise root.error("timezone", f"nieznana strefa czasowa: {zone_name!r}") from None
 
-    data_dir = (path.parent / root.text("data_dir", "data")).resolve()
+    # A container (or a systemd unit) names the data volume itself, whatever the file says.
+    data_dir = Path(env["EMPIKGO_DATA_DIR"]) if env.get("EMPIKGO_DATA_DIR") else None
+    data_dir = data_dir or (path.parent / root.text("data_dir", "data")).resolve()
     # The texts ship with the package; a library's own directory only overrides some.
     override = root.text("templates_dir", "")
     templates_dir = (path.parent / override).resolve() if override else None

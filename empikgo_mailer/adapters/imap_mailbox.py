@@ -4,6 +4,7 @@ file decided messages into folders, and wait for new mail with IDLE."""
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -96,6 +97,16 @@ class ImapMailbox:
         except CONNECTION_ERRORS:
             log.debug("IMAP logout failed; the connection is gone anyway")
 
+    def interrupt(self) -> None:
+        """From another thread: end a blocking IDLE at once by shutting the socket down."""
+        client = self.client
+        if client is None:
+            return
+        try:
+            client.socket().shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError):
+            log.debug("the IMAP socket was already closed")
+
     @property
     def capabilities(self) -> set[bytes]:
         return set(self.client.capabilities())
@@ -187,6 +198,26 @@ class ImapMailbox:
             self.client.uid_expunge(list(uids))
         else:
             self.client.expunge()
+
+    def ensure_folders(self, folders: Sequence[str]) -> list[str]:
+        """Make sure these folders exist; return those that had to be created."""
+        created = [f for f in folders if not self.client.folder_exists(f)]
+        for folder in folders:
+            self._ensure_folder(folder)
+        return created
+
+    def copies_present(self, folder: str, message_ids: Sequence[str]) -> set[str]:
+        """Which of these Message-IDs are already in `folder` (created when missing)."""
+        self._ensure_folder(folder)
+        self.client.select_folder(folder, readonly=True)
+        try:
+            return {m for m in message_ids if self.client.search(["HEADER", "Message-ID", m])}
+        finally:
+            self.client.select_folder(self.settings.folder)
+
+    def append_copy(self, folder: str, message: bytes) -> None:
+        """Append a sent reply to `folder`, marked read."""
+        self.client.append(folder, message, flags=[imapclient.SEEN])
 
     # waiting -----------------------------------------------------------------------
     def wait_for_mail(self, seconds: float) -> bool:

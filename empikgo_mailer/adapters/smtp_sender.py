@@ -84,6 +84,16 @@ class SmtpSender:
             await smtp.login(s.username, s.password.value)
         return smtp
 
+    async def check(self) -> str:
+        """Connect and authenticate, send nothing; what the server offers (for `doctor`).
+        Raises what the connection raised."""
+        smtp = await self._connect()
+        try:
+            offered = sorted(smtp.esmtp_extensions)
+            return ", ".join(e.upper() for e in offered if e in {"starttls", "smtputf8", "auth"})
+        finally:
+            await smtp.quit()
+
     def _drop(self) -> None:
         if self.smtp is not None:
             self.smtp.close()

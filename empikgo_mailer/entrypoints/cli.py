@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -15,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from empikgo_mailer import __version__
 from empikgo_mailer.adapters import schema
+from empikgo_mailer.adapters.operations_queries import ping
 from empikgo_mailer.adapters.pass_lock import PassBusy
 from empikgo_mailer.adapters.text_files import UnreadableFile
 from empikgo_mailer.config import (
@@ -44,6 +46,12 @@ from empikgo_mailer.entrypoints.cli_month import (
     service,
     web,
 )
+from empikgo_mailer.entrypoints.cli_operations import (
+    backup_command,
+    doctor,
+    healthcheck,
+    restore_command,
+)
 from empikgo_mailer.entrypoints.cli_staff import staff
 from empikgo_mailer.entrypoints.cli_status import status
 from empikgo_mailer.entrypoints.cli_support import (
@@ -59,7 +67,7 @@ from empikgo_mailer.entrypoints.cli_support import (
     runtime_of,
 )
 from empikgo_mailer.entrypoints.click_pl import PolishGroup, polish_error
-from empikgo_mailer.entrypoints.daemon import Daemon
+from empikgo_mailer.entrypoints.daemon import Daemon, StopRequested
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.entrypoints.logs import LOG_FORMATS, LogFormat, configure_logging
 from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode
@@ -117,10 +125,28 @@ def example_config() -> int:
 
 
 @cli.command()
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.IntRange(0, 3600),
+    default=0,
+    metavar="SEKUNDY",
+    help="Czekaj tyle na bazę danych, która dopiero startuje (np. w kontenerze).",
+)
 @click.pass_context
-def init(ctx: click.Context) -> int:
+def init(ctx: click.Context, wait_seconds: int) -> int:
     """Utwórz bazę danych albo zaktualizuj jej schemat (można uruchamiać wielokrotnie)."""
     app = runtime_of(ctx).app(require_schema=False)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            ping(app.db)
+            break
+        except (OperationalError, DBAPIError) as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.info("the database does not answer yet (%s); waiting", type(exc).__name__)
+            time.sleep(1.0)
     before, after = schema.upgrade(app.db)
     where = make_url(app.db.url).render_as_string(hide_password=True)
     if before == after:
@@ -334,9 +360,19 @@ def run(ctx: click.Context, once: bool, now_text: str | None) -> int:
     if now_text is not None and not once:
         raise click.BadParameter("--now działa tylko razem z --once", param_hint="'--now'")
     daemon = Daemon(app, runtime.clock(now_text))
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("signal %d: finishing the current item", signum)
+        daemon.request_stop()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
     if once:
         try:
             report = daemon.run_once()
+        except StopRequested:
+            click.echo("Przerwano (sygnał); reszta poczeka na następny przebieg.", err=True)
+            return ExitCode.OK
         except PassBusy:
             click.echo(
                 "Błąd: inny przebieg (demon albo drugie „run --once”) obsługuje teraz pocztę "
@@ -376,13 +412,6 @@ def run(ctx: click.Context, once: bool, now_text: str | None) -> int:
         if report.unreachable or report.smtp_unreachable:
             return ExitCode.UNREACHABLE
         return ExitCode.OK
-
-    def request_stop(signum: int, _frame: object) -> None:
-        log.info("signal %d: finishing the current item", signum)
-        daemon.request_stop()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
     log.info("mail daemon started")
     daemon.run_forever()
     log.info("mail daemon stopped")
@@ -399,6 +428,10 @@ cli.add_command(service)
 cli.add_command(report)
 cli.add_command(staff)
 cli.add_command(demo)
+cli.add_command(doctor)
+cli.add_command(healthcheck)
+cli.add_command(backup_command, "backup")
+cli.add_command(restore_command, "restore")
 codes.add_command(codes_activations)
 
 

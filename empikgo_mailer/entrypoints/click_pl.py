@@ -10,14 +10,15 @@ import click
 _HEADINGS = {"Options": "Opcje", "Commands": "Polecenia", "Arguments": "Argumenty"}
 # click's messages, piece by piece (a message can nest another: "Invalid value for X: ...").
 _ERRORS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"Missing option '?([^'\s]+)'?\.?"), r"Brak wymaganej opcji \1."),
-    (re.compile(r"Missing argument '?([^'\s]+)'?\.?"), r"Brak wymaganego argumentu \1."),
-    (re.compile(r"No such option:? '?([^'\s]+?)'?(\.|$)"), r"Nieznana opcja \1."),
-    (re.compile(r"No such command:? '?([^'\s]+?)'?(\.|$)"), r"Nieznane polecenie \1."),
-    (re.compile(r"Did you mean '?([^'?]+)'?\?\.?"), r"Czy chodziło o \1?"),
+    (re.compile(r"Missing option ('[^']+'|\S+?)\.?$"), r"Brak wymaganej opcji \1."),
+    (re.compile(r"Missing argument ('[^']+'|\S+?)\.?$"), r"Brak wymaganego argumentu \1."),
+    (re.compile(r"No such option:? ('[^']+'|[^\s.]+)\.?"), r"Nieznana opcja \1."),
+    (re.compile(r"No such command:? ('[^']+'|[^\s.]+)\.?"), r"Nieznane polecenie \1."),
+    (re.compile(r"Did you mean ('[^']+'|[^\s?]+)\?\.?"), r"Czy chodziło o \1?"),
     (re.compile(r"\(Possible options: (.+?)\)"), r"(możliwe: \1)"),
-    (re.compile(r"Option '?([^'\s]+)'? requires an argument\.?"), r"Opcja \1 wymaga wartości."),
-    (re.compile(r"Option '?([^'\s]+)'? does not take a value\.?"), r"Opcja \1 nie ma wartości."),
+    (re.compile(r"\(Did you mean one of: (.+?)\?\)"), r"Czy chodziło o jedną z: \1?"),
+    (re.compile(r"Option ('[^']+'|\S+) requires an argument\.?"), r"Opcja \1 wymaga wartości."),
+    (re.compile(r"Option ('[^']+'|\S+) does not take a value\.?"), r"Opcja \1 nie ma wartości."),
     (re.compile(r"Got unexpected extra arguments? \((.+)\)"), r"Nadmiarowe argumenty: \1"),
     (re.compile(r"Invalid value for (.+?): "), r"Niepoprawna wartość \1: "),
     (

@@ -36,6 +36,7 @@ from empikgo_mailer.adapters.imap_mailbox import (
 )
 from empikgo_mailer.adapters.outbox import Links, Outbox
 from empikgo_mailer.adapters.pass_lock import PassBusy, PassLock
+from empikgo_mailer.adapters.sent_copies import SentCopies
 from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import BranchSettings, ImapSettings, SmtpSettings
@@ -47,6 +48,7 @@ from empikgo_mailer.handlers.filing import FileReport, file_decided
 from empikgo_mailer.handlers.mail import decide_queue
 from empikgo_mailer.handlers.mail_send import SendReport, new_owner, send_outbox
 from empikgo_mailer.handlers.mailbox import CollectReport, collect
+from empikgo_mailer.handlers.sent_copies import CopyReport, copy_sent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -114,6 +116,7 @@ class Daemon:
         self.stop = threading.Event()
         self.wake = threading.Event()
         self._in_wait = False
+        self._idling: dict[str, ImapMailbox] = {}  # the watchers' connections, to cut short
 
     def request_stop(self) -> None:
         """For a signal handler: finish the item in hand, cut any wait short."""
@@ -212,6 +215,17 @@ class Daemon:
         sent = self._phase(report, "send", lambda: asyncio.run(self._send()))
         if sent is not None:
             report.sent = sent
+        folder = self.app.settings.mail.sent_folder
+        for branch in self.app.settings.branches.values():
+            if folder is None or self.stop.is_set() or branch.id in report.unreachable:
+                continue
+            if not SentCopies(self.app.db).waiting(branch.id, 1):
+                continue  # no connection opened for nothing
+
+            def copy_into(box: ImapMailbox, branch_id: str = branch.id) -> CopyReport:
+                return copy_sent(branch_id, box, db=self.app.db, folder=folder, clock=self.clock)
+
+            self._phase(report, f"copy:{branch.id}", partial(self._with_mailbox, branch, copy_into))
         return report
 
     def _branch_pass(self, report: RunReport, branch: BranchSettings) -> None:
@@ -299,6 +313,8 @@ class Daemon:
         except StopRequested:
             log.info("stop requested during a wait")
         finally:
+            for mailbox in list(self._idling.values()):
+                mailbox.interrupt()  # the IDLE ends now, not at the end of its slice
             scheduler.shutdown(wait=True)
             deadline = time.monotonic() + WATCHERS_GRACE_SECONDS
             for watcher in watchers:
@@ -311,6 +327,7 @@ class Daemon:
             mailbox = self.mailbox_factory(branch.imap)
             try:
                 mailbox.connect()
+                self._idling[branch.id] = mailbox
                 if b"IDLE" not in mailbox.capabilities:
                     log.info("mailbox %s has no IDLE; polling", branch.id)
                     return
@@ -322,8 +339,11 @@ class Daemon:
             except MailboxNotConfigured:
                 return  # run_once reports it every round; polling is all that is left
             except RECOVERABLE as exc:
+                if stop.is_set():
+                    return  # the connection was cut to stop
                 log.warning("IDLE on %s lost: %s; reconnecting in %.0f s", branch.id, exc, pause)
                 stop.wait(pause)
                 pause = min(pause * 2, 60.0)
             finally:
+                self._idling.pop(branch.id, None)
                 mailbox.close()

@@ -106,7 +106,8 @@ def heartbeat_text(beat: Heartbeat | None, now: datetime, local: Local, max_age:
     when = f"{moment_text(local(beat.beat_at))} ({age_text(age)} temu)"
     if age > max_age:
         return f"NIE ODPOWIADA — ostatni przebieg {when}"
-    text = f"działa — ostatni przebieg {when}, trwał {beat.pass_seconds:.1f} s".replace(".", ",", 1)
+    took = f"{beat.pass_seconds:.1f}".replace(".", ",")
+    text = f"działa — ostatni przebieg {when}, trwał {took} s"
     if beat.last_problem:
         text += "; były problemy (szczegóły w „Połączenia”)"
     return text

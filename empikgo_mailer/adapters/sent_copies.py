@@ -1,0 +1,62 @@
+"""Which sent replies still need their copy in the branch mailbox's Sent folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.tables import OutboxMessage
+from empikgo_mailer.domain.statuses import ReplyStatus
+
+
+@dataclass(frozen=True)
+class SentReply:
+    id: int
+    message_id: str
+    message: str
+    sent_at: datetime
+
+
+class SentCopies:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def waiting(self, branch_id: str, limit: int) -> list[SentReply]:
+        """Sent, not yet copied, oldest first; a reply whose copy the server refused is
+        left out (its error is kept) so that it cannot hold up the others."""
+        reply = OutboxMessage
+        with self.db.transaction() as session:
+            rows = session.exec(
+                select(reply)
+                .where(
+                    col(reply.branch_id) == branch_id,
+                    col(reply.status) == ReplyStatus.SENT,
+                    col(reply.copied_at).is_(None),
+                    col(reply.copy_error).is_(None),
+                )
+                .order_by(col(reply.sent_at), col(reply.id))
+                .limit(limit)
+            ).all()
+            return [
+                SentReply(r.id, r.message_id, r.message, r.sent_at)
+                for r in rows
+                if r.id is not None and r.sent_at is not None
+            ]
+
+    def copied(self, reply_id: int, now: datetime) -> None:
+        with self.db.transaction() as session:
+            session.execute(
+                update(OutboxMessage).where(col(OutboxMessage.id) == reply_id).values(copied_at=now)
+            )
+
+    def refused(self, reply_id: int, error: str) -> None:
+        with self.db.transaction() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == reply_id)
+                .values(copy_error=error[:2000])
+            )

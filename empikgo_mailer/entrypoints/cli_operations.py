@@ -1,0 +1,194 @@
+"""Commands for the library's IT person: `doctor`, `healthcheck`, `backup`, `restore`."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import click
+from sqlalchemy.engine import make_url
+
+from empikgo_mailer.adapters import schema
+from empikgo_mailer.adapters.backups import BackupError, backup, integrity, restore
+from empikgo_mailer.adapters.database import is_sqlite
+from empikgo_mailer.adapters.imap_mailbox import CONNECTION_ERRORS, MailboxUnavailable
+from empikgo_mailer.adapters.operations_queries import ping
+from empikgo_mailer.bootstrap import App
+from empikgo_mailer.config import BranchSettings
+from empikgo_mailer.entrypoints.cli_support import runtime_of
+from empikgo_mailer.entrypoints.click_pl import PolishCommand
+from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.entrypoints.operations_web import readiness
+
+OK, FAIL = "OK", "BŁĄD"
+MAILBOX_ERRORS: tuple[type[BaseException], ...] = (MailboxUnavailable, *CONNECTION_ERRORS)
+
+
+def _line(what: str, ok: bool, detail: str) -> bool:
+    click.echo(f"{what}: {OK if ok else FAIL} — {detail}")
+    return ok
+
+
+def _database(app: App) -> bool:
+    where = make_url(app.db.url).render_as_string(hide_password=True)
+    try:
+        ping(app.db)
+    except Exception as exc:
+        return _line("baza danych", False, f"{where}: {type(exc).__name__}: {exc}".strip())
+    current, head = schema.current_revision(app.db), schema.head_revision()
+    if current != head:
+        return _line(
+            "baza danych", False, f"{where}: schemat {current or 'brak'}, potrzebny {head} (init)"
+        )
+    return _line("baza danych", True, f"{where}, schemat {current}")
+
+
+def _mailbox(app: App, branch: BranchSettings) -> bool:
+    s, folders = branch.imap, app.settings.mail.folders
+    what = f"skrzynka {branch.id} ({s.username}@{s.host}:{s.port}, {s.security})"
+    mailbox = app.mailbox_factory(s)
+    try:
+        mailbox.connect()
+        wanted = [folders.answered, folders.rejected, folders.staff]
+        if app.settings.mail.sent_folder:
+            wanted.append(app.settings.mail.sent_folder)
+        created = mailbox.ensure_folders(wanted)
+        capabilities = mailbox.capabilities
+    except MAILBOX_ERRORS as exc:
+        return _line(what, False, str(exc))
+    finally:
+        mailbox.close()
+    missing = [c for c in ("IDLE", "MOVE") if c.encode() not in capabilities]
+    detail = f"zalogowano, folder {s.folder} otwarty, foldery na decyzje są"
+    if created:
+        detail += f" (utworzono: {', '.join(created)})"
+    detail += (
+        "; IDLE i MOVE: są" if not missing else f"; brak {' i '.join(missing)} (działa wolniej)"
+    )
+    return _line(what, True, detail)
+
+
+def _smtp(app: App) -> bool:
+    s = app.settings.smtp
+    what = f"serwer SMTP ({s.host}:{s.port}, {s.security})"
+
+    async def check() -> str:
+        async with app.transport_factory(s) as sender:
+            return await sender.check()
+
+    try:
+        offered = asyncio.run(check())
+    except Exception as exc:
+        return _line(what, False, f"{type(exc).__name__}: {exc}".strip())
+    login = "zalogowano" if s.username else "bez logowania"
+    return _line(what, True, f"połączono, {login}, nic nie wysłano (serwer oferuje: {offered})")
+
+
+def _drop_folder(app: App) -> bool:
+    folder = app.settings.jobs.drop_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".doctor-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return _line(f"folder zrzutu ({folder})", False, f"brak zapisu: {exc.strerror}")
+    return _line(f"folder zrzutu ({folder})", True, "istnieje, zapis możliwy")
+
+
+@click.command(cls=PolishCommand)
+@click.pass_context
+def doctor(ctx: click.Context) -> int:
+    """Sprawdź instalację: konfigurację, bazę, każdą skrzynkę, serwer SMTP i folder zrzutu.
+
+    Jedna linia na sprawdzenie; nic nie jest wysyłane. Kod wyjścia 0 gdy wszystko działa,
+    6 gdy któryś serwer albo folder zawodzi, 5 gdy baza danych.
+    """
+    runtime = runtime_of(ctx)
+    app = runtime.app(require_schema=False)
+    settings = app.settings
+    _line(
+        "konfiguracja",
+        True,
+        f"{settings.source} (placówki: {', '.join(settings.branches)}; strefa {settings.timezone})",
+    )
+    if not _database(app):
+        return ExitCode.DATABASE
+    servers = [_mailbox(app, branch) for branch in settings.branches.values()]
+    servers.append(_smtp(app))
+    servers.append(_drop_folder(app))
+    return ExitCode.OK if all(servers) else ExitCode.UNREACHABLE
+
+
+@click.command(cls=PolishCommand)
+@click.option("--url", metavar="URL", help="Sprawdź adres HTTP (np. /healthz procesu web).")
+@click.pass_context
+def healthcheck(ctx: click.Context, url: str | None) -> int:
+    """Dla HEALTHCHECK kontenera i monitoringu: 0 gdy gotowy, 1 gdy nie.
+
+    Bez --url: baza odpowiada, schemat aktualny, demon pracował niedawno (jak /readyz).
+    """
+    if url is not None:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 (an admin's URL)
+                ok = answer.status == 200
+        except (urllib.error.URLError, OSError) as exc:
+            click.echo(f"niegotowy: {exc}")
+            return 1
+        click.echo("gotowy" if ok else "niegotowy")
+        return 0 if ok else 1
+    runtime = runtime_of(ctx)
+    app = runtime.app(require_schema=False)
+    ok, checks = readiness(app, runtime.clock(None))
+    click.echo(
+        ("gotowy: " if ok else "niegotowy: ") + "; ".join(f"{k}: {v}" for k, v in checks.items())
+    )
+    return 0 if ok else 1
+
+
+@click.command(cls=PolishCommand)
+@click.argument("file", metavar="PLIK", type=click.Path(path_type=Path))
+@click.pass_context
+def backup_command(ctx: click.Context, file: Path) -> int:
+    """Kopia zapasowa bazy do PLIKU, także podczas pracy demona.
+
+    SQLite: spójna kopia przez API kopii zapasowej SQLite, sprawdzona (integrity_check).
+    PostgreSQL: pg_dump w formacie custom (pakiet postgresql-client).
+    """
+    app = runtime_of(ctx).app(require_schema=False)
+    try:
+        done = backup(app.db, file)
+    except BackupError as exc:
+        click.echo(f"Błąd: {exc}", err=True)
+        return ExitCode.BAD_INPUT
+    size = f"{done.size / 2**20:.1f}".replace(".", ",")
+    schema_note = f", schemat {done.schema}" if done.schema else ""
+    check = ", integralność: ok" if is_sqlite(app.db.url) else ""
+    click.echo(f"Kopia zapasowa zapisana: {done.path} ({size} MB{schema_note}{check}).")
+    return ExitCode.OK
+
+
+@click.command(cls=PolishCommand)
+@click.argument("file", metavar="PLIK", type=click.Path(path_type=Path))
+@click.pass_context
+def restore_command(ctx: click.Context, file: Path) -> int:
+    """Odtwórz bazę z kopii zapasowej, tylko do pustej bazy (nowy plik SQLite, pusta baza
+    PostgreSQL). Potem „empikgo-mailer init” dociągnie schemat, jeśli kopia jest starsza."""
+    app = runtime_of(ctx).app(require_schema=False)
+    try:
+        restore(app.db, file)
+    except BackupError as exc:
+        click.echo(f"Błąd: {exc}", err=True)
+        return ExitCode.BAD_INPUT
+    app.db.engine.dispose()
+    current = schema.current_revision(app.db)
+    where = make_url(app.db.url).render_as_string(hide_password=True)
+    if is_sqlite(app.db.url):
+        database = make_url(app.db.url).database or ""
+        click.echo(f"Integralność odtworzonej bazy: {integrity(Path(database))}.")
+    click.echo(f"Odtworzono bazę {where} z {file} (schemat {current}).")
+    if current != schema.head_revision():
+        click.echo("Uruchom „empikgo-mailer init”, aby zaktualizować schemat.")
+    return ExitCode.OK
