@@ -61,6 +61,25 @@ class Secret:
     __str__ = __repr__
 
 
+OAuthProvider = Literal["microsoft", "google"]
+_PROVIDERS: tuple[OAuthProvider, ...] = ("microsoft", "google")
+GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 (an address, not a secret)
+
+
+@dataclass(frozen=True)
+class OAuthSettings:
+    """SASL XOAUTH2 for one mailbox or the SMTP server (`auth = "oauth2"`): Microsoft 365
+    with the app's client credentials, or Google Workspace with the mailbox's refresh
+    token. Frozen and hashable: the process keeps one token cache per link."""
+
+    provider: OAuthProvider
+    client_id: str
+    client_secret: Secret
+    authority: str  # Microsoft: https://login.microsoftonline.com/<tenant>
+    token_url: str  # Google: where the refresh token is exchanged
+    refresh_token: Secret | None  # Google only
+
+
 @dataclass(frozen=True)
 class ImapSettings:
     host: str
@@ -70,6 +89,7 @@ class ImapSettings:
     password: Secret | None
     folder: str
     timeout_seconds: float
+    oauth: OAuthSettings | None = None  # instead of the password
 
 
 @dataclass(frozen=True)
@@ -80,6 +100,7 @@ class SmtpSettings:
     username: str | None
     password: Secret | None
     timeout_seconds: float
+    oauth: OAuthSettings | None = None  # instead of the password
 
 
 @dataclass(frozen=True)
@@ -315,12 +336,62 @@ def imap_password_variable(branch_id: str) -> str:
     return f"EMPIKGO_IMAP_PASSWORD_{branch_id.upper().replace('-', '_')}"
 
 
-def _imap(table: _Table, branch_id: str, env: Mapping[str, str]) -> ImapSettings:
+def oauth_refresh_variable(link: str) -> str:
+    """The environment variable with a Google mailbox's refresh token (per link)."""
+    return f"EMPIKGO_OAUTH2_REFRESH_TOKEN_{link.upper().replace('-', '_')}"
+
+
+def _oauth(
+    root: _Table, link: _Table, link_id: str, env: Mapping[str, str]
+) -> OAuthSettings | None:
+    """`auth = "oauth2"` in a link's section, with the library's `[oauth2]` application."""
+    auth = link.text("auth", "password")
+    if auth not in ("password", "oauth2"):
+        raise link.error("auth", f'dozwolone: "password" albo "oauth2"; jest: {auth!r}')
+    if auth == "password":
+        return None
+    app = root.table("oauth2", required=False)
+    if not app.data:
+        raise link.error("auth", "oauth2 wymaga sekcji [oauth2] (provider, client_id ...)")
+    app.unknown_keys({"provider", "client_id", "tenant", "authority", "token_url"})
+    provider = app.text("provider", _REQUIRED)
+    if provider not in _PROVIDERS:
+        raise app.error("provider", f"dozwolone: {', '.join(_PROVIDERS)}; jest: {provider!r}")
+    secret = env.get("EMPIKGO_OAUTH2_CLIENT_SECRET")
+    if not secret:
+        raise ConfigError(
+            "zmienna środowiskowa", "EMPIKGO_OAUTH2_CLIENT_SECRET", "brak sekretu aplikacji OAuth2"
+        )
+    tenant = app.text("tenant", "")
+    authority = app.text("authority", "") or (
+        f"https://login.microsoftonline.com/{tenant}" if tenant else ""
+    )
+    if provider == "microsoft" and not authority:
+        raise app.error("tenant", "Microsoft 365 wymaga tenant (np. biblioteka.onmicrosoft.com)")
+    refresh = env.get(oauth_refresh_variable(link_id))
+    if provider == "google" and not refresh:
+        raise ConfigError(
+            "zmienna środowiskowa",
+            oauth_refresh_variable(link_id),
+            "brak tokenu odświeżania Google",
+        )
+    return OAuthSettings(
+        provider=cast(OAuthProvider, provider),
+        client_id=app.text("client_id", _REQUIRED),
+        client_secret=Secret(secret),
+        authority=authority,
+        token_url=app.text("token_url", GOOGLE_TOKEN_URL),
+        refresh_token=Secret(refresh) if refresh else None,
+    )
+
+
+def _imap(root: _Table, table: _Table, branch_id: str, env: Mapping[str, str]) -> ImapSettings:
     imap = table.table("imap")
-    imap.unknown_keys({"host", "port", "security", "username", "folder", "timeout_seconds"})
+    imap.unknown_keys({"host", "port", "security", "username", "folder", "timeout_seconds", "auth"})
     security = imap.security("security", "ssl")
     password = env.get(imap_password_variable(branch_id))
     return ImapSettings(
+        oauth=_oauth(root, imap, branch_id, env),
         host=imap.text("host", _REQUIRED),
         port=imap.integer("port", 993 if security == "ssl" else 143, 1, 65535),
         security=security,
@@ -350,7 +421,7 @@ def _branches(root: _Table, env: Mapping[str, str]) -> dict[str, BranchSettings]
             address=table.text("address", ""),
             mailbox=mailbox,
             hours=_opening_hours(table),
-            imap=_imap(table, branch_id, env),
+            imap=_imap(root, table, branch_id, env),
         )
     return branches
 
@@ -422,10 +493,11 @@ def _new_platform(platform_id: str, section: _Table) -> Platform:
 
 def _smtp(root: _Table, env: Mapping[str, str]) -> SmtpSettings:
     smtp = root.table("smtp")
-    smtp.unknown_keys({"host", "port", "security", "username", "timeout_seconds"})
+    smtp.unknown_keys({"host", "port", "security", "username", "timeout_seconds", "auth"})
     security = smtp.security("security", "starttls")
     password = env.get("EMPIKGO_SMTP_PASSWORD")
     return SmtpSettings(
+        oauth=_oauth(root, smtp, "smtp", env),
         host=smtp.text("host", _REQUIRED),
         port=smtp.integer("port", {"ssl": 465, "starttls": 587, "none": 25}[security], 1, 65535),
         security=security,
@@ -570,6 +642,7 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
             "jobs",
             "locations",
             "import_columns",
+            "oauth2",
         }
     )
     zone_name = root.text("timezone", "Europe/Warsaw")

@@ -14,12 +14,15 @@ from typing import Any
 import imapclient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
+from empikgo_mailer.adapters.oauth2 import TokenUnavailable, access_token
 from empikgo_mailer.config import ImapSettings
 
 log = logging.getLogger(__name__)
 
 # Errors after which the connection is not to be trusted: reconnect and carry on.
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (OSError, IMAPClientError, EOFError)
+# Logging in can also fail for want of an OAuth2 token.
+LOGIN_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, TokenUnavailable)
 # The link itself is gone (as opposed to a NO or BAD answer about some messages).
 LINK_ERRORS: tuple[type[BaseException], ...] = (OSError, IMAPClientAbortError, EOFError)
 
@@ -58,7 +61,7 @@ class ImapMailbox:
     def connect(self) -> int:
         """Log in and select the folder; return its UIDVALIDITY."""
         s = self.settings
-        if s.password is None:
+        if s.password is None and s.oauth is None:
             raise MailboxNotConfigured(f"no IMAP password for {s.username} on {s.host}")
         context = ssl.create_default_context()
         try:
@@ -74,11 +77,14 @@ class ImapMailbox:
         try:
             if s.security == "starttls":
                 client.starttls(context)
-            client.login(s.username, s.password.value)
+            if s.oauth is not None:
+                client.oauth2_login(s.username, access_token(s.oauth), mech="XOAUTH2")
+            elif s.password is not None:
+                client.login(s.username, s.password.value)
             # Aware datetimes with the server's offset, not the machine's local time.
             client.normalise_times = False
             selected = client.select_folder(s.folder)
-        except CONNECTION_ERRORS as exc:
+        except LOGIN_ERRORS as exc:
             try:
                 client.shutdown()
             except CONNECTION_ERRORS:

@@ -8,6 +8,7 @@ stop the rest of the replies from being tried now.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from enum import StrEnum
 
 import aiosmtplib
 
+from empikgo_mailer.adapters.oauth2 import access_token
 from empikgo_mailer.config import SmtpSettings
 
 log = logging.getLogger(__name__)
@@ -80,7 +82,11 @@ class SmtpSender:
                 await smtp.ehlo()
             except aiosmtplib.SMTPHeloError:
                 await smtp.helo()
-        if s.username and s.password is not None:
+        if s.oauth is not None and s.username:
+            # The token request is a blocking HTTP call: off the event loop.
+            token = await asyncio.to_thread(access_token, s.oauth)
+            await smtp.auth_xoauth2(s.username, token)
+        elif s.username and s.password is not None:
             await smtp.login(s.username, s.password.value)
         return smtp
 

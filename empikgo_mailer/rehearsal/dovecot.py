@@ -72,18 +72,37 @@ service stats {{
 """
 
 
+# Tokens for XOAUTH2 / OAUTHBEARER go to the oauth2 passdb; passwords to the passwd-file.
+OAUTH2_PASSDB = """auth_mechanisms = plain login xoauth2 oauthbearer
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {base}/oauth2.conf.ext
+}}"""
+OAUTH2_CONFIG = """introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
+"""
+
+
 class DovecotUnavailable(RuntimeError):
     pass
 
 
 class DovecotServer:
-    def __init__(self, users: dict[str, str]) -> None:
+    def __init__(self, users: dict[str, str], *, oauth2_introspection: str | None = None) -> None:
+        """`oauth2_introspection`: also accept SASL XOAUTH2 / OAUTHBEARER logins, their
+        tokens checked at this URL (RFC 7662 style: POST token=..., JSON with `active` and
+        `username`)."""
         self.binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
         if not Path(self.binary).exists():
             raise DovecotUnavailable(
                 "dovecot not found: install dovecot-imapd (scripts/setup.sh does)"
             )
         self.users = users
+        self.oauth2_introspection = oauth2_introspection
         self.base = Path(tempfile.mkdtemp(prefix="empikgo-dovecot-"))
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -105,8 +124,14 @@ class DovecotServer:
             encoding="utf-8",
         )
         config = self.base / "dovecot.conf"
+        text = CONFIG
+        if self.oauth2_introspection is not None:
+            (self.base / "oauth2.conf.ext").write_text(
+                OAUTH2_CONFIG.format(url=self.oauth2_introspection), encoding="utf-8"
+            )
+            text = text.replace("auth_mechanisms = plain login", OAUTH2_PASSDB)
         config.write_text(
-            CONFIG.format(
+            text.format(
                 base=self.base,
                 port=self.port,
                 uid=uid,

@@ -254,7 +254,8 @@ def test_loans_import_reports_bad_rows_and_a_second_import_changes_nothing(
 
     # The library system records the return a day later: the fine stops at that day.
     export.write_text(
-        HEADER + "1000001;K-1;multimedia;2026-10-01;2026-11-10;2026-11-13;0;2;nie\n", encoding="utf-8"
+        HEADER + "1000001;K-1;multimedia;2026-10-01;2026-11-10;2026-11-13;0;2;nie\n",
+        encoding="utf-8",
     )
     code, out, _ = cli("loans", "import", str(export), NOW)
     assert (code, out.splitlines()[0]) == (

@@ -190,9 +190,18 @@ STORIES = [
     ),
     Story(
         "one payment never covers two libraries",
-        [Lend("B1", "multimedia", due="11-10", returned="11-15"), Lend("P1", "czytelnia-naukowa", due="11-14")],
         [
-            Pay("11-15", "multimedia", "1,80", CASH, refused="jedna wpłata dotyczy jednej biblioteki"),
+            Lend("B1", "multimedia", due="11-10", returned="11-15"),
+            Lend("P1", "czytelnia-naukowa", due="11-14"),
+        ],
+        [
+            Pay(
+                "11-15",
+                "multimedia",
+                "1,80",
+                CASH,
+                refused="jedna wpłata dotyczy jednej biblioteki",
+            ),
             Pay("11-15", "czytelnia-naukowa", "1,50", CASH, refused="więcej niż należność"),
             Expect("11-15", {"multimedia": "1,50", "czytelnia-naukowa": "0,30"}, blocked=True),
         ],
@@ -248,7 +257,10 @@ STORIES = [
     ),
     Story(
         "no extra days while another library still blocks the account",
-        [Lend("B1", "multimedia", due="11-10"), Lend("P1", "czytelnia-naukowa", due="11-12", returned="11-13")],
+        [
+            Lend("B1", "multimedia", due="11-10"),
+            Lend("P1", "czytelnia-naukowa", due="11-12", returned="11-13"),
+        ],
         [
             Pay("11-15", "multimedia", "1,50", ONLINE),
             Pay("11-15", "czytelnia-naukowa", "0,30", CASH),

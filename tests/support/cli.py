@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,3 +24,16 @@ class Cli:
         code = main(["--config", str(self.config), *args])
         out, err = self.capsys.readouterr()
         return code, out, err
+
+
+def run_cli(config: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The command line in a process of its own, with exactly these EMPIKGO_ variables."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("EMPIKGO_")}
+    return subprocess.run(
+        [sys.executable, "-m", "empikgo_mailer", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env={**clean, **env},
+        timeout=120,
+        check=False,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 import threading
 from collections.abc import Callable
@@ -9,9 +10,10 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
-from typing import Any
+from typing import Any, Self
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from empikgo_mailer.rehearsal.ports import free_port
 
@@ -66,7 +68,7 @@ class SmtpServer:
             self.sink, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=smtputf8
         )
 
-    def start(self) -> SmtpServer:
+    def start(self) -> Self:
         self.controller.start()
         return self
 
@@ -107,3 +109,48 @@ class SilentServer:
         for connection in self.held:
             connection.close()
         self.listener.close()
+
+
+class OAuthSink(SmtpSink):
+    """A sink that takes only SASL XOAUTH2 with a token `valid(token, user)` accepts."""
+
+    def __init__(self, valid: Callable[[str, str], bool]) -> None:
+        super().__init__()
+        self.valid = valid
+        self.logins: list[str] = []
+
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
+        try:
+            user_part, auth_part, *_ = base64.b64decode(args[1]).decode().split("\x01")
+            user, token = user_part.removeprefix("user="), auth_part.removeprefix("auth=Bearer ")
+        except (IndexError, ValueError):
+            return AuthResult(success=False)
+        if not self.valid(token, user):
+            return AuthResult(success=False)
+        self.logins.append(user)
+        return AuthResult(success=True, auth_data=user)
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+
+class OAuthSmtpServer(SmtpServer):
+    """SMTP that refuses mail until the client has logged in with XOAUTH2."""
+
+    sink: OAuthSink
+
+    def __init__(self, valid: Callable[[str, str], bool]) -> None:
+        self.sink = OAuthSink(valid)
+        self.port = free_port()
+        self.controller = Controller(
+            self.sink,
+            hostname="127.0.0.1",
+            port=self.port,
+            auth_require_tls=False,  # loopback; MAIL is refused until AUTH all the same
+        )
