@@ -38,3 +38,14 @@ if ((${#packages[@]})); then
 fi
 
 "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[dev]'
+
+# The deployment tests build the Dockerfile and bring compose.yaml up with podman. These
+# machines have no Docker engine and reach no container registry: the shared tools
+# install podman and build local stand-ins for python:3.11-slim and postgres:16 (about
+# two minutes the first time, cached after). Root only; elsewhere those tests say why.
+standins=../shared/tools/container-standins.sh
+if [ "$(id -u)" -eq 0 ] && [ -f "$standins" ]; then
+    bash "$standins" >/dev/null
+elif ! command -v podman >/dev/null 2>&1; then
+    echo "note: podman is missing; the deployment tests (tests/deploy) will be skipped" >&2
+fi

@@ -1,0 +1,145 @@
+"""Running it for real, with the mail lab (Dovecot, an SMTP sink, a database seeded with
+readers and 300 requests): SIGTERM in the middle of a pass, a backup taken while a pass
+writes, and the restored copy checked."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from tests.conftest import fresh_database_url
+from tests.support.dovecot import DovecotServer
+from tests.support.mail_lab import OPENING, Lab
+from tests.support.postgres import PostgresServer
+from tests.support.smtp import SmtpServer
+
+REQUESTS = 300
+
+
+def lab_with_mail(
+    backend: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    dovecot: DovecotServer,
+    smtp: SmtpServer,
+) -> Lab:
+    lab = Lab(
+        tmp_path, fresh_database_url(backend, tmp_path, request), dovecot, smtp.sink, smtp.port
+    )
+    lab.seed(REQUESTS, 100)
+    lab.deliver(range(REQUESTS))
+    return lab
+
+
+def count(url: str, sql: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text(sql)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_sigterm_mid_pass_stops_within_two_seconds_and_loses_nothing(
+    backend: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    dovecot: DovecotServer,
+    smtp: SmtpServer,
+) -> None:
+    lab = lab_with_mail(backend, tmp_path, request, dovecot, smtp)
+    process = lab.spawn("run", "--once", f"--now={OPENING}")
+    deadline = time.monotonic() + 60
+    decided = "SELECT count(*) FROM mail_request WHERE status <> 'queued'"
+    while count(lab.url, decided) < 20:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    _out, err = process.communicate(timeout=30)
+    seconds = time.monotonic() - started
+    assert process.returncode == ExitCode.OK, err[-2000:]
+    assert seconds < 2.0, f"{seconds:.2f} s from SIGTERM to exit"
+    assert "Traceback" not in err
+    stopped_at = count(lab.url, decided)
+    assert stopped_at < REQUESTS  # it really stopped half-way
+    # Every decision it made has its reply; the next pass does the rest, nothing twice.
+    found = lab.invariants()
+    assert found.broken() == {}, found
+    done = lab.cli("run", "--once", f"--now={OPENING}")
+    assert done.returncode == ExitCode.OK, done.stderr[-2000:]
+    found = lab.invariants()
+    assert found.broken() == {} and found.duplicate_deliveries == 0, found
+    assert (found.waiting, found.pending, found.delivered) == (0, 0, REQUESTS)
+
+
+def test_a_backup_taken_during_a_pass_restores_into_a_sound_database(
+    tmp_path: Path, request: pytest.FixtureRequest, dovecot: DovecotServer, smtp: SmtpServer
+) -> None:
+    lab = lab_with_mail("sqlite", tmp_path, request, dovecot, smtp)
+    process = lab.spawn("run", "--once", f"--now={OPENING}")
+    deadline = time.monotonic() + 60
+    while count(lab.url, "SELECT count(*) FROM mail_request") < 50:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    backup = tmp_path / "backup.sqlite3"
+    taken = lab.cli("backup", str(backup))
+    assert process.poll() is None, "the pass ended before the backup: nothing was proven"
+    assert taken.returncode == ExitCode.OK, taken.stderr
+    assert "integralność: ok" in taken.stdout
+    process.communicate(timeout=120)
+    assert process.returncode == ExitCode.OK
+
+    # Restore into a new, empty database next to a copy of the configuration.
+    restored_dir = tmp_path / "restored"
+    restored_dir.mkdir()
+    restored_db = restored_dir / "empikgo.sqlite3"
+    config = restored_dir / "empikgo.toml"
+    config.write_text(lab.config.read_text().replace(lab.url, f"sqlite:///{restored_db}"))
+    restored = Lab(restored_dir, f"sqlite:///{restored_db}", dovecot, smtp.sink, smtp.port)
+    done = restored.cli("restore", str(backup))
+    assert done.returncode == ExitCode.OK, done.stderr
+    assert "Integralność odtworzonej bazy: ok." in done.stdout
+    with sqlite3.connect(restored_db) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
+    shown = restored.cli("status", f"--now={OPENING}")
+    assert shown.returncode == ExitCode.OK, shown.stderr
+    assert "Pule kodów" in shown.stdout
+    # The copy holds what was committed when it was taken: decisions with their replies.
+    decided = count(restored.url, "SELECT count(*) FROM mail_request WHERE status = 'decided'")
+    replies = count(restored.url, "SELECT count(*) FROM outbox")
+    assert replies == decided
+
+    # Restoring over a database that is not empty is refused and changes nothing.
+    again = restored.cli("restore", str(backup))
+    assert again.returncode == ExitCode.BAD_INPUT
+    assert "nie jest pusta" in again.stderr
+
+
+def test_a_postgresql_backup_restores_into_an_empty_database(
+    tmp_path: Path, request: pytest.FixtureRequest, dovecot: DovecotServer, smtp: SmtpServer
+) -> None:
+    lab = lab_with_mail("postgresql", tmp_path, request, dovecot, smtp)
+    assert lab.cli("run", "--once", f"--now={OPENING}").returncode == ExitCode.OK
+    backup = tmp_path / "backup.pgdump"
+    taken = lab.cli("backup", str(backup))
+    assert taken.returncode == ExitCode.OK, taken.stderr
+    server: PostgresServer = request.getfixturevalue("postgres")
+    empty_url = server.create_database(f"empikgo_restored_{uuid.uuid4().hex[:8]}")
+    restored_dir = tmp_path / "second"
+    restored_dir.mkdir(exist_ok=True)
+    restored = Lab(restored_dir, empty_url, dovecot, smtp.sink, smtp.port)
+    done = restored.cli("restore", str(backup))
+    assert done.returncode == ExitCode.OK, done.stderr
+    sql = "SELECT count(*) FROM issuance"
+    assert count(restored.url, sql) == count(lab.url, sql) == 200
+    assert restored.cli("status", f"--now={OPENING}").returncode == ExitCode.OK
