@@ -16,6 +16,8 @@ command -v runuser >/dev/null 2>&1 || packages+=(util-linux)
 # The console's tests drive Debian's Chromium through Playwright (which cannot download
 # browsers here).
 [ -x /usr/bin/chromium ] || packages+=(chromium)
+# The deployment tests check the systemd units with systemd-analyze.
+command -v systemd-analyze >/dev/null 2>&1 || packages+=(systemd)
 # The hostile-mail tests read CPython's own e-mail test corpus (test/test_email/data); a
 # Python without its test package takes it from Debian's libpython3.X-testsuite.
 if ! "$python" -c 'import pathlib, sys, sysconfig
