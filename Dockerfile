@@ -5,14 +5,17 @@
 # folder) in the volume /var/lib/empikgo; secrets as environment variables (an env file).
 
 # Build stage: the package and its dependencies into a virtual environment. Every
-# dependency ships wheels, so no compiler is needed here either.
+# dependency ships wheels, so no compiler is needed here either. EXTRAS="[charts]" adds
+# matplotlib for `report --chart` (160 MB; the console draws its own charts).
 FROM python:3.11-slim AS build
+ARG EXTRAS=""
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/empikgo
 COPY pyproject.toml README.md ./
 COPY empikgo_mailer ./empikgo_mailer
-RUN /opt/empikgo/bin/pip install --only-binary=:all: --no-compile . \
+RUN /opt/empikgo/bin/pip install --only-binary=:all: --no-compile ".${EXTRAS}" \
+    && /opt/empikgo/bin/pip uninstall --yes --quiet pip setuptools \
     && /opt/empikgo/bin/python -m compileall -q /opt/empikgo
 
 # Runtime stage: the virtual environment only; no build tools, no sources, non-root.

@@ -115,4 +115,3 @@ def access_token(settings: OAuthSettings) -> str:
             )
             _sources[settings] = source
         return source.token()
-

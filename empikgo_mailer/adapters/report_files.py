@@ -10,8 +10,6 @@ from matplotlib.figure import Figure
 from empikgo_mailer.domain.polish import month_locative
 from empikgo_mailer.domain.report import MonthReport, place_name
 
-CHART_FORMATS = (".png", ".svg", ".pdf")
-
 
 def write_chart(report: MonthReport, path: Path, branch_names: dict[str, str]) -> None:
     """Codes given per day (bars) and in total (line) against the pool (dashed), per pool."""

@@ -3,6 +3,7 @@ closing a month, the service switch and the monthly report."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -247,6 +248,9 @@ def _print_report(report: MonthReport, branch_names: dict[str, str]) -> None:
             )
 
 
+CHART_FORMATS = (".png", ".svg", ".pdf")  # what matplotlib writes for `report --chart`
+
+
 @click.command(cls=PolishCommand)
 @click.option("--month", "which", type=MonthType(), required=True, help="Miesiąc RRRR-MM.")
 @click.option("--csv", "csv_file", type=click.Path(path_type=Path), help="Zapisz też jako CSV.")
@@ -259,15 +263,20 @@ def _print_report(report: MonthReport, branch_names: dict[str, str]) -> None:
 @click.pass_context
 def report(ctx: click.Context, which: Month, csv_file: Path | None, chart_file: Path | None) -> int:
     """Raport miesięczny: pule, wydane, aktywowane, utracone kody, odmowy, czas oczekiwania."""
-    # The chart stack (matplotlib) is heavy; only this command needs it.
-    from empikgo_mailer.adapters.report_files import CHART_FORMATS, write_chart  # noqa: PLC0415
-
     runtime = runtime_of(ctx)
     app = runtime.app()
-    if chart_file is not None and chart_file.suffix.lower() not in CHART_FORMATS:
-        raise click.BadParameter(
-            f"wykres zapisuję jako {', '.join(CHART_FORMATS)}", param_hint="'--chart'"
-        )
+    if chart_file is not None:
+        if chart_file.suffix.lower() not in CHART_FORMATS:
+            raise click.BadParameter(
+                f"wykres zapisuję jako {', '.join(CHART_FORMATS)}", param_hint="'--chart'"
+            )
+        if importlib.util.find_spec("matplotlib") is None:
+            # An optional extra: the container image leaves it out (160 MB); the console
+            # draws its own charts.
+            raise click.BadParameter(
+                "wykresy wymagają pakietu matplotlib: pip install 'empikgo-mailer[charts]'",
+                param_hint="'--chart'",
+            )
     result = app.handle(ShowMonthReport(which))
     names = {branch_id: branch.name for branch_id, branch in app.library.branches.items()}
     _print_report(result, names)
@@ -276,6 +285,9 @@ def report(ctx: click.Context, which: Month, csv_file: Path | None, chart_file: 
             write_csv(result, csv_file, names)
             click.echo(f"Zapisano CSV: {csv_file}")
         if chart_file is not None:
+            # The chart stack (matplotlib) is heavy; only this option needs it.
+            from empikgo_mailer.adapters.report_files import write_chart  # noqa: PLC0415
+
             write_chart(result, chart_file, names)
             click.echo(f"Zapisano wykres: {chart_file}")
     except OSError as exc:
