@@ -20,7 +20,7 @@ from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.entrypoints.cli_support import runtime_of
 from empikgo_mailer.entrypoints.click_pl import PolishCommand
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
-from empikgo_mailer.entrypoints.operations_web import readiness
+from empikgo_mailer.entrypoints.readiness import readiness
 
 OK, FAIL = "OK", "BŁĄD"
 MAILBOX_ERRORS: tuple[type[BaseException], ...] = (MailboxUnavailable, *CONNECTION_ERRORS)

@@ -6,6 +6,8 @@ through msal over HTTPS; tokens renewed before they expire; `doctor` against it 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -102,11 +104,20 @@ def test_a_pass_logs_in_to_imap_and_smtp_with_tokens_only(
                 fixture("phone.eml"),
                 msg_time=datetime.fromisoformat("2026-11-02T09:00:00+01:00"),
             )
-        done = run_cli(config, env, "run", "--once", f"--now={OPENING}")
+        done = run_cli(
+            config, env, "--log-format", "json", "-v", "run", "--once", f"--now={OPENING}"
+        )
         assert done.returncode == ExitCode.OK, done.stderr
         assert "wydano kod: 1" in done.stdout
         [reply] = smtp.sink.messages()
         assert reply["To"] == "tomasz.kaminski@example.com"
+        # The decision is logged by request id and outcome; the code never is.
+        logged = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+        [decided] = [entry for entry in logged if entry["message"] == "request decided"]
+        assert (decided["outcome"], decided["branch"]) == ("issued", "multimedia")
+        assert isinstance(decided["request_id"], int)
+        code = re.search(r"EGM-[A-Z0-9]{4}-[A-Z0-9]{4}", reply.get_content())
+        assert code is not None and code.group(0) not in done.stderr
         assert smtp.sink.logins == ["mailer"]
         assert provider.introspections >= 2  # Dovecot checked the tokens of both mailboxes
         # The reply's copy went into the Sent folder over the same token login.
