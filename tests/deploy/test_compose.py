@@ -23,7 +23,7 @@ import pytest
 from empikgo_mailer.rehearsal.dovecot import DovecotServer
 from empikgo_mailer.rehearsal.ports import free_port
 from tests.support.config import MAILBOX_PASSWORDS, write_config
-from tests.support.containers import IMAGE, PODMAN, ROOT, build_image, podman, podman_or_skip
+from tests.support.containers import IMAGE, PODMAN, ROOT, podman
 from tests.support.mail import fixture
 from tests.support.smtp import SmtpServer
 
@@ -79,9 +79,9 @@ class Compose:
 
 
 @pytest.fixture
-def compose(tmp_path: Path, dovecot: DovecotServer, smtp: SmtpServer) -> Iterator[Compose]:
-    podman_or_skip()
-    build_image()  # cached layers when the image test ran first
+def compose(
+    image: float, tmp_path: Path, dovecot: DovecotServer, smtp: SmtpServer
+) -> Iterator[Compose]:
     pg_port, web_port = free_port(), free_port()
     config = write_config(tmp_path, "", imap_port=dovecot.port, smtp_port=smtp.port)
     lines = config.read_text().splitlines()

@@ -18,10 +18,8 @@ from empikgo_mailer.rehearsal.ports import free_port
 from tests.support.config import MAIL_ENV, write_config
 from tests.support.containers import (
     IMAGE,
-    build_image,
     container,
     podman,
-    podman_or_skip,
     run_once,
 )
 from tests.support.mail import fixture
@@ -30,14 +28,6 @@ from tests.support.smtp import SmtpServer
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 OPENING = "2026-11-02T10:00"
 WARSAW_OPENING = datetime.fromisoformat("2026-11-02T10:00:00+01:00")
-
-
-@pytest.fixture(scope="module")
-def image() -> float:
-    podman_or_skip()
-    seconds = build_image()
-    print(f"image built in {seconds:.0f} s")
-    return seconds
 
 
 @pytest.fixture

@@ -30,6 +30,14 @@ NOW = "--now=2026-11-02T10:00"
 WARSAW = ZoneInfo("Europe/Warsaw")
 
 
+def run_here(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> tuple[int, str, str]:
+    """The command line in this process (fast); the configuration named explicitly."""
+    capsys.readouterr()
+    code = main(["--config", str(config), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def example_anywhere(directory: Path, extra: str = "") -> Path:
     """The packaged example, written out by the program into a directory of its own."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -40,7 +48,9 @@ def example_anywhere(directory: Path, extra: str = "") -> Path:
     return config
 
 
-def test_a_configuration_anywhere_uses_the_packaged_texts(tmp_path: Path) -> None:
+def test_a_configuration_anywhere_uses_the_packaged_texts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = example_anywhere(tmp_path / "etc")
     for step in (
         ["init"],
@@ -60,13 +70,22 @@ def test_a_configuration_anywhere_uses_the_packaged_texts(tmp_path: Path) -> Non
         # The sample loans fit the example's locations.
         ["loans", "import", str(FIXTURES / "loans.csv"), "--now=2026-11-16T07:00"],
     ):
-        done = run_cli(config, {}, *step)
-        assert done.returncode == ExitCode.OK, (step, done.stdout, done.stderr)
-    slip = run_cli(
-        config, {}, "issue", "--branch", "w63", "--card", "1000001", "--platform", "empik-go", NOW
+        code, out, err = run_here(capsys, config, *step)
+        assert code == ExitCode.OK, (step, out, err)
+    code, slip, err = run_here(
+        capsys,
+        config,
+        "issue",
+        "--branch",
+        "w63",
+        "--card",
+        "1000001",
+        "--platform",
+        "empik-go",
+        NOW,
     )
-    assert slip.returncode == ExitCode.OK, slip.stderr
-    assert "Twój kod Empik Go: EGW-" in slip.stdout
+    assert code == ExitCode.OK, err
+    assert "Twój kod Empik Go: EGW-" in slip
 
     # A library's own directory overrides one text; the others stay as shipped.
     own = tmp_path / "etc" / "own-texts"
@@ -76,11 +95,20 @@ def test_a_configuration_anywhere_uses_the_packaged_texts(tmp_path: Path) -> Non
     config.write_text(
         text.replace('# templates_dir = "my-templates"', 'templates_dir = "own-texts"')
     )
-    slip = run_cli(
-        config, {}, "issue", "--branch", "w63", "--card", "1000002", "--platform", "empik-go", NOW
+    code, slip, err = run_here(
+        capsys,
+        config,
+        "issue",
+        "--branch",
+        "w63",
+        "--card",
+        "1000002",
+        "--platform",
+        "empik-go",
+        NOW,
     )
-    assert slip.returncode == ExitCode.OK, slip.stderr
-    assert slip.stdout.startswith("Kod dla czytelnika: ")
+    assert code == ExitCode.OK, err
+    assert slip.startswith("Kod dla czytelnika: ")
 
 
 POLISH_PATRONS = (
@@ -94,25 +122,27 @@ POLISH_LOANS = (
 )
 
 
-def test_exports_with_polish_headers_and_the_librarys_own_names(tmp_path: Path) -> None:
+def test_exports_with_polish_headers_and_the_librarys_own_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = example_anywhere(
         tmp_path,
         '\n[import_columns.patrons]\n"Nr czytelnika" = "card_number"\n"Adres poczty" = "email"\n',
     )
-    assert run_cli(config, {}, "init").returncode == 0
+    assert run_here(capsys, config, "init")[0] == 0
     patrons = tmp_path / "czytelnicy.csv"
     patrons.write_text(POLISH_PATRONS, encoding="utf-8")
-    done = run_cli(config, {}, "patrons", "import", str(patrons), NOW)
-    assert done.returncode == ExitCode.OK, done.stderr
-    assert "card_number ← „Numer karty”" in done.stdout
-    assert "contact_confirmed_on ← „Data potwierdzenia danych”" in done.stdout
-    assert "nowych: 1" in done.stdout
+    code, out, err = run_here(capsys, config, "patrons", "import", str(patrons), NOW)
+    assert code == ExitCode.OK, err
+    assert "card_number ← „Numer karty”" in out
+    assert "contact_confirmed_on ← „Data potwierdzenia danych”" in out
+    assert "nowych: 1" in out
 
     loans = tmp_path / "wypozyczenia.csv"
     loans.write_text(POLISH_LOANS, encoding="utf-8")
-    done = run_cli(config, {}, "loans", "import", str(loans), NOW)
-    assert done.returncode == ExitCode.OK, done.stderr
-    assert "item_barcode ← „Kod kreskowy”" in done.stdout and "nowych 1" in done.stdout
+    code, out, err = run_here(capsys, config, "loans", "import", str(loans), NOW)
+    assert code == ExitCode.OK, err
+    assert "item_barcode ← „Kod kreskowy”" in out and "nowych 1" in out
 
     # Names only this library's system uses, from [import_columns.patrons].
     own = tmp_path / "own.csv"
@@ -120,16 +150,16 @@ def test_exports_with_polish_headers_and_the_librarys_own_names(tmp_path: Path) 
         POLISH_PATRONS.replace("Numer karty", "Nr czytelnika").replace("E-mail", "Adres poczty"),
         encoding="utf-8",
     )
-    done = run_cli(config, {}, "patrons", "import", str(own), NOW)
-    assert done.returncode == ExitCode.OK, done.stderr
-    assert "card_number ← „Nr czytelnika”" in done.stdout
+    code, out, err = run_here(capsys, config, "patrons", "import", str(own), NOW)
+    assert code == ExitCode.OK, err
+    assert "card_number ← „Nr czytelnika”" in out
 
     # A file without some columns: one line naming them, and nothing imported.
     short = tmp_path / "short.csv"
     short.write_text("Numer karty;Imię;Nazwisko\n2000002;Jan;Kowal\n", encoding="utf-8")
-    done = run_cli(config, {}, "patrons", "import", str(short), NOW)
-    assert done.returncode == ExitCode.BAD_INPUT
-    [line] = done.stderr.strip().splitlines()
+    code, out, err = run_here(capsys, config, "patrons", "import", str(short), NOW)
+    assert code == ExitCode.BAD_INPUT
+    [line] = err.strip().splitlines()
     assert "Brak kolumn" in line
     assert "email, active, contact_confirmed_on, balance" in line
 

@@ -66,6 +66,7 @@ def test_sigterm_mid_pass_stops_within_two_seconds_and_loses_nothing(
     process.send_signal(signal.SIGTERM)
     _out, err = process.communicate(timeout=30)
     seconds = time.monotonic() - started
+    print(f"SIGTERM mid-pass to exit ({backend}): {seconds:.2f} s")
     assert process.returncode == ExitCode.OK, err[-2000:]
     assert seconds < 2.0, f"{seconds:.2f} s from SIGTERM to exit"
     assert "Traceback" not in err
