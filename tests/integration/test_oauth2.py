@@ -125,6 +125,14 @@ def test_a_pass_logs_in_to_imap_and_smtp_with_tokens_only(
             client.select_folder("Sent", readonly=True)
             assert len(client.search()) == 1
 
+        # The pass left its heartbeat: status shows the daemon working, the pass clean.
+        shown = run_cli(config, env, "status", "--json", f"--now={OPENING}")
+        daemon = json.loads(shown.stdout)["daemon"]
+        assert daemon["last_problem"] is None and daemon["pass_seconds"] > 0
+        assert daemon["last_good_pass_at"] == daemon["last_pass_at"] == "2026-11-02T10:00:00+01:00"
+        text = run_cli(config, env, "status", f"--now={OPENING}").stdout
+        assert "Demon poczty: działa — ostatni przebieg 2 listopada 2026, godz. 10:00" in text
+
         checked = run_cli(config, env, "doctor")
         print(checked.stdout)
         assert checked.returncode == ExitCode.OK, checked.stdout + checked.stderr

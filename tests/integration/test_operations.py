@@ -144,3 +144,44 @@ def test_a_postgresql_backup_restores_into_an_empty_database(
     sql = "SELECT count(*) FROM issuance"
     assert count(restored.url, sql) == count(lab.url, sql) == 200
     assert restored.cli("status", f"--now={OPENING}").returncode == ExitCode.OK
+
+
+@pytest.mark.parametrize("sent_folder", ["Wysłane", ""])
+def test_sent_copies_go_to_the_configured_folder_or_nowhere(
+    sent_folder: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    dovecot: DovecotServer,
+    smtp: SmtpServer,
+) -> None:
+    lab = Lab(
+        tmp_path, fresh_database_url("sqlite", tmp_path, request), dovecot, smtp.sink, smtp.port
+    )
+    lab.config.write_text(
+        lab.config.read_text().replace("[mail]\n", f'[mail]\nsent_folder = "{sent_folder}"\n')
+    )
+    lab.seed(10, 10)
+    lab.deliver(range(10))
+    done = lab.cli("run", "--once", f"--now={OPENING}")
+    assert done.returncode == ExitCode.OK, done.stderr[-2000:]
+    assert len(smtp.sink.accepted) == 10
+    for branch in ("multimedia", "w63"):
+        with dovecot.client(branch) as client:
+            folders = {name for _flags, _sep, name in client.list_folders()}
+            if not sent_folder:
+                assert "Sent" not in folders and "Wysłane" not in folders
+                continue
+            client.select_folder(sent_folder, readonly=True)
+            ids = {
+                data[b"BODY[HEADER.FIELDS (MESSAGE-ID)]"].strip()
+                for data in client.fetch(
+                    client.search(), ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]
+                ).values()
+            }
+            assert len(ids) == 5  # each branch's five replies, once each
+    # A second pass appends nothing again.
+    assert lab.cli("run", "--once", f"--now={OPENING}").returncode == ExitCode.OK
+    if sent_folder:
+        with dovecot.client("multimedia") as client:
+            client.select_folder(sent_folder, readonly=True)
+            assert len(client.search()) == 5
