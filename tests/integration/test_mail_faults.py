@@ -22,7 +22,7 @@ from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.rehearsal.ports import free_port
 from tests.conftest import fresh_database_url
 from tests.support.dovecot import DovecotServer
-from tests.support.mail_lab import BRANCHES, OPENING, Lab, kill_nine_loop
+from tests.support.mail_lab import BRANCHES, OPENING, Lab, kill_nine_loop, make_lab
 from tests.support.smtp import SilentServer, SmtpServer
 
 REQUESTS = 300
@@ -32,34 +32,6 @@ CODES_PER_BRANCH = 100  # 200 codes, 100 "no codes left" replies
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def make_lab(
-    backend: str,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-    dovecot: DovecotServer,
-    smtp: SmtpServer,
-    *,
-    smtp_port: int | None = None,
-    busy_timeout: float = 15.0,
-    smtp_timeout: float = 10.0,
-    fetch_batch: int = 200,
-) -> Lab:
-    url = fresh_database_url(backend, tmp_path, request)
-    lab = Lab(
-        tmp_path,
-        url,
-        dovecot,
-        smtp.sink,
-        smtp_port or smtp.port,
-        busy_timeout=busy_timeout,
-        smtp_timeout=smtp_timeout,
-        fetch_batch=fetch_batch,
-    )
-    lab.seed(REQUESTS, CODES_PER_BRANCH)
-    lab.deliver(range(REQUESTS))
-    return lab
 
 
 def assert_sound(lab: Lab, *, kills: int = 0) -> None:

@@ -11,40 +11,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
-from tests.conftest import fresh_database_url
 from tests.support.dovecot import DovecotServer
-from tests.support.mail_lab import OPENING, Lab
+from tests.support.mail_lab import OPENING, Lab, make_lab
 from tests.support.postgres import PostgresServer
 from tests.support.smtp import SmtpServer
 
 REQUESTS = 300
-
-
-def lab_with_mail(
-    backend: str,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-    dovecot: DovecotServer,
-    smtp: SmtpServer,
-) -> Lab:
-    lab = Lab(
-        tmp_path, fresh_database_url(backend, tmp_path, request), dovecot, smtp.sink, smtp.port
-    )
-    lab.seed(REQUESTS, 100)
-    lab.deliver(range(REQUESTS))
-    return lab
-
-
-def count(url: str, sql: str) -> int:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return int(connection.execute(text(sql)).scalar_one())
-    finally:
-        engine.dispose()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -55,13 +29,10 @@ def test_sigterm_mid_pass_stops_within_two_seconds_and_loses_nothing(
     dovecot: DovecotServer,
     smtp: SmtpServer,
 ) -> None:
-    lab = lab_with_mail(backend, tmp_path, request, dovecot, smtp)
+    lab = make_lab(backend, tmp_path, request, dovecot, smtp)
     process = lab.spawn("run", "--once", f"--now={OPENING}")
-    deadline = time.monotonic() + 60
     decided = "SELECT count(*) FROM mail_request WHERE status <> 'queued'"
-    while count(lab.url, decided) < 20:
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.02)
+    lab.wait_for(decided, 20, process)
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     _out, err = process.communicate(timeout=30)
@@ -70,7 +41,7 @@ def test_sigterm_mid_pass_stops_within_two_seconds_and_loses_nothing(
     assert process.returncode == ExitCode.OK, err[-2000:]
     assert seconds < 2.0, f"{seconds:.2f} s from SIGTERM to exit"
     assert "Traceback" not in err
-    stopped_at = count(lab.url, decided)
+    stopped_at = lab.count(decided)
     assert stopped_at < REQUESTS  # it really stopped half-way
     # Every decision it made has its reply; the next pass does the rest, nothing twice.
     found = lab.invariants()
@@ -85,12 +56,9 @@ def test_sigterm_mid_pass_stops_within_two_seconds_and_loses_nothing(
 def test_a_backup_taken_during_a_pass_restores_into_a_sound_database(
     tmp_path: Path, request: pytest.FixtureRequest, dovecot: DovecotServer, smtp: SmtpServer
 ) -> None:
-    lab = lab_with_mail("sqlite", tmp_path, request, dovecot, smtp)
+    lab = make_lab("sqlite", tmp_path, request, dovecot, smtp)
     process = lab.spawn("run", "--once", f"--now={OPENING}")
-    deadline = time.monotonic() + 60
-    while count(lab.url, "SELECT count(*) FROM mail_request") < 50:
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.02)
+    lab.wait_for("SELECT count(*) FROM mail_request", 50, process)
     backup = tmp_path / "backup.sqlite3"
     taken = lab.cli("backup", str(backup))
     assert process.poll() is None, "the pass ended before the backup: nothing was proven"
@@ -116,8 +84,8 @@ def test_a_backup_taken_during_a_pass_restores_into_a_sound_database(
     assert shown.returncode == ExitCode.OK, shown.stderr
     assert "Pule kodów" in shown.stdout
     # The copy holds what was committed when it was taken: decisions with their replies.
-    decided = count(restored.url, "SELECT count(*) FROM mail_request WHERE status = 'decided'")
-    replies = count(restored.url, "SELECT count(*) FROM outbox")
+    decided = restored.count("SELECT count(*) FROM mail_request WHERE status = 'decided'")
+    replies = restored.count("SELECT count(*) FROM outbox")
     assert replies == decided
 
     # Restoring over a database that is not empty is refused and changes nothing.
@@ -129,7 +97,7 @@ def test_a_backup_taken_during_a_pass_restores_into_a_sound_database(
 def test_a_postgresql_backup_restores_into_an_empty_database(
     tmp_path: Path, request: pytest.FixtureRequest, dovecot: DovecotServer, smtp: SmtpServer
 ) -> None:
-    lab = lab_with_mail("postgresql", tmp_path, request, dovecot, smtp)
+    lab = make_lab("postgresql", tmp_path, request, dovecot, smtp)
     assert lab.cli("run", "--once", f"--now={OPENING}").returncode == ExitCode.OK
     backup = tmp_path / "backup.pgdump"
     taken = lab.cli("backup", str(backup))
@@ -142,7 +110,7 @@ def test_a_postgresql_backup_restores_into_an_empty_database(
     done = restored.cli("restore", str(backup))
     assert done.returncode == ExitCode.OK, done.stderr
     sql = "SELECT count(*) FROM issuance"
-    assert count(restored.url, sql) == count(lab.url, sql) == 200
+    assert restored.count(sql) == lab.count(sql) == 200
     assert restored.cli("status", f"--now={OPENING}").returncode == ExitCode.OK
 
 
@@ -154,14 +122,10 @@ def test_sent_copies_go_to_the_configured_folder_or_nowhere(
     dovecot: DovecotServer,
     smtp: SmtpServer,
 ) -> None:
-    lab = Lab(
-        tmp_path, fresh_database_url("sqlite", tmp_path, request), dovecot, smtp.sink, smtp.port
-    )
+    lab = make_lab("sqlite", tmp_path, request, dovecot, smtp, requests=10, codes_per_branch=10)
     lab.config.write_text(
         lab.config.read_text().replace("[mail]\n", f'[mail]\nsent_folder = "{sent_folder}"\n')
     )
-    lab.seed(10, 10)
-    lab.deliver(range(10))
     done = lab.cli("run", "--once", f"--now={OPENING}")
     assert done.returncode == ExitCode.OK, done.stderr[-2000:]
     assert len(smtp.sink.accepted) == 10

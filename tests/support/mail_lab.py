@@ -22,6 +22,7 @@ from email import message_from_bytes
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from empikgo_mailer.adapters.database import Database
@@ -31,7 +32,7 @@ from empikgo_mailer.domain.platforms import Platform
 from tests.support.config import MAIL_ENV, write_config
 from tests.support.data import add_codes
 from tests.support.dovecot import DovecotServer
-from tests.support.smtp import SmtpSink
+from tests.support.smtp import SmtpServer, SmtpSink
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 BRANCHES = ("multimedia", "w63")
@@ -174,6 +175,22 @@ class Lab:
             client.select_folder("INBOX", readonly=True)
             return len(client.search())
 
+    def count(self, sql: str) -> int:
+        engine = create_engine(self.url)
+        try:
+            with engine.connect() as connection:
+                return int(connection.execute(text(sql)).scalar() or 0)
+        finally:
+            engine.dispose()
+
+    def wait_for(self, sql: str, at_least: int, process: subprocess.Popen[str]) -> None:
+        """Until `sql` counts `at_least` while `process` still runs (a pass mid-way)."""
+        deadline = time.monotonic() + 60
+        while self.count(sql) < at_least:
+            assert process.poll() is None, "the pass ended first: nothing would be proven"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+
     # checks -----------------------------------------------------------------------------
     def invariants(self) -> Invariants:
         engine = create_engine(self.url)
@@ -286,3 +303,35 @@ def kill_nine_loop(
     finally:
         engine.dispose()
     return kills
+
+
+def make_lab(
+    backend: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    dovecot: DovecotServer,
+    smtp: SmtpServer,
+    *,
+    requests: int = 300,
+    codes_per_branch: int = 100,  # 200 codes for 300 requests: 100 "no codes left" replies
+    smtp_port: int | None = None,
+    busy_timeout: float = 15.0,
+    smtp_timeout: float = 10.0,
+    fetch_batch: int = 200,
+) -> Lab:
+    """A fresh database (`backend`) with `requests` readers and their requests in Dovecot."""
+    from tests.conftest import fresh_database_url  # noqa: PLC0415 (conftest imports support)
+
+    lab = Lab(
+        tmp_path,
+        fresh_database_url(backend, tmp_path, request),
+        dovecot,
+        smtp.sink,
+        smtp_port or smtp.port,
+        busy_timeout=busy_timeout,
+        smtp_timeout=smtp_timeout,
+        fetch_batch=fetch_batch,
+    )
+    lab.seed(requests, codes_per_branch)
+    lab.deliver(range(requests))
+    return lab
