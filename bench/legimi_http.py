@@ -1,16 +1,26 @@
 """Legimi claims over HTTP against `empikgo-mailer web` as a real process: the first
 minutes of a month, when readers press "Pobierz kod Legimi" all at once.
 
-    python -m bench.legimi_http [--readers 2000] [--codes 1500] [--clients 16] [--backend both]
+    python -m bench.legimi_http [--readers 2000] [--codes 1500] [--clients 16]
+                                [--backend both] [--workers 1] [--burst 5000]
 
-Every reader claims twice (the second answer must be the same code); the run checks that
-no code went out twice, then prints claims per second, latency percentiles and the web
-process's peak memory.
+Two loads, each run against the web process and, in the same run, against the floor: a
+bare Starlette endpoint in one uvicorn process answering a fixed JSON claim
+(`bench.bare_endpoint`).
+- Closed loop: `--clients` threads, every reader claims twice (the second answer must be
+  the same code). Prints requests per second and latency percentiles.
+- Burst (`--burst N`): N readers each claim once, sent at an even pace within
+  `--burst-seconds`, whatever the answers take (open loop, as a catalogue's users
+  click). Prints errors, timeouts, latency, and how far the order of the codes given
+  departs from the order the claims were sent (inversions: pairs of readers where the
+  one who clicked first got the later code).
+Both check that no code went out twice.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import subprocess
@@ -18,7 +28,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -32,6 +45,8 @@ from tests.support.config import write_config
 from tests.support.data import add_codes
 
 TOKEN = "bench-token"  # noqa: S105
+CLAIMS = "/api/legimi/claims"
+WARM_UP = 200  # requests before the clock starts
 
 
 def _seed(url: str, cards: list[str], codes: int) -> None:
@@ -42,86 +57,258 @@ def _seed(url: str, cards: list[str], codes: int) -> None:
 
 
 def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The process's peak, plus its worker processes' (uvicorn --workers)."""
+    total = 0.0
+    for task in [pid, *_children(pid)]:
+        for line in Path(f"/proc/{task}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
-def _run(backend: str, readers: int, codes: int, clients: int) -> None:
+def _children(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in found.read_text().split()] if found.exists() else []
+
+
+@contextmanager
+def _serving(
+    command: list[str], port: int, env: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(command, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+@dataclass
+class Closed:
+    seconds: float
+    codes: list[str | None]
+    firsts: list[float]
+    repeats: list[float]
+
+    def line(self, requests: int, peak: float) -> str:
+        return (
+            f"requests={requests} seconds={self.seconds:.2f} "
+            f"requests/s={requests / self.seconds:.0f} | first claim ms "
+            f"p50={_pct(self.firsts, 0.5):.1f} p95={_pct(self.firsts, 0.95):.1f} "
+            f"p99={_pct(self.firsts, 0.99):.1f} | repeat ms "
+            f"p50={statistics.median(self.repeats) * 1000:.1f} | peak RSS={peak:.0f} MB"
+        )
+
+
+def closed_loop(base: str, cards: list[str], clients: int) -> Closed:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    # One keep-alive client per thread: creating an httpx.Client costs ~15 ms (its TLS
+    # context), which would measure the benchmark rather than the server.
+    local = threading.local()
+
+    def claim_twice(card: str) -> tuple[str | None, float, float]:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(base_url=base, headers=headers, timeout=30)
+        client: httpx.Client = local.client
+        started = time.perf_counter()
+        first = client.post(CLAIMS, json={"card_number": card}).json()
+        middle = time.perf_counter()
+        second = client.post(CLAIMS, json={"card_number": card}).json()
+        assert second["code"] == first["code"], card
+        return first["code"], middle - started, time.perf_counter() - middle
+
+    def warm_up(n: int) -> None:
+        # Cards nobody holds: every layer runs once (statements compiled, connections
+        # opened) and no code is given; a server at 10:00 has been up for a while.
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(base_url=base, headers=headers, timeout=30)
+        local.client.post(CLAIMS, json={"card_number": f"W{n:06d}"})
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(warm_up, range(WARM_UP)))
+        started = time.perf_counter()
+        results = list(pool.map(claim_twice, cards))
+    seconds = time.perf_counter() - started
+    return Closed(
+        seconds, [r[0] for r in results], [r[1] for r in results], [r[2] for r in results]
+    )
+
+
+@dataclass
+class Burst:
+    sent: list[float]  # when each claim left, seconds from the start
+    took: list[float]
+    codes: list[str | None]
+    errors: int
+    timeouts: int
+    seconds: float
+
+    def inversions(self, apart: float = 0.0) -> int:
+        """Pairs (a, b) where a was sent more than `apart` seconds before b and got the
+        later code (codes were loaded in order: LGM-000000 is the first to go)."""
+        given = sorted(
+            (sent, int(code.rsplit("-", 1)[1]))
+            for sent, code in zip(self.sent, self.codes, strict=True)
+            if code is not None
+        )
+        count = 0
+        for i, (sent_a, code_a) in enumerate(given):
+            for sent_b, code_b in given[i + 1 :]:
+                if sent_b - sent_a > apart and code_b < code_a:
+                    count += 1
+        return count
+
+    def line(self, peak: float) -> str:
+        granted = [c for c in self.codes if c is not None]
+        pairs = len(granted) * (len(granted) - 1) // 2
+        inverted = self.inversions()
+        return (
+            f"claims={len(self.codes)} in {self.seconds:.2f} s errors={self.errors} "
+            f"timeouts={self.timeouts} | ms p50={_pct(self.took, 0.5):.1f} "
+            f"p99={_pct(self.took, 0.99):.1f} max={max(self.took) * 1000:.0f} | inversions="
+            f"{inverted} of {pairs} pairs ({inverted / max(1, pairs):.4%}), sent >10 ms apart: "
+            f"{self.inversions(0.010)}, >50 ms: {self.inversions(0.050)} | peak RSS={peak:.0f} MB"
+        )
+
+
+async def _burst(base: str, cards: list[str], args: argparse.Namespace) -> Burst:
+    """Claims due at an even pace over `--burst-seconds`, sent over `--connections`
+    keep-alive connections (as a catalogue's servers would): a claim due while every
+    connection is busy waits for one, and its latency counts from when it was due."""
+    seconds, timeout = args.burst_seconds, args.timeout
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    limits = httpx.Limits(
+        max_connections=args.connections, max_keepalive_connections=args.connections
+    )
+    sent, took = [0.0] * len(cards), [0.0] * len(cards)
+    codes: list[str | None] = [None] * len(cards)
+    errors = timeouts = 0
+    due: asyncio.Queue[int | None] = asyncio.Queue()
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=timeout
+    ) as client:
+        for n in range(WARM_UP // 4):  # as in the closed loop: cards nobody holds
+            await client.post(CLAIMS, json={"card_number": f"W{n:06d}"})
+        start = time.perf_counter()
+
+        async def pace() -> None:
+            for i in range(len(cards)):
+                await asyncio.sleep(
+                    max(0.0, start + i * seconds / len(cards) - time.perf_counter())
+                )
+                due.put_nowait(i)
+            for _ in range(args.connections):
+                due.put_nowait(None)
+
+        async def connection() -> None:
+            nonlocal errors, timeouts
+            while (i := await due.get()) is not None:
+                sent[i] = i * seconds / len(cards)  # when it was due
+                try:
+                    answer = await client.post(CLAIMS, json={"card_number": cards[i]})
+                except httpx.TimeoutException:
+                    timeouts += 1
+                    took[i] = timeout
+                    continue
+                except httpx.HTTPError:
+                    errors += 1
+                    took[i] = time.perf_counter() - start - sent[i]
+                    continue
+                took[i] = time.perf_counter() - start - sent[i]
+                if answer.status_code != 200:
+                    errors += 1
+                    continue
+                codes[i] = answer.json()["code"]
+
+        await asyncio.gather(pace(), *(connection() for _ in range(args.connections)))
+        total = time.perf_counter() - start
+    return Burst(sent, took, codes, errors, timeouts, total)
+
+
+def _check(codes: list[str | None], expected: int) -> None:
+    given = [code for code in codes if code is not None]
+    assert len(given) == expected, (len(given), expected)
+    assert len(set(given)) == len(given), "a code went out twice"
+
+
+def _web_command(config: Path, port: int, workers: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "empikgo_mailer",
+        "--config",
+        str(config),
+        "web",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--now",
+        "2027-01-04T10:00",
+    ]
+
+
+def _floor_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "bench.bare_endpoint", "--port", str(port)]
+
+
+@contextmanager
+def _database(backend: str, readers: int, codes: int) -> Iterator[tuple[Path, list[str]]]:
     with tempfile.TemporaryDirectory() as temp, database(backend, Path(temp)) as url:
         cards = [f"C{n:06d}" for n in range(readers)]
         _seed(url, cards, codes)
         config = write_config(Path(temp), url)
         text = config.read_text(encoding="utf-8") + "\n[web]\nclaims_per_card_per_minute = 10\n"
         config.write_text(text, encoding="utf-8")
+        yield config, cards
+
+
+def _run(backend: str, args: argparse.Namespace) -> None:
+    env = {**os.environ, "EMPIKGO_API_TOKEN": TOKEN}
+    label = f"{backend} web x{args.workers}"
+    floor = "floor (bare endpoint)"
+    with _database(backend, args.readers, args.codes) as (config, cards):
         port = free_port()
-        env = {**os.environ, "EMPIKGO_API_TOKEN": TOKEN}
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "empikgo_mailer",
-                "--config",
-                str(config),
-                "web",
-                "--port",
-                str(port),
-                "--now",
-                "2027-01-04T10:00",
-            ],
-            env=env,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    httpx.get(f"{base}/healthz", timeout=1)
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
-            headers = {"Authorization": f"Bearer {TOKEN}"}
-            # One keep-alive client per thread: creating an httpx.Client costs ~15 ms (its
-            # TLS context), which would measure the benchmark rather than the server.
-            local = threading.local()
-
-            def claim_twice(card: str) -> tuple[str | None, float, float]:
-                if not hasattr(local, "client"):
-                    local.client = httpx.Client(base_url=base, headers=headers, timeout=30)
-                client: httpx.Client = local.client
-                started = time.perf_counter()
-                first = client.post("/api/legimi/claims", json={"card_number": card}).json()
-                middle = time.perf_counter()
-                second = client.post("/api/legimi/claims", json={"card_number": card}).json()
-                assert second["code"] == first["code"], card
-                return first["code"], middle - started, time.perf_counter() - middle
-
-            started = time.perf_counter()
-            with ThreadPoolExecutor(clients) as pool:
-                results = list(pool.map(claim_twice, cards))
-            seconds = time.perf_counter() - started
-            peak = _peak_rss_mb(process.pid)
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-        given = [code for code, _, _ in results if code is not None]
-        assert len(given) == min(codes, readers)
-        assert len(set(given)) == len(given)
-        firsts = sorted(first for _, first, _ in results)
-        repeats = sorted(repeat for _, _, repeat in results)
-
-        def pct(values: list[float], q: float) -> float:
-            return values[min(len(values) - 1, int(q * len(values)))] * 1000
-
-        print(
-            f"{backend:<10} requests={2 * readers} given={len(given)} seconds={seconds:.2f} "
-            f"requests/s={2 * readers / seconds:.0f} | first claim ms p50={pct(firsts, 0.5):.1f} "
-            f"p95={pct(firsts, 0.95):.1f} p99={pct(firsts, 0.99):.1f} | repeat ms "
-            f"p50={statistics.median(repeats) * 1000:.1f} | web peak RSS={peak:.0f} MB"
-        )
+        with _serving(_floor_command(port), port, env) as bare:
+            floor_closed = closed_loop(f"http://127.0.0.1:{port}", cards, args.clients)
+            floor_peak = _peak_rss_mb(bare.pid)
+        port = free_port()
+        with _serving(_web_command(config, port, args.workers), port, env) as web:
+            ours = closed_loop(f"http://127.0.0.1:{port}", cards, args.clients)
+            peak = _peak_rss_mb(web.pid)
+        _check(ours.codes, min(args.codes, args.readers))
+    print(f"{label:<22} closed {ours.line(2 * args.readers, peak)}")
+    print(f"{floor:<22} closed {floor_closed.line(2 * args.readers, floor_peak)}")
+    if not args.burst:
+        return
+    # The burst: a pool for every reader, so every claim should get a code.
+    with _database(backend, args.burst, args.burst) as (config, cards):
+        port = free_port()
+        with _serving(_floor_command(port), port, env) as bare:
+            floor_burst = asyncio.run(_burst(f"http://127.0.0.1:{port}", cards, args))
+            floor_peak = _peak_rss_mb(bare.pid)
+        port = free_port()
+        with _serving(_web_command(config, port, args.workers), port, env) as web:
+            burst = asyncio.run(_burst(f"http://127.0.0.1:{port}", cards, args))
+            peak = _peak_rss_mb(web.pid)
+        given = [code for code in burst.codes if code is not None]
+        assert len(set(given)) == len(given), "a code went out twice"
+    print(f"{label:<22} burst  {burst.line(peak)} given={len(given)}")
+    print(f"{floor:<22} burst  {floor_burst.line(floor_peak)}")
 
 
 def main() -> None:
@@ -130,10 +317,15 @@ def main() -> None:
     parser.add_argument("--codes", type=int, default=1500)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--workers", type=int, default=1, help="web processes")
+    parser.add_argument("--burst", type=int, default=0, help="readers in the burst")
+    parser.add_argument("--burst-seconds", type=float, default=10.0)
+    parser.add_argument("--timeout", type=float, default=10.0, help="client timeout, s")
+    parser.add_argument("--connections", type=int, default=64, help="burst connections")
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     for backend in backends:
-        _run(backend, args.readers, args.codes, args.clients)
+        _run(backend, args)
 
 
 if __name__ == "__main__":

@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--child-command", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child)
@@ -129,11 +130,16 @@ def main() -> None:
             send_seconds = asyncio.run(floor_send(smtp_port, args.requests, reply))
             config = write_config(Path(temp), url, imap_port=dovecot.port, smtp_port=smtp_port)
             run = subprocess.run(
-                [sys.executable, "-m", "bench.mail_run", "--child", str(config)],
+                [*args.child_command.split(), str(config)]
+                if args.child_command
+                else [sys.executable, "-m", "bench.mail_run", "--child", str(config)],
                 capture_output=True,
                 text=True,
                 check=True,
             )
+            if args.child_command:  # a profiler's own report
+                print(run.stdout)
+                return
             peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             result = json.loads(run.stdout.strip().splitlines()[-1])
     finally:
@@ -156,6 +162,8 @@ def main() -> None:
     )
     print(f"  file     {phases['file']:.2f} s")
     print(f"  send     {phases['send']:.2f} s  {result['sent'] / phases['send']:.0f} replies/s")
+    print(f"  copy     {phases.get('copy', 0.0):.2f} s  (replies into the Sent folders)")
+    print(f"  all phases: {json.dumps({k: round(v, 2) for k, v in phases.items()})}")
     print(
         f"floor: fetch {fetched} in {fetch_seconds:.2f} s + send {n} in {send_seconds:.2f} s = {floor:.2f} s"
     )

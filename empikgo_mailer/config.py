@@ -101,6 +101,7 @@ class SmtpSettings:
     password: Secret | None
     timeout_seconds: float
     oauth: OAuthSettings | None = None  # instead of the password
+    connections: int = 1  # SMTP sessions the sender keeps open at once
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ class WebSettings:
     heartbeat_max_age_seconds: int = 300
     # /metrics asks for this bearer token when set (EMPIKGO_METRICS_TOKEN).
     metrics_token: Secret | None = None
+    workers: int = 1  # web processes serving together (uvicorn workers)
 
 
 @dataclass(frozen=True)
@@ -493,7 +495,9 @@ def _new_platform(platform_id: str, section: _Table) -> Platform:
 
 def _smtp(root: _Table, env: Mapping[str, str]) -> SmtpSettings:
     smtp = root.table("smtp")
-    smtp.unknown_keys({"host", "port", "security", "username", "timeout_seconds", "auth"})
+    smtp.unknown_keys(
+        {"host", "port", "security", "username", "timeout_seconds", "auth", "connections"}
+    )
     security = smtp.security("security", "starttls")
     password = env.get("EMPIKGO_SMTP_PASSWORD")
     return SmtpSettings(
@@ -504,6 +508,7 @@ def _smtp(root: _Table, env: Mapping[str, str]) -> SmtpSettings:
         username=smtp.text("username", None) or None,
         password=Secret(password) if password else None,
         timeout_seconds=smtp.number("timeout_seconds", 30.0, 1.0, 600.0),
+        connections=smtp.integer("connections", 1, 1, 20),
     )
 
 
@@ -549,6 +554,7 @@ def _web(root: _Table, env: Mapping[str, str]) -> WebSettings:
             "https",
             "pool_low_warning",
             "heartbeat_max_age_seconds",
+            "workers",
         }
     )
     token = env.get("EMPIKGO_API_TOKEN")
@@ -563,6 +569,7 @@ def _web(root: _Table, env: Mapping[str, str]) -> WebSettings:
         pool_low_warning=web.integer("pool_low_warning", 10, 0, 100_000),
         heartbeat_max_age_seconds=web.integer("heartbeat_max_age_seconds", 300, 10, 86_400),
         metrics_token=Secret(metrics_token) if metrics_token else None,
+        workers=web.integer("workers", 1, 1, 64),
     )
 
 

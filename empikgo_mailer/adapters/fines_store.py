@@ -89,6 +89,26 @@ class FinesStore:
         query = select(Payment).where(Payment.patron_id == patron_id).order_by(col(Payment.id))
         return list(self.session.exec(query))
 
+    def loans_of_many(self, patron_ids: Sequence[int]) -> dict[int, list[Loan]]:
+        """`loans_of` for many patrons: one query per chunk of ids."""
+        found: dict[int, list[Loan]] = {}
+        for chunk in in_chunks(sorted(set(patron_ids))):
+            query = select(Loan).where(col(Loan.patron_id).in_(chunk)).order_by(col(Loan.id))
+            for loan in self.session.exec(query):
+                found.setdefault(loan.patron_id, []).append(loan)
+        return found
+
+    def payments_of_many(self, patron_ids: Sequence[int]) -> dict[int, list[Payment]]:
+        """`payments_of` for many patrons: one query per chunk of ids."""
+        found: dict[int, list[Payment]] = {}
+        for chunk in in_chunks(sorted(set(patron_ids))):
+            query = (
+                select(Payment).where(col(Payment.patron_id).in_(chunk)).order_by(col(Payment.id))
+            )
+            for payment in self.session.exec(query):
+                found.setdefault(payment.patron_id, []).append(payment)
+        return found
+
     def open_loans_of_item(self, barcode: str) -> list[Loan]:
         query = select(Loan).where(Loan.item_barcode == barcode, col(Loan.returned_on).is_(None))
         return list(self.session.exec(query))

@@ -14,7 +14,14 @@ def _year(year: int) -> Any:
     return holidays.country_holidays("PL", years=year, language="pl")
 
 
+@lru_cache(maxsize=1024)
+def _holiday_name(day: date) -> str | None:
+    # Asked before every decision (is the branch open now?): the package's own lookup
+    # costs tens of microseconds, a cached day one.
+    name = _year(day.year).get(day)
+    return str(name) if name is not None else None
+
+
 class PolishHolidays:
     def holiday_name(self, day: date) -> str | None:
-        name = _year(day.year).get(day)
-        return str(name) if name is not None else None
+        return _holiday_name(day)

@@ -4,11 +4,12 @@ file decided messages into folders, and wait for new mail with IDLE."""
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import imapclient
@@ -25,6 +26,12 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (OSError, IMAPClientError, 
 LOGIN_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, TokenUnavailable)
 # The link itself is gone (as opposed to a NO or BAD answer about some messages).
 LINK_ERRORS: tuple[type[BaseException], ...] = (OSError, IMAPClientAbortError, EOFError)
+
+
+FETCH_IDS_BATCH = 1000
+_MESSAGE_ID_FIELD = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
+_MESSAGE_ID_ITEM = b"BODY[HEADER.FIELDS (MESSAGE-ID)]"
+_MSG_ID = re.compile(rb"<[^<>\s]+>")
 
 
 class MailboxUnavailable(Exception):
@@ -212,18 +219,34 @@ class ImapMailbox:
             self._ensure_folder(folder)
         return created
 
-    def copies_present(self, folder: str, message_ids: Sequence[str]) -> set[str]:
-        """Which of these Message-IDs are already in `folder` (created when missing)."""
+    def copies_since(self, folder: str, since: date) -> set[str]:
+        """The Message-IDs of the messages put into `folder` on or after `since` (created
+        when missing): one SEARCH and a FETCH of one header each, however many there are."""
         self._ensure_folder(folder)
         self.client.select_folder(folder, readonly=True)
         try:
-            return {m for m in message_ids if self.client.search(["HEADER", "Message-ID", m])}
+            found: set[str] = set()
+            uids = self.client.search(["SINCE", since])
+            for start in range(0, len(uids), FETCH_IDS_BATCH):
+                chunk = uids[start : start + FETCH_IDS_BATCH]
+                for data in self.client.fetch(chunk, [_MESSAGE_ID_FIELD]).values():
+                    header = data.get(_MESSAGE_ID_ITEM, b"")
+                    found.update(m.decode("ascii", "replace") for m in _MSG_ID.findall(header))
+            return found
         finally:
             self.client.select_folder(self.settings.folder)
 
-    def append_copy(self, folder: str, message: bytes) -> None:
-        """Append a sent reply to `folder`, marked read."""
-        self.client.append(folder, message, flags=[imapclient.SEEN])
+    def append_copies(self, folder: str, copies: Sequence[tuple[bytes, datetime]]) -> None:
+        """Append sent replies to `folder`, marked read, dated when they were sent: in one
+        MULTIAPPEND (RFC 3502: all or none) where the server offers it."""
+        if b"MULTIAPPEND" not in self.capabilities:
+            for message, sent_at in copies:
+                self.client.append(folder, message, flags=[imapclient.SEEN], msg_time=sent_at)
+            return
+        self.client.multiappend(
+            folder,
+            [{"msg": message, "flags": [imapclient.SEEN], "date": at} for message, at in copies],
+        )
 
     # waiting -----------------------------------------------------------------------
     def wait_for_mail(self, seconds: float) -> bool:

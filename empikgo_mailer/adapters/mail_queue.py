@@ -7,15 +7,20 @@ door; the SQL is here, in one place, for SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, update
-from sqlmodel import Session, col, select
+from sqlalchemy import Row, Table, func, or_, update
+from sqlalchemy import select as sql_select
+from sqlmodel import Session, SQLModel, col, select
 
+from empikgo_mailer.adapters.database import in_chunks
 from empikgo_mailer.adapters.tables import MailboxState, MailRequest, OutboxMessage
 from empikgo_mailer.domain.queue_status import FailedReply, QueueStatus
 from empikgo_mailer.domain.statuses import ReplyStatus, RequestKind, RequestStatus
+
+_REQUESTS: Table = SQLModel.metadata.tables["mail_request"]
 
 
 class MailQueue:
@@ -26,6 +31,11 @@ class MailQueue:
         self.session.add(row)
 
     # collecting ----------------------------------------------------------------------
+    def insert_requests(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """New requests in one multi-row INSERT per chunk."""
+        for chunk in in_chunks(list(rows)):
+            self.session.execute(_REQUESTS.insert(), list(chunk))
+
     def position(self, branch_id: str, uidvalidity: int) -> tuple[int, bool]:
         """The last UID already collected (0 after a UIDVALIDITY change: everything is read
         again), and whether rows of an earlier UIDVALIDITY exist, whose messages are then
@@ -107,6 +117,19 @@ class MailQueue:
         if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)  # a second daemon takes other mail
         return list(self.session.exec(query).all())
+
+    def next_queued_rows(self, branch_id: str, limit: int) -> Sequence[Row[Any]]:
+        """`next_queued` as plain rows (no ORM objects): what the batch decision reads."""
+        r = _REQUESTS.c
+        query = (
+            sql_select(_REQUESTS)
+            .where(r.branch_id == branch_id, r.status == RequestStatus.QUEUED)
+            .order_by(r.received_at, r.uid)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return self.session.execute(query).all()
 
     def replies_since(self, recipient_keys: Iterable[str], since: datetime) -> Counter[str]:
         """Replies already written to each recipient (lower-case key) since `since`."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.database import Database, in_chunks
 from empikgo_mailer.adapters.tables import OutboxMessage
 from empikgo_mailer.domain.statuses import ReplyStatus
 
@@ -47,11 +48,27 @@ class SentCopies:
                 if r.id is not None and r.sent_at is not None
             ]
 
-    def copied(self, reply_id: int, now: datetime) -> None:
+    def oldest_waiting(self, branch_id: str) -> datetime | None:
+        """When the longest-waiting reply of `waiting` was sent."""
+        reply = OutboxMessage
         with self.db.transaction() as session:
-            session.execute(
-                update(OutboxMessage).where(col(OutboxMessage.id) == reply_id).values(copied_at=now)
-            )
+            return session.exec(
+                select(func.min(reply.sent_at)).where(
+                    col(reply.branch_id) == branch_id,
+                    col(reply.status) == ReplyStatus.SENT,
+                    col(reply.copied_at).is_(None),
+                    col(reply.copy_error).is_(None),
+                )
+            ).one()
+
+    def copied(self, reply_ids: Sequence[int], now: datetime) -> None:
+        with self.db.transaction() as session:
+            for chunk in in_chunks(list(reply_ids)):
+                session.execute(
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.id).in_(chunk))
+                    .values(copied_at=now)
+                )
 
     def refused(self, reply_id: int, error: str) -> None:
         with self.db.transaction() as session:

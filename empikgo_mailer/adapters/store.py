@@ -31,6 +31,9 @@ from empikgo_mailer.domain.platforms import Channel, Platform, platform_by_id
 from empikgo_mailer.domain.statuses import CodeStatus
 
 _PATRON: Table = SQLModel.metadata.tables["patron"]
+_AUDIT: Table = SQLModel.metadata.tables["audit_event"]
+_CODE: Table = SQLModel.metadata.tables["code"]
+_ISSUANCE: Table = SQLModel.metadata.tables["issuance"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,48 @@ def _pool(platform: Platform, month: Month, branch_id: str | None) -> list[Colum
 # Where the action being audited came from (a console user's IP address), set by the
 # web door for the length of one request; None for the daemon and the command line.
 ACTION_ORIGIN: ContextVar[str | None] = ContextVar("action_origin", default=None)
+
+
+def _event_values(
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    outcome: str,
+    card_number: str | None,
+    details: Mapping[str, object],
+    address: str | None,
+) -> dict[str, Any]:
+    return {
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "outcome": outcome,
+        "card_number": card_number,
+        "details": json.dumps(details, ensure_ascii=False, default=str, sort_keys=True),
+        "address": address or ACTION_ORIGIN.get() or None,
+    }
+
+
+def _audit_row(
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    outcome: str,
+    card_number: str | None = None,
+    address: str | None = None,
+    **details: object,
+) -> dict[str, Any]:
+    return _event_values(
+        at=at,
+        actor=actor,
+        action=action,
+        outcome=outcome,
+        card_number=card_number,
+        details=details,
+        address=address,
+    )
 
 
 class Store:
@@ -84,6 +129,62 @@ class Store:
             query = query.with_for_update()
         return self.session.exec(query).first()
 
+    def patrons_by_cards(self, cards: Iterable[str], *, lock: bool = False) -> dict[str, Patron]:
+        """`patron_by_card` for many card numbers at once, keyed by the card as written.
+        `lock` takes the rows in id order, so two batches never wait on each other in a
+        circle."""
+        found = {text: card.value for text in set(cards) if (card := CardNumber.find(text))}
+        by_value: dict[str, Patron] = {}
+        for chunk in in_chunks(sorted(set(found.values()))):
+            query = (
+                select(Patron).where(col(Patron.card_number).in_(chunk)).order_by(col(Patron.id))
+            )
+            if lock and self._postgres:
+                query = query.with_for_update()
+            by_value.update((p.card_number, p) for p in self.session.exec(query))
+        return {text: by_value[value] for text, value in found.items() if value in by_value}
+
+    def codes_this_month(
+        self, patron_ids: Sequence[int], month: Month
+    ) -> dict[int, tuple[EarlierCode, str]]:
+        """`earlier_code` for many patrons, each with the code's value: one query."""
+        found: dict[int, tuple[EarlierCode, str]] = {}
+        i, c = _ISSUANCE.c, _CODE.c
+        for chunk in in_chunks(sorted(set(patron_ids))):
+            rows = self.session.execute(
+                sql_select(i.patron_id, i.platform, i.channel, i.issued_at, i.branch_id, c.value)
+                .join_from(_ISSUANCE, _CODE, c.id == i.code_id)
+                .where(i.patron_id.in_(chunk), i.month == str(month))
+            )
+            for patron_id, platform, channel, issued_at, branch_id, value in rows:
+                earlier = EarlierCode(
+                    platform=self._platform(platform),
+                    channel=Channel(channel),
+                    issued_at=issued_at,
+                    branch_id=branch_id,
+                )
+                found[patron_id] = (earlier, value)
+        return found
+
+    def bans_of(self, patron_ids: Sequence[int]) -> dict[int, tuple[BanPeriod, ...]]:
+        """`bans` for many patrons: one query."""
+        found: dict[int, list[BanPeriod]] = {}
+        for chunk in in_chunks(sorted(set(patron_ids))):
+            rows = self.session.exec(
+                select(Ban)
+                .where(col(Ban.patron_id).in_(chunk), col(Ban.lifted_at).is_(None))
+                .order_by(col(Ban.id))
+            )
+            for b in rows:
+                found.setdefault(b.patron_id, []).append(
+                    BanPeriod(
+                        Month.parse(b.cause_month),
+                        Month.parse(b.first_month),
+                        Month.parse(b.last_month),
+                    )
+                )
+        return {patron_id: tuple(bans) for patron_id, bans in found.items()}
+
     def patron_ids_by_card(self) -> dict[str, int]:
         """Every card number with its patron id: one query, a few MB even for 10^5 cards."""
         rows = self.session.execute(sql_select(col(Patron.card_number), col(Patron.id)))
@@ -111,9 +212,9 @@ class Store:
 
     def earlier_code(self, patron_id: int, month: Month) -> EarlierCode | None:
         found = self.issuance_in_month(patron_id, month)
-        if found is None:
-            return None
-        issuance = found[0]
+        return None if found is None else self.as_earlier(found[0])
+
+    def as_earlier(self, issuance: Issuance) -> EarlierCode:
         return EarlierCode(
             platform=self._platform(issuance.platform),
             channel=Channel(issuance.channel),
@@ -175,40 +276,74 @@ class Store:
         )
         return int(self.session.exec(query).one())
 
-    def claim_free_code(
+    def take_free_code(
         self, platform: Platform, month: Month, branch_id: str | None
-    ) -> Code | None:
-        """Take the oldest free code of a pool, locked for this transaction.
+    ) -> tuple[int, str] | None:
+        """Take the oldest free code of a pool (id, value): locked for this transaction
+        and marked issued.
 
-        PostgreSQL: FOR UPDATE SKIP LOCKED lets concurrent claims take different codes
-        without waiting on each other. SQLite: the transaction already holds the write
-        lock (BEGIN IMMEDIATE), so nobody else can be claiming at the same time.
+        PostgreSQL: SKIP LOCKED lets concurrent claims take different codes without
+        waiting on each other; when every free code is locked by claims that may still
+        roll back, wait for them rather than answer "no codes left" while a code is free.
+        SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE), so nobody
+        else can be claiming at the same time.
         """
-        query = (
-            select(Code)
-            .where(*_pool(platform, month, branch_id), col(Code.status) == CodeStatus.FREE)
-            .order_by(col(Code.id))
-            .limit(1)
-        )
-        code = None
-        if self._postgres:
-            code = self.session.exec(query.with_for_update(skip_locked=True)).first()
-            if code is None:
-                # Every free code may be locked by claims that will still roll back; wait
-                # for them rather than answer "no codes left" while a code is free.
-                code = self.session.exec(query.with_for_update()).first()
-        else:
-            code = self.session.exec(query).first()
-        if code is not None:
-            code.status = CodeStatus.ISSUED
-            self.session.add(code)
-        return code
+        found = self.free_codes(platform, month, branch_id, 1)
+        if not found and self._postgres:
+            found = self.free_codes(platform, month, branch_id, 1, wait=True)
+        if not found:
+            return None
+        self.mark_issued([found[0][0]])
+        return found[0]
 
-    def add_issuance(self, issuance: Issuance) -> Issuance:
-        self.session.add(issuance)
-        # Flush now so that a unique-constraint violation surfaces inside the decision.
-        self.session.flush()
-        return issuance
+    def free_codes(
+        self,
+        platform: Platform,
+        month: Month,
+        branch_id: str | None,
+        limit: int,
+        *,
+        besides: Sequence[int] = (),
+        wait: bool = False,
+    ) -> list[tuple[int, str]]:
+        """Up to `limit` of the oldest free codes of a pool (id, value), locked for this
+        transaction like `take_free_code`, leaving out `besides` (taken already). The
+        caller marks the ones it gives (`mark_issued`); the others stay free.
+
+        PostgreSQL: SKIP LOCKED unless `wait`, which waits for codes other claims hold
+        (they may still roll back) rather than call the pool empty too early."""
+        c = _CODE.c
+        branch = c.branch_id.is_(None) if branch_id is None else c.branch_id == branch_id
+        query = (
+            sql_select(c.id, c.value)
+            .where(
+                c.platform == platform.value,
+                c.month == str(month),
+                branch,
+                c.status == CodeStatus.FREE,
+            )
+            .order_by(c.id)
+            .limit(limit)
+        )
+        if besides:
+            query = query.where(c.id.not_in(list(besides)))
+        if self._postgres:
+            query = query.with_for_update(skip_locked=not wait)
+        return [(int(code_id), str(value)) for code_id, value in self.session.execute(query)]
+
+    def mark_issued(self, code_ids: Sequence[int]) -> None:
+        for chunk in in_chunks(list(code_ids)):
+            self.session.execute(
+                update(_CODE).where(_CODE.c.id.in_(chunk)).values(status=CodeStatus.ISSUED)
+            )
+
+    def add_issuances(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Insert issuances in one statement per chunk; their ids, in the rows' order."""
+        ids: list[int] = []
+        statement = insert(_ISSUANCE).returning(_ISSUANCE.c.id, sort_by_parameter_order=True)
+        for chunk in in_chunks(list(rows)):
+            ids.extend(int(i) for i in self.session.execute(statement, list(chunk)).scalars())
+        return ids
 
     def pool_counts(self, month: Month, branch_id: str | None = None) -> list[PoolCount]:
         def counted(status: CodeStatus) -> Any:
@@ -365,6 +500,13 @@ class Store:
             address=address,
         )
 
+    def audit_many(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Many `audit(**entry)` calls in one INSERT (a batch of decisions)."""
+        if entries:
+            rows = [_audit_row(**entry) for entry in entries]
+            for chunk in in_chunks(rows):
+                self.session.execute(insert(_AUDIT), list(chunk))
+
     def _event(
         self,
         *,
@@ -378,13 +520,15 @@ class Store:
     ) -> None:
         self.session.add(
             AuditEvent(
-                at=at,
-                actor=actor,
-                action=action,
-                outcome=outcome,
-                card_number=card_number,
-                details=json.dumps(details, ensure_ascii=False, default=str, sort_keys=True),
-                address=(address or ACTION_ORIGIN.get() or None),
+                **_event_values(
+                    at=at,
+                    actor=actor,
+                    action=action,
+                    outcome=outcome,
+                    card_number=card_number,
+                    details=details,
+                    address=address,
+                )
             )
         )
 

@@ -287,6 +287,17 @@ class Heartbeat(SQLModel, table=True):
     last_problem: str | None = Field(default=None, sa_type=Text)  # of the last pass
 
 
+class ClaimLimit(SQLModel, table=True):
+    """The per-card limit of the claim endpoint: hits in the window that began at
+    `window_start` (seconds since the epoch, wall clock), shared by every web worker."""
+
+    __tablename__ = "claim_limit"
+
+    key: str = Field(primary_key=True, max_length=64)
+    window_start: float
+    hits: int
+
+
 class ServiceSwitch(SQLModel, table=True):
     """Staff's runtime switch of a platform (rule 7); no row means "on"."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -11,9 +12,20 @@ _UNDECOMPOSABLE = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "ß
 _SEPARATORS = re.compile(r"[\s\-‐‑–—,.;]+")
 
 
+@functools.cache
+def _without_marks() -> dict[int, None]:
+    """Every combining mark of the Basic Multilingual Plane, for str.translate: one C
+    call per text instead of a Python test per character (built once, about 10 ms)."""
+    return {cp: None for cp in range(0x10000) if unicodedata.combining(chr(cp))}
+
+
 def _folded(text: str) -> str:
+    if text.isascii():
+        return text.casefold()
     folded = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSABLE))
-    return "".join(ch for ch in folded if not unicodedata.combining(ch)).casefold()
+    if max(folded) > "\uffff":  # marks beyond the BMP are rare: test each character
+        return "".join(ch for ch in folded if not unicodedata.combining(ch)).casefold()
+    return folded.translate(_without_marks()).casefold()
 
 
 def name_tokens(text: str) -> tuple[str, ...]:

@@ -156,4 +156,18 @@ def compose_reply(
         lines.append(f"In-Reply-To: {in_reply_to[-1]}")
         thread = _msg_ids([original_references, original_message_id])
         lines.append("References: " + "\n ".join(thread))
-    return ComposedReply(message_id, "\n".join(lines) + "\n" + message.as_string())
+    return ComposedReply(message_id, "\n".join(lines) + "\n" + _flattened(message))
+
+
+def _flattened(message: Message) -> str:
+    """What `message.as_string()` gives for our single-part message, at a fraction of
+    its cost: every header here is already one line of ASCII (encoded words where
+    needed), which compat32's generator, unfolding (as_string's maxheaderlen=0), writes
+    unchanged after running each one through email.header; the body is already
+    quoted-printable text with LF line ends."""
+    headers = message.items()
+    if not all(value.isascii() and "\n" not in value and "\r" not in value for _, value in headers):
+        return message.as_string()  # cannot happen with the headers set above; be safe
+    payload = message.get_payload()
+    assert isinstance(payload, str)
+    return "".join(f"{name}: {value}\n" for name, value in headers) + "\n" + payload

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from empikgo_mailer.entrypoints.cli_support import (
 )
 from empikgo_mailer.entrypoints.click_pl import PolishCommand, PolishGroup
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.entrypoints.web_workers import WORKER_CONFIG, WORKER_NOW
 from empikgo_mailer.handlers.activations import ImportActivations
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.legimi import ClaimLegimiCode
@@ -67,9 +69,21 @@ def legimi_claim(ctx: click.Context, card_number: str, now_text: str | None) -> 
 @click.command(cls=PolishCommand)
 @click.option("--host", metavar="ADRES", help="Adres nasłuchu (domyślnie z [web] host).")
 @click.option("--port", type=int, metavar="PORT", help="Port (domyślnie z [web] port).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    metavar="N",
+    help="Liczba procesów obsługujących żądania (domyślnie z [web] workers).",
+)
 @now_option
 @click.pass_context
-def web(ctx: click.Context, host: str | None, port: int | None, now_text: str | None) -> int:
+def web(
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    now_text: str | None,
+) -> int:
     """Serwer HTTP dla katalogu: pobieranie kodów Legimi (opis API pod /docs)."""
     # Imported here: the web stack is heavy and every other command starts faster without it.
     import uvicorn  # noqa: PLC0415
@@ -84,9 +98,27 @@ def web(ctx: click.Context, host: str | None, port: int | None, now_text: str | 
         )
     host = host or app.settings.web.host
     port = port or app.settings.web.port
-    log.warning("serving the catalogue API on http://%s:%d", host, port)
+    workers = workers or app.settings.web.workers
+    runtime.clock(now_text)  # a bad --now is refused here, once, not by every worker
+    log.warning("serving the catalogue API on http://%s:%d (%d workers)", host, port, workers)
+    if workers == 1:
+        uvicorn.run(
+            create_web_app(app, runtime.clock(now_text)), host=host, port=port, log_level="warning"
+        )
+        return ExitCode.OK
+    # Each worker is a process of its own that builds the app again from the same
+    # configuration file and --now, passed down in the environment.
+    app.db.dispose()
+    os.environ[WORKER_CONFIG] = str(runtime.config_file())
+    if now_text is not None:
+        os.environ[WORKER_NOW] = now_text
     uvicorn.run(
-        create_web_app(app, runtime.clock(now_text)), host=host, port=port, log_level="warning"
+        "empikgo_mailer.entrypoints.web_workers:create",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
     )
     return ExitCode.OK
 

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -53,6 +54,10 @@ class Runtime:
                     "aby ją zaktualizować."
                 )
         return self._app
+
+    def config_file(self) -> Path:
+        """The configuration file this invocation reads, as an absolute path."""
+        return config_path(self.config_option, self.env).resolve()
 
     def clock(self, text: str | None) -> Clock:
         """--now as a clock that stands still (a replayed moment), or the live clock."""

@@ -22,7 +22,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
@@ -264,12 +264,20 @@ class Daemon:
             self._phase(report, f"file:{branch.id}", partial(self._with_mailbox, branch, file_into))
 
     async def _send(self) -> SendReport:
+        smtp = self.app.settings.smtp
         with Outbox(self.app.db, new_owner()) as outbox:
-            async with self.transport_factory(self.app.settings.smtp) as transport:
+            async with AsyncExitStack() as sessions:
+                # Each sender opens its connection at its first reply, so the further
+                # ones cost nothing when there is little to send.
+                transport, *more = [
+                    await sessions.enter_async_context(self.transport_factory(smtp))
+                    for _ in range(smtp.connections)
+                ]
                 return await send_outbox(
                     outbox=outbox,
                     links=self.links,
                     transport=transport,
+                    more_transports=more,
                     clock=self.clock,
                     should_stop=self.stop.is_set,
                 )

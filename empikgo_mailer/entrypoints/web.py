@@ -14,20 +14,22 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from empikgo_mailer import __version__
+from empikgo_mailer.adapters.claim_limits import DatabaseRateLimiter
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.card_number import CardNumber
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.entrypoints.console.pages import add_console
 from empikgo_mailer.entrypoints.operations_web import add_operations
-from empikgo_mailer.handlers.legimi import ClaimLegimiCode
+from empikgo_mailer.handlers.claim_desk import ClaimDesk, Limited
+from empikgo_mailer.handlers.legimi import ClaimAnswer, ClaimLegimiCode
 
 CLAIMS_PATH = "/api/legimi/claims"
 RATE_WINDOW_SECONDS = 60.0
@@ -64,11 +66,15 @@ class ErrorResponse(BaseModel):
     detail: str
 
 
+class ClaimLimiter(Protocol):
+    def retry_after(self, key: str) -> float | None: ...
+
+
 class RateLimiter:
     """At most `limit` requests per key in any `window` seconds (a sliding window).
 
-    In memory: the catalogue talks to one `web` process; a restart forgets the counts,
-    which at worst lets a script through a few more times, never to a second code.
+    In memory, so for one process only; `web` counts in the database instead
+    (DatabaseRateLimiter), where all its workers see the same counts.
     """
 
     def __init__(
@@ -100,9 +106,14 @@ class RateLimiter:
             return None
 
 
-def create_web_app(app: App, clock: Clock, *, limiter: RateLimiter | None = None) -> FastAPI:
+def create_web_app(app: App, clock: Clock, *, limiter: ClaimLimiter | None = None) -> FastAPI:
+    """`limiter`: a per-card limit of the caller's own (tests); by default the limit is
+    counted in the database, inside each batch of claims."""
     settings = app.settings
-    limiter = limiter or RateLimiter(settings.web.claims_per_card_per_minute)
+    counted = DatabaseRateLimiter(app.db, settings.web.claims_per_card_per_minute)
+    desk = ClaimDesk(
+        app.db, app.library, app.debt_source, limiter=counted if limiter is None else None
+    )
     bearer = HTTPBearer(auto_error=False, description="Token katalogu (EMPIKGO_API_TOKEN).")
     api = FastAPI(
         title="empikgo-mailer",
@@ -114,7 +125,7 @@ def create_web_app(app: App, clock: Clock, *, limiter: RateLimiter | None = None
         openapi_url=None,
     )
 
-    def authorised(
+    async def authorised(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> None:
         expected = settings.web.api_token
@@ -142,16 +153,18 @@ def create_web_app(app: App, clock: Clock, *, limiter: RateLimiter | None = None
         },
         dependencies=[Depends(authorised)],
     )
-    def claim(body: ClaimRequest) -> ClaimResponse:
+    async def claim(body: ClaimRequest) -> ClaimResponse:
         card = body.card_number
-        wait = limiter.retry_after(card)
-        if wait is not None:
+        wait = limiter.retry_after(card) if limiter is not None else None
+        answer = await desk.claim(ClaimLegimiCode(card), clock()) if wait is None else None
+        if isinstance(answer, Limited):
+            wait = answer.retry_after
+        if wait is not None or not isinstance(answer, ClaimAnswer):
             raise HTTPException(
                 status_code=429,
                 detail="Zbyt wiele prób pobrania kodu. Spróbuj ponownie za chwilę.",
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                headers={"Retry-After": str(max(1, math.ceil(wait or 1)))},
             )
-        answer = app.handle(ClaimLegimiCode(card), now=clock())
         return ClaimResponse(
             granted=answer.granted,
             message=answer.message,

@@ -12,18 +12,20 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import Store
-from empikgo_mailer.adapters.tables import Issuance, Patron
+from empikgo_mailer.adapters.tables import Patron
 from empikgo_mailer.domain.card_number import shown_card
 from empikgo_mailer.domain.debt import DebtFacts
 from empikgo_mailer.domain.eligibility import (
     Assessment,
+    BanPeriod,
     Claimant,
+    EarlierCode,
     PatronFacts,
     Reason,
     Rule,
@@ -95,6 +97,56 @@ def patron_facts(patron: Patron) -> PatronFacts:
     )
 
 
+def base_situation(
+    library: Library,
+    *,
+    platform: Platform,
+    now: datetime,
+    service_on: bool,
+    free_codes: int | None,
+) -> Situation:
+    """The facts of the moment and the pool, before anything about the patron."""
+    calendar = library.calendar
+    month = calendar.month_of(now)
+    opens_at: datetime | None = library.claims_open_at(platform, month)
+    if opens_at is not None and now >= opens_at:
+        opens_at = None
+    return Situation(
+        platform=platform,
+        month=month,
+        today=calendar.today(now),
+        patron=None,
+        debt=DebtFacts(0),
+        service_on=library.platform_enabled(platform) and service_on,
+        claims_open_at=opens_at,
+        free_codes=free_codes,
+    )
+
+
+def patron_situation(
+    base: Situation,
+    library: Library,
+    *,
+    patron: Patron,
+    earlier: EarlierCode | None,
+    debt: DebtFacts,
+    bans: tuple[BanPeriod, ...],
+) -> Situation:
+    """`base` with the patron's own facts (an earlier code's time in the library's zone)."""
+    if earlier is not None:
+        earlier = dataclasses.replace(earlier, issued_at=library.calendar.local(earlier.issued_at))
+    return dataclasses.replace(
+        base, patron=patron_facts(patron), debt=debt, bans=bans, earlier_code=earlier
+    )
+
+
+class Unread:
+    """A fact not read yet: `_situation` reads it (None would mean "there is none")."""
+
+
+UNREAD = Unread()
+
+
 def _situation(
     store: Store,
     *,
@@ -104,39 +156,32 @@ def _situation(
     platform: Platform,
     now: datetime,
     free_codes: int | None,
+    earlier: EarlierCode | Unread | None = UNREAD,
 ) -> tuple[Situation, int | None]:
     """The facts for the rules, and the patron's id when the card exists."""
-    calendar = library.calendar
-    month = calendar.month_of(now)
-    opens_at: datetime | None = library.claims_open_at(platform, month)
-    if opens_at is not None and now >= opens_at:
-        opens_at = None
-    base = Situation(
+    base = base_situation(
+        library,
         platform=platform,
-        month=month,
-        today=calendar.today(now),
-        patron=None,
-        debt=DebtFacts(0),
-        service_on=library.platform_enabled(platform) and store.service_switched_on(platform),
-        claims_open_at=opens_at,
+        now=now,
+        service_on=store.service_switched_on(platform),
         free_codes=free_codes,
     )
     if patron is None or patron.id is None:
         return base, None
-    earlier = store.earlier_code(patron.id, month)
-    if earlier is not None:
-        earlier = dataclasses.replace(earlier, issued_at=calendar.local(earlier.issued_at))
-    situation = dataclasses.replace(
+    situation = patron_situation(
         base,
-        patron=patron_facts(patron),
-        debt=debt_source.debt_of(store, patron, calendar.today(now)),
+        library,
+        patron=patron,
+        earlier=(
+            store.earlier_code(patron.id, base.month) if isinstance(earlier, Unread) else earlier
+        ),
+        debt=debt_source.debt_of(store, patron, base.today),
         bans=store.bans(patron.id),
-        earlier_code=earlier,
     )
     return situation, patron.id
 
 
-def _pool_exhausted(assessment: Assessment, situation: Situation) -> Assessment:
+def pool_exhausted(assessment: Assessment, situation: Situation) -> Assessment:
     results = tuple(
         RuleResult(Rule.POOL, Verdict.FAIL, Reason.NO_CODES_LEFT, {"month": situation.month})
         if r.rule is Rule.POOL
@@ -146,7 +191,7 @@ def _pool_exhausted(assessment: Assessment, situation: Situation) -> Assessment:
     return Assessment(results)
 
 
-def _pool_gave(assessment: Assessment) -> Assessment:
+def pool_gave(assessment: Assessment) -> Assessment:
     """The pool rule, not counted before the claim, passed: a code was taken from it."""
     return Assessment(
         tuple(
@@ -175,8 +220,10 @@ def decide_for(
     library: Library,
     debt_source: DebtSource,
     now: datetime,
+    earlier: EarlierCode | Unread | None = UNREAD,
 ) -> Decision:
-    """`decide` for a patron the caller has already read and locked (None: no such card)."""
+    """`decide` for a patron the caller has already read and locked (None: no such card);
+    `earlier`: the patron's code this month, when the caller has read it already."""
     pool_branch = library.pool_branch(command.platform, command.branch_id)
     if command.branch_id is not None:
         library.branch(command.branch_id)
@@ -188,46 +235,55 @@ def decide_for(
         platform=command.platform,
         now=now,
         free_codes=None,
+        earlier=earlier,
     )
     claimant = Claimant(written_name=command.written_name, sender=command.sender)
     assessment = assess(situation, claimant, library.policy)
     if not assessment.eligible or patron_id is None:
         return _audited(store, command, Decision(assessment), now)
-    code = store.claim_free_code(command.platform, situation.month, pool_branch)
-    if code is None or code.id is None:
-        return _audited(store, command, Decision(_pool_exhausted(assessment, situation)), now)
-    issuance = store.add_issuance(
-        Issuance(
-            code_id=code.id,
-            patron_id=patron_id,
-            platform=command.platform.value,
-            month=str(situation.month),
-            channel=command.channel.value,
-            branch_id=command.branch_id,
-            issued_at=now,
-        )
+    code = store.take_free_code(command.platform, situation.month, pool_branch)
+    if code is None:
+        return _audited(store, command, Decision(pool_exhausted(assessment, situation)), now)
+    code_id, value = code
+    # Inserted now, not at commit, so that a unique-constraint violation (another
+    # process gave this patron a code in the same instant) surfaces inside the decision.
+    [issuance_id] = store.add_issuances(
+        [
+            {
+                "code_id": code_id,
+                "patron_id": patron_id,
+                "platform": command.platform.value,
+                "month": str(situation.month),
+                "channel": command.channel.value,
+                "branch_id": command.branch_id,
+                "issued_at": now,
+            }
+        ]
     )
-    decision = Decision(
-        _pool_gave(assessment), code=code.value, code_id=code.id, issuance_id=issuance.id
-    )
+    decision = Decision(pool_gave(assessment), code=value, code_id=code_id, issuance_id=issuance_id)
     return _audited(store, command, decision, now)
 
 
 def _audited(store: Store, command: GiveCode, decision: Decision, now: datetime) -> Decision:
     """Every decision about a code, granted or refused, in the audit trail (never the code)."""
-    refusal = decision.refusal
-    store.audit(
-        at=now,
-        actor=command.actor,
-        action="give-code",
-        outcome="issued" if refusal is None else str(refusal.reason),
-        card_number=shown_card(command.card_number),
-        platform=command.platform.value,
-        channel=command.channel.value,
-        branch=command.branch_id,
-        code_id=decision.code_id,
-    )
+    store.audit_many([decision_audit(command, decision, now)])
     return decision
+
+
+def decision_audit(command: GiveCode, decision: Decision, now: datetime) -> dict[str, Any]:
+    """The audit entry of a decision, as `Store.audit` takes it."""
+    refusal = decision.refusal
+    return {
+        "at": now,
+        "actor": command.actor,
+        "action": "give-code",
+        "outcome": "issued" if refusal is None else str(refusal.reason),
+        "card_number": shown_card(command.card_number),
+        "platform": command.platform.value,
+        "channel": command.channel.value,
+        "branch": command.branch_id,
+        "code_id": decision.code_id,
+    }
 
 
 def decided_once(db: Database, library: Library, work: Callable[[Store], T]) -> T:

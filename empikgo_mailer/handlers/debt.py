@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Protocol
 
 from empikgo_mailer.adapters.fines_store import FinesStore, loan_state, payment_record
 from empikgo_mailer.adapters.store import Store
-from empikgo_mailer.adapters.tables import Patron
+from empikgo_mailer.adapters.tables import Loan, Patron, Payment
 from empikgo_mailer.domain.debt import DebtFacts
 from empikgo_mailer.domain.fines import FineLedger, Location, LocationAccount
 
@@ -20,14 +20,24 @@ class DebtSource(Protocol):
 def read_ledger(
     fines: FinesStore, patron: Patron, locations: Mapping[str, Location], today: date
 ) -> FineLedger:
-    """A patron's loans and payments as the domain's ledger, grouped by location.
-
-    The balance exported with the patron records from the library's old system is the
-    opening balance the ledger starts from.
-    """
+    """A patron's loans and payments as the domain's ledger, grouped by location."""
     assert patron.id is not None
-    loans = [loan_state(loan) for loan in fines.loans_of(patron.id)]
-    payments = [payment_record(payment) for payment in fines.payments_of(patron.id)]
+    return ledger_of(
+        patron, fines.loans_of(patron.id), fines.payments_of(patron.id), locations, today
+    )
+
+
+def ledger_of(
+    patron: Patron,
+    loan_rows: Sequence[Loan],
+    payment_rows: Sequence[Payment],
+    locations: Mapping[str, Location],
+    today: date,
+) -> FineLedger:
+    """The ledger from rows already read. The balance exported with the patron records
+    from the library's old system is the opening balance the ledger starts from."""
+    loans = [loan_state(loan) for loan in loan_rows]
+    payments = [payment_record(payment) for payment in payment_rows]
     ids = dict.fromkeys([loan.location_id for loan in loans] + [p.location_id for p in payments])
     accounts = tuple(
         LocationAccount(
@@ -50,3 +60,29 @@ class LedgerDebt:
 
     def debt_of(self, store: Store, patron: Patron, today: date) -> DebtFacts:
         return read_ledger(FinesStore(store.session), patron, self.locations, today).debt()
+
+    def debts_of(
+        self, store: Store, patrons: Sequence[Patron], today: date
+    ) -> dict[int, DebtFacts]:
+        """`debt_of` for many patrons, their loans and payments read in two queries."""
+        fines = FinesStore(store.session)
+        ids = [p.id for p in patrons if p.id is not None]
+        loans, payments = fines.loans_of_many(ids), fines.payments_of_many(ids)
+        return {
+            p.id: ledger_of(
+                p, loans.get(p.id, []), payments.get(p.id, []), self.locations, today
+            ).debt()
+            for p in patrons
+            if p.id is not None
+        }
+
+
+def debts_of(
+    source: DebtSource, store: Store, patrons: Sequence[Patron], today: date
+) -> dict[int, DebtFacts]:
+    """Every patron's debt, in bulk when the source can (another source: one by one)."""
+    bulk = getattr(source, "debts_of", None)
+    if bulk is not None:
+        found: dict[int, DebtFacts] = bulk(store, patrons, today)
+        return found
+    return {p.id: source.debt_of(store, p, today) for p in patrons if p.id is not None}

@@ -13,9 +13,17 @@ from datetime import date, datetime
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.domain.claim_answers import CODES_AVAILABLE, refusal_message
-from empikgo_mailer.domain.eligibility import Reason
+from empikgo_mailer.domain.eligibility import EarlierCode, Reason
+from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
-from empikgo_mailer.handlers.codes import GiveCode, decide_for, decided_once
+from empikgo_mailer.handlers.codes import (
+    UNREAD,
+    Decision,
+    GiveCode,
+    Unread,
+    decide_for,
+    decided_once,
+)
 from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.library import Library
@@ -37,6 +45,28 @@ class ClaimAnswer:
     repeated: bool = False  # the same code as an earlier claim this month
 
 
+def claim_command(command: ClaimLegimiCode) -> GiveCode:
+    return GiveCode(
+        command.card_number, Platform.LEGIMI, Channel.SELF_SERVICE, None, actor=command.actor
+    )
+
+
+def repeated_answer(earlier: EarlierCode, code: str, month: Month) -> ClaimAnswer | None:
+    """The same code again when this month's code was a Legimi claim (a double click);
+    None when the patron's code this month came another way (the rules then refuse)."""
+    if earlier.platform.id != Platform.LEGIMI.id or earlier.channel != Channel.SELF_SERVICE:
+        return None
+    return ClaimAnswer(True, CODES_AVAILABLE, code=code, activate_by=month.last_day, repeated=True)
+
+
+def answer_of(decision: Decision, month: Month) -> ClaimAnswer:
+    refusal = decision.refusal
+    if refusal is None:
+        return ClaimAnswer(True, CODES_AVAILABLE, code=decision.code, activate_by=month.last_day)
+    assert refusal.reason is not None
+    return ClaimAnswer(False, refusal_message(refusal.reason, refusal.details), refusal.reason)
+
+
 def claim_legimi_code(
     command: ClaimLegimiCode,
     *,
@@ -45,39 +75,31 @@ def claim_legimi_code(
     debt_source: DebtSource,
     now: datetime,
 ) -> ClaimAnswer:
+    """One claim in a transaction of its own (the command line; the web door batches
+    them: claim_desk)."""
     month = library.calendar.month_of(now)
-    give = GiveCode(
-        command.card_number, Platform.LEGIMI, Channel.SELF_SERVICE, None, actor=command.actor
-    )
 
     def claim(store: Store) -> ClaimAnswer:
         # The patron's row lock comes first, so that of two identical claims at once the
         # second sees the first one's code here rather than a refusal from the rules.
         patron = store.patron_by_card(command.card_number, lock=True)
+        earlier: EarlierCode | Unread | None = UNREAD
         if patron is not None and patron.id is not None:
-            earlier = store.issuance_in_month(patron.id, month)
-            if earlier is not None:
-                issuance, code = earlier
-                if (
-                    issuance.platform == Platform.LEGIMI.id
-                    and issuance.channel == Channel.SELF_SERVICE
-                ):
-                    return ClaimAnswer(
-                        True,
-                        CODES_AVAILABLE,
-                        code=code.value,
-                        activate_by=month.last_day,
-                        repeated=True,
-                    )
+            found = store.issuance_in_month(patron.id, month)
+            earlier = None if found is None else store.as_earlier(found[0])
+            if found is not None and earlier is not None:
+                repeated = repeated_answer(earlier, found[1].value, month)
+                if repeated is not None:
+                    return repeated
         decision = decide_for(
-            store, give, patron, library=library, debt_source=debt_source, now=now
+            store,
+            claim_command(command),
+            patron,
+            library=library,
+            debt_source=debt_source,
+            now=now,
+            earlier=earlier,
         )
-        refusal = decision.refusal
-        if refusal is None:
-            return ClaimAnswer(
-                True, CODES_AVAILABLE, code=decision.code, activate_by=month.last_day
-            )
-        assert refusal.reason is not None
-        return ClaimAnswer(False, refusal_message(refusal.reason, refusal.details), refusal.reason)
+        return answer_of(decision, month)
 
     return decided_once(db, library, claim)

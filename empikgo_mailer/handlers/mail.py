@@ -8,57 +8,47 @@ crash can neither lose a reply nor send one the database does not know about.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.mail_queue import MailQueue
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import MailRequest, OutboxMessage
-from empikgo_mailer.config import BranchSettings, MailSettings
-from empikgo_mailer.domain.addresses import address_key
+from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.explanations import rule_rows
 from empikgo_mailer.domain.mail_headers import storable
-from empikgo_mailer.domain.mail_outcomes import SET_ASIDE_OUTCOMES, TEMPLATE_OF, MailOutcome
-from empikgo_mailer.domain.mail_requests import card_numbers
-from empikgo_mailer.domain.platforms import Channel, Platform
-from empikgo_mailer.domain.replies import (
-    Render,
-    ReplyFacts,
-    compose_reply,
-    reply_context,
+from empikgo_mailer.domain.mail_outcomes import MailOutcome
+from empikgo_mailer.domain.statuses import RequestStatus
+from empikgo_mailer.handlers.codes import decide
+from empikgo_mailer.handlers.mail_batch import decide_batch
+from empikgo_mailer.handlers.mail_decision import (
+    MailDoor,
+    decided_facts,
+    give_code_by_mail,
+    reply_row,
+    reply_text,
+    screened_facts,
+    sender_key,
+    status_of,
 )
-from empikgo_mailer.domain.screening import MailFacts, screen
-from empikgo_mailer.domain.statuses import RequestKind, RequestStatus
-from empikgo_mailer.handlers.codes import GiveCode, decide
-from empikgo_mailer.handlers.debt import DebtSource
-from empikgo_mailer.handlers.library import Library
 
+__all__ = ["DecideReport", "MailDoor", "decide_queue", "queue_reply"]
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
+# Requests decided in one transaction: large enough that the facts' queries cost little
+# per decision, small enough that the write lock is held for a fraction of a second.
+DECISION_BATCH = 250
 
 
 @dataclass
 class DecideReport:
     open: bool = False
     outcomes: Counter[str] = field(default_factory=Counter)
-
-
-@dataclass(frozen=True)
-class MailDoor:
-    """What deciding a mail request needs, wired once by bootstrap."""
-
-    db: Database
-    library: Library
-    debt_source: DebtSource
-    render: Render
-    mail: MailSettings
 
 
 def _decide_one(
@@ -72,69 +62,29 @@ def _decide_one(
 ) -> str:
     """One decision inside the caller's transaction (and savepoint): screen, decide,
     render, and write the reply to the outbox."""
-    calendar = door.library.calendar
-    month = calendar.month_of(now)
-    facts = ReplyFacts(
-        branch_name=branch.name,
-        branch_address=branch.address,
-        received=calendar.local(request.received_at),
-        month=month,
-        card=request.card_number,
-        size_bytes=request.size,
-        limit_bytes=door.mail.max_message_bytes,
-        activation_url=door.library.activation_url(Platform.EMPIK_GO),
-    )
-    sender_key = address_key(request.sender) if request.sender is not None else ""
-    screened = screen(
-        MailFacts(
-            sender=request.sender,
-            replies_today=replies_today[sender_key],
-            too_large=request.kind == RequestKind.TOO_LARGE,
-            written_in=calendar.month_of(request.received_at),
-            card=request.card_number,
-        ),
-        month=month,
-        daily_limit=door.mail.max_replies_per_sender_per_day,
+    key = sender_key(request)
+    facts, screened = screened_facts(
+        door, branch, request, replies_today=replies_today[key], now=now
     )
     outcome: str
-    if screened is MailOutcome.CARD_MISSING:
-        cards = tuple(request.cards.split()) if request.cards else card_numbers(request.words)
-        facts = dataclasses.replace(facts, cards=cards)
     if screened is not None:
         outcome = screened
     else:
-        assert request.card_number is not None  # screened: one card number
         decision = decide(
             Store(queue.session, door.library.offered),
-            GiveCode(
-                request.card_number,
-                Platform.EMPIK_GO,
-                Channel.EMAIL,
-                branch.id,
-                written_name=request.name_words or request.words,
-                sender=request.sender,
-                actor=f"mail:{branch.id}",
-            ),
+            give_code_by_mail(branch, request),
             library=door.library,
             debt_source=door.debt_source,
             now=now,
         )
         request.issuance_id = decision.issuance_id
         request.rules = json.dumps(rule_rows(decision.assessment.results), ensure_ascii=False)
-        refusal = decision.refusal
-        if refusal is None:
-            outcome = MailOutcome.ISSUED
-            facts = dataclasses.replace(facts, code=decision.code)
-        else:
-            outcome = str(refusal.reason)
-            facts = dataclasses.replace(facts, details=dict(refusal.details))
-    status = RequestStatus.SET_ASIDE if outcome in SET_ASIDE_OUTCOMES else RequestStatus.DECIDED
-    request.status, request.outcome, request.decided_at = status, outcome, now
-    template = TEMPLATE_OF.get(outcome)  # no template: no reply (rate limit, no sender)
-    if template is not None and request.sender is not None:
-        text = door.render(f"mail/{template}.txt.j2", **reply_context(facts))
+        outcome, facts = decided_facts(facts, decision)
+    request.status, request.outcome, request.decided_at = status_of(outcome), outcome, now
+    text = reply_text(door, outcome, facts, request.sender)
+    if text is not None and request.sender is not None:
         queue_reply(queue, branch=branch, request=request, to=request.sender, text=text, now=now)
-        replies_today[sender_key] += 1
+        replies_today[key] += 1
     return outcome
 
 
@@ -149,29 +99,7 @@ def queue_reply(
 ) -> None:
     """Write the reply to `request` into the outbox, threaded to it (In-Reply-To and
     References), from the branch's mailbox; the sender loop sends it."""
-    reply = compose_reply(
-        text=text,
-        from_name=branch.name,
-        from_address=branch.mailbox,
-        to_address=to,
-        original_subject=request.subject,
-        original_message_id=request.message_id,
-        original_references=request.references,
-        now=now,
-    )
-    queue.add(
-        OutboxMessage(
-            request_id=request.id,
-            branch_id=branch.id,
-            sender=branch.mailbox,
-            recipient=to,
-            recipient_key=address_key(to),
-            message_id=reply.message_id,
-            message=reply.text,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
+    queue.add(OutboxMessage(**reply_row(branch=branch, request=request, to=to, text=text, now=now)))
 
 
 def _set_aside_as_failed(request: MailRequest, error: str, now: datetime) -> None:
@@ -182,9 +110,6 @@ def _set_aside_as_failed(request: MailRequest, error: str, now: datetime) -> Non
         MailOutcome.FAILED,
         now,
     )
-
-
-DECISION_BATCH = 100
 
 
 def _decide_safely(
@@ -220,6 +145,29 @@ def _decide_safely(
     return MailOutcome.FAILED
 
 
+def _one_at_a_time(
+    queue: MailQueue,
+    batch: Sequence[MailRequest],
+    *,
+    door: MailDoor,
+    branch: BranchSettings,
+    replies_today: Counter[str],
+    clock: Clock,
+    may_go_on: Callable[[datetime], bool],
+) -> list[tuple[int, str]]:
+    decided = []
+    for request in batch:
+        now = clock()
+        if not may_go_on(now):
+            break
+        outcome = _decide_safely(
+            queue, door=door, branch=branch, request=request, replies_today=replies_today, now=now
+        )
+        assert request.id is not None
+        decided.append((request.id, outcome))
+    return decided
+
+
 def decide_queue(
     branch_id: str,
     *,
@@ -229,41 +177,59 @@ def decide_queue(
 ) -> DecideReport:
     """Decide the branch's queue strictly in receipt order, only while the branch is open.
 
-    Decisions are committed in batches: each decision, its code and its reply always share
-    one transaction; a batch is several of them committed together, and a savepoint per
-    request lets one failing message be set aside alone. `should_stop` is asked before
-    every decision: a daemon told to stop commits what it decided and leaves the rest
-    queued, in order, for the next pass.
+    A batch of the queue's head is decided at once (mail_batch) and committed with its
+    codes and replies. When anything in a batch fails, the batch is rolled back and decided
+    again one request at a time, each in a savepoint, so that one failing message is set
+    aside alone. `should_stop` is asked before every decision: a daemon told to stop
+    commits what it decided and leaves the rest queued, in order, for the next pass.
     """
     branch = door.library.branch(branch_id)
     calendar = door.library.calendar
     report = DecideReport()
-    while calendar.is_open(branch.hours, clock()) and not should_stop():
+
+    def may_go_on(now: datetime) -> bool:
+        return calendar.is_open(branch.hours, now) and not should_stop()
+
+    while may_go_on(clock()):
         report.open = True
         with door.db.transaction() as session:
             queue = MailQueue(session)
-            batch = queue.next_queued(branch_id, DECISION_BATCH)
+            heads = queue.next_queued_rows(branch_id, DECISION_BATCH)
+            if not heads:
+                break
             day_start = calendar.at(calendar.today(clock()), datetime.min.time())
-            senders = {address_key(r.sender) for r in batch if r.sender is not None}
+            senders = {sender_key(r) for r in heads if r.sender is not None}
             replies_today = queue.replies_since(senders, day_start)
-            for request in batch:
-                now = clock()
-                if not calendar.is_open(branch.hours, now) or should_stop():
-                    break
-                outcome = _decide_safely(
+            counted = replies_today.copy()
+            try:
+                with session.begin_nested():
+                    decided = decide_batch(
+                        session,
+                        heads,
+                        door=door,
+                        branch=branch,
+                        replies_today=replies_today,
+                        clock=clock,
+                        may_go_on=may_go_on,
+                    )
+            except Exception:
+                log.exception("deciding a batch of %s failed; deciding it one by one", branch_id)
+                decided = _one_at_a_time(
                     queue,
+                    queue.next_queued(branch_id, len(heads)),
                     door=door,
                     branch=branch,
-                    request=request,
-                    replies_today=replies_today,
-                    now=now,
+                    replies_today=counted,
+                    clock=clock,
+                    may_go_on=may_go_on,
                 )
+            for request_id, outcome in decided:
                 report.outcomes[outcome] += 1
                 # The request id and outcome only: never the code, the card or the address.
                 log.info(
                     "request decided",
-                    extra={"request_id": request.id, "branch": branch_id, "outcome": outcome},
+                    extra={"request_id": request_id, "branch": branch_id, "outcome": outcome},
                 )
-        if len(batch) < DECISION_BATCH:
-            break
+        if len(heads) < DECISION_BATCH and len(decided) == len(heads):
+            break  # the queue is empty (otherwise: the day changed, or it is closing time)
     return report

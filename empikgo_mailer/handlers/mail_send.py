@@ -11,9 +11,11 @@ for hours, is failed and shown to staff. Decisions never wait for any of this.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -53,9 +55,15 @@ async def send_outbox(
     transport: Transport,
     clock: Clock,
     should_stop: Callable[[], bool] = lambda: False,
+    more_transports: Sequence[Transport] = (),
 ) -> SendReport:
     """Send every due reply. Call with the pass lock held: leases of passes that died
-    are taken back first, so their replies go out now rather than after the lease."""
+    are taken back first, so their replies go out now rather than after the lease.
+
+    `more_transports`: further SMTP sessions that send side by side with the first once
+    the server has taken a reply (a server that cannot be reached is found by one
+    connection, as with one session); a further session that fails leaves the work to
+    the others, and only when the last one fails is the server unreachable."""
     report = SendReport()
     state = links.get(SMTP_LINK)
     if state is not None and state.retry_at is not None and state.retry_at > clock():
@@ -64,43 +72,74 @@ async def send_outbox(
     taken_back = outbox.take_back_leases()
     if taken_back:
         log.warning("%d replies were claimed by a pass that died; sending them now", taken_back)
+    phase = _Phase(outbox, links, clock, report, should_stop)
+    phase.lanes = [transport, *more_transports]
     try:
-        await _send_due(
-            outbox, links, transport=transport, clock=clock, report=report, should_stop=should_stop
-        )
+        while not phase.over() and (batch := outbox.claim(clock(), CLAIM_BATCH * len(phase.lanes))):
+            phase.waiting.extend(batch)
+            if not phase.connected:
+                await phase.lane(transport, until_connected=True)
+            if phase.waiting and not phase.over():
+                await asyncio.gather(*(phase.lane(lane) for lane in list(phase.lanes)))
     finally:
         outbox.release_mine()
     return report
 
 
-async def _send_due(
-    outbox: Outbox,
-    links: Links,
-    *,
-    transport: Transport,
-    clock: Clock,
-    report: SendReport,
-    should_stop: Callable[[], bool],
-) -> None:
-    connected = False
-    while not should_stop() and (batch := outbox.claim(clock(), CLAIM_BATCH)):
-        for reply in batch:
-            if should_stop():
+class _Phase:
+    """One send phase: the claimed replies waiting for a lane, and what the lanes share."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        links: Links,
+        clock: Clock,
+        report: SendReport,
+        should_stop: Callable[[], bool],
+    ) -> None:
+        self.outbox, self.links, self.clock, self.report = outbox, links, clock, report
+        self.should_stop = should_stop
+        self.waiting: deque[OutgoingReply] = deque()
+        self.connected = False  # the server has taken a reply in this phase
+        self.stopped = False  # unreachable, or told to stop
+        self.lanes: list[Transport] = []  # the sessions still sending
+
+    def over(self) -> bool:
+        return self.stopped or self.should_stop()
+
+    async def lane(self, transport: Transport, *, until_connected: bool = False) -> None:
+        """Send waiting replies one after another over one SMTP session."""
+        while self.waiting and not self.stopped:
+            if self.should_stop():
+                self.stopped = True
                 return  # the claimed rest is released (release_mine) for the next pass
-            delivery = await _deliver(transport, reply, second_chance=connected)
-            now = clock()
+            reply = self.waiting.popleft()
+            delivery = await _deliver(transport, reply, second_chance=self.connected)
+            now = self.clock()
             if delivery.result is SendResult.UNREACHABLE:
-                outbox.unreachable(reply.id, now, delivery.detail)
-                state = links.failed(SMTP_LINK, now, delivery.detail, pause_after)
-                log.warning(
-                    "SMTP server unreachable (%s); next try at %s", delivery.detail, state.retry_at
-                )
-                report.unreachable, report.paused_until = delivery.detail, state.retry_at
+                if self.connected and len(self.lanes) > 1:
+                    # This session broke, or a further one could not be opened (a server
+                    # may limit sessions): the others carry on with its reply, and it is
+                    # not tried again in this phase.
+                    log.info("one SMTP session ended (%s); the others go on", delivery.detail)
+                    self.lanes.remove(transport)
+                    self.waiting.appendleft(reply)
+                    return
+                self._unreachable(reply, delivery, now)
                 return
-            if not connected:
-                links.worked(SMTP_LINK, now)
-                connected = True
-            _record(outbox, reply, delivery, now, report)
+            if not self.connected:
+                self.links.worked(SMTP_LINK, now)
+                self.connected = True
+            _record(self.outbox, reply, delivery, now, self.report)
+            if until_connected:
+                return
+
+    def _unreachable(self, reply: OutgoingReply, delivery: Delivery, now: datetime) -> None:
+        self.outbox.unreachable(reply.id, now, delivery.detail)
+        state = self.links.failed(SMTP_LINK, now, delivery.detail, pause_after)
+        log.warning("SMTP server unreachable (%s); next try at %s", delivery.detail, state.retry_at)
+        self.report.unreachable, self.report.paused_until = delivery.detail, state.retry_at
+        self.stopped = True
 
 
 async def _deliver(transport: Transport, reply: OutgoingReply, *, second_chance: bool) -> Delivery:

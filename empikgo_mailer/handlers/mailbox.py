@@ -13,9 +13,11 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from sqlalchemy import Table
 from sqlalchemy.exc import OperationalError
+from sqlmodel import SQLModel
 
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.imap_mailbox import FetchedMessage
@@ -52,6 +54,15 @@ class CollectReport:
     duplicates: int = 0
     renumbered: int = 0  # known messages found again after a UIDVALIDITY change
     not_ours: int = 0
+
+
+# New rows are inserted in bulk (one INSERT per batch), not flushed through the ORM.
+_TABLE: Table = SQLModel.metadata.tables["mail_request"]
+_COLUMNS = tuple(column.name for column in _TABLE.columns if column.name != "id")
+
+
+def _values(entry: MailRequest) -> dict[str, object]:
+    return {name: getattr(entry, name) for name in _COLUMNS}
 
 
 def content_hash(fetched: FetchedMessage) -> str | None:
@@ -96,37 +107,44 @@ def _entry(
         notes.append(reading.sender.problem)
     if fetched.received_at is None:
         notes.append("serwer nie podał czasu odbioru; przyjęto czas pobrania")
-    entry = MailRequest(
-        branch_id=branch_id,
-        uidvalidity=uidvalidity,
-        uid=fetched.uid,
-        fingerprint=fingerprint(sender, reading.message_id, content),
-        content_hash=content_hash(fetched),
-        message_id=reading.message_id,
-        references=" ".join(reading.references) or None,
-        received_at=fetched.received_at or now,
-        size=max(0, fetched.size),
-        sender=sender,
-        subject=storable(reading.subject or "", 500),
-        kind=RequestKind.REQUEST,
-        status=RequestStatus.QUEUED,
-        note="; ".join(notes) or None,
-        created_at=now,
-    )
+    values: dict[str, Any] = {
+        "branch_id": branch_id,
+        "uidvalidity": uidvalidity,
+        "uid": fetched.uid,
+        "fingerprint": fingerprint(sender, reading.message_id, content),
+        "content_hash": content_hash(fetched),
+        "message_id": reading.message_id,
+        "references": " ".join(reading.references) or None,
+        "received_at": fetched.received_at or now,
+        "size": max(0, fetched.size),
+        "sender": sender,
+        "subject": storable(reading.subject or "", 500),
+        "kind": RequestKind.REQUEST,
+        "status": RequestStatus.QUEUED,
+        "note": "; ".join(notes) or None,
+        "created_at": now,
+    }
     if reading.automatic is not None:
         # Never decided, never answered: answering automatic mail is how loops start.
-        entry.kind, entry.status = RequestKind.AUTOMATIC, RequestStatus.SET_ASIDE
-        entry.outcome, entry.decided_at = MailOutcome.AUTOMATIC, now
-        entry.note = "; ".join([reading.automatic, *notes])
+        values |= {
+            "kind": RequestKind.AUTOMATIC,
+            "status": RequestStatus.SET_ASIDE,
+            "outcome": MailOutcome.AUTOMATIC,
+            "decided_at": now,
+            "note": "; ".join([reading.automatic, *notes]),
+        }
     elif fetched.raw is None:
-        entry.kind = RequestKind.TOO_LARGE
+        values["kind"] = RequestKind.TOO_LARGE
     else:
-        entry.words = storable(request.words, 2000)
-        entry.name_words = storable(request.name_words, 20_000)
-        entry.card_number = request.card
-        entry.cards_found = len(request.cards)
-        entry.cards = " ".join(request.cards) or None
-    return entry
+        values |= {
+            "words": storable(request.words, 2000),
+            "name_words": storable(request.name_words, 20_000),
+            "card_number": request.card,
+            "cards_found": len(request.cards),
+            "cards": " ".join(request.cards) or None,
+        }
+    # Built once with every value: each later attribute set costs as much as a column.
+    return MailRequest(**values)
 
 
 def classify(
@@ -222,6 +240,7 @@ def _store(queue: MailQueue, batch: _Batch) -> CollectReport:
     already = queue.recorded_uids(batch.branch_id, batch.uidvalidity, (e.uid for e in entries))
     fresh = [e for e in entries if e.uid not in already]  # recorded by an earlier, cut pass
     originals: dict[str, int | None] = {}
+    new: list[MailRequest] = []
     for row in queue.originals(batch.branch_id, (e.fingerprint for e in fresh)):
         originals.setdefault(row.fingerprint, row.id)
     for given in fresh:
@@ -250,14 +269,15 @@ def _store(queue: MailQueue, batch: _Batch) -> CollectReport:
             report.automatic += entry.kind == RequestKind.AUTOMATIC
             report.too_large += entry.kind == RequestKind.TOO_LARGE
             report.unreadable += entry.kind == RequestKind.UNREADABLE
-        queue.add(entry)
+        new.append(entry)
+    queue.insert_requests([_values(entry) for entry in new])
     return report
 
 
-def _copy(entry: MailRequest, **changes: object) -> MailRequest:
-    """A fresh, unsaved copy: `_store` never changes the entries it is given, so after a
-    failed transaction they can be stored again (without the id a flush may have set)."""
-    return MailRequest(**{**entry.model_dump(exclude={"id"}), **changes})
+def _copy(entry: MailRequest, **changes: Any) -> MailRequest:
+    """A fresh copy: `_store` never changes the entries it is given, so after a failed
+    transaction they can be stored again."""
+    return MailRequest(**{**_values(entry), **changes})
 
 
 def _safe_copy(entry: MailRequest, error: Exception) -> MailRequest:
@@ -317,7 +337,7 @@ def _store_batch(db: Database, batch: _Batch, last_uid: int, now: datetime) -> C
                     batch.branch_id,
                 )
                 with session.begin_nested():
-                    queue.add(_safe_copy(entry, exc))
+                    queue.insert_requests([_values(_safe_copy(entry, exc))])
                 counted = CollectReport(unreadable=1)
             _add(report, counted)
         queue.move_position(batch.branch_id, batch.uidvalidity, last_uid, now)

@@ -97,9 +97,10 @@ def _config(root: Path, checkout: Path, imap_port: int, smtp_port: int) -> Path:
         'username = "empikgo@bpmokotow.waw.pl"': 'username = ""',
     }
     for old, new in replacements.items():
-        if old not in text:
+        # Whole lines only: a port just written (say 58781) must not match "port = 587".
+        text, found = re.subn(rf"^{re.escape(old)}$", new, text, flags=re.MULTILINE)
+        if not found:
             raise DemoError(f"przykładowa konfiguracja nie ma już linii {old!r}.")
-        text = text.replace(old, new)
     path = root / "empikgo.toml"
     path.write_text(text, encoding="utf-8")
     return path

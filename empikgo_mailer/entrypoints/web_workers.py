@@ -1,0 +1,31 @@
+"""The web app for `web --workers N`: uvicorn starts each worker as a process of its own,
+which builds the app here from the configuration file and `--now` that the `web`
+command passed down in the environment (the secrets come from the environment and
+`.env`, as for every command)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from empikgo_mailer.config import read_environment
+from empikgo_mailer.entrypoints.cli_support import Runtime
+from empikgo_mailer.entrypoints.logs import configure_logging
+
+if TYPE_CHECKING:  # the `web` command imports this module before it needs FastAPI
+    from fastapi import FastAPI
+
+WORKER_CONFIG = "EMPIKGO_WEB_CONFIG"
+WORKER_NOW = "EMPIKGO_WEB_NOW"
+
+
+def create() -> FastAPI:
+    """One worker's app; called by uvicorn in each worker process."""
+    from empikgo_mailer.entrypoints.web import create_web_app  # noqa: PLC0415
+
+    env = read_environment()
+    configure_logging(
+        logging.WARNING, "json" if env.get("EMPIKGO_LOG_FORMAT") == "json" else "text"
+    )
+    runtime = Runtime(env[WORKER_CONFIG], env)
+    return create_web_app(runtime.app(), runtime.clock(env.get(WORKER_NOW)))

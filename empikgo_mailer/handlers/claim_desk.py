@@ -1,0 +1,198 @@
+"""The web door's Legimi claims, decided in the order they arrive, a batch per transaction.
+
+At 10:00 on the first working day a catalogue sends thousands of claims within seconds.
+One thread per web process takes every claim waiting at that moment, in arrival order,
+and decides them together (handlers/batch_decisions): the per-card limit counted, the
+facts read in a few queries, the rules in memory, the codes and issuances written in
+bulk and committed once. The first claim to arrive gets the first code; a claim waits for
+the batch in hand at most, never for a lock held by thirty others.
+
+What the batch keeps, and the tests that guard it: one code per reader a month, the same
+code for a repeated claim (test_web: hammering, double click), no code given twice across
+web workers (test_claim_desk: two workers), the per-card limit across workers
+(test_claim_desk), refusals as the one-at-a-time claim gives them (test_web). A batch that
+fails is rolled back and its claims are decided one by one, each in a transaction of its
+own, so one bad claim answers alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from empikgo_mailer.adapters.claim_limits import DatabaseRateLimiter
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.handlers.batch_decisions import BatchFacts
+from empikgo_mailer.handlers.debt import DebtSource
+from empikgo_mailer.handlers.legimi import (
+    ClaimAnswer,
+    ClaimLegimiCode,
+    answer_of,
+    claim_command,
+    claim_legimi_code,
+    repeated_answer,
+)
+from empikgo_mailer.handlers.library import Library
+
+log = logging.getLogger(__name__)
+MAX_BATCH = 200
+GATHER_SECONDS = 0.002
+
+
+@dataclass(frozen=True)
+class Limited:
+    """Too many claims for this card: try again in `retry_after` seconds."""
+
+    retry_after: float
+
+
+Outcome = ClaimAnswer | Limited | BaseException
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    command: ClaimLegimiCode
+    now: datetime
+    done: Callable[[Outcome], None]
+
+
+class ClaimDesk:
+    """Claims in, answers out, in arrival order; one deciding thread, started on the
+    first claim."""
+
+    def __init__(
+        self,
+        db: Database,
+        library: Library,
+        debt_source: DebtSource,
+        *,
+        limiter: DatabaseRateLimiter | None = None,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self.db, self.library, self.debt_source = db, library, debt_source
+        self.limiter, self.max_batch = limiter, max_batch
+        self._waiting: queue.SimpleQueue[_Waiting] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start = threading.Lock()
+
+    async def claim(self, command: ClaimLegimiCode, now: datetime) -> ClaimAnswer | Limited:
+        """Queue a claim and wait for its answer without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Outcome] = loop.create_future()
+
+        def done(outcome: Outcome) -> None:
+            loop.call_soon_threadsafe(_settle, answer, outcome)
+
+        self._submit(_Waiting(command, now, done))
+        outcome = await answer
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def _submit(self, waiting: _Waiting) -> None:
+        if self._thread is None:
+            with self._start:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._serve, name="claim-desk", daemon=True
+                    )
+                    self._thread.start()
+        self._waiting.put(waiting)
+
+    def _serve(self) -> None:
+        while True:
+            batch = [self._waiting.get()]
+            if self._waiting.empty():
+                # Group commit: a moment for the claims on their way to join this batch.
+                # A lone claim waits GATHER_SECONDS longer; in a rush every claim costs a
+                # fraction of a batch's queries instead of all of them.
+                time.sleep(GATHER_SECONDS)
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._waiting.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                outcomes = self._decide(batch)
+            except Exception:
+                log.exception("a batch of %d claims failed; deciding them one by one", len(batch))
+                outcomes = [self._alone(waiting) for waiting in batch]
+            for waiting, outcome in zip(batch, outcomes, strict=True):
+                waiting.done(outcome)
+
+    def _decide(self, batch: list[_Waiting]) -> list[Outcome]:
+        """The whole batch in one transaction; raises, having committed nothing, when any
+        part of it fails."""
+        first = batch[0].now
+        calendar = self.library.calendar
+        if any(calendar.today(w.now) != calendar.today(first) for w in batch):
+            return [self._alone(waiting) for waiting in batch]  # across midnight: rare
+        outcomes: list[Outcome] = []
+        with self.db.transaction() as session:
+            limits = (
+                self.limiter.retry_after_many(
+                    session.connection(), [w.command.card_number for w in batch]
+                )
+                if self.limiter is not None
+                else [None] * len(batch)
+            )
+            store = Store(session, self.library.offered)
+            facts = BatchFacts(
+                store,
+                [
+                    w.command.card_number
+                    for w, limit in zip(batch, limits, strict=True)
+                    if not limit
+                ],
+                library=self.library,
+                debt_source=self.debt_source,
+                platform=Platform.LEGIMI,
+                channel=Channel.SELF_SERVICE,
+                branch_id=None,
+                first=first,
+            )
+            for waiting, limit in zip(batch, limits, strict=True):
+                outcomes.append(Limited(limit) if limit else self._answer(facts, waiting))
+            facts.save()
+        return outcomes
+
+    def _answer(self, facts: BatchFacts, waiting: _Waiting) -> ClaimAnswer:
+        month = facts.month
+        patron = facts.patrons.get(waiting.command.card_number)
+        if patron is not None and patron.id is not None:
+            known = facts.this_month.get(patron.id)
+            repeated = None if known is None else repeated_answer(known[0], known[1], month)
+            if repeated is not None:
+                return repeated
+        decision, _given = facts.decide(claim_command(waiting.command), waiting.now)
+        return answer_of(decision, month)
+
+    def _alone(self, waiting: _Waiting) -> Outcome:
+        """One claim in transactions of its own, as the command line decides it."""
+        try:
+            if self.limiter is not None:
+                wait = self.limiter.retry_after(waiting.command.card_number)
+                if wait is not None:
+                    return Limited(wait)
+            return claim_legimi_code(
+                waiting.command,
+                db=self.db,
+                library=self.library,
+                debt_source=self.debt_source,
+                now=waiting.now,
+            )
+        except Exception as exc:  # answered to its own request (HTTP 500), and logged there
+            return exc
+
+
+def _settle(answer: asyncio.Future[Outcome], outcome: Outcome) -> None:
+    if not answer.done():  # the client may have gone away
+        answer.set_result(outcome)

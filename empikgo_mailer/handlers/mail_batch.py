@@ -1,0 +1,141 @@
+"""Deciding a batch of a branch's queue at once: the month-start burst at protocol speed.
+
+The facts of the whole batch are read in a handful of queries (the patrons, locked; their
+codes this month, bans, loans and payments; the service switch; the pool's oldest free
+codes), the pure rules run in memory request by request in receipt order, and the results
+are written in bulk: the codes marked, the issuances, the requests' outcomes, the replies
+and the audit entries, one statement each. It is the same decision as `decide` makes one
+request at a time, and the batch shares one transaction with its replies.
+
+What the batch keeps from the one-at-a-time path, and the tests that guard it:
+- receipt order, and a code to the earliest eligible request first
+  (test_mail_decisions, test_month_life);
+- one code per patron a month when one patron writes twice in a batch: the second
+  request sees the first one's code (test_one_code_per_month_in_one_batch);
+- the per-sender daily reply limit counted across the batch (test_replies_are_threaded...);
+- a failure anywhere rolls the whole batch back and the caller decides it again one
+  request at a time, so one broken message is set aside alone
+  (test_a_message_that_keeps_failing_is_set_aside_and_the_queue_goes_on).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, update
+from sqlmodel import Session, SQLModel
+
+from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.config import BranchSettings
+from empikgo_mailer.domain.clock import Clock
+from empikgo_mailer.domain.explanations import rule_rows
+from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.handlers.batch_decisions import BatchFacts
+from empikgo_mailer.handlers.mail_decision import (
+    MailDoor,
+    QueuedRequest,
+    decided_facts,
+    give_code_by_mail,
+    reply_row,
+    reply_text,
+    screened_facts,
+    sender_key,
+    status_of,
+)
+
+log = logging.getLogger(__name__)
+_REQUESTS: Table = SQLModel.metadata.tables["mail_request"]
+_OUTBOX: Table = SQLModel.metadata.tables["outbox"]
+_DECIDED = (
+    update(_REQUESTS)
+    .where(_REQUESTS.c.id == bindparam("request_id"))
+    .values(
+        status=bindparam("status"),
+        outcome=bindparam("outcome"),
+        decided_at=bindparam("decided_at"),
+        issuance_id=bindparam("issuance_id"),
+        rules=bindparam("rules"),
+    )
+)
+
+
+@dataclass
+class _Writes:
+    """What the batch decided about its requests, written together at its end."""
+
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    issued: list[tuple[dict[str, Any], int]] = field(default_factory=list)  # row, issuance
+    replies: list[dict[str, Any]] = field(default_factory=list)
+
+    def save(self, facts: BatchFacts) -> None:
+        ids = facts.save()
+        for row, index in self.issued:
+            row["issuance_id"] = ids[index]
+        connection = facts.store.session.connection()
+        if self.requests:
+            connection.execute(_DECIDED, self.requests)
+        if self.replies:
+            connection.execute(_OUTBOX.insert(), self.replies)
+
+
+def decide_batch(
+    session: Session,
+    requests: Sequence[QueuedRequest],
+    *,
+    door: MailDoor,
+    branch: BranchSettings,
+    replies_today: Counter[str],
+    clock: Clock,
+    may_go_on: Callable[[datetime], bool],
+) -> list[tuple[int, str]]:
+    """Decide `requests` (the head of the queue, in receipt order) in the caller's
+    transaction, as far as `may_go_on(now)` allows and all on one day; each decided
+    request's id and outcome, in order. Raises on any failure, having written nothing
+    the caller's savepoint does not roll back."""
+    store = Store(session, door.library.offered)
+    facts_of_batch = BatchFacts(
+        store,
+        [r.card_number for r in requests if r.card_number is not None],
+        library=door.library,
+        debt_source=door.debt_source,
+        platform=Platform.EMPIK_GO,
+        channel=Channel.EMAIL,
+        branch_id=branch.id,
+        first=clock(),
+    )
+    writes, decided = _Writes(), []
+    for request in requests:
+        now = clock()
+        if not may_go_on(now) or not facts_of_batch.same_day(now):
+            break  # the rest waits for the next batch (a new day: new limits, new month)
+        assert request.id is not None
+        key = sender_key(request)
+        facts, screened = screened_facts(
+            door, branch, request, replies_today=replies_today[key], now=now
+        )
+        row: dict[str, Any] = {"request_id": request.id, "issuance_id": None, "rules": None}
+        if screened is None:
+            decision, given = facts_of_batch.decide(give_code_by_mail(branch, request), now)
+            if given is not None:
+                writes.issued.append((row, given))
+            row["rules"] = json.dumps(rule_rows(decision.assessment.results), ensure_ascii=False)
+            outcome, facts = decided_facts(facts, decision)
+        else:
+            outcome = str(screened)
+        row |= {"status": status_of(outcome), "outcome": outcome, "decided_at": now}
+        writes.requests.append(row)
+        text = reply_text(door, outcome, facts, request.sender)
+        if text is not None and request.sender is not None:
+            writes.replies.append(
+                reply_row(branch=branch, request=request, to=request.sender, text=text, now=now)
+            )
+            replies_today[key] += 1
+        decided.append((request.id, outcome))
+    writes.save(facts_of_batch)
+    return decided

@@ -1,0 +1,167 @@
+"""What deciding one mail request takes, shared by the batch and the one-at-a-time path:
+screening, the reply's facts, the code request, the reply and its outbox row."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.config import BranchSettings, MailSettings
+from empikgo_mailer.domain.addresses import address_key
+from empikgo_mailer.domain.mail_outcomes import SET_ASIDE_OUTCOMES, TEMPLATE_OF, MailOutcome
+from empikgo_mailer.domain.mail_requests import card_numbers
+from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.domain.replies import Render, ReplyFacts, compose_reply, reply_context
+from empikgo_mailer.domain.screening import MailFacts, screen
+from empikgo_mailer.domain.statuses import ReplyStatus, RequestKind, RequestStatus
+from empikgo_mailer.handlers.codes import Decision, GiveCode
+from empikgo_mailer.handlers.debt import DebtSource
+from empikgo_mailer.handlers.library import Library
+
+
+@dataclass(frozen=True)
+class MailDoor:
+    """What deciding a mail request needs, wired once by bootstrap."""
+
+    db: Database
+    library: Library
+    debt_source: DebtSource
+    render: Render
+    mail: MailSettings
+
+
+class QueuedRequest(Protocol):
+    """What a decision reads of a queued request: an ORM row or a plain selected row."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def sender(self) -> str | None: ...
+    @property
+    def kind(self) -> RequestKind: ...
+    @property
+    def received_at(self) -> datetime: ...
+    @property
+    def card_number(self) -> str | None: ...
+    @property
+    def cards(self) -> str | None: ...
+    @property
+    def words(self) -> str: ...
+    @property
+    def name_words(self) -> str | None: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def message_id(self) -> str | None: ...
+    @property
+    def references(self) -> str | None: ...
+
+
+def sender_key(request: QueuedRequest) -> str:
+    return address_key(request.sender) if request.sender is not None else ""
+
+
+def screened_facts(
+    door: MailDoor,
+    branch: BranchSettings,
+    request: QueuedRequest,
+    *,
+    replies_today: int,
+    now: datetime,
+) -> tuple[ReplyFacts, MailOutcome | None]:
+    """What a reply may say about the request, and the outcome of screening it (None:
+    the rules decide)."""
+    calendar = door.library.calendar
+    month = calendar.month_of(now)
+    facts = ReplyFacts(
+        branch_name=branch.name,
+        branch_address=branch.address,
+        received=calendar.local(request.received_at),
+        month=month,
+        card=request.card_number,
+        size_bytes=request.size,
+        limit_bytes=door.mail.max_message_bytes,
+        activation_url=door.library.activation_url(Platform.EMPIK_GO),
+    )
+    screened = screen(
+        MailFacts(
+            sender=request.sender,
+            replies_today=replies_today,
+            too_large=request.kind == RequestKind.TOO_LARGE,
+            written_in=calendar.month_of(request.received_at),
+            card=request.card_number,
+        ),
+        month=month,
+        daily_limit=door.mail.max_replies_per_sender_per_day,
+    )
+    if screened is MailOutcome.CARD_MISSING:
+        cards = tuple(request.cards.split()) if request.cards else card_numbers(request.words)
+        facts = dataclasses.replace(facts, cards=cards)
+    return facts, screened
+
+
+def give_code_by_mail(branch: BranchSettings, request: QueuedRequest) -> GiveCode:
+    assert request.card_number is not None  # screened: one card number
+    return GiveCode(
+        request.card_number,
+        Platform.EMPIK_GO,
+        Channel.EMAIL,
+        branch.id,
+        written_name=request.name_words or request.words,
+        sender=request.sender,
+        actor=f"mail:{branch.id}",
+    )
+
+
+def decided_facts(facts: ReplyFacts, decision: Decision) -> tuple[str, ReplyFacts]:
+    """The outcome of a decision, and the reply's facts with the code or the refusal."""
+    refusal = decision.refusal
+    if refusal is None:
+        return MailOutcome.ISSUED, dataclasses.replace(facts, code=decision.code)
+    return str(refusal.reason), dataclasses.replace(facts, details=dict(refusal.details))
+
+
+def reply_text(door: MailDoor, outcome: str, facts: ReplyFacts, sender: str | None) -> str | None:
+    """The reply an outcome gets; None for no reply (rate limit, nobody to answer)."""
+    template = TEMPLATE_OF.get(outcome)
+    if template is None or sender is None:
+        return None
+    return door.render(f"mail/{template}.txt.j2", **reply_context(facts))
+
+
+def status_of(outcome: str) -> RequestStatus:
+    return RequestStatus.SET_ASIDE if outcome in SET_ASIDE_OUTCOMES else RequestStatus.DECIDED
+
+
+def reply_row(
+    *, branch: BranchSettings, request: QueuedRequest, to: str, text: str, now: datetime
+) -> dict[str, Any]:
+    """The outbox row of a reply to `request`."""
+    reply = compose_reply(
+        text=text,
+        from_name=branch.name,
+        from_address=branch.mailbox,
+        to_address=to,
+        original_subject=request.subject,
+        original_message_id=request.message_id,
+        original_references=request.references,
+        now=now,
+    )
+    return {
+        "request_id": request.id,
+        "branch_id": branch.id,
+        "sender": branch.mailbox,
+        "recipient": to,
+        "recipient_key": address_key(to),
+        "message_id": reply.message_id,
+        "message": reply.text,
+        "status": ReplyStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
