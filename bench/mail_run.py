@@ -16,8 +16,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosmtplib
@@ -63,6 +65,19 @@ def floor_fetch(dovecot: DovecotServer) -> tuple[float, int]:
     return time.perf_counter() - started, count
 
 
+def floor_append(dovecot: DovecotServer, count: int, reply: bytes) -> float:
+    """A plain client appending `count` copies to a Sent folder, 200 per MULTIAPPEND: the
+    floor of the daemon's copies of its replies."""
+    started = time.perf_counter()
+    per_branch = count // len(BRANCHES)
+    for branch in BRANCHES:
+        with dovecot.client(branch) as client:
+            client.create_folder("FloorSent")
+            for start in range(0, per_branch, 200):
+                client.multiappend("FloorSent", [reply] * min(200, per_branch - start))
+    return time.perf_counter() - started
+
+
 async def floor_send(port: int, count: int, reply: bytes) -> float:
     started = time.perf_counter()
     smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False, use_tls=False)
@@ -98,6 +113,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--smtp-connections", type=int, default=None, help="[smtp] connections (default: 1)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-command", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -128,7 +146,13 @@ def main() -> None:
                 request_message(0) + (b"x" * 70 + b"\r\n") * 17
             )  # about the size of a Polish reply
             send_seconds = asyncio.run(floor_send(smtp_port, args.requests, reply))
+            append_seconds = floor_append(dovecot, args.requests, reply)
             config = write_config(Path(temp), url, imap_port=dovecot.port, smtp_port=smtp_port)
+            if args.smtp_connections is not None:
+                text = config.read_text(encoding="utf-8").replace(
+                    "[smtp]\n", f"[smtp]\nconnections = {args.smtp_connections}\n", 1
+                )
+                config.write_text(text, encoding="utf-8")
             run = subprocess.run(
                 [*args.child_command.split(), str(config)]
                 if args.child_command
@@ -146,10 +170,27 @@ def main() -> None:
         sink.terminate()
         sink.wait()
         dovecot.stop()
-    floor = fetch_seconds + send_seconds
+    floors = Floors(fetched, fetch_seconds, send_seconds, append_seconds)
+    print(
+        f"backend={args.backend} requests={args.requests} smtp connections="
+        f"{args.smtp_connections or 1} (delivered to Dovecot in {deliver_seconds:.1f} s)"
+    )
+    show(result, floors, args.requests, peak_mb)
+
+
+@dataclass(frozen=True)
+class Floors:
+    """The raw protocol work measured in the same run."""
+
+    fetched: int
+    fetch: float
+    send: float
+    append: float
+
+
+def show(result: dict[str, Any], floors: Floors, n: int, peak_mb: float) -> None:
     phases = result["seconds"]
-    n = args.requests
-    print(f"backend={args.backend} requests={n} (delivered to Dovecot in {deliver_seconds:.1f} s)")
+    floor = floors.fetch + floors.send
     print(
         f"run --once: total={result['total']:.2f} s  peak_rss={peak_mb:.0f} MB  "
         f"queued={result['queued']} decided={result['decided']} sent={result['sent']}"
@@ -165,10 +206,16 @@ def main() -> None:
     print(f"  copy     {phases.get('copy', 0.0):.2f} s  (replies into the Sent folders)")
     print(f"  all phases: {json.dumps({k: round(v, 2) for k, v in phases.items()})}")
     print(
-        f"floor: fetch {fetched} in {fetch_seconds:.2f} s + send {n} in {send_seconds:.2f} s = {floor:.2f} s"
+        f"floor: fetch {floors.fetched} in {floors.fetch:.2f} s + send {n} in {floors.send:.2f} s"
+        f" = {floor:.2f} s"
     )
     print(
         f"ratio total/floor = {result['total'] / floor:.2f} (aim <= 1.3)  outcomes={result['outcomes']}"
+    )
+    with_copies = floor + floors.append
+    print(
+        f"floor with the Sent copies: + append {n} in {floors.append:.2f} s = {with_copies:.2f} s;"
+        f" ratio total/floor = {result['total'] / with_copies:.2f}"
     )
 
 

@@ -6,14 +6,15 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert
-from sqlmodel import Session, col, select
+from sqlalchemy import Table, insert
+from sqlmodel import Session, SQLModel, col, select
 
 from empikgo_mailer.adapters.database import in_chunks
 from empikgo_mailer.adapters.tables import Loan, Payment
 from empikgo_mailer.domain.fines import LoanState, PaymentMethod, PaymentRecord
 
-LoanKey = tuple[int, str, date]  # patron id, item barcode, borrowed on
+LoanKey = tuple[int, str, date]
+_LOAN: Table = SQLModel.metadata.tables["loan"]  # patron id, item barcode, borrowed on
 
 
 def loan_state(loan: Loan) -> LoanState:
@@ -124,8 +125,30 @@ class FinesStore:
         return found
 
     def insert_loans(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        if rows:
-            self.session.execute(insert(Loan), list(rows))
+        if not rows:
+            return
+        if self.session.get_bind().dialect.name == "postgresql":
+            self._copy_loans(rows)
+            return
+        self.session.execute(insert(Loan), list(rows))
+
+    def _copy_loans(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """COPY ... FROM STDIN on the transaction's own connection: a library system's
+        export of 10^5 loans goes in at several times the speed of multi-row INSERTs
+        (bench.fines), and still all or nothing with the rest of the import."""
+        columns = [column for column in _LOAN.columns if column.name != "id"]
+        defaults = {
+            column.name: column.default.arg  # type: ignore[attr-defined]
+            if column.default is not None and not callable(column.default.arg)  # type: ignore[attr-defined]
+            else None
+            for column in columns
+        }
+        names = ", ".join(column.name for column in columns)
+        connection = self.session.connection().connection.driver_connection
+        assert connection is not None
+        with connection.cursor() as cursor, cursor.copy(f"COPY loan ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row.get(name, default) for name, default in defaults.items()])
 
     def add_payment(self, payment: Payment) -> Payment:
         self.session.add(payment)

@@ -305,13 +305,15 @@ class Store:
         *,
         besides: Sequence[int] = (),
         wait: bool = False,
+        after: int | None = None,
     ) -> list[tuple[int, str]]:
         """Up to `limit` of the oldest free codes of a pool (id, value), locked for this
         transaction like `take_free_code`, leaving out `besides` (taken already). The
         caller marks the ones it gives (`mark_issued`); the others stay free.
 
         PostgreSQL: SKIP LOCKED unless `wait`, which waits for codes other claims hold
-        (they may still roll back) rather than call the pool empty too early."""
+        (they may still roll back) rather than call the pool empty too early. `after`:
+        only codes above this id (see CodeSupply)."""
         c = _CODE.c
         branch = c.branch_id.is_(None) if branch_id is None else c.branch_id == branch_id
         query = (
@@ -327,6 +329,8 @@ class Store:
         )
         if besides:
             query = query.where(c.id.not_in(list(besides)))
+        if after is not None:
+            query = query.where(c.id > after)
         if self._postgres:
             query = query.with_for_update(skip_locked=not wait)
         return [(int(code_id), str(value)) for code_id, value in self.session.execute(query)]

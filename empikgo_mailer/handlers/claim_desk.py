@@ -1,8 +1,8 @@
 """The web door's Legimi claims, decided in the order they arrive, a batch per transaction.
 
 At 10:00 on the first working day a catalogue sends thousands of claims within seconds.
-One thread per web process takes every claim waiting at that moment, in arrival order,
-and decides them together (handlers/batch_decisions): the per-card limit counted, the
+Each web process takes every claim waiting at that moment, in arrival order, and decides
+them together (handlers/batch_decisions): the per-card limit counted, the
 facts read in a few queries, the rules in memory, the codes and issuances written in
 bulk and committed once. The first claim to arrive gets the first code; a claim waits for
 the batch in hand at most, never for a lock held by thirty others.
@@ -19,10 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,7 +26,7 @@ from empikgo_mailer.adapters.claim_limits import DatabaseRateLimiter
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.domain.platforms import Channel, Platform
-from empikgo_mailer.handlers.batch_decisions import BatchFacts
+from empikgo_mailer.handlers.batch_decisions import BatchFacts, PoolMarks
 from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.legimi import (
     ClaimAnswer,
@@ -44,7 +40,6 @@ from empikgo_mailer.handlers.library import Library
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 200
-GATHER_SECONDS = 0.002
 
 
 @dataclass(frozen=True)
@@ -61,12 +56,14 @@ Outcome = ClaimAnswer | Limited | BaseException
 class _Waiting:
     command: ClaimLegimiCode
     now: datetime
-    done: Callable[[Outcome], None]
+    answer: asyncio.Future[Outcome]
 
 
 class ClaimDesk:
-    """Claims in, answers out, in arrival order; one deciding thread, started on the
-    first claim."""
+    """Claims in, answers out, in arrival order. The batch is decided on the event loop
+    itself, after every request that arrived meanwhile has been read: no thread to hand
+    each claim to (and wait for the GIL on the way back), and the batch grows by itself
+    with the rush, since whatever arrives while one batch is decided forms the next."""
 
     def __init__(
         self,
@@ -79,54 +76,38 @@ class ClaimDesk:
     ) -> None:
         self.db, self.library, self.debt_source = db, library, debt_source
         self.limiter, self.max_batch = limiter, max_batch
-        self._waiting: queue.SimpleQueue[_Waiting] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._start = threading.Lock()
+        self._waiting: list[_Waiting] = []
+        self._due = False  # a batch is scheduled on the loop
+        self._marks: PoolMarks | None = {} if db.dialect == "postgresql" else None
 
     async def claim(self, command: ClaimLegimiCode, now: datetime) -> ClaimAnswer | Limited:
-        """Queue a claim and wait for its answer without blocking the event loop."""
+        """Queue a claim and wait for its answer."""
         loop = asyncio.get_running_loop()
-        answer: asyncio.Future[Outcome] = loop.create_future()
-
-        def done(outcome: Outcome) -> None:
-            loop.call_soon_threadsafe(_settle, answer, outcome)
-
-        self._submit(_Waiting(command, now, done))
-        outcome = await answer
+        waiting = _Waiting(command, now, loop.create_future())
+        self._waiting.append(waiting)
+        if not self._due:
+            self._due = True
+            # After the callbacks already ready: the requests read in this round of the
+            # loop join the batch.
+            loop.call_soon(self._decide_waiting)
+        outcome = await waiting.answer
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
 
-    def _submit(self, waiting: _Waiting) -> None:
-        if self._thread is None:
-            with self._start:
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._serve, name="claim-desk", daemon=True
-                    )
-                    self._thread.start()
-        self._waiting.put(waiting)
-
-    def _serve(self) -> None:
-        while True:
-            batch = [self._waiting.get()]
-            if self._waiting.empty():
-                # Group commit: a moment for the claims on their way to join this batch.
-                # A lone claim waits GATHER_SECONDS longer; in a rush every claim costs a
-                # fraction of a batch's queries instead of all of them.
-                time.sleep(GATHER_SECONDS)
-            while len(batch) < self.max_batch:
-                try:
-                    batch.append(self._waiting.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                outcomes = self._decide(batch)
-            except Exception:
-                log.exception("a batch of %d claims failed; deciding them one by one", len(batch))
-                outcomes = [self._alone(waiting) for waiting in batch]
-            for waiting, outcome in zip(batch, outcomes, strict=True):
-                waiting.done(outcome)
+    def _decide_waiting(self) -> None:
+        batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
+        self._due = bool(self._waiting)
+        if self._due:
+            asyncio.get_running_loop().call_soon(self._decide_waiting)
+        try:
+            outcomes = self._decide(batch)
+        except Exception:
+            log.exception("a batch of %d claims failed; deciding them one by one", len(batch))
+            outcomes = [self._alone(waiting) for waiting in batch]
+        for waiting, outcome in zip(batch, outcomes, strict=True):
+            if not waiting.answer.done():  # the client may have gone away
+                waiting.answer.set_result(outcome)
 
     def _decide(self, batch: list[_Waiting]) -> list[Outcome]:
         """The whole batch in one transaction; raises, having committed nothing, when any
@@ -158,6 +139,7 @@ class ClaimDesk:
                 channel=Channel.SELF_SERVICE,
                 branch_id=None,
                 first=first,
+                marks=self._marks,
             )
             for waiting, limit in zip(batch, limits, strict=True):
                 outcomes.append(Limited(limit) if limit else self._answer(facts, waiting))
@@ -191,8 +173,3 @@ class ClaimDesk:
             )
         except Exception as exc:  # answered to its own request (HTTP 500), and logged there
             return exc
-
-
-def _settle(answer: asyncio.Future[Outcome], outcome: Outcome) -> None:
-    if not answer.done():  # the client may have gone away
-        answer.set_result(outcome)

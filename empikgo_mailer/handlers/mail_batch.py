@@ -11,7 +11,7 @@ What the batch keeps from the one-at-a-time path, and the tests that guard it:
 - receipt order, and a code to the earliest eligible request first
   (test_mail_decisions, test_month_life);
 - one code per patron a month when one patron writes twice in a batch: the second
-  request sees the first one's code (test_one_code_per_month_in_one_batch);
+  request sees the first one's code (test_fast_paths: one reader writing twice);
 - the per-sender daily reply limit counted across the batch (test_replies_are_threaded...);
 - a failure anywhere rolls the whole batch back and the caller decides it again one
   request at a time, so one broken message is set aside alone
@@ -108,6 +108,7 @@ def decide_batch(
         channel=Channel.EMAIL,
         branch_id=branch.id,
         first=clock(),
+        marks=door.code_marks if door.db.dialect == "postgresql" else None,
     )
     writes, decided = _Writes(), []
     for request in requests:

@@ -4,7 +4,7 @@ screening, the reply's facts, the code request, the reply and its outbox row."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -17,6 +17,7 @@ from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.domain.replies import Render, ReplyFacts, compose_reply, reply_context
 from empikgo_mailer.domain.screening import MailFacts, screen
 from empikgo_mailer.domain.statuses import ReplyStatus, RequestKind, RequestStatus
+from empikgo_mailer.handlers.batch_decisions import PoolMarks
 from empikgo_mailer.handlers.codes import Decision, GiveCode
 from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.library import Library
@@ -31,6 +32,8 @@ class MailDoor:
     debt_source: DebtSource
     render: Render
     mail: MailSettings
+    # Where each pool's batches got to (batch_decisions.CodeSupply), on PostgreSQL.
+    code_marks: PoolMarks = field(default_factory=dict)
 
 
 class QueuedRequest(Protocol):

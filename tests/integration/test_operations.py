@@ -56,7 +56,9 @@ def test_sigterm_mid_pass_stops_within_two_seconds_and_loses_nothing(
 def test_a_backup_taken_during_a_pass_restores_into_a_sound_database(
     tmp_path: Path, request: pytest.FixtureRequest, dovecot: DovecotServer, smtp: SmtpServer
 ) -> None:
-    lab = make_lab("sqlite", tmp_path, request, dovecot, smtp)
+    # Enough mail that the pass is still running when the backup command has started
+    # (300 requests take well under a second since decisions go a batch at a time).
+    lab = make_lab("sqlite", tmp_path, request, dovecot, smtp, requests=2000)
     process = lab.spawn("run", "--once", f"--now={OPENING}")
     lab.wait_for("SELECT count(*) FROM mail_request", 50, process)
     backup = tmp_path / "backup.sqlite3"

@@ -48,19 +48,25 @@ class WebProcess:
 
 @contextmanager
 def web_process(
-    config: Path, port: int, now: str, log_path: Path, *, token: str = CONSOLE_TOKEN
+    config: Path,
+    port: int,
+    now: str,
+    log_path: Path,
+    *,
+    token: str = CONSOLE_TOKEN,
+    workers: int = 1,
 ) -> Iterator[WebProcess]:
     """`empikgo-mailer web` at the moment `now` (`-vv`), until the block ends; `token` is
-    the catalogue's bearer token."""
+    the catalogue's bearer token, `workers` its number of processes."""
     env = {**os.environ, "EMPIKGO_API_TOKEN": token}
     command = [
         sys.executable, "-m", "empikgo_mailer", "--config", str(config), "-vv", "web",
-        "--host", "127.0.0.1", "--port", str(port), "--now", now,
+        "--host", "127.0.0.1", "--port", str(port), "--now", now, "--workers", str(workers),
     ]  # fmt: skip
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 30 + 15 * workers
     try:
         while True:
             try:
