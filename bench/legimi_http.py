@@ -291,8 +291,7 @@ def _web_command(config: Path, port: int, workers: int) -> list[str]:
         "web",
         "--port",
         str(port),
-        "--workers",
-        str(workers),
+        *(["--workers", str(workers)] if workers > 1 else []),
         "--now",
         "2027-01-04T10:00",
     ]
