@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from empikgo_mailer.domain.replies import _UTF8_QP, _flattened, _header_text, reply_subject
 
-TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=400)
+TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\r"), max_size=400)
 
 
 @settings(max_examples=300, deadline=None)
