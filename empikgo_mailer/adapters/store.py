@@ -58,27 +58,6 @@ def _pool(platform: Platform, month: Month, branch_id: str | None) -> list[Colum
 ACTION_ORIGIN: ContextVar[str | None] = ContextVar("action_origin", default=None)
 
 
-def _event_values(
-    *,
-    at: datetime,
-    actor: str,
-    action: str,
-    outcome: str,
-    card_number: str | None,
-    details: Mapping[str, object],
-    address: str | None,
-) -> dict[str, Any]:
-    return {
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "outcome": outcome,
-        "card_number": card_number,
-        "details": json.dumps(details, ensure_ascii=False, default=str, sort_keys=True),
-        "address": address or ACTION_ORIGIN.get() or None,
-    }
-
-
 def _audit_row(
     *,
     at: datetime,
@@ -89,15 +68,17 @@ def _audit_row(
     address: str | None = None,
     **details: object,
 ) -> dict[str, Any]:
-    return _event_values(
-        at=at,
-        actor=actor,
-        action=action,
-        outcome=outcome,
-        card_number=card_number,
-        details=details,
-        address=address,
-    )
+    """An `audit_event` row: the details as sorted JSON, the address of the request in
+    hand when none is given."""
+    return {
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "outcome": outcome,
+        "card_number": card_number,
+        "details": json.dumps(details, ensure_ascii=False, default=str, sort_keys=True),
+        "address": address or ACTION_ORIGIN.get() or None,
+    }
 
 
 class Store:
@@ -494,15 +475,16 @@ class Store:
         address: str | None = None,
         **details: object,
     ) -> None:
-        self._event(
+        row = _audit_row(
             at=at,
             actor=actor,
             action=action,
             outcome=outcome,
             card_number=card_number,
-            details=details,
             address=address,
+            **details,
         )
+        self.session.add(AuditEvent(**row))
 
     def audit_many(self, entries: Sequence[Mapping[str, Any]]) -> None:
         """Many `audit(**entry)` calls in one INSERT (a batch of decisions)."""
@@ -511,40 +493,9 @@ class Store:
             for chunk in in_chunks(rows):
                 self.session.execute(insert(_AUDIT), list(chunk))
 
-    def _event(
-        self,
-        *,
-        at: datetime,
-        actor: str,
-        action: str,
-        outcome: str,
-        card_number: str | None,
-        details: Mapping[str, object],
-        address: str | None = None,
-    ) -> None:
-        self.session.add(
-            AuditEvent(
-                **_event_values(
-                    at=at,
-                    actor=actor,
-                    action=action,
-                    outcome=outcome,
-                    card_number=card_number,
-                    details=details,
-                    address=address,
-                )
-            )
-        )
-
     def audit_import(
         self, action: str, *, at: datetime, actor: str, file: Path, **counts: object
     ) -> None:
         """An import that went through, with its file's name and what it counted."""
-        self._event(
-            at=at,
-            actor=actor,
-            action=action,
-            outcome="done",
-            card_number=None,
-            details={"file": file.name, **counts},
-        )
+        details: dict[str, Any] = {"file": file.name, **counts}
+        self.audit(at=at, actor=actor, action=action, outcome="done", **details)
