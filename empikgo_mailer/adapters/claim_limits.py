@@ -40,11 +40,7 @@ class DatabaseRateLimiter:
     def retry_after(self, key: str) -> float | None:
         """Count a claim; None when it may go ahead, else the seconds to wait."""
         with self.db.connection() as connection:
-            return self.retry_after_on(connection, key)
-
-    def retry_after_on(self, connection: Connection, key: str) -> float | None:
-        """`retry_after` inside the caller's transaction."""
-        return self.retry_after_many(connection, [key])[0]
+            return self.retry_after_many(connection, [key])[0]
 
     def retry_after_many(self, connection: Connection, keys: Sequence[str]) -> list[float | None]:
         """`retry_after` for each of `keys` in turn (a key may come again: a double

@@ -138,12 +138,7 @@ class Store:
                 .where(i.patron_id.in_(chunk), i.month == str(month))
             )
             for patron_id, platform, channel, issued_at, branch_id, value in rows:
-                earlier = EarlierCode(
-                    platform=self._platform(platform),
-                    channel=Channel(channel),
-                    issued_at=issued_at,
-                    branch_id=branch_id,
-                )
+                earlier = self._earlier(platform, channel, issued_at, branch_id)
                 found[patron_id] = (earlier, value)
         return found
 
@@ -196,11 +191,18 @@ class Store:
         return None if found is None else self.as_earlier(found[0])
 
     def as_earlier(self, issuance: Issuance) -> EarlierCode:
+        return self._earlier(
+            issuance.platform, issuance.channel, issuance.issued_at, issuance.branch_id
+        )
+
+    def _earlier(
+        self, platform_id: str, channel: str, issued_at: datetime, branch_id: str | None
+    ) -> EarlierCode:
         return EarlierCode(
-            platform=self._platform(issuance.platform),
-            channel=Channel(issuance.channel),
-            issued_at=issuance.issued_at,
-            branch_id=issuance.branch_id,
+            platform=self._platform(platform_id),
+            channel=Channel(channel),
+            issued_at=issued_at,
+            branch_id=branch_id,
         )
 
     def bans(self, patron_id: int) -> tuple[BanPeriod, ...]:
