@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, Table, func, or_, update
+from sqlalchemy import Row, Table, bindparam, func, or_, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, SQLModel, col, select
 
@@ -21,6 +21,18 @@ from empikgo_mailer.domain.queue_status import FailedReply, QueueStatus
 from empikgo_mailer.domain.statuses import ReplyStatus, RequestKind, RequestStatus
 
 _REQUESTS: Table = SQLModel.metadata.tables["mail_request"]
+
+
+class Unfiled(NamedTuple):
+    """A decided message still in the inbox: what filing needs of its row."""
+
+    id: int
+    uid: int
+    uidvalidity: int
+    message_id: str | None
+    kind: str
+    fingerprint: str
+    outcome: str | None
 
 
 class MailQueue:
@@ -144,17 +156,39 @@ class MailQueue:
         return Counter({key: int(count) for key, count in rows})
 
     # filing --------------------------------------------------------------------------
-    def unfiled(self, branch_id: str) -> list[MailRequest]:
-        """Decided and set-aside messages still in the inbox, as far as we know."""
-        return list(
-            self.session.exec(
-                select(MailRequest).where(
-                    MailRequest.branch_id == branch_id,
-                    col(MailRequest.status).in_([RequestStatus.DECIDED, RequestStatus.SET_ASIDE]),
-                    col(MailRequest.filed_at).is_(None),
-                )
+    def unfiled(self, branch_id: str) -> list[Unfiled]:
+        """Decided and set-aside messages still in the inbox, as far as we know: only what
+        filing needs (a month-start burst is thousands of rows)."""
+        r = _REQUESTS.c
+        rows = self.session.connection().execute(
+            sql_select(
+                r.id, r.uid, r.uidvalidity, r.message_id, r.kind, r.fingerprint, r.outcome
+            ).where(
+                r.branch_id == branch_id,
+                r.status.in_([RequestStatus.DECIDED, RequestStatus.SET_ASIDE]),
+                r.filed_at.is_(None),
             )
         )
+        return [Unfiled(*row) for row in rows]
+
+    def mark_filed(self, ids: Iterable[int], at: datetime) -> None:
+        for chunk in in_chunks(sorted(ids)):
+            self.session.connection().execute(
+                update(_REQUESTS)
+                .where(_REQUESTS.c.id.in_(chunk))
+                .values(filed_at=at, filing_error=None)
+            )
+
+    def mark_not_filed(self, errors: Mapping[int, str]) -> None:
+        """Why each message could not be moved; it is tried again next pass."""
+        r = _REQUESTS.c
+        if errors:
+            self.session.connection().execute(
+                update(_REQUESTS)
+                .where(r.id == bindparam("row_id"))
+                .values(filing_error=bindparam("error")),
+                [{"row_id": row_id, "error": error} for row_id, error in errors.items()],
+            )
 
     # status --------------------------------------------------------------------------
     def status(self, branch_id: str, day_start: datetime) -> QueueStatus:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-# A hash to verify against when the login does not exist, so that a wrong login takes as
-# long as a wrong password and does not tell which logins exist.
 _HASHER = PasswordHasher()
-_DUMMY = _HASHER.hash("no such account, the same work as a real one")
+
+
+@cache
+def _dummy() -> str:
+    """A hash to verify against when the login does not exist, so that a wrong login takes
+    as long as a wrong password and does not tell which logins exist. Made at the first
+    login, not at import: one Argon2id hash takes 64 MiB for a moment, and the daemon and
+    the commands, which import this too, never verify a password."""
+    return _HASHER.hash("no such account, the same work as a real one")
 
 
 class Passwords:
@@ -20,6 +28,6 @@ class Passwords:
 
     def verify(self, stored: str | None, password: str) -> bool:
         try:
-            return self.hasher.verify(stored or _DUMMY, password) and stored is not None
+            return self.hasher.verify(stored or _dummy(), password) and stored is not None
         except (VerificationError, InvalidHashError):
             return False

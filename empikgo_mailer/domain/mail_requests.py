@@ -21,6 +21,7 @@ from empikgo_mailer.domain.card_number import CardNumber, typed_plainly
 from empikgo_mailer.domain.mail_headers import Headers, header_text, message_id, references
 from empikgo_mailer.domain.mail_text import body_text
 from empikgo_mailer.domain.names import name_words
+from empikgo_mailer.domain.plain_message import parse_plain
 
 # Reply and forward prefixes of Polish and English mail clients, possibly repeated:
 # "Re: Odp: PD: EMPIK GO", "RE[2]: EMPIK GO", "Fwd: EMPIK GO".
@@ -61,6 +62,9 @@ def parse_message(raw: bytes) -> Message:
 def _parsed(raw: bytes) -> tuple[Message, str | None]:
     """The whole message; only its headers, and why, when the body defeats the parser (a
     multipart nested a thousand levels deep exhausts the stdlib parser's recursion)."""
+    plain = parse_plain(raw)  # most requests: a quarter of the stdlib parser's time
+    if plain is not None:
+        return plain, None
     try:
         return message_from_bytes(raw), None
     except Exception as exc:

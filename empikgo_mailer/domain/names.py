@@ -10,6 +10,7 @@ from collections import Counter
 # Letters that Unicode does not decompose into a base letter and a mark.
 _UNDECOMPOSABLE = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "ß": "ss", "đ": "d"})
 _SEPARATORS = re.compile(r"[\s\-‐‑–—,.;]+")
+_ASCII_LETTER = re.compile(r"[a-z]", re.IGNORECASE)
 
 
 @functools.cache
@@ -44,6 +45,12 @@ def names_match(written: str, first_name: str, last_name: str) -> bool:
     return bool(expected) and not expected - Counter(name_tokens(written))
 
 
+def _has_letter(token: str) -> bool:
+    if token.isascii():  # nearly every token: one regex search instead of a generator
+        return _ASCII_LETTER.search(token) is not None
+    return any(ch.isalpha() for ch in token)
+
+
 MAX_NAME_TOKEN = 40  # no first or last name is longer
 MAX_NAME_WORDS = 20_000  # characters kept for the name check
 
@@ -59,7 +66,7 @@ def name_words(text: str) -> str:
     for token in _SEPARATORS.split(_folded(text)):
         if not token or len(token) > MAX_NAME_TOKEN or kept[token] >= 2:
             continue
-        if not any(ch.isalpha() for ch in token):
+        if not _has_letter(token):
             continue
         size += len(token) + 1
         if size > MAX_NAME_WORDS:

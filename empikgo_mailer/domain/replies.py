@@ -93,6 +93,8 @@ def reply_context(facts: ReplyFacts) -> dict[str, object]:
 
 
 _MSG_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,248}>")  # printable ASCII but < and >
+# Every ASCII character str.splitlines breaks at: email.header folds a header at each.
+_LINE_BREAK = re.compile(r"[\n\r\v\f\x1c-\x1e]")
 MAX_THREAD = 10
 
 
@@ -166,8 +168,9 @@ def _flattened(message: Message) -> str:
     unchanged after running each one through email.header; the body is already
     quoted-printable text with LF line ends."""
     headers = message.items()
-    if not all(value.isascii() and "\n" not in value and "\r" not in value for _, value in headers):
-        return message.as_string()  # cannot happen with the headers set above; be safe
+    if not all(value.isascii() and not _LINE_BREAK.search(value) for _, value in headers):
+        # Only a branch name with control characters in it (a configuration slip) gets here.
+        return message.as_string()
     payload = message.get_payload()
     assert isinstance(payload, str)
     return "".join(f"{name}: {value}\n" for name, value in headers) + "\n" + payload

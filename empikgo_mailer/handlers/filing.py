@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.imap_mailbox import LINK_ERRORS
-from empikgo_mailer.adapters.mail_queue import MailQueue
+from empikgo_mailer.adapters.mail_queue import MailQueue, Unfiled
 from empikgo_mailer.adapters.tables import MailRequest
 from empikgo_mailer.config import MailSettings
 from empikgo_mailer.domain.clock import Clock
@@ -37,25 +37,24 @@ class FileReport:
 
 
 def _folders(
-    queue: MailQueue, branch_id: str, pending: list[MailRequest], mail: MailSettings
+    queue: MailQueue, branch_id: str, pending: list[Unfiled], mail: MailSettings
 ) -> dict[int, str]:
     """The folder of each pending row; a duplicate goes where its original went, once the
     original is decided."""
     copies = [r.fingerprint for r in pending if r.kind == RequestKind.DUPLICATE]
     originals: dict[str, MailRequest] = {}
-    for row in queue.originals(branch_id, copies):
-        originals.setdefault(row.fingerprint, row)
+    for original in queue.originals(branch_id, copies):
+        originals.setdefault(original.fingerprint, original)
     folders: dict[int, str] = {}
     for row in pending:
-        assert row.id is not None
         if row.kind != RequestKind.DUPLICATE:
             folders[row.id] = folder_for(row.outcome, mail)
             continue
-        original = originals.get(row.fingerprint)
-        if original is None:
+        first = originals.get(row.fingerprint)
+        if first is None:
             folders[row.id] = mail.folders.staff
-        elif original.status != RequestStatus.QUEUED:
-            folders[row.id] = folder_for(original.outcome, mail)
+        elif first.status != RequestStatus.QUEUED:
+            folders[row.id] = folder_for(first.outcome, mail)
     return folders
 
 
@@ -73,7 +72,6 @@ def file_decided(
     gone: list[int] = []  # no longer in the inbox: nothing to move
     by_folder: dict[str, list[tuple[int, int]]] = {}
     for row in pending:
-        assert row.id is not None
         if row.id not in folders:
             continue
         uid: int | None = row.uid
@@ -94,13 +92,8 @@ def file_decided(
     now = clock()
     with db.transaction() as session:
         queue = MailQueue(session)
-        for row in pending:
-            if row.id in errors:
-                row.filing_error = storable(errors[row.id], 2000)
-                queue.add(row)
-            elif row.id in filed:
-                row.filed_at, row.filing_error = now, None
-                queue.add(row)
+        queue.mark_not_filed({row_id: storable(error, 2000) for row_id, error in errors.items()})
+        queue.mark_filed(set(filed) - errors.keys(), now)
     report.filed, report.failed = len(filed), len(errors)
     return report
 

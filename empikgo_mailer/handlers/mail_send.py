@@ -27,7 +27,9 @@ from empikgo_mailer.domain.retries import next_try, pause_after
 
 log = logging.getLogger(__name__)
 SMTP_LINK = "smtp"
-CLAIM_BATCH = 50
+# Replies leased per claim and lane. Each claim sorts every due reply by id (the due index
+# is by status and time), so a month-start burst wants few, large claims.
+CLAIM_BATCH = 500
 
 
 class Transport(Protocol):

@@ -10,7 +10,7 @@ from email.message import Message
 from email.utils import format_datetime, formataddr
 from zoneinfo import ZoneInfo
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from empikgo_mailer.domain.replies import _UTF8_QP, _flattened, _header_text, reply_subject
@@ -20,6 +20,7 @@ TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\r")
 
 @settings(max_examples=300, deadline=None)
 @given(subject=TEXT, name=TEXT.filter(str.strip), body=TEXT)
+@example(subject="", name="0\x1e", body="")  # a line break to str.splitlines, not to us
 def test_a_reply_is_what_the_stdlib_would_write(subject: str, name: str, body: str) -> None:
     message = Message()
     message["MIME-Version"] = "1.0"
