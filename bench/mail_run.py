@@ -202,7 +202,13 @@ def show(result: dict[str, Any], floors: Floors, n: int, peak_mb: float) -> None
         f"  decide   {phases['decide']:.2f} s  {result['decided'] / phases['decide']:.0f} decisions/s"
     )
     print(f"  file     {phases['file']:.2f} s")
-    print(f"  send     {phases['send']:.2f} s  {result['sent'] / phases['send']:.0f} replies/s")
+    if "sending" in phases:  # a second process sent while the pass decided
+        print(
+            f"  send     {phases['sending']:.2f} s  {result['sent'] / phases['sending']:.0f}"
+            f" replies/s, from a second process; the pass waited {phases['send']:.2f} s for it"
+        )
+    else:
+        print(f"  send     {phases['send']:.2f} s  {result['sent'] / phases['send']:.0f} replies/s")
     print(f"  copy     {phases.get('copy', 0.0):.2f} s  (replies into the Sent folders)")
     print(f"  all phases: {json.dumps({k: round(v, 2) for k, v in phases.items()})}")
     print(

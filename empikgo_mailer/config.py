@@ -102,6 +102,8 @@ class SmtpSettings:
     timeout_seconds: float
     oauth: OAuthSettings | None = None  # instead of the password
     connections: int = 1  # SMTP sessions the sender keeps open at once
+    # Queued requests from which a pass sends from a second process while it decides.
+    send_while_deciding_from: int = 1000
 
 
 @dataclass(frozen=True)
@@ -496,7 +498,16 @@ def _new_platform(platform_id: str, section: _Table) -> Platform:
 def _smtp(root: _Table, env: Mapping[str, str]) -> SmtpSettings:
     smtp = root.table("smtp")
     smtp.unknown_keys(
-        {"host", "port", "security", "username", "timeout_seconds", "auth", "connections"}
+        {
+            "host",
+            "port",
+            "security",
+            "username",
+            "timeout_seconds",
+            "auth",
+            "connections",
+            "send_while_deciding_from",
+        }
     )
     security = smtp.security("security", "starttls")
     password = env.get("EMPIKGO_SMTP_PASSWORD")
@@ -509,6 +520,7 @@ def _smtp(root: _Table, env: Mapping[str, str]) -> SmtpSettings:
         password=Secret(password) if password else None,
         timeout_seconds=smtp.number("timeout_seconds", 30.0, 1.0, 600.0),
         connections=smtp.integer("connections", 1, 1, 20),
+        send_while_deciding_from=smtp.integer("send_while_deciding_from", 1000, 0, 1_000_000),
     )
 
 

@@ -15,6 +15,8 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from empikgo_mailer.adapters.database import Database, is_sqlite
+from empikgo_mailer.adapters.outbox import journal_into
+from empikgo_mailer.adapters.sent_journal import journal_path
 
 PAGES_PER_STEP = 1024  # the writer gets the lock back between steps
 
@@ -89,6 +91,15 @@ def backup(db: Database, target: Path) -> BackupDone:
             live.backup(copy, pages=PAGES_PER_STEP)
         live.close()
         copy.close()
+        # Replies the sender has sent but not yet written into the outbox (its journal):
+        # the copy must know them, or a restore would send them again.
+        journal = journal_path(db)
+        if journal is not None:
+            copied = Database(f"sqlite:///{partial}", db.busy_timeout)
+            try:
+                journal_into(copied, journal)
+            finally:
+                copied.dispose()
         verdict = integrity(partial)
         if verdict != "ok":
             partial.unlink()

@@ -8,8 +8,11 @@ claim). On both, unique constraints are the last line of defence.
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
@@ -69,11 +72,45 @@ def create_database_engine(url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_
     )
 
 
+class WriteTurn:
+    """Who writes first when a pass and its sender process share one SQLite file: the
+    sender. SQLite's busy handler polls with sleeps growing to 100 ms, so a pass that
+    commits batch after batch would starve a sender that needs the lock now and then
+    (measured: no claim got through until a branch's whole queue was decided). The
+    sender raises a flag in shared memory while it wants or holds the lock; the pass
+    waits for the flag to fall before each transaction, for `PATIENCE` at most (a
+    sender killed with the flag up costs the pass that much per transaction, until the
+    pass finds it dead)."""
+
+    PATIENCE = 0.2
+
+    def __init__(self) -> None:
+        self._wanted = multiprocessing.RawValue(ctypes.c_int, 0)  # shared across a fork
+
+    @contextmanager
+    def first(self) -> Iterator[None]:
+        """The sender's side."""
+        self._wanted.value = 1
+        try:
+            yield
+        finally:
+            self._wanted.value = 0
+
+    @contextmanager
+    def after_sender(self) -> Iterator[None]:
+        """The pass's side."""
+        deadline = time.monotonic() + self.PATIENCE
+        while self._wanted.value and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        yield
+
+
 class Database:
     """The one engine of a process, and the transactions on it."""
 
     def __init__(self, url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> None:
         self.url = url
+        self.busy_timeout = busy_timeout
         self.engine = create_database_engine(url, busy_timeout)
         # Every SQLite transaction holds the one write lock (BEGIN IMMEDIATE) anyway. Threads
         # of one process (the web server's pool, the scheduler) queue here instead of in
@@ -82,6 +119,11 @@ class Database:
         self._writer: AbstractContextManager[object] = (
             threading.RLock() if is_sqlite(url) else nullcontext()
         )
+        self._turn: Callable[[], AbstractContextManager[None]] = nullcontext
+
+    def take_turns(self, turn: Callable[[], AbstractContextManager[None]] | None) -> None:
+        """Enter `turn` around every transaction (a `WriteTurn` side); None: stop."""
+        self._turn = turn or nullcontext
 
     @property
     def dialect(self) -> str:
@@ -90,20 +132,25 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """Commit when the block ends normally, roll back on any exception."""
-        with self._writer, Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with (
+            self._turn(),
+            self._writer,
+            Session(self.engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
         """A Core transaction, for small hot writes where an ORM session costs more than
         the statement (recording each reply as it leaves)."""
-        with self._writer, self.engine.begin() as connection:
+        with self._turn(), self._writer, self.engine.begin() as connection:
             yield connection
 
     @contextmanager
     def transaction_on(self, connection: Connection) -> Iterator[Connection]:
         """A Core transaction on a connection the caller keeps for many of them."""
-        with self._writer, connection.begin():
+        with self._turn(), self._writer, connection.begin():
             yield connection
 
     def dispose(self) -> None:

@@ -8,7 +8,7 @@ import re
 import socket
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -32,6 +32,21 @@ FETCH_IDS_BATCH = 1000
 _MESSAGE_ID_FIELD = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
 _MESSAGE_ID_ITEM = b"BODY[HEADER.FIELDS (MESSAGE-ID)]"
 _MSG_ID = re.compile(rb"<[^<>\s]+>")
+
+
+@dataclass
+class FolderSeen:
+    """What one pass has read of a Sent folder: its Message-IDs up to `last_uid`. UIDs
+    only grow within one UIDVALIDITY, so a later read asks for the newer ones only."""
+
+    uidvalidity: int | None = None
+    since: date | None = None
+    last_uid: int = 0
+    ids: set[str] = field(default_factory=set)
+
+    def restart(self, uidvalidity: int, since: date) -> None:
+        self.uidvalidity, self.since, self.last_uid = uidvalidity, since, 0
+        self.ids.clear()
 
 
 class MailboxUnavailable(Exception):
@@ -220,20 +235,31 @@ class ImapMailbox:
             self._ensure_folder(folder)
         return created
 
-    def copies_since(self, folder: str, since: date) -> set[str]:
+    def copies_since(self, folder: str, since: date, seen: FolderSeen | None = None) -> set[str]:
         """The Message-IDs of the messages put into `folder` on or after `since` (created
-        when missing): one SEARCH and a FETCH of one header each, however many there are."""
+        when missing): one SEARCH and a FETCH of one header each, however many there are.
+        With `seen` (what an earlier call of this pass read), only the messages that came
+        after it are read."""
         self._ensure_folder(folder)
-        self.client.select_folder(folder, readonly=True)
+        selected = self.client.select_folder(folder, readonly=True)
+        validity = int(selected.get(b"UIDVALIDITY", 0))
+        if seen is None:
+            seen = FolderSeen()
+        if seen.uidvalidity != validity or seen.since is None or since < seen.since:
+            seen.restart(validity, since)
         try:
-            found: set[str] = set()
-            uids = self.client.search(["SINCE", since])
+            criteria: list[object] = ["SINCE", seen.since]
+            if seen.last_uid:
+                criteria += ["UID", f"{seen.last_uid + 1}:*"]
+            # "n:*" always names the highest UID, even one below n.
+            uids = [uid for uid in self.client.search(criteria) if uid > seen.last_uid]
             for start in range(0, len(uids), FETCH_IDS_BATCH):
                 chunk = uids[start : start + FETCH_IDS_BATCH]
                 for data in self.client.fetch(chunk, [_MESSAGE_ID_FIELD]).values():
                     header = data.get(_MESSAGE_ID_ITEM, b"")
-                    found.update(m.decode("ascii", "replace") for m in _MSG_ID.findall(header))
-            return found
+                    seen.ids.update(m.decode("ascii", "replace") for m in _MSG_ID.findall(header))
+            seen.last_uid = max(uids, default=seen.last_uid)
+            return set(seen.ids)
         finally:
             self.client.select_folder(self.settings.folder)
 

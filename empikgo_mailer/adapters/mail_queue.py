@@ -276,6 +276,14 @@ class MailQueue:
             ).one()
         )
 
+    def count_queued(self) -> int:
+        """Requests waiting for a decision in every branch."""
+        return int(
+            self.session.exec(
+                select(func.count()).where(MailRequest.status == RequestStatus.QUEUED)
+            ).one()
+        )
+
     def decided_since(self, branch_id: str, since: datetime, limit: int) -> list[MailRequest]:
         """Requests decided since `since`, the newest first."""
         return list(

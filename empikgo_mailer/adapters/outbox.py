@@ -3,7 +3,9 @@ the moment the server has answered, and keep the health of each link (the SMTP c
 breaker's state lives here, so every process sees it).
 
 Every write is its own short transaction: a result is on disk before the next reply is
-sent, so a crash repeats at most the one reply whose answer was not yet recorded.
+sent, so a crash repeats at most the one reply whose answer was not yet recorded. On
+SQLite a reply that left is first written to the sender's journal (`sent_journal`) and
+reaches the outbox a batch at a time.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Executable, Table, bindparam, or_, update
@@ -21,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import SQLModel, col, select
 
 from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.sent_journal import SentJournal, journal_path
 from empikgo_mailer.adapters.tables import LinkState
 from empikgo_mailer.domain.statuses import ReplyStatus
 
@@ -78,6 +82,19 @@ _FAILED = (
         **_FREE,
     )
 )
+# A journal entry, applied only while the sender that wrote it still holds the lease: an
+# entry applied once already (a crash between applying and forgetting) changes nothing.
+_SENT_BY = (
+    update(_OUTBOX)
+    .where(_ONE, _o.lease_owner == bindparam("owner"))
+    .values(
+        status=ReplyStatus.SENT,
+        sent_at=bindparam("at"),
+        last_attempt_at=bindparam("at"),
+        last_error=None,
+        **_FREE,
+    )
+)
 _UNREACHABLE = (
     update(_OUTBOX)
     .where(_ONE)
@@ -94,6 +111,9 @@ class Outbox:
         self.db = db
         self.owner = owner  # who holds the leases this object takes
         self._connection: Connection | None = None
+        self._autocommit: Connection | None = None  # PostgreSQL: single-statement writes
+        path = journal_path(db)
+        self._journal = None if path is None else SentJournal(path, db.busy_timeout)
 
     def __enter__(self) -> Outbox:
         return self
@@ -102,9 +122,25 @@ class Outbox:
         self.close()
 
     def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+        if self._journal is not None:
+            self.apply_journal()
+            self._journal.close()
+            self._journal = None
+        for connection in (self._connection, self._autocommit):
+            if connection is not None:
+                connection.close()
+        self._connection = self._autocommit = None
+
+    def apply_journal(self) -> int:
+        """Write the journal's results into the outbox, in one transaction; how many."""
+        if self._journal is None:
+            return 0
+        entries = self._journal.entries()
+        if entries:
+            params = [{"reply_id": e.reply_id, "owner": e.owner, "at": e.at} for e in entries]
+            self._transaction(lambda connection: connection.execute(_SENT_BY, params))
+            self._journal.forget(entries[-1].position)
+        return len(entries)
 
     def _transaction(self, work: Callable[[Connection], T]) -> T:
         """`work` in a transaction of its own on the phase's connection; wait out a busy
@@ -124,13 +160,36 @@ class Outbox:
         return patiently(once)
 
     def _run(self, statement: Executable, params: dict[str, Any] | None = None) -> int:
+        if self.db.dialect == "postgresql":
+            return self._autocommitted(statement, params or {})
         return self._transaction(
             lambda connection: int(connection.execute(statement, params or {}).rowcount or 0)
         )
 
+    def _autocommitted(self, statement: Executable, params: dict[str, Any]) -> int:
+        """One statement, atomic on its own, in autocommit: one round trip to PostgreSQL
+        instead of three (BEGIN, the statement, COMMIT), once per reply."""
+
+        def once() -> int:
+            if self._autocommit is None:
+                self._autocommit = self.db.engine.connect().execution_options(
+                    isolation_level="AUTOCOMMIT"
+                )
+            try:
+                return int(self._autocommit.execute(statement, params).rowcount or 0)
+            except DBAPIError as exc:
+                if exc.connection_invalidated or self._autocommit.invalidated:
+                    self._autocommit.close()
+                    self._autocommit = None
+                raise
+
+        return patiently(once)
+
     def take_back_leases(self) -> int:
         """Free the leases of other senders. Call only with the pass lock held: no other
-        sender is alive then, so their leases belong to passes that died."""
+        sender is alive then, so their leases belong to passes that died. Their journal
+        is applied first: a reply they sent is not sent again."""
+        self.apply_journal()
         return self._run(
             update(_OUTBOX)
             .where(_o.lease_owner.is_not(None), _o.lease_owner != self.owner)
@@ -151,6 +210,7 @@ class Outbox:
         )
         if self.db.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
+        self.apply_journal()  # the outbox a claim behind at most
 
         def lease(connection: Connection) -> list[OutgoingReply]:
             rows = connection.execute(query).all()
@@ -166,10 +226,14 @@ class Outbox:
 
     def release_mine(self) -> None:
         """Give back the leases this sender still holds (the replies it did not send)."""
+        self.apply_journal()
         self._run(update(_OUTBOX).where(_o.lease_owner == self.owner).values(**_FREE))
 
     def sent(self, reply_id: int, now: datetime) -> None:
-        self._run(_SENT, {"reply_id": reply_id, "at": now})
+        if self._journal is not None:
+            self._journal.record(reply_id, self.owner, now)
+        else:
+            self._run(_SENT, {"reply_id": reply_id, "at": now})
 
     def deferred(
         self, reply_id: int, now: datetime, error: str, attempts: int, next_at: datetime
@@ -185,6 +249,23 @@ class Outbox:
         """The server could not be reached while this reply was next: the reply keeps its
         place and its tries; only the error is noted, for staff."""
         self._run(_UNREACHABLE, {"reply_id": reply_id, "at": now, "error": error[:2000]})
+
+
+def journal_into(db: Database, journal: Path) -> int:
+    """Apply the sender journal at `journal` to `db` and leave the journal as it is: a
+    backup of a database whose sender is busy learns what that sender has sent."""
+    if not journal.exists():
+        return 0
+    reader = SentJournal(journal, db.busy_timeout)
+    try:
+        entries = reader.entries()
+    finally:
+        reader.close()
+    if entries:
+        params = [{"reply_id": e.reply_id, "owner": e.owner, "at": e.at} for e in entries]
+        with db.connection() as connection:
+            connection.execute(_SENT_BY, params)
+    return len(entries)
 
 
 def patiently(work: Callable[[], T]) -> T:

@@ -1,7 +1,10 @@
-"""One mail pass at a time per database, across processes and machines.
+"""One mail pass at a time per database, across processes and machines; and one sender.
 
 A cron `run --once` that overlaps the daemon, or two daemons started by mistake, would
-otherwise send the same replies twice. PostgreSQL: a session advisory lock, held by one
+otherwise send the same replies twice. The sender has a lock of its own (`SEND`): a pass
+may send from a second process, and if the pass is killed, that process finishes its
+reply in hand while the next pass has already begun; the next pass takes back unfinished
+leases only once it holds the sender's lock. PostgreSQL: a session advisory lock, held by one
 connection for the whole pass and released by the server when that connection dies.
 SQLite: an exclusive `flock` on a file beside the database, released by the kernel when
 the process dies. Either way a killed pass never leaves the lock behind.
@@ -27,9 +30,14 @@ from empikgo_mailer.adapters.database import Database
 log = logging.getLogger(__name__)
 # One key per purpose; advisory locks are per database, so two libraries sharing a
 # server never wait for each other.
-_KEY = int.from_bytes(hashlib.sha256(b"empikgo-mailer mail pass").digest()[:8], "big", signed=True)
+PASS, SEND = "pass", "send"
 _POLL_SECONDS = 0.2
-_MEMORY_LOCKS: dict[str, threading.Lock] = {}
+_MEMORY_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+
+
+def _key(purpose: str) -> int:
+    name = {PASS: b"empikgo-mailer mail pass", SEND: b"empikgo-mailer sender"}[purpose]
+    return int.from_bytes(hashlib.sha256(name).digest()[:8], "big", signed=True)
 
 
 class PassBusy(Exception):
@@ -47,8 +55,12 @@ def _wait(try_once: object, wait_seconds: float) -> bool:
 
 
 class PassLock:
-    def __init__(self, db: Database) -> None:
+    """`purpose`: PASS (a whole mail pass) or SEND (whoever sends the outbox)."""
+
+    def __init__(self, db: Database, purpose: str = PASS) -> None:
         self.db = db
+        self.purpose = purpose
+        self._key = _key(purpose)
 
     @contextmanager
     def held(self, wait_seconds: float) -> Iterator[None]:
@@ -71,7 +83,9 @@ class PassLock:
         with self.db.engine.connect() as connection:
 
             def try_once() -> bool:
-                taken = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _KEY})
+                taken = connection.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}
+                )
                 connection.commit()  # hold the session lock, not an idle transaction
                 return bool(taken.scalar())
 
@@ -80,12 +94,12 @@ class PassLock:
             try:
                 yield
             finally:
-                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _KEY})
+                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
                 connection.commit()
 
     @contextmanager
     def _lock_file(self, database: Path, wait_seconds: float) -> Iterator[None]:
-        path = database.resolve().with_name(database.name + ".pass-lock")
+        path = database.resolve().with_name(f"{database.name}.{self.purpose}-lock")
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
 
@@ -107,7 +121,7 @@ class PassLock:
 
     @contextmanager
     def _in_process(self, url: str, wait_seconds: float) -> Iterator[None]:
-        lock = _MEMORY_LOCKS.setdefault(url, threading.Lock())
+        lock = _MEMORY_LOCKS.setdefault((self.purpose, url), threading.Lock())
         if not lock.acquire(timeout=max(wait_seconds, 0.0)):
             raise PassBusy
         try:

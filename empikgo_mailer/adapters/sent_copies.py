@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, func, update
 from sqlmodel import col, select
 
 from empikgo_mailer.adapters.database import Database, in_chunks
@@ -22,6 +22,16 @@ class SentReply:
     sent_at: datetime
 
 
+def _waiting(branch_id: str) -> tuple[ColumnElement[bool], ...]:
+    reply = OutboxMessage
+    return (
+        col(reply.branch_id) == branch_id,
+        col(reply.status) == ReplyStatus.SENT,
+        col(reply.copied_at).is_(None),
+        col(reply.copy_error).is_(None),
+    )
+
+
 class SentCopies:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -33,12 +43,7 @@ class SentCopies:
         with self.db.transaction() as session:
             rows = session.exec(
                 select(reply)
-                .where(
-                    col(reply.branch_id) == branch_id,
-                    col(reply.status) == ReplyStatus.SENT,
-                    col(reply.copied_at).is_(None),
-                    col(reply.copy_error).is_(None),
-                )
+                .where(*_waiting(branch_id))
                 .order_by(col(reply.sent_at), col(reply.id))
                 .limit(limit)
             ).all()
@@ -48,18 +53,17 @@ class SentCopies:
                 if r.id is not None and r.sent_at is not None
             ]
 
+    def count_waiting(self, branch_id: str, up_to: int) -> int:
+        """How many replies `waiting` would give, counted up to `up_to` only."""
+        some = select(OutboxMessage.id).where(*_waiting(branch_id)).limit(up_to).subquery()
+        with self.db.transaction() as session:
+            return int(session.exec(select(func.count()).select_from(some)).one())
+
     def oldest_waiting(self, branch_id: str) -> datetime | None:
         """When the longest-waiting reply of `waiting` was sent."""
         reply = OutboxMessage
         with self.db.transaction() as session:
-            return session.exec(
-                select(func.min(reply.sent_at)).where(
-                    col(reply.branch_id) == branch_id,
-                    col(reply.status) == ReplyStatus.SENT,
-                    col(reply.copied_at).is_(None),
-                    col(reply.copy_error).is_(None),
-                )
-            ).one()
+            return session.exec(select(func.min(reply.sent_at)).where(*_waiting(branch_id))).one()
 
     def copied(self, reply_ids: Sequence[int], now: datetime) -> None:
         with self.db.transaction() as session:

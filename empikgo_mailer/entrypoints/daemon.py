@@ -16,13 +16,12 @@ ever interrupted, never the work between a send and its record."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
@@ -30,11 +29,13 @@ from typing import TypeVar
 from empikgo_mailer.adapters.heartbeat import Pulse
 from empikgo_mailer.adapters.imap_mailbox import (
     CONNECTION_ERRORS,
+    FolderSeen,
     ImapMailbox,
     MailboxNotConfigured,
     MailboxUnavailable,
 )
-from empikgo_mailer.adapters.outbox import Links, Outbox
+from empikgo_mailer.adapters.mail_queue import MailQueue
+from empikgo_mailer.adapters.outbox import Links
 from empikgo_mailer.adapters.pass_lock import PassBusy, PassLock
 from empikgo_mailer.adapters.sent_copies import SentCopies
 from empikgo_mailer.adapters.smtp_sender import SmtpSender
@@ -44,9 +45,16 @@ from empikgo_mailer.domain.addresses import address_key
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.retries import pause_after
 from empikgo_mailer.entrypoints.scheduler import JobOutcome, Jobs
+from empikgo_mailer.entrypoints.sending import (
+    SenderFailed,
+    SenderProcess,
+    SendTools,
+    can_fork_for,
+    send_due,
+)
 from empikgo_mailer.handlers.filing import FileReport, file_decided
 from empikgo_mailer.handlers.mail import decide_queue
-from empikgo_mailer.handlers.mail_send import SendReport, new_owner, send_outbox
+from empikgo_mailer.handlers.mail_send import SendReport
 from empikgo_mailer.handlers.mailbox import CollectReport, collect
 from empikgo_mailer.handlers.sent_copies import CopyReport, copy_sent
 
@@ -55,6 +63,7 @@ T = TypeVar("T")
 RECONNECT_PAUSES = (0.5, 2.0)  # within one run; run_forever tries again next round
 RECOVERABLE: tuple[type[BaseException], ...] = (MailboxUnavailable, *CONNECTION_ERRORS)
 WATCHERS_GRACE_SECONDS = 0.5  # IDLE threads are daemon threads: not waited for longer
+COPY_ROUND_WHILE_SENDING = 1000  # replies waiting for their copy in Sent
 
 
 class StopRequested(BaseException):
@@ -117,11 +126,16 @@ class Daemon:
         self.wake = threading.Event()
         self._in_wait = False
         self._idling: dict[str, ImapMailbox] = {}  # the watchers' connections, to cut short
+        self._beside: SenderProcess | None = None  # sending while this pass decides
+        self._folders_seen: dict[str, FolderSeen] = {}  # each Sent folder, read this pass
 
     def request_stop(self) -> None:
         """For a signal handler: finish the item in hand, cut any wait short."""
         self.stop.set()
         self.wake.set()
+        beside = self._beside
+        if beside is not None:
+            beside.stop()
         if self._in_wait:
             raise StopRequested
 
@@ -206,27 +220,100 @@ class Daemon:
 
     def _pass(self) -> RunReport:
         report = RunReport()
-        for branch in self.app.settings.branches.values():
-            if self.stop.is_set():
-                return report
-            self._branch_pass(report, branch)
-        if self.stop.is_set():
-            return report  # the replies wait in the outbox for the next start
-        sent = self._phase(report, "send", lambda: asyncio.run(self._send()))
-        if sent is not None:
-            report.sent = sent
+        self._folders_seen.clear()
+        try:
+            for branch in self.app.settings.branches.values():
+                if self.stop.is_set():
+                    break
+                self._branch_pass(report, branch)
+            if self._beside is not None:
+                self._beside.decisions_done()
+                # Copies of what has left, while the rest goes out; each round reads the
+                # Sent folder once, so a round waits for a good batch.
+                while self._beside.running() and not self.stop.is_set():
+                    if not self._copy_phase(report, at_least=COPY_ROUND_WHILE_SENDING):
+                        self._beside.wait(0.2)
+                self._phase(report, "send", partial(self._finish_beside, report))
+            elif not self.stop.is_set():  # if stopped, the replies wait for the next start
+                sent = self._phase(report, "send", self._send)
+                if sent is not None:
+                    report.sent = sent
+            self._copy_phase(report)
+        finally:
+            if self._beside is not None:  # stopped or failed half-way: it must not outlive us
+                self._beside.stop()
+                self._finish_beside(report, fall_back=False)
+        return report
+
+    def _copy_phase(self, report: RunReport, at_least: int = 1) -> bool:
+        """Copy sent replies into each branch's Sent folder, where `at_least` wait; whether
+        any branch had that many."""
         folder = self.app.settings.mail.sent_folder
+        worked = False
         for branch in self.app.settings.branches.values():
             if folder is None or self.stop.is_set() or branch.id in report.unreachable:
                 continue
-            if not SentCopies(self.app.db).waiting(branch.id, 1):
+            if SentCopies(self.app.db).count_waiting(branch.id, at_least) < at_least:
                 continue  # no connection opened for nothing
+            worked = True
 
-            def copy_into(box: ImapMailbox, branch_id: str = branch.id) -> CopyReport:
-                return copy_sent(branch_id, box, db=self.app.db, folder=folder, clock=self.clock)
+            seen = self._folders_seen.setdefault(branch.id, FolderSeen())
+
+            def copy_into(
+                box: ImapMailbox, branch_id: str = branch.id, seen: FolderSeen = seen
+            ) -> CopyReport:
+                return copy_sent(
+                    branch_id, box, db=self.app.db, folder=folder, clock=self.clock, seen=seen
+                )
 
             self._phase(report, f"copy:{branch.id}", partial(self._with_mailbox, branch, copy_into))
-        return report
+        return worked
+
+    def _send_tools(self) -> SendTools:
+        return SendTools(
+            self.app.db,
+            self.app.settings.smtp,
+            self.transport_factory,
+            self.clock,
+            self.app.settings.database_busy_timeout,
+        )
+
+    def _send(self) -> SendReport:
+        return send_due(self._send_tools(), should_stop=self.stop.is_set)
+
+    def _maybe_send_beside(self, report: RunReport) -> None:
+        """Before deciding: with enough requests queued, send from a second process while
+        this one decides (see `sending`)."""
+        threshold = self.app.settings.smtp.send_while_deciding_from
+        if self._beside is not None or threshold <= 0 or self.stop.is_set():
+            return
+        if not can_fork_for(self.app.db):
+            return
+        started = time.perf_counter()
+        try:
+            with self.app.db.transaction() as session:
+                queued = MailQueue(session).count_queued()
+            if queued >= threshold:
+                self._beside = SenderProcess(self._send_tools())
+        except Exception as exc:  # the pass sends in its own process after deciding
+            log.exception("the sender process could not be started")
+            report.errors.append(f"send: {type(exc).__name__}: {exc}")
+        finally:
+            report.add_time("send_start", started)
+
+    def _finish_beside(self, report: RunReport, *, fall_back: bool = True) -> None:
+        """Wait for the sender process. If it died (killed, out of memory), its journal
+        and leases are taken over and, with `fall_back`, this pass sends the rest."""
+        beside, self._beside = self._beside, None
+        if beside is None:
+            return
+        try:
+            report.sent, report.seconds["sending"] = beside.finish()
+        except SenderFailed as exc:
+            log.error("the sender process failed (%s); the pass sends the rest itself", exc)
+            report.errors.append(f"send: SenderFailed: {exc}")
+            if fall_back and not self.stop.is_set():
+                report.sent = self._send()
 
     def _branch_pass(self, report: RunReport, branch: BranchSettings) -> None:
         mail, db, clock = self.app.settings.mail, self.app.db, self.clock
@@ -250,6 +337,7 @@ class Daemon:
         )
         if collected is not None:
             report.collected[branch.id] = collected
+        self._maybe_send_beside(report)
         # The queue is in the database: it is decided even when the mailbox is down.
         decided = self._phase(
             report,
@@ -262,25 +350,6 @@ class Daemon:
             report.decided.update(decided.outcomes)
         if collected is not None and not self.stop.is_set():  # filing waits for the mailbox
             self._phase(report, f"file:{branch.id}", partial(self._with_mailbox, branch, file_into))
-
-    async def _send(self) -> SendReport:
-        smtp = self.app.settings.smtp
-        with Outbox(self.app.db, new_owner()) as outbox:
-            async with AsyncExitStack() as sessions:
-                # Each sender opens its connection at its first reply, so the further
-                # ones cost nothing when there is little to send.
-                transport, *more = [
-                    await sessions.enter_async_context(self.transport_factory(smtp))
-                    for _ in range(smtp.connections)
-                ]
-                return await send_outbox(
-                    outbox=outbox,
-                    links=self.links,
-                    transport=transport,
-                    more_transports=more,
-                    clock=self.clock,
-                    should_stop=self.stop.is_set,
-                )
 
     def _seconds_to_next_opening(self) -> float:
         calendar, now = self.app.library.calendar, self.clock()

@@ -44,6 +44,14 @@ class SendReport:
     unreachable: str | None = None  # why the server could not be reached this pass
     paused_until: datetime | None = None  # the breaker was open: nothing was tried
 
+    def add(self, later: SendReport) -> None:
+        """Count a later round of the same send phase in."""
+        self.sent += later.sent
+        self.deferred += later.deferred
+        self.failed += later.failed
+        self.unreachable = later.unreachable or self.unreachable
+        self.paused_until = later.paused_until or self.paused_until
+
 
 def new_owner() -> str:
     """A lease owner unique to this pass."""

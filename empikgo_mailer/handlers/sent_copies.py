@@ -17,7 +17,7 @@ from typing import Protocol
 from imapclient.exceptions import IMAPClientError
 
 from empikgo_mailer.adapters.database import Database
-from empikgo_mailer.adapters.imap_mailbox import LINK_ERRORS
+from empikgo_mailer.adapters.imap_mailbox import LINK_ERRORS, FolderSeen
 from empikgo_mailer.adapters.sent_copies import SentCopies, SentReply
 from empikgo_mailer.domain.clock import Clock
 
@@ -26,7 +26,9 @@ COPY_BATCH = 200
 
 
 class SentFolder(Protocol):
-    def copies_since(self, folder: str, since: date) -> set[str]: ...
+    def copies_since(
+        self, folder: str, since: date, seen: FolderSeen | None = None
+    ) -> set[str]: ...
 
     def append_copies(self, folder: str, copies: Sequence[tuple[bytes, datetime]]) -> None: ...
 
@@ -39,17 +41,24 @@ class CopyReport:
 
 
 def copy_sent(
-    branch_id: str, mailbox: SentFolder, *, db: Database, folder: str, clock: Clock
+    branch_id: str,
+    mailbox: SentFolder,
+    *,
+    db: Database,
+    folder: str,
+    clock: Clock,
+    seen: FolderSeen | None = None,
 ) -> CopyReport:
     """Copy every sent reply not yet copied, a batch per APPEND. What is in the folder is
     read once, from the day before the oldest waiting reply was sent (copies are dated
-    when their reply was sent): one search for the whole phase, not one per reply."""
+    when their reply was sent): one search for the whole phase, not one per reply.
+    `seen`: what earlier rounds of this pass read of the folder (only newer is read)."""
     copies, report = SentCopies(db), CopyReport()
     oldest = copies.oldest_waiting(branch_id)
     if oldest is None:
         return report
     since = oldest.date() - timedelta(days=1)
-    present = mailbox.copies_since(folder, since)
+    present = mailbox.copies_since(folder, since, seen)
     while batch := copies.waiting(branch_id, COPY_BATCH):
         there = [reply.id for reply in batch if reply.message_id in present]
         if there:
@@ -63,7 +72,7 @@ def copy_sent(
                 raise
             except IMAPClientError as exc:
                 log.warning("a batch of copies was refused (%s); appending them one by one", exc)
-                present = mailbox.copies_since(folder, since)
+                present = mailbox.copies_since(folder, since, seen)
                 _one_by_one(
                     mailbox,
                     folder,

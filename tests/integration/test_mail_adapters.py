@@ -6,7 +6,7 @@ import asyncio
 import time
 from datetime import datetime, timedelta, timezone
 
-from empikgo_mailer.adapters.imap_mailbox import ImapMailbox
+from empikgo_mailer.adapters.imap_mailbox import FolderSeen, ImapMailbox
 from empikgo_mailer.adapters.smtp_sender import Delivery, SendResult, SmtpSender
 from empikgo_mailer.config import ImapSettings, Secret, SmtpSettings
 from empikgo_mailer.rehearsal.ports import free_port
@@ -204,3 +204,41 @@ def test_a_silent_server_is_unreachable_after_the_timeout() -> None:
 def test_a_server_closing_the_service_is_a_link_problem(smtp: SmtpServer) -> None:
     smtp.sink.script = ["421 4.3.2 Shutting down"]
     assert send_one(smtp_settings(smtp), "jan@example.com").result is SendResult.UNREACHABLE
+
+
+def test_a_sent_folder_read_again_in_one_pass_reads_only_what_came_after(
+    dovecot: DovecotServer,
+) -> None:
+    def message(n: int) -> bytes:
+        return f"Message-ID: <copy-{n}@biblioteka.test>\r\nSubject: x\r\n\r\nbody\r\n".encode()
+
+    sent_at = datetime(2026, 11, 2, 12, 0, tzinfo=CET)
+    since = sent_at.date() - timedelta(days=1)
+    mailbox = ImapMailbox(imap_settings(dovecot))
+    mailbox.connect()
+    seen = FolderSeen()
+    assert mailbox.copies_since("Sent", since, seen) == set()  # created, empty
+    mailbox.append_copies("Sent", [(message(n), sent_at) for n in range(3)])
+    first = mailbox.copies_since("Sent", since, seen)
+    assert first == {f"<copy-{n}@biblioteka.test>" for n in range(3)}
+    assert seen.last_uid == 3
+    mailbox.append_copies("Sent", [(message(n), sent_at) for n in range(3, 5)])
+    # The second read asks only for UIDs 4 and above, and still knows the first three.
+    assert mailbox.copies_since("Sent", since, seen) == {
+        f"<copy-{n}@biblioteka.test>" for n in range(5)
+    }
+    assert seen.last_uid == 5
+    assert mailbox.copies_since("Sent", since, seen) == {
+        f"<copy-{n}@biblioteka.test>" for n in range(5)
+    }  # nothing new: "6:*" names UID 5, which is not read again
+    mailbox.close()
+
+    # The folder made anew (a new UIDVALIDITY): what was seen counts for nothing.
+    with dovecot.client("multimedia") as client:
+        client.delete_folder("Sent")
+        client.create_folder("Sent")
+        client.append("Sent", message(9), msg_time=sent_at)
+    mailbox = ImapMailbox(imap_settings(dovecot))
+    mailbox.connect()
+    assert mailbox.copies_since("Sent", since, seen) == {"<copy-9@biblioteka.test>"}
+    mailbox.close()

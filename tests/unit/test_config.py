@@ -67,6 +67,18 @@ def test_a_location_takes_the_default_rate_and_refuses_transfers_unless_told(
     assert (location.daily_rate_grosze, location.accepts_transfers) == (30, False)
 
 
+def test_a_burst_is_sent_while_it_is_decided_from_1000_requests_unless_told(
+    tmp_path: Path,
+) -> None:
+    assert load_settings(EXAMPLE, {}).smtp.send_while_deciding_from == 1000
+    path = tmp_path / "never.toml"
+    path.write_text(
+        configured().replace("[smtp]\n", "[smtp]\nsend_while_deciding_from = 0\n", 1),
+        encoding="utf-8",
+    )
+    assert load_settings(path, {}).smtp.send_while_deciding_from == 0
+
+
 def test_database_url_from_environment_wins() -> None:
     url = "postgresql+psycopg://u@127.0.0.1/x"
     assert load_settings(EXAMPLE, {"EMPIKGO_DATABASE_URL": url}).database_url == url
@@ -113,6 +125,11 @@ def test_dotenv_is_read_and_the_real_environment_wins(
         ('mon = "10:00-16:00"', 'mon = "25:00-26:00"', "branches.multimedia.hours.mon"),
         ("port = 2525", 'port = "smtp"', "smtp.port: oczekiwano: liczba całkowita"),
         ("port = 2525", "port = 70000", "smtp.port: poza zakresem"),
+        (
+            "port = 2525",
+            "port = 2525\nsend_while_deciding_from = -1",
+            "smtp.send_while_deciding_from: poza zakresem",
+        ),
         (
             'security = "none"\ntimeout_seconds = 10\n\n[mail]',
             'security = "tls"\ntimeout_seconds = 10\n\n[mail]',

@@ -1,0 +1,218 @@
+"""Sending the outbox from a pass: in the pass's own process after deciding, or from a
+second process while it decides.
+
+A month's first morning queues thousands of requests at once. Deciding them takes
+seconds of CPU, and so does talking SMTP; in one process they take turns. So when a pass
+finds at least `[smtp] send_while_deciding_from` requests queued, it forks a sender
+before it decides: each batch of decisions commits its replies and the sender, on the
+other core, sends them while the next batch is decided. Nothing else changes: the sender
+claims committed replies with a lease and records each result before the next reply
+leaves, exactly as in one process.
+
+Whoever sends holds the sender lock (`pass_lock.SEND`). A sender whose pass dies (kill
+-9) sees it (its parent is gone) and stops after the reply in hand; the next pass takes
+back leases only once it holds that lock, so it never resends a reply the old sender
+still has in hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import multiprocessing.synchronize
+import os
+import signal
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from types import FrameType
+
+from sqlalchemy.engine import make_url
+
+from empikgo_mailer.adapters.database import Database, WriteTurn, is_sqlite
+from empikgo_mailer.adapters.outbox import Links, Outbox
+from empikgo_mailer.adapters.pass_lock import SEND, PassLock
+from empikgo_mailer.adapters.smtp_sender import SmtpSender
+from empikgo_mailer.config import SmtpSettings
+from empikgo_mailer.domain.clock import Clock
+from empikgo_mailer.handlers.mail_send import SendReport, new_owner, send_outbox
+
+log = logging.getLogger(__name__)
+# How often a sender with nothing due looks again while the pass is still deciding.
+LOOK_AGAIN_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class SendTools:
+    """What a sender needs, in either process."""
+
+    db: Database
+    smtp: SmtpSettings
+    transport_factory: Callable[[SmtpSettings], SmtpSender]
+    clock: Clock
+    wait_seconds: float  # for the sender lock, held by a sender whose pass died
+
+
+class SenderFailed(Exception):
+    """The sender process ended without its report (killed, or a crash)."""
+
+
+def can_fork_for(db: Database) -> bool:
+    """A second process can share the database: not an in-memory SQLite one."""
+    if not is_sqlite(db.url):
+        return True
+    database = make_url(db.url).database
+    return bool(database) and database != ":memory:"
+
+
+def send_due(
+    tools: SendTools,
+    *,
+    should_stop: Callable[[], bool],
+    more_coming: Callable[[], bool] = lambda: False,
+) -> SendReport:
+    """Send every due reply, holding the sender lock; while `more_coming()` (the pass is
+    still deciding), look again for replies decided meanwhile. Raises PassBusy when a
+    sender of a pass that died is still busy after `tools.wait_seconds`."""
+    with PassLock(tools.db, SEND).held(tools.wait_seconds):
+        return asyncio.run(_send_due(tools, should_stop, more_coming))
+
+
+async def _send_due(
+    tools: SendTools, should_stop: Callable[[], bool], more_coming: Callable[[], bool]
+) -> SendReport:
+    total = SendReport()
+    links = Links(tools.db)
+    with Outbox(tools.db, new_owner()) as outbox:
+        async with AsyncExitStack() as sessions:
+            # Each session opens its connection at its first reply, so the further ones
+            # cost nothing when there is little to send.
+            transport, *more = [
+                await sessions.enter_async_context(tools.transport_factory(tools.smtp))
+                for _ in range(tools.smtp.connections)
+            ]
+            while True:
+                # Asked before the round: a batch committed after this answer is sent in
+                # this round or, once deciding is over, found by the last round.
+                coming = more_coming()
+                part = await send_outbox(
+                    outbox=outbox,
+                    links=links,
+                    transport=transport,
+                    more_transports=more,
+                    clock=tools.clock,
+                    should_stop=should_stop,
+                )
+                total.add(part)
+                over = part.unreachable is not None or part.paused_until is not None
+                if not coming or over or should_stop():
+                    return total
+                await asyncio.sleep(LOOK_AGAIN_SECONDS)
+
+
+class SenderProcess:
+    """The outbox sent from a forked process while this one decides.
+
+    Forked, not spawned: the child starts in milliseconds with the pass's settings, clock
+    and SMTP factory, and needs no configuration of its own. It opens a database
+    connection of its own and never touches the parent's (a pooled connection shared
+    across a fork would carry two conversations at once)."""
+
+    def __init__(self, tools: SendTools) -> None:
+        self.tools = tools
+        turn = WriteTurn() if is_sqlite(tools.db.url) else None
+        context = multiprocessing.get_context("fork")
+        self._decided = context.Event()  # the pass has decided all it will this time
+        self._results, child_end = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_child,
+            args=(tools, turn, os.getpid(), self._decided, child_end),
+            name="sender",
+        )
+        self._process.start()
+        if turn is not None:
+            tools.db.take_turns(turn.after_sender)
+        child_end.close()  # so that the child's death reads as EOF here
+        self.started = time.perf_counter()
+        log.info("sending from a second process (pid %d) while deciding", self._process.pid)
+
+    def decisions_done(self) -> None:
+        self._decided.set()
+
+    def running(self) -> bool:
+        return self._process.is_alive()
+
+    def wait(self, seconds: float) -> None:
+        """Until the sender ends, or `seconds`."""
+        self._process.join(seconds)
+
+    def stop(self) -> None:
+        """Finish the reply in hand and stop; safe in a signal handler (a signal only)."""
+        if self._process.pid is not None and self._process.exitcode is None:
+            os.kill(self._process.pid, signal.SIGTERM)
+
+    def finish(self) -> tuple[SendReport, float]:
+        """Wait for the sender to send what is due (or to stop, when told to). Returns its
+        report and how long it sent; SenderFailed when it died without one."""
+        self.decisions_done()
+        try:
+            outcome: tuple[SendReport, float] | str | None = self._results.recv()
+        except EOFError:
+            outcome = None
+        self._process.join()
+        self._results.close()
+        self.tools.db.take_turns(None)
+        if isinstance(outcome, tuple):
+            return outcome
+        raise SenderFailed(
+            outcome or f"the sender process ended with exit code {self._process.exitcode}"
+        )
+
+
+def _child(
+    tools: SendTools,
+    turn: WriteTurn | None,
+    parent: int,
+    decided: multiprocessing.synchronize.Event,
+    results: Connection,
+) -> None:
+    """The sender process: send until the pass has decided and nothing is due, or until
+    told to stop (SIGTERM), or until the pass is gone."""
+    terminated = False
+
+    def on_term(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal terminated
+        terminated = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the pass passes a Ctrl-C on as SIGTERM
+    started = time.perf_counter()
+    own = SendTools(
+        Database(tools.db.url, tools.wait_seconds),
+        tools.smtp,
+        tools.transport_factory,
+        tools.clock,
+        tools.wait_seconds,
+    )
+    if turn is not None:
+        own.db.take_turns(turn.first)
+
+    def should_stop() -> bool:
+        return terminated or os.getppid() != parent
+
+    outcome: tuple[SendReport, float] | str
+    try:
+        report = send_due(own, should_stop=should_stop, more_coming=lambda: not decided.is_set())
+        outcome = (report, time.perf_counter() - started)
+    except Exception as exc:
+        log.exception("the sender process failed")
+        outcome = f"{type(exc).__name__}: {exc}"
+    finally:
+        own.db.dispose()
+    with contextlib.suppress(OSError):  # the pass is gone; the outbox holds the results
+        results.send(outcome)
+    results.close()
