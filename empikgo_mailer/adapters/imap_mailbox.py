@@ -15,6 +15,7 @@ from typing import Any
 import imapclient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
+from empikgo_mailer.adapters.imap_fetch import Fetched, read_fetch
 from empikgo_mailer.adapters.oauth2 import TokenUnavailable, access_token
 from empikgo_mailer.config import ImapSettings
 
@@ -153,7 +154,7 @@ class ImapMailbox:
         can be recorded for staff instead of stopping the others."""
         if not uids:
             return []
-        meta = self.client.fetch(list(uids), ["RFC822.SIZE", "INTERNALDATE"])
+        meta = self._fetch(uids, "RFC822.SIZE INTERNALDATE")
         small = [uid for uid in uids if uid in meta and _size(meta[uid]) <= max_bytes]
         large = [uid for uid in uids if uid in meta and uid not in small]
         bodies = self._parts(small, "BODY.PEEK[]", b"BODY[]")
@@ -183,7 +184,7 @@ class ImapMailbox:
         if not uids:
             return {}
         try:
-            answer = self.client.fetch(uids, [item])
+            answer = self._fetch(uids, item)
             return {uid: answer.get(uid, {}).get(key) or b"" for uid in uids}
         except LINK_ERRORS:
             raise
@@ -198,6 +199,15 @@ class ImapMailbox:
             except IMAPClientError as exc:
                 found[uid] = f"serwer IMAP nie wydał wiadomości: {exc}"[:500]
         return found
+
+    def _fetch(self, uids: Sequence[int], items: str) -> Fetched:
+        """What imapclient's `fetch(uids, items)` gives, read by `imap_fetch`: imaplib
+        sends the command and collects the answer, as it does under imapclient."""
+        typ, data = self.client._imap.uid("FETCH", ",".join(map(str, uids)), f"({items})")
+        if typ != "OK":
+            detail = data[0].decode("utf-8", "replace") if data and data[0] else typ
+            raise IMAPClientError(f"fetch failed: {detail}")
+        return read_fetch([line for line in data if line is not None], uids)
 
     def uid_of(self, message_id: str) -> int | None:
         """Find a message by its Message-ID (after UIDVALIDITY changed)."""

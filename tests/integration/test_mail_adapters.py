@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from empikgo_mailer.adapters.imap_mailbox import FolderSeen, ImapMailbox
 from empikgo_mailer.adapters.smtp_sender import Delivery, SendResult, SmtpSender
@@ -16,6 +17,7 @@ from tests.support.mail import fixture
 from tests.support.smtp import SilentServer, SmtpServer
 
 CET = timezone(timedelta(hours=1))
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "mail"
 
 
 def imap_settings(server: DovecotServer, user: str = "multimedia") -> ImapSettings:
@@ -242,3 +244,30 @@ def test_a_sent_folder_read_again_in_one_pass_reads_only_what_came_after(
     mailbox.connect()
     assert mailbox.copies_since("Sent", since, seen) == {"<copy-9@biblioteka.test>"}
     mailbox.close()
+
+
+def test_fetch_reads_every_fixture_as_imapclient_reads_it(dovecot: DovecotServer) -> None:
+    fixtures = sorted(FIXTURES.glob("*.eml"))
+    with dovecot.client("multimedia") as client:
+        for path in fixtures:
+            client.append("INBOX", path.read_bytes(), msg_time=datetime(2026, 11, 1, tzinfo=CET))
+        client.append("INBOX", b"x" * 30_000)  # over the limit below: only its header
+        client.select_folder("INBOX", readonly=True)
+        uids = client.search()
+        client.normalise_times = False  # aware, as the adapter reads them
+        theirs = client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE", "BODY.PEEK[]"])
+        big_header = client.fetch(uids[-1:], ["BODY.PEEK[HEADER]"])[uids[-1]][b"BODY[HEADER]"]
+    mailbox = ImapMailbox(imap_settings(dovecot))
+    mailbox.connect()
+    fetched = mailbox.fetch(uids, 20_000)
+    mailbox.close()
+    assert [m.uid for m in fetched] == uids
+    for message in fetched:
+        expected = theirs[message.uid]
+        assert message.size == expected[b"RFC822.SIZE"]
+        assert message.received_at == expected[b"INTERNALDATE"]
+        if message.size <= 20_000:
+            assert message.raw == expected[b"BODY[]"]
+        else:
+            assert message.raw is None and message.header == big_header
+    assert [m.raw for m in fetched[: len(fixtures)]] == [p.read_bytes() for p in fixtures]
