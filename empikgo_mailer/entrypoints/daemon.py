@@ -304,16 +304,18 @@ class Daemon:
     def _finish_beside(self, report: RunReport, *, fall_back: bool = True) -> None:
         """Wait for the sender process. If it died (killed, out of memory), its journal
         and leases are taken over and, with `fall_back`, this pass sends the rest."""
-        beside, self._beside = self._beside, None
+        beside = self._beside
         if beside is None:
             return
-        try:
+        try:  # `_beside` stays set meanwhile: a stop request must still reach the sender
             report.sent, report.seconds["sending"] = beside.finish()
         except SenderFailed as exc:
             log.error("the sender process failed (%s); the pass sends the rest itself", exc)
             report.errors.append(f"send: SenderFailed: {exc}")
             if fall_back and not self.stop.is_set():
                 report.sent = self._send()
+        finally:
+            self._beside = None
 
     def _branch_pass(self, report: RunReport, branch: BranchSettings) -> None:
         mail, db, clock = self.app.settings.mail, self.app.db, self.clock

@@ -137,23 +137,28 @@ class SenderProcess:
         if turn is not None:
             tools.db.take_turns(turn.after_sender)
         child_end.close()  # so that the child's death reads as EOF here
-        self.started = time.perf_counter()
+        self._reaped = False
         log.info("sending from a second process (pid %d) while deciding", self._process.pid)
 
     def decisions_done(self) -> None:
         self._decided.set()
 
     def running(self) -> bool:
-        return self._process.is_alive()
+        alive = self._process.is_alive()  # reaps it when it has ended
+        self._reaped = self._reaped or not alive
+        return alive
 
     def wait(self, seconds: float) -> None:
         """Until the sender ends, or `seconds`."""
         self._process.join(seconds)
+        self._reaped = self._reaped or self._process.exitcode is not None
 
     def stop(self) -> None:
-        """Finish the reply in hand and stop; safe in a signal handler (a signal only)."""
-        if self._process.pid is not None and self._process.exitcode is None:
-            os.kill(self._process.pid, signal.SIGTERM)
+        """Finish the reply in hand and stop; safe in a signal handler (it only sends a
+        signal, and never to a process already reaped, whose number may be reused)."""
+        if self._process.pid is not None and not self._reaped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._process.pid, signal.SIGTERM)
 
     def finish(self) -> tuple[SendReport, float]:
         """Wait for the sender to send what is due (or to stop, when told to). Returns its
@@ -164,6 +169,7 @@ class SenderProcess:
         except EOFError:
             outcome = None
         self._process.join()
+        self._reaped = True
         self._results.close()
         self.tools.db.take_turns(None)
         if isinstance(outcome, tuple):
