@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import SQLModel, col, select
 
 from empikgo_mailer.adapters.database import Database
-from empikgo_mailer.adapters.sent_journal import SentJournal, journal_path
+from empikgo_mailer.adapters.sent_journal import JournalEntry, SentJournal, journal_path
 from empikgo_mailer.adapters.tables import LinkState
 from empikgo_mailer.domain.statuses import ReplyStatus
 
@@ -137,7 +137,7 @@ class Outbox:
             return 0
         entries = self._journal.entries()
         if entries:
-            params = [{"reply_id": e.reply_id, "owner": e.owner, "at": e.at} for e in entries]
+            params = _sent_by(entries)
             self._transaction(lambda connection: connection.execute(_SENT_BY, params))
             self._journal.forget(entries[-1].position)
         return len(entries)
@@ -186,9 +186,10 @@ class Outbox:
         return patiently(once)
 
     def take_back_leases(self) -> int:
-        """Free the leases of other senders. Call only with the pass lock held: no other
-        sender is alive then, so their leases belong to passes that died. Their journal
-        is applied first: a reply they sent is not sent again."""
+        """Free the leases of other senders. Call only with the sender lock held
+        (`pass_lock.SEND`): no other sender is alive then, so their leases belong to
+        senders that died. Their journal is applied first: a reply they sent is not sent
+        again."""
         self.apply_journal()
         return self._run(
             update(_OUTBOX)
@@ -251,6 +252,10 @@ class Outbox:
         self._run(_UNREACHABLE, {"reply_id": reply_id, "at": now, "error": error[:2000]})
 
 
+def _sent_by(entries: list[JournalEntry]) -> list[dict[str, Any]]:
+    return [{"reply_id": e.reply_id, "owner": e.owner, "at": e.at} for e in entries]
+
+
 def journal_into(db: Database, journal: Path) -> int:
     """Apply the sender journal at `journal` to `db` and leave the journal as it is: a
     backup of a database whose sender is busy learns what that sender has sent."""
@@ -262,9 +267,8 @@ def journal_into(db: Database, journal: Path) -> int:
     finally:
         reader.close()
     if entries:
-        params = [{"reply_id": e.reply_id, "owner": e.owner, "at": e.at} for e in entries]
         with db.connection() as connection:
-            connection.execute(_SENT_BY, params)
+            connection.execute(_SENT_BY, _sent_by(entries))
     return len(entries)
 
 

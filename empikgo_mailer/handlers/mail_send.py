@@ -67,8 +67,9 @@ async def send_outbox(
     should_stop: Callable[[], bool] = lambda: False,
     more_transports: Sequence[Transport] = (),
 ) -> SendReport:
-    """Send every due reply. Call with the pass lock held: leases of passes that died
-    are taken back first, so their replies go out now rather than after the lease.
+    """Send every due reply. Call with the sender lock held (`pass_lock.SEND`): leases
+    of senders that died are taken back first, so their replies go out now rather than
+    after the lease.
 
     `more_transports`: further SMTP sessions that send side by side with the first once
     the server has taken a reply (a server that cannot be reached is found by one
