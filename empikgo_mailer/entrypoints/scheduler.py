@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import IntegrityError
 
 from empikgo_mailer.adapters.tables import JobRun
 from empikgo_mailer.bootstrap import App
@@ -169,13 +170,22 @@ class Jobs:
         outcome: JobState,
         summary: str,
     ) -> None:
-        with self.app.db.transaction() as session:
-            run = session.get(JobRun, job_id) or JobRun(
-                job_id=job_id, started_at=started, outcome=outcome
-            )
-            run.started_at, run.finished_at = started, finished
-            run.outcome, run.summary = outcome, summary
-            session.add(run)
+
+        def write() -> None:
+            with self.app.db.transaction() as session:
+                run = session.get(JobRun, job_id) or JobRun(
+                    job_id=job_id, started_at=started, outcome=outcome
+                )
+                run.started_at, run.finished_at = started, finished
+                run.outcome, run.summary = outcome, summary
+                session.add(run)
+
+        try:
+            write()
+        except IntegrityError:
+            # Another process (a `run --once` started with the daemon) recorded this job's
+            # first run at the same moment, on PostgreSQL: that row is there now to update.
+            write()
 
     def start(self) -> BackgroundScheduler:
         """Start the jobs in a background thread; each runs once right away (catch-up)."""

@@ -7,16 +7,19 @@ import time
 from datetime import datetime
 from datetime import time as wall_time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, func, select
+import pytest
+from sqlmodel import Session, col, func, select
 
 from empikgo_mailer.adapters.tables import Ban, Code, DroppedFile, JobRun, MonthClose
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.domain.statuses import JobState
 from empikgo_mailer.entrypoints.daemon import Daemon
-from empikgo_mailer.entrypoints.scheduler import FirstOfMonth, Jobs, job_statuses
+from empikgo_mailer.entrypoints.scheduler import JOBS, FirstOfMonth, Jobs, job_statuses
 from empikgo_mailer.handlers.codes import GiveCode, give_code
 from tests.support.data import add_codes, add_patron
 from tests.support.mail import FakeMailbox, FakeTransport
@@ -191,3 +194,29 @@ def test_the_month_close_fires_on_every_first_across_dst_changes() -> None:
     assert fired[0].year == 2027 and fired[-1].year == 2028
     start = datetime(2027, 3, 1, 0, 5, tzinfo=WARSAW)
     assert trigger.get_next_fire_time(None, start) == start
+
+
+def test_a_job_whose_first_run_another_process_records_at_the_same_moment(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two passes started together on a new database (`run --once` beside the daemon):
+    # both find no record of the job, and the other one inserts it first.
+    at = datetime(2026, 11, 2, 10, 0, tzinfo=WARSAW)
+    jobs = Jobs(app, lambda: at)
+    real_get = Session.get
+    raced: list[bool] = []
+
+    def get_after_the_other(session: Session, entity: Any, ident: Any, **kw: Any) -> Any:
+        if entity is JobRun and not raced:
+            raced.append(True)
+            Jobs(app, lambda: at)._record(ident, at, at, JobState.NOTHING, "the other one")
+            return None  # what this process saw a moment before
+        return real_get(session, entity, ident, **kw)
+
+    monkeypatch.setattr(Session, "get", get_after_the_other)
+    outcome = jobs.run(JOBS[1])  # no exception: the other's row is updated
+    monkeypatch.undo()
+    assert raced
+    with app.db.transaction() as session:
+        run = session.get(JobRun, JOBS[1].id)
+        assert run is not None and run.outcome == outcome.outcome
