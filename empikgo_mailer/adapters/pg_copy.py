@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import psycopg
 from sqlalchemy import Table
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -21,6 +20,8 @@ def copy_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]])
     the encoder's own error, which callers treat as a problem of these rows."""
     if not rows:
         return
+    import psycopg  # noqa: PLC0415 (here: a SQLite installation never loads the driver, ~45 ms)
+
     connection = session.connection()
     dialect = connection.dialect
     names = list(rows[0])
