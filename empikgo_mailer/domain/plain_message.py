@@ -14,12 +14,14 @@ from __future__ import annotations
 import re
 from email.message import Message
 
-# A field name (printable ASCII but the colon, at least one character) and its colon; the
-# stdlib's own header pattern, less the cases it treats as defects.
-_FIELD = re.compile(r"[\041-\071\073-\176]+:")
-# One line with its ending; the stdlib's parser ends lines at CR LF, CR or LF alike.
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
-_BLANK = frozenset(("\r\n", "\n", "\r"))
+# One header field: its name (printable ASCII but the colon, the stdlib's own header
+# pattern less the cases it treats as defects), the blanks after the colon, then the
+# value with its continuation lines, and the final line ending. Lines end at CR LF, CR
+# or LF alike, as in the stdlib's parser. One match a field, not a Python step a line.
+_FIELD = re.compile(
+    r"([\041-\071\073-\176]+):[ \t]*([^\r\n]*(?:(?:\r\n|\r|\n)[ \t][^\r\n]*)*)(?:\r\n|\r|\n)"
+)
+_BLANK = re.compile(r"\r\n|\r|\n")
 
 
 def parse_plain(raw: bytes) -> Message | None:
@@ -27,32 +29,19 @@ def parse_plain(raw: bytes) -> Message | None:
     message, which the caller then gives to the stdlib parser."""
     text = raw.decode("ascii", "surrogateescape")  # as the stdlib's BytesParser does
     message = Message()
-    field: list[str] = []  # the lines of the header being read
-    for line_match in _LINE.finditer(text):
-        line = line_match.group()
-        if line in _BLANK:
-            if field:
-                _store(message, field)
-            if message.get_content_maintype() in ("multipart", "message"):
-                return None
-            message.set_payload(text[line_match.end() :])
-            return message
-        if line[0] in " \t":
-            if not field:
-                return None  # a continuation with nothing to continue: a defect
-            field.append(line)
-        elif line.startswith("From ") or _FIELD.match(line) is None:
-            return None  # an envelope line, or where the stdlib would start the body
-        else:
-            if field:
-                _store(message, field)
-            field = [line]
-    return None  # no blank line after the headers
-
-
-def _store(message: Message, lines: list[str]) -> None:
-    # compat32's header_source_parse: the value after the colon, leading blanks off, the
-    # continuation lines as they are, the final line ending off.
-    name, value = lines[0].split(":", 1)
-    value = value.lstrip(" \t") + "".join(lines[1:])
-    message.set_raw(name, value.rstrip("\r\n"))
+    field = _FIELD.match
+    position = 0
+    while (found := field(text, position)) is not None:
+        # compat32's header_source_parse: the value after the colon, leading blanks off,
+        # the continuation lines as they are, the final line ending off.
+        message.set_raw(found[1], found[2])
+        position = found.end()
+    blank = _BLANK.match(text, position)
+    if blank is None:
+        # A continuation with nothing to continue, an envelope "From " line, a line the
+        # stdlib would start the body with, or no blank line after the headers.
+        return None
+    if message.get_content_maintype() in ("multipart", "message"):
+        return None
+    message.set_payload(text[blank.end() :])
+    return message
