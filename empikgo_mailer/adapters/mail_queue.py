@@ -11,8 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Row, Table, bindparam, func, or_, update
+from sqlalchemy import BigInteger, Row, String, Table, any_, bindparam, func, or_, text, update
 from sqlalchemy import select as sql_select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import TypeEngine
 from sqlmodel import Session, SQLModel, col, select
 
 from empikgo_mailer.adapters.database import in_chunks
@@ -94,15 +96,64 @@ class MailQueue:
         )
 
     def recorded_uids(self, branch_id: str, uidvalidity: int, uids: Iterable[int]) -> set[int]:
+        wanted = sorted(set(uids))
+        if not wanted:
+            return set()
+        r = _REQUESTS.c
         return set(
-            self.session.exec(
-                select(MailRequest.uid).where(
-                    MailRequest.branch_id == branch_id,
-                    MailRequest.uidvalidity == uidvalidity,
-                    col(MailRequest.uid).in_(list(uids)),
+            self.session.execute(
+                sql_select(r.uid).where(
+                    r.branch_id == branch_id,
+                    r.uidvalidity == uidvalidity,
+                    # The range makes the unique index's range scan the plan whatever the
+                    # statistics say; the list alone can mean a scan of the whole branch.
+                    r.uid.between(wanted[0], wanted[-1]),
+                    self._one_of(r.uid, wanted, BigInteger),
                 )
-            )
+            ).scalars()
         )
+
+    def first_of_fingerprints(self, branch_id: str, fingerprints: Iterable[str]) -> dict[str, int]:
+        """The oldest request (not a copy) with each of these fingerprints, by fingerprint."""
+        wanted = sorted(set(fingerprints))
+        if not wanted:
+            return {}
+        r = _REQUESTS.c
+        found: dict[str, int] = {}
+        for fingerprint, request_id in self.session.execute(
+            sql_select(r.fingerprint, r.id)
+            .where(
+                r.branch_id == branch_id,
+                r.kind != RequestKind.DUPLICATE,
+                self._one_of(r.fingerprint, wanted, String),
+            )
+            .order_by(r.id)
+        ):
+            found.setdefault(fingerprint, request_id)
+        return found
+
+    def _one_of(self, column: Any, values: list[Any], of: type[TypeEngine[Any]]) -> Any:
+        """`column IN (values)`; on PostgreSQL `= ANY(array)`: one parameter instead of
+        hundreds, so the statement's text stays the same from batch to batch and psycopg
+        prepares it once, instead of parsing a new one each time."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return column == any_(bindparam(None, values, type_=ARRAY(of())))
+        return column.in_(values)
+
+    def gather_statistics(self) -> bool:
+        """ANALYZE mail_request on PostgreSQL when it was never analysed. The planner
+        chooses its indexes from statistics, which a new table lacks until autovacuum's
+        first run, a minute or more after a burst began: without them, looking up a
+        batch's fingerprints scans the whole branch, 10 ms a batch at 5,000 requests and
+        growing. True when it ran."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return False
+        never = self.session.execute(
+            text("SELECT reltuples < 0 FROM pg_class WHERE oid = 'mail_request'::regclass")
+        ).scalar()
+        if never:
+            self.session.execute(text("ANALYZE mail_request"))
+        return bool(never)
 
     def originals(self, branch_id: str, fingerprints: Iterable[str]) -> list[MailRequest]:
         """The requests (not their copies) with these fingerprints, oldest first."""

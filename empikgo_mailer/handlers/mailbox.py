@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Table
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import SQLModel
 
 from empikgo_mailer.adapters.database import Database
@@ -245,10 +245,10 @@ def _store(queue: MailQueue, batch: _Batch) -> CollectReport:
     entries = _renumber(queue, batch, report) if batch.renumbered else batch.entries
     already = queue.recorded_uids(batch.branch_id, batch.uidvalidity, (e.uid for e in entries))
     fresh = [e for e in entries if e.uid not in already]  # recorded by an earlier, cut pass
-    originals: dict[str, int | None] = {}
+    originals: dict[str, int | None] = {
+        **queue.first_of_fingerprints(batch.branch_id, (e.fingerprint for e in fresh))
+    }
     new: list[MailRequest] = []
-    for row in queue.originals(batch.branch_id, (e.fingerprint for e in fresh)):
-        originals.setdefault(row.fingerprint, row.id)
     for given in fresh:
         entry = given
         if entry.kind != RequestKind.UNREADABLE and entry.fingerprint in originals:
@@ -397,4 +397,17 @@ def collect(
         report.not_ours += len(rows) - len(entries)
         batch = _Batch(branch_id, mailbox.uidvalidity, renumbered, entries)
         _add(report, _store_batch(db, batch, max(chunk), now))
+        if start == 0 and len(uids) > mail.fetch_batch:
+            _gather_statistics(db)
     return report
+
+
+def _gather_statistics(db: Database) -> None:
+    """Before the rest of a long collect: a new PostgreSQL table's first statistics, so
+    that each batch's look-ups use their indexes (MailQueue.gather_statistics)."""
+    try:
+        with db.transaction() as session:
+            if MailQueue(session).gather_statistics():
+                log.info("mail_request had no statistics yet: analysed it")
+    except SQLAlchemyError as exc:  # only slower without them: the collect goes on
+        log.warning("could not analyse mail_request (%s); collecting without statistics", exc)
