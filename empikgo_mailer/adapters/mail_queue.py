@@ -11,14 +11,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Row, String, Table, any_, bindparam, func, or_, text, update
+from sqlalchemy import BigInteger, Row, String, Table, bindparam, func, or_, text, update
 from sqlalchemy import select as sql_select
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.types import TypeEngine
 from sqlmodel import Session, SQLModel, col, select
 
 from empikgo_mailer.adapters.database import in_chunks
-from empikgo_mailer.adapters.pg_copy import copy_rows
+from empikgo_mailer.adapters.pg_bulk import copy_rows, one_of
 from empikgo_mailer.adapters.tables import MailboxState, MailRequest, OutboxMessage
 from empikgo_mailer.domain.queue_status import FailedReply, QueueStatus
 from empikgo_mailer.domain.statuses import ReplyStatus, RequestKind, RequestStatus
@@ -108,7 +106,7 @@ class MailQueue:
                     # The range makes the unique index's range scan the plan whatever the
                     # statistics say; the list alone can mean a scan of the whole branch.
                     r.uid.between(wanted[0], wanted[-1]),
-                    self._one_of(r.uid, wanted, BigInteger),
+                    one_of(self.session, r.uid, wanted, BigInteger()),
                 )
             ).scalars()
         )
@@ -125,20 +123,12 @@ class MailQueue:
             .where(
                 r.branch_id == branch_id,
                 r.kind != RequestKind.DUPLICATE,
-                self._one_of(r.fingerprint, wanted, String),
+                one_of(self.session, r.fingerprint, wanted, String()),
             )
             .order_by(r.id)
         ):
             found.setdefault(fingerprint, request_id)
         return found
-
-    def _one_of(self, column: Any, values: list[Any], of: type[TypeEngine[Any]]) -> Any:
-        """`column IN (values)`; on PostgreSQL `= ANY(array)`: one parameter instead of
-        hundreds, so the statement's text stays the same from batch to batch and psycopg
-        prepares it once, instead of parsing a new one each time."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            return column == any_(bindparam(None, values, type_=ARRAY(of())))
-        return column.in_(values)
 
     def gather_statistics(self) -> bool:
         """ANALYZE mail_request on PostgreSQL when it was never analysed. The planner

@@ -10,11 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, case, func, insert, update
+from sqlalchemy import BigInteger, ColumnElement, Table, bindparam, case, func, insert, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, SQLModel, col, select
 
 from empikgo_mailer.adapters.database import in_chunks
+from empikgo_mailer.adapters.pg_bulk import copy_rows, one_of
 from empikgo_mailer.adapters.tables import (
     AuditEvent,
     Ban,
@@ -321,7 +322,9 @@ class Store:
     def mark_issued(self, code_ids: Sequence[int]) -> None:
         for chunk in in_chunks(list(code_ids)):
             self.session.execute(
-                update(_CODE).where(_CODE.c.id.in_(chunk)).values(status=CodeStatus.ISSUED)
+                update(_CODE)
+                .where(one_of(self.session, _CODE.c.id, chunk, BigInteger()))
+                .values(status=CodeStatus.ISSUED)
             )
 
     def add_issuances(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -490,10 +493,14 @@ class Store:
 
     def audit_many(self, entries: Sequence[Mapping[str, Any]]) -> None:
         """Many `audit(**entry)` calls in one INSERT (a batch of decisions)."""
-        if entries:
-            rows = [_audit_row(**entry) for entry in entries]
-            for chunk in in_chunks(rows):
-                self.session.execute(insert(_AUDIT), list(chunk))
+        if not entries:
+            return
+        rows = [_audit_row(**entry) for entry in entries]
+        if self._postgres:
+            copy_rows(self.session, _AUDIT, rows)
+            return
+        for chunk in in_chunks(rows):
+            self.session.execute(insert(_AUDIT), list(chunk))
 
     def audit_import(
         self, action: str, *, at: datetime, actor: str, file: Path, **counts: object

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, update
 from sqlmodel import Session, SQLModel
 
+from empikgo_mailer.adapters.pg_bulk import copy_rows
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.clock import Clock
@@ -77,10 +78,13 @@ class _Writes:
         ids = facts.save()
         for row, index in self.issued:
             row["issuance_id"] = ids[index]
-        connection = facts.store.session.connection()
+        session = facts.store.session
+        connection = session.connection()
         if self.requests:
             connection.execute(_DECIDED, self.requests)
-        if self.replies:
+        if session.get_bind().dialect.name == "postgresql":
+            copy_rows(session, _OUTBOX, self.replies)  # one COPY, not a multi-row INSERT
+        elif self.replies:
             connection.execute(_OUTBOX.insert(), self.replies)
 
 

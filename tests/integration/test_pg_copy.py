@@ -1,4 +1,4 @@
-"""Collecting on PostgreSQL writes a batch of requests with COPY (pg_copy.copy_rows). A
+"""Collecting on PostgreSQL writes a batch of requests with COPY (pg_bulk.copy_rows). A
 value the database or the encoder refuses is a problem of that row (stored alone, set
 aside: `test_a_row_the_database_refuses_does_not_stop_the_others`, on both databases); a
 connection lost during the COPY is the database being unavailable, as for any statement:
