@@ -16,7 +16,7 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, SQLModel, col, select
 
 from empikgo_mailer.adapters.database import in_chunks
-from empikgo_mailer.adapters.pg_bulk import copy_rows, one_of
+from empikgo_mailer.adapters.pg_bulk import insert_rows, one_of
 from empikgo_mailer.adapters.tables import MailboxState, MailRequest, OutboxMessage
 from empikgo_mailer.domain.queue_status import FailedReply, QueueStatus
 from empikgo_mailer.domain.statuses import ReplyStatus, RequestKind, RequestStatus
@@ -46,11 +46,7 @@ class MailQueue:
     # collecting ----------------------------------------------------------------------
     def insert_requests(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """New requests: one COPY on PostgreSQL, one multi-row INSERT per chunk on SQLite."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            copy_rows(self.session, _REQUESTS, rows)
-            return
-        for chunk in in_chunks(list(rows)):
-            self.session.execute(_REQUESTS.insert(), list(chunk))
+        insert_rows(self.session, _REQUESTS, rows)
 
     def position(self, branch_id: str, uidvalidity: int) -> tuple[int, bool]:
         """The last UID already collected (0 after a UIDVALIDITY change: everything is read

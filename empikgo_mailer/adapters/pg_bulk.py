@@ -17,6 +17,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import TypeEngine
 from sqlmodel import Session
 
+from empikgo_mailer.adapters.database import in_chunks
+
 
 def copy_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """`rows` (each with the same keys) into `table`, in the session's transaction; each
@@ -50,6 +52,18 @@ def copy_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]])
                 )
     except psycopg.OperationalError as exc:
         raise OperationalError(statement, None, exc) from exc
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """`rows` into `table` in the session's transaction: one COPY on PostgreSQL
+    (`copy_rows`), INSERTs of a chunk of rows each elsewhere."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        copy_rows(session, table, rows)
+        return
+    for chunk in in_chunks(list(rows)):
+        session.execute(table.insert(), list(chunk))
 
 
 def one_of(session: Session, column: Any, values: Sequence[Any], kind: TypeEngine[Any]) -> Any:

@@ -15,7 +15,7 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, SQLModel, col, select
 
 from empikgo_mailer.adapters.database import in_chunks
-from empikgo_mailer.adapters.pg_bulk import copy_rows, one_of
+from empikgo_mailer.adapters.pg_bulk import insert_rows, one_of
 from empikgo_mailer.adapters.tables import (
     AuditEvent,
     Ban,
@@ -492,15 +492,8 @@ class Store:
         self.session.add(AuditEvent(**row))
 
     def audit_many(self, entries: Sequence[Mapping[str, Any]]) -> None:
-        """Many `audit(**entry)` calls in one INSERT (a batch of decisions)."""
-        if not entries:
-            return
-        rows = [_audit_row(**entry) for entry in entries]
-        if self._postgres:
-            copy_rows(self.session, _AUDIT, rows)
-            return
-        for chunk in in_chunks(rows):
-            self.session.execute(insert(_AUDIT), list(chunk))
+        """Many `audit(**entry)` calls in one statement (a batch of decisions)."""
+        insert_rows(self.session, _AUDIT, [_audit_row(**entry) for entry in entries])
 
     def audit_import(
         self, action: str, *, at: datetime, actor: str, file: Path, **counts: object

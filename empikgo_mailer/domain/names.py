@@ -14,8 +14,6 @@ from collections import Counter
 _UNDECOMPOSABLE = (("ł", "l"), ("Ł", "l"), ("ø", "o"), ("Ø", "o"), ("ß", "ss"), ("đ", "d"))
 _SEPARATORS = re.compile(r"[\s\-‐‑–—,.;]+")
 _ASCII_LETTER = re.compile(r"[a-z]", re.IGNORECASE)
-
-
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 

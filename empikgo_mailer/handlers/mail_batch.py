@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, update
 from sqlmodel import Session, SQLModel
 
-from empikgo_mailer.adapters.pg_bulk import copy_rows
+from empikgo_mailer.adapters.pg_bulk import insert_rows
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.clock import Clock
@@ -79,13 +79,9 @@ class _Writes:
         for row, index in self.issued:
             row["issuance_id"] = ids[index]
         session = facts.store.session
-        connection = session.connection()
         if self.requests:
-            connection.execute(_DECIDED, self.requests)
-        if session.get_bind().dialect.name == "postgresql":
-            copy_rows(session, _OUTBOX, self.replies)  # one COPY, not a multi-row INSERT
-        elif self.replies:
-            connection.execute(_OUTBOX.insert(), self.replies)
+            session.connection().execute(_DECIDED, self.requests)
+        insert_rows(session, _OUTBOX, self.replies)  # one COPY on PostgreSQL
 
 
 def decide_batch(
