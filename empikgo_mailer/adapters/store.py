@@ -15,7 +15,7 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, SQLModel, col, select
 
 from empikgo_mailer.adapters.database import in_chunks
-from empikgo_mailer.adapters.pg_bulk import insert_rows, one_of
+from empikgo_mailer.adapters.pg_bulk import insert_rows, insert_rows_with_ids, one_of
 from empikgo_mailer.adapters.tables import (
     AuditEvent,
     Ban,
@@ -328,12 +328,10 @@ class Store:
             )
 
     def add_issuances(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Insert issuances in one statement per chunk; their ids, in the rows' order."""
-        ids: list[int] = []
-        statement = insert(_ISSUANCE).returning(_ISSUANCE.c.id, sort_by_parameter_order=True)
-        for chunk in in_chunks(list(rows)):
-            ids.extend(int(i) for i in self.session.execute(statement, list(chunk)).scalars())
-        return ids
+        """Insert issuances together (one COPY on PostgreSQL); their ids, in the rows'
+        order. A unique constraint (a code given twice, a patron's second code this
+        month) raises IntegrityError here, inside the decision."""
+        return insert_rows_with_ids(self.session, _ISSUANCE, rows)
 
     def pool_counts(self, month: Month, branch_id: str | None = None) -> list[PoolCount]:
         def counted(status: CodeStatus) -> Any:
