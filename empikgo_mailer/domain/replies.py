@@ -10,7 +10,9 @@ from datetime import datetime
 from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
+from email.quoprimime import body_encode
 from email.utils import format_datetime, formataddr, make_msgid
+from functools import cache
 
 from empikgo_mailer.domain.addresses import valid_address
 from empikgo_mailer.domain.explanations import CHANNEL_LABELS
@@ -134,43 +136,74 @@ def compose_reply(
 ) -> ComposedReply:
     """A text/plain UTF-8 reply (quoted-printable: readable in any client's source view).
 
-    Built on the stdlib's compat32 API: the modern EmailMessage policy spends most of the
-    time of a whole decision folding headers we already know to be short. The recipient
-    and the threading headers are written here, not by compat32, which would turn an
+    Written out by hand (`reply_headers`, `_flattened`): the stdlib's Message and its
+    generator spent most of a decision's time on headers we already know to be short.
+    The recipient and the threading headers are written here too: compat32 would turn an
     internationalised address into encoded words and leave a long References unfolded.
     """
     if not valid_address(to_address):
         raise ValueError("a reply goes only to a plain, valid address")
-    message = Message()
-    message["MIME-Version"] = "1.0"
-    message.set_payload(text, _UTF8_QP)  # sets Content-Type and quoted-printable encoding
-    message["From"] = formataddr((str(Header(from_name, "utf-8")), from_address))
-    message["Subject"] = _header_text(reply_subject(original_subject))
-    message["Date"] = format_datetime(now)
     message_id = make_msgid("empikgo", domain=from_address.rpartition("@")[2] or None)
-    message["Message-ID"] = message_id
-    # RFC 3834: we are an automatic responder; Outlook: do not auto-reply to us.
-    message["Auto-Submitted"] = "auto-replied"
-    message["X-Auto-Response-Suppress"] = "All"
+    headers = reply_headers(
+        from_name=from_name,
+        from_address=from_address,
+        subject=original_subject,
+        message_id=message_id,
+        now=now,
+    )
     lines = [f"To: {to_address}"]
     in_reply_to = _msg_ids([original_message_id])
     if in_reply_to:
         lines.append(f"In-Reply-To: {in_reply_to[-1]}")
         thread = _msg_ids([original_references, original_message_id])
         lines.append("References: " + "\n ".join(thread))
-    return ComposedReply(message_id, "\n".join(lines) + "\n" + _flattened(message))
+    return ComposedReply(message_id, "\n".join(lines) + "\n" + _flattened(headers, text))
 
 
-def _flattened(message: Message) -> str:
-    """What `message.as_string()` gives for our single-part message, at a fraction of
-    its cost: every header here is already one line of ASCII (encoded words where
-    needed), which compat32's generator, unfolding (as_string's maxheaderlen=0), writes
-    unchanged after running each one through email.header; the body is already
-    quoted-printable text with LF line ends."""
-    headers = message.items()
+def reply_headers(
+    *, from_name: str, from_address: str, subject: str, message_id: str, now: datetime
+) -> list[tuple[str, str]]:
+    """The reply's own headers, in the order the stdlib's Message would hold them after
+    `set_payload(text, utf-8 quoted-printable)` and our assignments."""
+    return [
+        ("MIME-Version", "1.0"),
+        ("Content-Type", 'text/plain; charset="utf-8"'),
+        ("Content-Transfer-Encoding", "quoted-printable"),
+        ("From", _from(from_name, from_address)),
+        ("Subject", _header_text(reply_subject(subject))),
+        ("Date", format_datetime(now)),
+        ("Message-ID", message_id),
+        # RFC 3834: we are an automatic responder; Outlook: do not auto-reply to us.
+        ("Auto-Submitted", "auto-replied"),
+        ("X-Auto-Response-Suppress", "All"),
+    ]
+
+
+@cache
+def _from(name: str, address: str) -> str:
+    """A branch's From line: one of a handful in a whole installation, encoded once."""
+    return formataddr((str(Header(name, "utf-8")), address))
+
+
+def reply_message(headers: list[tuple[str, str]], text: str) -> Message:
+    """The same reply as the stdlib's compat32 Message: what `_flattened` must equal."""
+    message = Message()
+    message["MIME-Version"] = "1.0"
+    message.set_payload(text, _UTF8_QP)  # sets Content-Type and quoted-printable encoding
+    for name, value in headers[3:]:
+        message[name] = value
+    return message
+
+
+def _flattened(headers: list[tuple[str, str]], text: str) -> str:
+    """What `reply_message(headers, text).as_string()` gives, at a fraction of its cost:
+    every header here is already one line of ASCII (encoded words where needed), which
+    compat32's generator, unfolding (as_string's maxheaderlen=0), writes unchanged after
+    running each one through email.header; the body is the stdlib's own quoted-printable
+    encoding of the UTF-8 text, with LF line ends."""
     if not all(value.isascii() and not _LINE_BREAK.search(value) for _, value in headers):
         # Only a branch name with control characters in it (a configuration slip) gets here.
-        return message.as_string()
-    payload = message.get_payload()
-    assert isinstance(payload, str)
-    return "".join(f"{name}: {value}\n" for name, value in headers) + "\n" + payload
+        return reply_message(headers, text).as_string()
+    # Charset.body_encode's own steps: quoprimime works on the UTF-8 bytes as latin-1.
+    body = body_encode(text.encode("utf-8").decode("latin-1")) if text else text
+    return "".join(f"{name}: {value}\n" for name, value in headers) + "\n" + body
