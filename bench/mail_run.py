@@ -3,7 +3,10 @@ replies to an aiosmtpd sink in a separate process, against the raw floor measure
 same run: a plain imapclient fetch of the same messages and a plain aiosmtplib send of the
 same number of replies over one connection.
 
-    python -m bench.mail_run [--requests 10000] [--backend sqlite|postgresql]
+    python -m bench.mail_run [--requests 10000] [--backend sqlite|postgresql] [--decide-alone]
+
+`--decide-alone`: no sender process beside the deciding (`send_while_deciding_from = 0`),
+so the decide figure is the decisions' own speed, not shared with a sender on the CPU.
 """
 
 from __future__ import annotations
@@ -116,6 +119,11 @@ def main() -> None:
     parser.add_argument(
         "--smtp-connections", type=int, default=None, help="[smtp] connections (default: 1)"
     )
+    parser.add_argument(
+        "--decide-alone",
+        action="store_true",
+        help="decide with no sender process beside it; the pass sends afterwards",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-command", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -148,9 +156,14 @@ def main() -> None:
             send_seconds = asyncio.run(floor_send(smtp_port, args.requests, reply))
             append_seconds = floor_append(dovecot, args.requests, reply)
             config = write_config(Path(temp), url, imap_port=dovecot.port, smtp_port=smtp_port)
+            smtp_options = []
             if args.smtp_connections is not None:
+                smtp_options.append(f"connections = {args.smtp_connections}")
+            if args.decide_alone:
+                smtp_options.append("send_while_deciding_from = 0")
+            if smtp_options:
                 text = config.read_text(encoding="utf-8").replace(
-                    "[smtp]\n", f"[smtp]\nconnections = {args.smtp_connections}\n", 1
+                    "[smtp]\n", "[smtp]\n" + "".join(f"{o}\n" for o in smtp_options), 1
                 )
                 config.write_text(text, encoding="utf-8")
             run = subprocess.run(
@@ -173,7 +186,8 @@ def main() -> None:
     floors = Floors(fetched, fetch_seconds, send_seconds, append_seconds)
     print(
         f"backend={args.backend} requests={args.requests} smtp connections="
-        f"{args.smtp_connections or 1} (delivered to Dovecot in {deliver_seconds:.1f} s)"
+        f"{args.smtp_connections or 1}{' deciding alone' if args.decide_alone else ''}"
+        f" (delivered to Dovecot in {deliver_seconds:.1f} s)"
     )
     show(result, floors, args.requests, peak_mb)
 
