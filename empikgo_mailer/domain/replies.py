@@ -190,8 +190,9 @@ def reply_message(headers: list[tuple[str, str]], text: str) -> Message:
     message = Message()
     message["MIME-Version"] = "1.0"
     message.set_payload(text, _UTF8_QP)  # sets Content-Type and quoted-printable encoding
-    for name, value in headers[3:]:
-        message[name] = value
+    for name, value in headers:
+        if name not in message:  # the MIME headers set_payload wrote itself
+            message[name] = value
     return message
 
 
