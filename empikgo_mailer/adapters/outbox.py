@@ -6,17 +6,23 @@ Every write is its own short transaction: a result is on disk before the next re
 sent, so a crash repeats at most the one reply whose answer was not yet recorded. On
 SQLite a reply that left is first written to the sender's journal (`sent_journal`) and
 reaches the outbox a batch at a time.
+
+One send phase uses an Outbox from two threads at once: the next claim is made in one
+while results are recorded from another. Each connection is therefore used by one
+thread at a time (a lock each); a claim and a sent reply's result use different ones, so
+that a claim waiting for a busy database never holds up a result.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Connection, Executable, Table, bindparam, or_, update
 from sqlalchemy import select as sql_select
@@ -27,6 +33,11 @@ from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.sent_journal import JournalEntry, SentJournal, journal_path
 from empikgo_mailer.adapters.tables import LinkState
 from empikgo_mailer.domain.statuses import ReplyStatus
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from empikgo_mailer.adapters.pg_in_flight import ResultsInFlight
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -112,6 +123,9 @@ class Outbox:
         self.owner = owner  # who holds the leases this object takes
         self._connection: Connection | None = None
         self._autocommit: Connection | None = None  # PostgreSQL: single-statement writes
+        self._connection_lock = threading.Lock()
+        self._autocommit_lock = threading.Lock()
+        self._in_flight: ResultsInFlight | None = None  # PostgreSQL: results on their way
         path = journal_path(db)
         self._journal = None if path is None else SentJournal(path, db.busy_timeout)
 
@@ -122,6 +136,8 @@ class Outbox:
         self.close()
 
     def close(self) -> None:
+        if self._in_flight is not None:
+            self._settled()
         if self._journal is not None:
             self.apply_journal()
             self._journal.close()
@@ -130,6 +146,11 @@ class Outbox:
             if connection is not None:
                 connection.close()
         self._connection = self._autocommit = None
+
+    @property
+    def journalled(self) -> bool:
+        """Results of sent replies go to the sender's journal (SQLite), not the outbox."""
+        return self._journal is not None
 
     def apply_journal(self) -> int:
         """Write the journal's results into the outbox, in one transaction; how many."""
@@ -147,15 +168,17 @@ class Outbox:
         database, and reconnect after a lost connection."""
 
         def once() -> T:
-            if self._connection is None:
-                self._connection = self.db.engine.connect()
-            try:
-                with self.db.transaction_on(self._connection) as connection:
-                    return work(connection)
-            except DBAPIError as exc:
-                if exc.connection_invalidated or self._connection.invalidated:
-                    self.close()
-                raise
+            with self._connection_lock:
+                if self._connection is None:
+                    self._connection = self.db.engine.connect()
+                try:
+                    with self.db.transaction_on(self._connection) as connection:
+                        return work(connection)
+                except DBAPIError as exc:
+                    if exc.connection_invalidated or self._connection.invalidated:
+                        self._connection.close()
+                        self._connection = None
+                    raise
 
         return patiently(once)
 
@@ -168,22 +191,50 @@ class Outbox:
 
     def _autocommitted(self, statement: Executable, params: dict[str, Any]) -> int:
         """One statement, atomic on its own, in autocommit: one round trip to PostgreSQL
-        instead of three (BEGIN, the statement, COMMIT), once per reply."""
+        instead of three (BEGIN, the statement, COMMIT), once per reply. A result still
+        in flight is settled first, so the outbox sees the results in their order."""
 
         def once() -> int:
-            if self._autocommit is None:
-                self._autocommit = self.db.engine.connect().execution_options(
-                    isolation_level="AUTOCOMMIT"
-                )
-            try:
-                return int(self._autocommit.execute(statement, params).rowcount or 0)
-            except DBAPIError as exc:
-                if exc.connection_invalidated or self._autocommit.invalidated:
-                    self._autocommit.close()
-                    self._autocommit = None
-                raise
+            with self._autocommit_lock:
+                self._settle_locked()
+                return self._execute_locked(statement, params)
 
         return patiently(once)
+
+    def _autocommit_locked(self) -> Connection:
+        if self._autocommit is None:
+            self._autocommit = self.db.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
+        return self._autocommit
+
+    def _execute_locked(self, statement: Executable, params: dict[str, Any]) -> int:
+        connection = self._autocommit_locked()
+        try:
+            return int(connection.execute(statement, params).rowcount or 0)
+        except DBAPIError as exc:
+            if exc.connection_invalidated or connection.invalidated:
+                connection.close()
+                self._autocommit = None
+            raise
+
+    def _settle_locked(self) -> None:
+        """The answer of the result in flight read, and any that did not commit recorded
+        again, the plain way (raises what the database raises; `redo` keeps them)."""
+        if self._in_flight is None:
+            return
+        self._in_flight.settle()
+        while self._in_flight.redo:
+            reply_id, at = self._in_flight.redo[0]
+            self._execute_locked(_SENT, {"reply_id": reply_id, "at": at})
+            self._in_flight.redo.pop(0)
+
+    def _settled(self) -> None:
+        def once() -> None:
+            with self._autocommit_lock:
+                self._settle_locked()
+
+        patiently(once)
 
     def take_back_leases(self) -> int:
         """Free the leases of other senders. Call only with the sender lock held
@@ -236,6 +287,29 @@ class Outbox:
         else:
             self._run(_SENT, {"reply_id": reply_id, "at": now})
 
+    def sent_soon(self, reply_id: int, now: datetime) -> Callable[[], None]:
+        """Record a sent reply; returns what finishes the record, to call before the next
+        reply leaves. On PostgreSQL the record is on its way meanwhile (`pg_in_flight`);
+        in the journal (SQLite) it is finished at once."""
+        if self.db.dialect != "postgresql":
+            self.sent(reply_id, now)
+            return _nothing_left
+        from empikgo_mailer.adapters.pg_in_flight import (  # noqa: PLC0415 (PostgreSQL only)
+            ResultsInFlight,
+        )
+
+        with self._autocommit_lock:
+            if self._in_flight is None:
+                self._in_flight = ResultsInFlight()
+            try:
+                self._settle_locked()
+                driver = self._autocommit_locked().connection.dbapi_connection
+            except DBAPIError:
+                self._in_flight.redo.append((reply_id, now))  # recorded patiently below
+            else:
+                self._in_flight.send(cast("psycopg.Connection[object]", driver), reply_id, now)
+        return self._settled
+
     def deferred(
         self, reply_id: int, now: datetime, error: str, attempts: int, next_at: datetime
     ) -> None:
@@ -250,6 +324,10 @@ class Outbox:
         """The server could not be reached while this reply was next: the reply keeps its
         place and its tries; only the error is noted, for staff."""
         self._run(_UNREACHABLE, {"reply_id": reply_id, "at": now, "error": error[:2000]})
+
+
+def _nothing_left() -> None:
+    return None
 
 
 def _sent_by(entries: list[JournalEntry]) -> list[dict[str, Any]]:

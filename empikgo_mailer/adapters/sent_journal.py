@@ -15,6 +15,7 @@ PostgreSQL has row locks and no single writer: its sender records in the databas
 from __future__ import annotations
 
 import sqlite3
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -46,8 +47,13 @@ def journal_path(db: Database) -> Path | None:
 
 class SentJournal:
     def __init__(self, path: Path, busy_timeout: float) -> None:
-        # Autocommit: every INSERT is a transaction of its own, committed at once.
-        self._connection = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+        # Autocommit: every INSERT is a transaction of its own, committed at once. Results
+        # are recorded from one thread while another reads them into the outbox (a claim):
+        # the connection is shared, one statement at a time.
+        self._connection = sqlite3.connect(
+            path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        self._lock = threading.Lock()
         # Durable as the database itself is (WAL, synchronous NORMAL): a killed process
         # loses nothing committed.
         self._connection.execute("PRAGMA journal_mode = WAL")
@@ -58,20 +64,24 @@ class SentJournal:
         )
 
     def record(self, reply_id: int, owner: str, at: datetime) -> None:
-        self._connection.execute(
-            "INSERT INTO sent (reply_id, owner, at) VALUES (?, ?, ?)",
-            (reply_id, owner, at.isoformat()),
-        )
+        with self._lock:
+            self._connection.execute(
+                "INSERT INTO sent (reply_id, owner, at) VALUES (?, ?, ?)",
+                (reply_id, owner, at.isoformat()),
+            )
 
     def entries(self) -> list[JournalEntry]:
-        rows = self._connection.execute(
-            "SELECT position, reply_id, owner, at FROM sent ORDER BY position"
-        )
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT position, reply_id, owner, at FROM sent ORDER BY position"
+            ).fetchall()
         return [JournalEntry(p, r, o, datetime.fromisoformat(a)) for p, r, o, a in rows]
 
     def forget(self, up_to: int) -> None:
         """Drop entries the outbox now holds."""
-        self._connection.execute("DELETE FROM sent WHERE position <= ?", (up_to,))
+        with self._lock:
+            self._connection.execute("DELETE FROM sent WHERE position <= ?", (up_to,))
 
     def close(self) -> None:
-        self._connection.close()
+        with self._lock:
+            self._connection.close()
