@@ -3,7 +3,12 @@
 `send` never raises: every outcome is a `Delivery` the outbox can record. It tells a
 problem with one message (4xx, 5xx, an address the server cannot take) from a server
 that cannot be reached (refused, silent, gone, 421), because only the second one should
-stop the rest of the replies from being tried now.
+stop the rest of the replies from being tried now. (What the caller's `before_data`
+raises is the caller's own, and comes back to it.)
+
+A message goes as `sendmail` sends it, one step at a time: MAIL FROM and RCPT TO, then
+the caller's `before_data` (the outbox records the previous reply's result meanwhile),
+then DATA.
 """
 
 from __future__ import annotations
@@ -11,10 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 import aiosmtplib
+from aiosmtplib.email import parse_address
+from aiosmtplib.protocol import normalize_message_line_endings
 
 from empikgo_mailer.adapters.oauth2 import access_token
 from empikgo_mailer.config import SmtpSettings
@@ -25,6 +33,13 @@ NO_SMTPUTF8 = (
     "Adres odbiorcy zawiera znaki spoza ASCII, a serwer poczty wychodzącej nie obsługuje "
     "takich adresów (SMTPUTF8)."
 )
+
+
+BeforeData = Callable[[], Awaitable[None]]
+
+
+async def nothing_to_wait_for() -> None:
+    return None
 
 
 class SendResult(StrEnum):
@@ -113,7 +128,13 @@ class SmtpSender:
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 smtp.close()
 
-    async def send(self, sender: str, recipient: str, message: bytes) -> Delivery:
+    async def send(
+        self,
+        sender: str,
+        recipient: str,
+        message: bytes,
+        before_data: BeforeData = nothing_to_wait_for,
+    ) -> Delivery:
         try:
             if self.smtp is None or not self.smtp.is_connected:
                 self.smtp = await self._connect()
@@ -129,37 +150,58 @@ class SmtpSender:
             if not self.smtp.supports_extension("smtputf8"):
                 return Delivery(SendResult.PERMANENT, NO_SMTPUTF8)
             options.append("SMTPUTF8")
-        return await self._transmit(self.smtp, sender, recipient, message, options)
-
-    async def _transmit(
-        self, smtp: aiosmtplib.SMTP, sender: str, recipient: str, message: bytes, options: list[str]
-    ) -> Delivery:
+        smtp = self.smtp
         try:
-            errors, response = await smtp.sendmail(
-                sender, [recipient], message, mail_options=options
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            refusal = exc.recipients[0] if exc.recipients else None
-            code = refusal.code if refusal is not None else 550
-            return _by_code(code, str(refusal.message if refusal else exc))
-        except aiosmtplib.SMTPSenderRefused as exc:
+            await _envelope(smtp, sender, recipient, message, options)
+        except Exception as exc:
+            return await self._failure(smtp, exc)
+        try:
+            await before_data()  # the envelope waits on the server meanwhile
+        except BaseException:
+            self._drop()  # the open envelope goes with the connection; the next gets a new one
+            raise
+        try:
+            response = await smtp.data(message)
+        except Exception as exc:
+            return await self._failure(smtp, exc)
+        return Delivery(SendResult.SENT, response.message)
+
+    async def _failure(self, smtp: aiosmtplib.SMTP, exc: Exception) -> Delivery:
+        """What a failed step means; the envelope is reset (RSET) after a refusal, as
+        `sendmail` does, so that the session can carry the next message."""
+        if isinstance(exc, aiosmtplib.SMTPSenderRefused):
             # Our own address refused: every reply would be; a problem of the link.
             self._drop()
             return Delivery(SendResult.UNREACHABLE, f"{exc.code} {exc.message}".strip())
-        except aiosmtplib.SMTPResponseException as exc:
+        if isinstance(exc, aiosmtplib.SMTPResponseException):  # RCPT or DATA refused
             if exc.code == SERVICE_CLOSING:
                 self._drop()
+                return _by_code(exc.code, exc.message)
+            try:
+                await smtp.rset()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                self._drop()  # the next message starts on a new connection
             return _by_code(exc.code, exc.message)
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        if isinstance(exc, aiosmtplib.SMTPException | OSError | TimeoutError):
             # Dropped or timed out mid-way: reconnect for the next try.
             self._drop()
             return Delivery(SendResult.UNREACHABLE, _described(exc))
-        except Exception as exc:
-            # Not the network's doing (an encoding problem, a bug): this message only.
-            log.exception("sending a reply failed unexpectedly")
-            self._drop()
-            return Delivery(SendResult.TEMPORARY, _described(exc))
-        if errors:
-            code, text = next(iter(errors.values()))
-            return _by_code(code, text)
-        return Delivery(SendResult.SENT, response)
+        # Not the network's doing (an address that cannot be sent, a bug): this message only.
+        log.error("sending a reply failed unexpectedly", exc_info=exc)
+        self._drop()
+        return Delivery(SendResult.TEMPORARY, _described(exc))
+
+
+async def _envelope(
+    smtp: aiosmtplib.SMTP, sender: str, recipient: str, message: bytes, options: list[str]
+) -> None:
+    """MAIL FROM and RCPT TO, as `sendmail` sends them for one recipient: both addresses
+    checked before anything is sent, the size announced where the server takes it."""
+    parse_address(sender)
+    parse_address(recipient)
+    encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
+    if smtp.supports_extension("size"):
+        # RFC 1870: octets as transmitted, every line ending a CRLF.
+        options = [f"size={len(normalize_message_line_endings(message))}", *options]
+    await smtp.mail(sender, options=options, encoding=encoding)
+    await smtp.rcpt(recipient, encoding=encoding)

@@ -7,6 +7,13 @@ that worked and then closed gets one new connection first: servers end sessions 
 many messages.) A reply
 the server defers (4xx) waits on its own schedule; a refusal (5xx), or a reply deferred
 for hours, is failed and shown to staff. Decisions never wait for any of this.
+
+The database work runs beside the SMTP conversation, not in its way. The next replies
+are claimed in a worker thread while the claimed ones go out (a claim may wait for a
+deciding pass's commit). A sent reply's result goes to the database while the next
+reply's envelope (MAIL FROM, RCPT TO) goes to the SMTP server (`Outbox.sent_soon`); that
+next reply's message is transmitted only once the result is recorded, so a crash still
+repeats at most the one reply in flight on each session.
 """
 
 from __future__ import annotations
@@ -21,7 +28,12 @@ from datetime import datetime
 from typing import Protocol
 
 from empikgo_mailer.adapters.outbox import Links, Outbox, OutgoingReply
-from empikgo_mailer.adapters.smtp_sender import Delivery, SendResult
+from empikgo_mailer.adapters.smtp_sender import (
+    BeforeData,
+    Delivery,
+    SendResult,
+    nothing_to_wait_for,
+)
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.retries import next_try, pause_after
 
@@ -30,10 +42,22 @@ SMTP_LINK = "smtp"
 # Replies leased per claim and lane. Each claim sorts every due reply by id (the due index
 # is by status and time), so a month-start burst wants few, large claims.
 CLAIM_BATCH = 500
+# The next claim starts when this many claimed replies are left per lane: about a fifth
+# of a second of sending, time enough for a claim that waits for a deciding pass's commit.
+CLAIM_AHEAD = 250
 
 
 class Transport(Protocol):
-    async def send(self, sender: str, recipient: str, message: bytes) -> Delivery: ...
+    async def send(
+        self,
+        sender: str,
+        recipient: str,
+        message: bytes,
+        before_data: BeforeData = nothing_to_wait_for,
+    ) -> Delivery:
+        """Send one message. `before_data` is awaited once the server has taken the
+        envelope and before the message itself leaves; what it raises, `send` raises."""
+        ...
 
 
 @dataclass
@@ -83,22 +107,25 @@ async def send_outbox(
     taken_back = outbox.take_back_leases()
     if taken_back:
         log.warning("%d replies were claimed by a pass that died; sending them now", taken_back)
-    phase = _Phase(outbox, links, clock, report, should_stop)
-    phase.lanes = [transport, *more_transports]
+    lanes = [transport, *more_transports]
+    phase = _Phase(outbox, links, clock, report, should_stop, lanes=lanes)
     try:
-        while not phase.over() and (batch := outbox.claim(clock(), CLAIM_BATCH * len(phase.lanes))):
-            phase.waiting.extend(batch)
-            if not phase.connected:
-                await phase.lane(transport, until_connected=True)
-            if phase.waiting and not phase.over():
-                await asyncio.gather(*(phase.lane(lane) for lane in list(phase.lanes)))
+        await phase.lane(transport, until_connected=True)
+        if phase.connected and not phase.over():
+            # A lane that fails (its database gone) stops the others before the leases
+            # are given back: none may send a reply that is no longer its own.
+            async with asyncio.TaskGroup() as group:
+                for lane in list(phase.lanes):
+                    group.create_task(phase.lane(lane))
     finally:
+        await phase.claims_settled()
         outbox.release_mine()
     return report
 
 
 class _Phase:
-    """One send phase: the claimed replies waiting for a lane, and what the lanes share."""
+    """One send phase: the claimed replies waiting for a lane, the claim on its way, and
+    what the lanes share."""
 
     def __init__(
         self,
@@ -107,43 +134,126 @@ class _Phase:
         clock: Clock,
         report: SendReport,
         should_stop: Callable[[], bool],
+        *,
+        lanes: list[Transport],
     ) -> None:
         self.outbox, self.links, self.clock, self.report = outbox, links, clock, report
         self.should_stop = should_stop
+        self.lanes = lanes  # the sessions still sending
+        self.batch = CLAIM_BATCH * len(lanes)
         self.waiting: deque[OutgoingReply] = deque()
         self.connected = False  # the server has taken a reply in this phase
         self.stopped = False  # unreachable, or told to stop
-        self.lanes: list[Transport] = []  # the sessions still sending
+        self._claiming: asyncio.Future[list[OutgoingReply]] | None = None
+        self._claim_when_left = CLAIM_AHEAD * len(lanes)
+        self._dry = False  # a claim found nothing due: this phase is over when sent
 
     def over(self) -> bool:
         return self.stopped or self.should_stop()
 
     async def lane(self, transport: Transport, *, until_connected: bool = False) -> None:
-        """Send waiting replies one after another over one SMTP session."""
-        while self.waiting and not self.stopped:
-            if self.should_stop():
-                self.stopped = True
-                return  # the claimed rest is released (release_mine) for the next pass
-            reply = self.waiting.popleft()
-            delivery = await _deliver(transport, reply, second_chance=self.connected)
-            now = self.clock()
-            if delivery.result is SendResult.UNREACHABLE:
-                if self.connected and len(self.lanes) > 1:
-                    # This session broke, or a further one could not be opened (a server
-                    # may limit sessions): the others carry on with its reply, and it is
-                    # not tried again in this phase.
-                    log.info("one SMTP session ended (%s); the others go on", delivery.detail)
-                    self.lanes.remove(transport)
-                    self.waiting.appendleft(reply)
+        """Send claimed replies one after another over one SMTP session."""
+        unfinished: Callable[[], None] | None = None  # this session's last result's record
+
+        async def recorded() -> None:
+            nonlocal unfinished
+            if unfinished is not None:
+                finish, unfinished = unfinished, None
+                finish()
+
+        try:
+            while (reply := await self._next()) is not None:
+                delivery = await _deliver(
+                    transport, reply, second_chance=self.connected, before_data=recorded
+                )
+                await recorded()  # results are recorded in the order they came
+                now = self.clock()
+                if delivery.result is SendResult.UNREACHABLE:
+                    if self.connected and len(self.lanes) > 1:
+                        # This session broke, or a further one could not be opened (a
+                        # server may limit sessions): the others carry on with its reply,
+                        # and it is not tried again in this phase.
+                        log.info("one SMTP session ended (%s); the others go on", delivery.detail)
+                        self.lanes.remove(transport)
+                        self.waiting.appendleft(reply)
+                        return
+                    self._unreachable(reply, delivery, now)
                     return
-                self._unreachable(reply, delivery, now)
-                return
-            if not self.connected:
-                self.links.worked(SMTP_LINK, now)
-                self.connected = True
-            _record(self.outbox, reply, delivery, now, self.report)
-            if until_connected:
-                return
+                if not self.connected:
+                    self.links.worked(SMTP_LINK, now)
+                    self.connected = True
+                unfinished = self._record(reply, delivery, now)
+                if until_connected:
+                    return
+        finally:
+            await recorded()
+
+    async def _next(self) -> OutgoingReply | None:
+        """The next claimed reply; the next claim is started while enough are left."""
+        while not self.stopped:
+            if self.should_stop():
+                self.stopped = True  # the claimed rest is released (release_mine)
+                break
+            if len(self.waiting) <= self._claim_when_left:
+                self._claim_more()
+            if self.waiting:
+                return self.waiting.popleft()
+            if self._claiming is None:
+                break
+            await self._claim_landed()
+        return None
+
+    def _claim_more(self) -> None:
+        if self._claiming is None and not self._dry:
+            self._claiming = asyncio.ensure_future(
+                asyncio.to_thread(self.outbox.claim, self.clock(), self.batch)
+            )
+
+    async def _claim_landed(self) -> None:
+        """Wait for the claim on its way; the first lane to see it lands it."""
+        claiming = self._claiming
+        assert claiming is not None
+        batch = await claiming
+        if self._claiming is not claiming:
+            return  # another lane landed it
+        self._claiming = None
+        self.waiting.extend(batch)
+        if batch:
+            self._claim_when_left = CLAIM_AHEAD * len(self.lanes)
+        elif self.waiting:
+            self._claim_when_left = 0  # look again once these are sent
+        else:
+            self._dry = True
+
+    async def claims_settled(self) -> None:
+        """The phase is over: a claim still on its way lands before the leases are given
+        back, so that none of its replies stays leased to nobody."""
+        claiming, self._claiming = self._claiming, None
+        if claiming is None:
+            return
+        try:
+            await claiming
+        except Exception:
+            log.exception("claiming the next replies failed; they wait for the next round")
+
+    def _record(
+        self, reply: OutgoingReply, delivery: Delivery, now: datetime
+    ) -> Callable[[], None] | None:
+        """Record and count a result; for a sent reply, what finishes its record (see
+        `Outbox.sent_soon`), to call before the session's next reply leaves."""
+        if delivery.result is SendResult.SENT:
+            self.report.sent += 1
+            return self.outbox.sent_soon(reply.id, now)
+        attempts = reply.attempts + 1
+        retry_at = next_try(attempts, now) if delivery.result is SendResult.TEMPORARY else None
+        if retry_at is None:
+            self.outbox.failed(reply.id, now, delivery.detail, attempts)
+            self.report.failed += 1
+            log.warning("reply %s failed for good: %s", reply.id, delivery.detail)
+        else:
+            self.outbox.deferred(reply.id, now, delivery.detail, attempts, retry_at)
+            self.report.deferred += 1
+        return None
 
     def _unreachable(self, reply: OutgoingReply, delivery: Delivery, now: datetime) -> None:
         self.outbox.unreachable(reply.id, now, delivery.detail)
@@ -153,31 +263,15 @@ class _Phase:
         self.stopped = True
 
 
-async def _deliver(transport: Transport, reply: OutgoingReply, *, second_chance: bool) -> Delivery:
+async def _deliver(
+    transport: Transport, reply: OutgoingReply, *, second_chance: bool, before_data: BeforeData
+) -> Delivery:
     """Send one reply. A connection that worked in this phase and then broke (servers
     close sessions after so many messages, or after a while) gets one fresh try before
     the server counts as unreachable."""
     message = reply.message.encode("utf-8")
-    delivery = await transport.send(reply.sender, reply.recipient, message)
+    delivery = await transport.send(reply.sender, reply.recipient, message, before_data)
     if delivery.result is SendResult.UNREACHABLE and second_chance:
         log.info("SMTP connection lost (%s); one more try on a new one", delivery.detail)
-        delivery = await transport.send(reply.sender, reply.recipient, message)
+        delivery = await transport.send(reply.sender, reply.recipient, message, before_data)
     return delivery
-
-
-def _record(
-    outbox: Outbox, reply: OutgoingReply, delivery: Delivery, now: datetime, report: SendReport
-) -> None:
-    if delivery.result is SendResult.SENT:
-        outbox.sent(reply.id, now)
-        report.sent += 1
-        return
-    attempts = reply.attempts + 1
-    retry_at = next_try(attempts, now) if delivery.result is SendResult.TEMPORARY else None
-    if retry_at is None:
-        outbox.failed(reply.id, now, delivery.detail, attempts)
-        report.failed += 1
-        log.warning("reply %s failed for good: %s", reply.id, delivery.detail)
-    else:
-        outbox.deferred(reply.id, now, delivery.detail, attempts, retry_at)
-        report.deferred += 1

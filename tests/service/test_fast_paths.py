@@ -16,7 +16,12 @@ from sqlmodel import col, select
 
 from empikgo_mailer.adapters.claim_limits import DatabaseRateLimiter
 from empikgo_mailer.adapters.outbox import Links, Outbox
-from empikgo_mailer.adapters.smtp_sender import Delivery, SendResult
+from empikgo_mailer.adapters.smtp_sender import (
+    BeforeData,
+    Delivery,
+    SendResult,
+    nothing_to_wait_for,
+)
 from empikgo_mailer.adapters.tables import Issuance, MailRequest, OutboxMessage
 from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.domain.month import Month
@@ -106,10 +111,17 @@ class FakeLane:
     def __init__(self, server: SessionLimitedServer, *, refused: bool) -> None:
         self.server, self.refused = server, refused
 
-    async def send(self, sender: str, recipient: str, message: bytes) -> Delivery:
+    async def send(
+        self,
+        sender: str,
+        recipient: str,
+        message: bytes,
+        before_data: BeforeData = nothing_to_wait_for,
+    ) -> Delivery:
         await asyncio.sleep(0)  # the others go on while this one waits for the server
         if self.refused:
             return Delivery(SendResult.UNREACHABLE, "421 too many sessions")
+        await before_data()
         self.server.delivered.append(recipient)
         return Delivery(SendResult.SENT, "250 ok")
 

@@ -11,7 +11,12 @@ from email.policy import default
 from pathlib import Path
 
 from empikgo_mailer.adapters.imap_mailbox import FetchedMessage
-from empikgo_mailer.adapters.smtp_sender import Delivery, SendResult
+from empikgo_mailer.adapters.smtp_sender import (
+    BeforeData,
+    Delivery,
+    SendResult,
+    nothing_to_wait_for,
+)
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "mail"
 
@@ -69,10 +74,17 @@ class FakeTransport:
     sent: list[EmailMessage] = field(default_factory=list)
     tries: int = 0
 
-    async def send(self, sender: str, recipient: str, message: bytes) -> Delivery:
+    async def send(
+        self,
+        sender: str,
+        recipient: str,
+        message: bytes,
+        before_data: BeforeData = nothing_to_wait_for,
+    ) -> Delivery:
         self.tries += 1
         result = self.script.pop(0) if self.script else SendResult.SENT
         if result is SendResult.SENT:
+            await before_data()  # as a server would: the envelope was taken
             parsed = message_from_bytes(message, policy=default)
             assert isinstance(parsed, EmailMessage)
             self.sent.append(parsed)
