@@ -92,10 +92,16 @@ class DovecotUnavailable(RuntimeError):
 
 
 class DovecotServer:
-    def __init__(self, users: dict[str, str], *, oauth2_introspection: str | None = None) -> None:
+    def __init__(
+        self,
+        users: dict[str, str],
+        *,
+        oauth2_introspection: str | None = None,
+        parent: Path | None = None,
+    ) -> None:
         """`oauth2_introspection`: also accept SASL XOAUTH2 / OAUTHBEARER logins, their
         tokens checked at this URL (RFC 7662 style: POST token=..., JSON with `active` and
-        `username`)."""
+        `username`). `parent`: where its directory is made (the system's temp dir)."""
         self.binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
         if not Path(self.binary).exists():
             raise DovecotUnavailable(
@@ -103,7 +109,7 @@ class DovecotServer:
             )
         self.users = users
         self.oauth2_introspection = oauth2_introspection
-        self.base = Path(tempfile.mkdtemp(prefix="empikgo-dovecot-"))
+        self.base = Path(tempfile.mkdtemp(prefix="empikgo-dovecot-", dir=parent))
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
