@@ -127,8 +127,6 @@ class Daemon:
         self._in_wait = False
         self._idling: dict[str, ImapMailbox] = {}  # the watchers' connections, to cut short
         self._beside: SenderProcess | None = None  # sending while this pass decides
-        self._copier: threading.Thread | None = None  # Sent copies meanwhile
-        self._sending_over = threading.Event()
         self._folders_seen: dict[str, FolderSeen] = {}  # each Sent folder, read this pass
 
     def request_stop(self) -> None:
@@ -143,13 +141,9 @@ class Daemon:
 
     @contextmanager
     def _wait(self) -> Iterator[None]:
-        """A stretch of pure waiting (opening a connection, a backoff), safe to cut. Only
-        the main thread's: a signal interrupts the main thread, whatever it is doing."""
+        """A stretch of pure waiting (opening a connection, a backoff), safe to cut."""
         if self.stop.is_set():
             raise StopRequested
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
         self._in_wait = True
         try:
             yield
@@ -234,9 +228,11 @@ class Daemon:
                 self._branch_pass(report, branch)
             if self._beside is not None:
                 self._beside.decisions_done()
+                # Copies of what has left, while the rest goes out; each round reads the
+                # Sent folder once, so a round waits for a good batch.
                 while self._beside.running() and not self.stop.is_set():
-                    self._beside.wait(0.2)
-                self._end_copier()
+                    if not self._copy_phase(report, at_least=COPY_ROUND_WHILE_SENDING):
+                        self._beside.wait(0.2)
                 self._phase(report, "send", partial(self._finish_beside, report))
             elif not self.stop.is_set():  # if stopped, the replies wait for the next start
                 sent = self._phase(report, "send", self._send)
@@ -246,28 +242,8 @@ class Daemon:
         finally:
             if self._beside is not None:  # stopped or failed half-way: it must not outlive us
                 self._beside.stop()
-                self._end_copier()
                 self._finish_beside(report, fall_back=False)
         return report
-
-    def _copy_while_sending(self, report: RunReport) -> None:
-        """In a thread of its own, from the sender's start: copies of what has left, while
-        the pass decides and the rest goes out. The IMAP server writes (and syncs to disk)
-        each copy; here that waiting overlaps the deciding instead of following it. Each
-        round reads the Sent folder once, so a round waits for a good batch."""
-        try:
-            while not self._sending_over.is_set() and not self.stop.is_set():
-                if not self._copy_phase(report, at_least=COPY_ROUND_WHILE_SENDING):
-                    self._sending_over.wait(0.2)
-        except StopRequested:
-            pass  # the rest is copied by the next pass
-
-    def _end_copier(self) -> None:
-        copier, self._copier = self._copier, None
-        if copier is not None:
-            self._sending_over.set()
-            copier.join()
-            self._sending_over.clear()
 
     def _copy_phase(self, report: RunReport, at_least: int = 1) -> bool:
         """Copy sent replies into each branch's Sent folder, where `at_least` wait; whether
@@ -319,10 +295,6 @@ class Daemon:
                 queued = MailQueue(session).count_queued()
             if queued >= threshold:
                 self._beside = SenderProcess(self._send_tools())
-                self._copier = threading.Thread(
-                    target=self._copy_while_sending, args=(report,), name="sent-copies"
-                )
-                self._copier.start()
         except Exception as exc:  # the pass sends in its own process after deciding
             log.exception("the sender process could not be started")
             report.errors.append(f"send: {type(exc).__name__}: {exc}")
