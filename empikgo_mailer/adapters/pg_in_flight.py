@@ -4,7 +4,7 @@ envelope travels to the SMTP server.
 A result recorded the plain way costs the sender a round trip to PostgreSQL for every
 reply, in series with the SMTP conversation (measured: some 230 µs a reply on two busy
 cores, a quarter of the month-start burst's sending). libpq's asynchronous command
-processing takes it out of the series: the UPDATE is sent at once (PQsendQueryParams)
+processing takes it out of the series: the UPDATE is sent at once (PQsendQueryPrepared)
 and committed by the server on its own (the connection is in autocommit), and its answer
 is read (PQgetResult) only when the next reply is about to leave, by when it is there.
 
