@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -290,10 +291,10 @@ class Outbox:
     def sent_soon(self, reply_id: int, now: datetime) -> Callable[[], None]:
         """Record a sent reply; returns what finishes the record, to call before the next
         reply leaves. On PostgreSQL the record is on its way meanwhile (`pg_in_flight`);
-        in the journal (SQLite) it is finished at once."""
+        on SQLite the finisher makes it (the journal's insert, done while the next
+        envelope travels)."""
         if self.db.dialect != "postgresql":
-            self.sent(reply_id, now)
-            return _nothing_left
+            return partial(self.sent, reply_id, now)
         from empikgo_mailer.adapters.pg_in_flight import (  # noqa: PLC0415 (PostgreSQL only)
             ResultsInFlight,
         )
@@ -324,10 +325,6 @@ class Outbox:
         """The server could not be reached while this reply was next: the reply keeps its
         place and its tries; only the error is noted, for staff."""
         self._run(_UNREACHABLE, {"reply_id": reply_id, "at": now, "error": error[:2000]})
-
-
-def _nothing_left() -> None:
-    return None
 
 
 def _sent_by(entries: list[JournalEntry]) -> list[dict[str, Any]]:

@@ -6,23 +6,23 @@ that cannot be reached (refused, silent, gone, 421), because only the second one
 stop the rest of the replies from being tried now. (What the caller's `before_data`
 raises is the caller's own, and comes back to it.)
 
-A message goes as `sendmail` sends it, one step at a time: MAIL FROM and RCPT TO, then
-the caller's `before_data` (the outbox records the previous reply's result meanwhile),
-then DATA.
+A message goes as `sendmail` sends it, one step at a time: MAIL FROM, RCPT TO, DATA. The
+caller's `before_data` (the outbox recording the previous reply's result) runs while
+RCPT TO travels, so that its work and the server's overlap; DATA waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 import aiosmtplib
 from aiosmtplib.email import parse_address
-from aiosmtplib.protocol import normalize_message_line_endings
 
 from empikgo_mailer.adapters.oauth2 import access_token
 from empikgo_mailer.config import SmtpSettings
@@ -35,10 +35,10 @@ NO_SMTPUTF8 = (
 )
 
 
-BeforeData = Callable[[], Awaitable[None]]
+BeforeData = Callable[[], None]
 
 
-async def nothing_to_wait_for() -> None:
+def nothing_to_wait_for() -> None:
     return None
 
 
@@ -152,19 +152,32 @@ class SmtpSender:
             options.append("SMTPUTF8")
         smtp = self.smtp
         try:
-            await _envelope(smtp, sender, recipient, message, options)
+            await _mail_from(smtp, sender, recipient, message, options)
         except Exception as exc:
             return await self._failure(smtp, exc)
+        # Run as soon as RCPT TO is written and the loop waits for the server's answer.
+        meanwhile = _Meanwhile(before_data)
+        asyncio.get_running_loop().call_soon(meanwhile.run)
         try:
-            await before_data()  # the envelope waits on the server meanwhile
-        except BaseException:
-            self._drop()  # the open envelope goes with the connection; the next gets a new one
-            raise
+            await smtp.rcpt(recipient, encoding=_encoding(options))
+        except Exception as exc:
+            self._settle(meanwhile)
+            return await self._failure(smtp, exc)
+        self._settle(meanwhile)
         try:
             response = await smtp.data(message)
         except Exception as exc:
             return await self._failure(smtp, exc)
         return Delivery(SendResult.SENT, response.message)
+
+    def _settle(self, meanwhile: _Meanwhile) -> None:
+        """What `before_data` raised is the caller's: the open envelope goes with the
+        connection (the next message gets a new one), and the message never leaves."""
+        try:
+            meanwhile.settle()
+        except BaseException:
+            self._drop()
+            raise
 
     async def _failure(self, smtp: aiosmtplib.SMTP, exc: Exception) -> Delivery:
         """What a failed step means; the envelope is reset (RSET) after a refusal, as
@@ -192,16 +205,59 @@ class SmtpSender:
         return Delivery(SendResult.TEMPORARY, _described(exc))
 
 
-async def _envelope(
+class _Meanwhile:
+    """The caller's `before_data`, run from the event loop while a command travels; what
+    it raised is raised again when it is settled (a loop's callback cannot raise)."""
+
+    __slots__ = ("_done", "_error", "_work")
+
+    def __init__(self, work: BeforeData) -> None:
+        self._work, self._done = work, False
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._work()
+        except BaseException as exc:
+            self._error = exc
+
+    def settle(self) -> None:
+        """Run it now if the loop has not yet; raise what it raised."""
+        if not self._done:
+            self._done = True
+            self._work()
+        elif self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
+def _encoding(options: list[str]) -> str:
+    return "utf-8" if "SMTPUTF8" in options else "ascii"
+
+
+# The sender is one of the branches' own mailboxes: checked once, not for every reply.
+_checked_sender = functools.lru_cache(maxsize=64)(parse_address)
+
+
+async def _mail_from(
     smtp: aiosmtplib.SMTP, sender: str, recipient: str, message: bytes, options: list[str]
 ) -> None:
-    """MAIL FROM and RCPT TO, as `sendmail` sends them for one recipient: both addresses
-    checked before anything is sent, the size announced where the server takes it."""
-    parse_address(sender)
+    """MAIL FROM, as `sendmail` sends it for one recipient: both addresses checked before
+    anything is sent, the size announced where the server takes it."""
+    _checked_sender(sender)
     parse_address(recipient)
-    encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
     if smtp.supports_extension("size"):
-        # RFC 1870: octets as transmitted, every line ending a CRLF.
-        options = [f"size={len(normalize_message_line_endings(message))}", *options]
-    await smtp.mail(sender, options=options, encoding=encoding)
-    await smtp.rcpt(recipient, encoding=encoding)
+        options = [f"size={transmitted_size(message)}", *options]
+    await smtp.mail(sender, options=options, encoding=_encoding(options))
+
+
+def transmitted_size(message: bytes) -> int:
+    """RFC 1870: the octets DATA transmits, every line ending a CRLF and the last line
+    ended (what `normalize_message_line_endings` makes of it, without building it)."""
+    pairs = message.count(b"\r\n")
+    lone = message.count(b"\n") + message.count(b"\r") - 2 * pairs
+    ended = message.endswith((b"\n", b"\r"))
+    return len(message) + lone + (0 if ended else 2)

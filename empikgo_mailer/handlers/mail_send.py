@@ -55,8 +55,9 @@ class Transport(Protocol):
         message: bytes,
         before_data: BeforeData = nothing_to_wait_for,
     ) -> Delivery:
-        """Send one message. `before_data` is awaited once the server has taken the
-        envelope and before the message itself leaves; what it raises, `send` raises."""
+        """Send one message. `before_data` is called once the server has taken MAIL
+        FROM (while RCPT TO travels) and always before the message itself leaves; what
+        it raises, `send` raises, and the message does not leave."""
         ...
 
 
@@ -155,7 +156,7 @@ class _Phase:
         """Send claimed replies one after another over one SMTP session."""
         unfinished: Callable[[], None] | None = None  # this session's last result's record
 
-        async def recorded() -> None:
+        def recorded() -> None:
             nonlocal unfinished
             if unfinished is not None:
                 finish, unfinished = unfinished, None
@@ -166,7 +167,7 @@ class _Phase:
                 delivery = await _deliver(
                     transport, reply, second_chance=self.connected, before_data=recorded
                 )
-                await recorded()  # results are recorded in the order they came
+                recorded()  # results are recorded in the order they came
                 now = self.clock()
                 if delivery.result is SendResult.UNREACHABLE:
                     if self.connected and len(self.lanes) > 1:
@@ -186,7 +187,7 @@ class _Phase:
                 if until_connected:
                     return
         finally:
-            await recorded()
+            recorded()
 
     async def _next(self) -> OutgoingReply | None:
         """The next claimed reply; the next claim is started while enough are left."""

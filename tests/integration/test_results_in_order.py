@@ -142,7 +142,7 @@ def test_each_message_reaches_the_server_only_after_the_reply_before_it_is_recor
 
 
 def test_a_result_whose_connection_was_cut_is_recorded_on_a_new_one(pg_app: App) -> None:
-    """PostgreSQL's result in flight (on SQLite the journal has it at once)."""
+    """PostgreSQL's result in flight (on SQLite the finisher makes the record in the journal)."""
     app = pg_app
     first, second, third = outbox_of(app, 3)
     with Outbox(app.db, new_owner()) as outbox:
@@ -203,7 +203,7 @@ def test_a_message_waits_for_the_caller_and_does_not_leave_when_its_bookkeeping_
     class DatabaseGone(Exception):
         pass
 
-    async def fails() -> None:
+    def fails() -> None:
         raise DatabaseGone
 
     async def scenario() -> list[SendResult]:
