@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -222,6 +223,11 @@ class MailRequest(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
+# The predicate of the partial index: in the query's own words (IS NULL, no parameter),
+# so that both SQLite and PostgreSQL can prove the query implies it.
+COPY_NOT_MADE = text("copied_at IS NULL AND copy_error IS NULL")
+
+
 class OutboxMessage(SQLModel, table=True):
     """A reply composed together with its decision; the sender only transmits it."""
 
@@ -229,6 +235,18 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_recipient_key", "recipient_key", "created_at"),
+        # The replies whose copy in Sent is still to be made, in the order they are
+        # copied: only the rows not yet copied, so a copy round reads those and not the
+        # growing history of every month's sent replies (sent_copies.SentCopies).
+        Index(
+            "ix_outbox_copy_waiting",
+            "branch_id",
+            "status",
+            "sent_at",
+            "id",
+            sqlite_where=COPY_NOT_MADE,
+            postgresql_where=COPY_NOT_MADE,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

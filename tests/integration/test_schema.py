@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from empikgo_mailer.adapters import schema
 from empikgo_mailer.adapters.database import Database
-from empikgo_mailer.adapters.tables import Issuance
+from empikgo_mailer.adapters.sent_copies import SentCopies
+from empikgo_mailer.adapters.tables import Issuance, OutboxMessage
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
 from tests.support.data import LOADED_AT, add_codes, add_patron
@@ -34,6 +37,58 @@ def test_upgrade_is_safe_to_repeat(database_url: str) -> None:
     assert schema.upgrade(db) == (head, head)
     assert schema.is_current(db)
     db.dispose()
+
+
+def test_a_copy_round_reads_only_the_replies_still_waiting_for_their_copy(
+    database_url: str,
+) -> None:
+    """Every month's sent replies stay in the outbox; the copy rounds of a month-start
+    burst must not read and sort them all each time (they did, by status alone)."""
+    db = Database(database_url)
+    sent_at = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+    rows = [
+        {
+            "branch_id": "w63",
+            "sender": "w63@biblioteka.test",
+            "recipient": f"r{n}@example.com",
+            "recipient_key": f"r{n}@example.com",
+            "message_id": f"<m{n}@biblioteka.test>",
+            "message": "x",
+            "status": "sent",
+            "attempts": 0,
+            "next_attempt_at": sent_at,
+            "created_at": sent_at,
+            "sent_at": sent_at + timedelta(seconds=n % 3000),
+            "copied_at": None if n >= 3000 else sent_at,  # the last 3 are waiting
+        }
+        for n in range(3003)
+    ]
+    with db.transaction() as session:
+        session.execute(OutboxMessage.__table__.insert(), rows)  # type: ignore[attr-defined]
+    with db.engine.begin() as connection:
+        connection.execute(text("ANALYZE"))
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    waiting = SentCopies(db).waiting("w63", 200)
+    event.remove(db.engine, "before_cursor_execute", seen)
+    assert [reply.message_id for reply in waiting] == [
+        f"<m{n}@biblioteka.test>" for n in (3000, 3001, 3002)
+    ]
+    ((query, parameters),) = [(q, p) for q, p in statements if q.lstrip().startswith("SELECT")]
+    with db.engine.connect() as connection:
+        plan = " ".join(
+            str(row[-1])
+            for row in connection.exec_driver_sql(
+                "EXPLAIN " + ("QUERY PLAN " if db.dialect == "sqlite" else "") + query, parameters
+            )
+        )
+    db.dispose()
+    assert "ix_outbox_copy_waiting" in plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan  # read in order, not sorted
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
