@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Row, String, Table, bindparam, func, or_, text, update
+from sqlalchemy import BigInteger, Row, String, Table, and_, bindparam, func, or_, text, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, SQLModel, col, select
 
@@ -171,8 +171,11 @@ class MailQueue:
             query = query.with_for_update(skip_locked=True)  # a second daemon takes other mail
         return list(self.session.exec(query).all())
 
-    def next_queued_rows(self, branch_id: str, limit: int) -> Sequence[Row[Any]]:
-        """`next_queued` as plain rows (no ORM objects): what the batch decision reads."""
+    def next_queued_rows(
+        self, branch_id: str, limit: int, before: tuple[datetime, int] | None = None
+    ) -> Sequence[Row[Any]]:
+        """`next_queued` as plain rows (no ORM objects): what the batch decision reads;
+        with `before` (receipt time, UID), only the requests that come before it."""
         r = _REQUESTS.c
         query = (
             sql_select(_REQUESTS)
@@ -180,6 +183,9 @@ class MailQueue:
             .order_by(r.received_at, r.uid)
             .limit(limit)
         )
+        if before is not None:
+            at, uid = before
+            query = query.where(or_(r.received_at < at, and_(r.received_at == at, r.uid < uid)))
         if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         return self.session.execute(query).all()

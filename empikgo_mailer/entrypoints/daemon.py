@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import TypeVar
 
@@ -55,7 +56,7 @@ from empikgo_mailer.entrypoints.sending import (
 from empikgo_mailer.handlers.filing import FileReport, file_decided
 from empikgo_mailer.handlers.mail import decide_queue
 from empikgo_mailer.handlers.mail_send import SendReport
-from empikgo_mailer.handlers.mailbox import CollectReport, collect
+from empikgo_mailer.handlers.mailbox import CollectReport, Horizon, collect
 from empikgo_mailer.handlers.sent_copies import CopyReport, copy_sent
 
 log = logging.getLogger(__name__)
@@ -281,9 +282,9 @@ class Daemon:
     def _send(self) -> SendReport:
         return send_due(self._send_tools(), should_stop=self.stop.is_set)
 
-    def _maybe_send_beside(self, report: RunReport) -> None:
-        """Before deciding: with enough requests queued, send from a second process while
-        this one decides (see `sending`)."""
+    def _maybe_send_beside(self, report: RunReport, coming: int = 0) -> None:
+        """Before deciding: with enough requests queued (and `coming`, still to collect),
+        send from a second process while this one decides (see `sending`)."""
         threshold = self.app.settings.smtp.send_while_deciding_from
         if self._beside is not None or threshold <= 0 or self.stop.is_set():
             return
@@ -293,7 +294,7 @@ class Daemon:
         try:
             with self.app.db.transaction() as session:
                 queued = MailQueue(session).count_queued()
-            if queued >= threshold:
+            if queued + coming >= threshold:
                 self._beside = SenderProcess(self._send_tools())
         except Exception as exc:  # the pass sends in its own process after deciding
             log.exception("the sender process could not be started")
@@ -320,6 +321,35 @@ class Daemon:
     def _branch_pass(self, report: RunReport, branch: BranchSettings) -> None:
         mail, db, clock = self.app.settings.mail, self.app.db, self.clock
 
+        def decide(before: tuple[datetime, int] | None = None) -> None:
+            decided = self._phase(
+                report,
+                f"decide:{branch.id}",
+                partial(
+                    decide_queue,
+                    branch.id,
+                    door=self.door,
+                    clock=clock,
+                    should_stop=self.stop.is_set,
+                    before=before,
+                ),
+            )
+            if decided is not None:
+                report.decided.update(decided.outcomes)
+
+        def decide_up_to(horizon: Horizon) -> None:
+            """Between fetch batches of a burst: the first replies go out while the rest
+            of the mailbox is read, not after it. Only with a sender beside the pass:
+            otherwise nothing is sent before the whole queue is decided anyway."""
+            started = time.perf_counter()
+            self._maybe_send_beside(report, coming=horizon.uncollected)
+            if self._beside is not None:
+                decide(horizon.first)
+            # That time is the decide phase's (and send_start's), not the collect's.
+            report.seconds["collect"] = report.seconds.get("collect", 0.0) - (
+                time.perf_counter() - started
+            )
+
         def collect_from(box: ImapMailbox) -> CollectReport:
             return collect(
                 branch.id,
@@ -329,6 +359,7 @@ class Daemon:
                 clock=clock,
                 own_addresses=self.own_addresses,
                 should_stop=self.stop.is_set,
+                decide_up_to=decide_up_to,
             )
 
         def file_into(box: ImapMailbox) -> FileReport:
@@ -341,15 +372,7 @@ class Daemon:
             report.collected[branch.id] = collected
         self._maybe_send_beside(report)
         # The queue is in the database: it is decided even when the mailbox is down.
-        decided = self._phase(
-            report,
-            f"decide:{branch.id}",
-            partial(
-                decide_queue, branch.id, door=self.door, clock=clock, should_stop=self.stop.is_set
-            ),
-        )
-        if decided is not None:
-            report.decided.update(decided.outcomes)
+        decide()
         if collected is not None and not self.stop.is_set():  # filing waits for the mailbox
             self._phase(report, f"file:{branch.id}", partial(self._with_mailbox, branch, file_into))
 

@@ -174,8 +174,11 @@ def decide_queue(
     door: MailDoor,
     clock: Clock,
     should_stop: Callable[[], bool] = lambda: False,
+    before: tuple[datetime, int] | None = None,
 ) -> DecideReport:
-    """Decide the branch's queue strictly in receipt order, only while the branch is open.
+    """Decide the branch's queue strictly in receipt order, only while the branch is open;
+    with `before` (receipt time, UID), only as far as that (the rest of the mailbox is
+    still being collected: `mailbox.Horizon`).
 
     A batch of the queue's head is decided at once (mail_batch) and committed with its
     codes and replies. When anything in a batch fails, the batch is rolled back and decided
@@ -194,7 +197,7 @@ def decide_queue(
         report.open = True
         with door.db.transaction() as session:
             queue = MailQueue(session)
-            heads = queue.next_queued_rows(branch_id, DECISION_BATCH)
+            heads = queue.next_queued_rows(branch_id, DECISION_BATCH, before)
             if not heads:
                 break
             day_start = calendar.at(calendar.today(clock()), datetime.min.time())

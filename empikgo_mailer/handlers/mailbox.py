@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from imapclient.exceptions import IMAPClientError
 from sqlalchemy import Table
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import SQLModel
 
 from empikgo_mailer.adapters.database import Database
-from empikgo_mailer.adapters.imap_mailbox import FetchedMessage
+from empikgo_mailer.adapters.imap_mailbox import LINK_ERRORS, FetchedMessage
 from empikgo_mailer.adapters.mail_queue import MailQueue
 from empikgo_mailer.adapters.row_objects import bare_row
 from empikgo_mailer.adapters.tables import MailRequest
@@ -40,6 +41,7 @@ class Mailbox(Protocol):
     uidvalidity: int
 
     def uids_after(self, last_uid: int) -> list[int]: ...
+    def received_times(self, uids: Sequence[int]) -> dict[int, datetime]: ...
     def fetch(self, uids: Sequence[int], max_bytes: int) -> list[FetchedMessage]: ...
     def uid_of(self, message_id: str) -> int | None: ...
     def move(self, uids: Sequence[int], folder: str) -> None: ...
@@ -55,6 +57,16 @@ class CollectReport:
     duplicates: int = 0
     renumbered: int = 0  # known messages found again after a UIDVALIDITY change
     not_ours: int = 0
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """How far the queue may be decided while the rest of the mailbox is still being
+    collected: no message left to collect comes before `first` in receipt order (time,
+    then UID), so every request before it is already in the queue."""
+
+    first: tuple[datetime, int]
+    uncollected: int
 
 
 # New rows are inserted in bulk (one INSERT per batch), not flushed through the ORM.
@@ -367,15 +379,23 @@ def collect(
     clock: Clock,
     own_addresses: frozenset[str] = frozenset(),
     should_stop: Callable[[], bool] = lambda: False,
+    decide_up_to: Callable[[Horizon], None] | None = None,
 ) -> CollectReport:
     """Record every new message, a fetch batch at a time; a stop request is honoured
-    between batches (the position moves with the rows it covers)."""
+    between batches (the position moves with the rows it covers).
+
+    `decide_up_to` is called after each batch but the last with how far the queue may be
+    decided already: a month-start burst's first replies need not wait for the whole
+    mailbox to be read."""
     report = CollectReport()
     with db.transaction() as session:
         last_uid, renumbered = MailQueue(session).position(branch_id, mailbox.uidvalidity)
     if renumbered and last_uid == 0:
         log.warning("mailbox %s was renumbered (UIDVALIDITY changed): reading it again", branch_id)
     uids = mailbox.uids_after(last_uid)
+    horizons: dict[int, Horizon] = {}
+    if decide_up_to is not None and len(uids) > mail.fetch_batch:
+        horizons = _horizons(mailbox, uids, mail.fetch_batch, clock())
     for start in range(0, len(uids), mail.fetch_batch):
         if should_stop():
             break
@@ -399,7 +419,33 @@ def collect(
         _add(report, _store_batch(db, batch, max(chunk), now))
         if start == 0 and len(uids) > mail.fetch_batch:
             _gather_statistics(db)
+        horizon = horizons.get(start + mail.fetch_batch)
+        if decide_up_to is not None and horizon is not None and not should_stop():
+            decide_up_to(horizon)
     return report
+
+
+def _horizons(mailbox: Mailbox, uids: list[int], batch: int, now: datetime) -> dict[int, Horizon]:
+    """For each batch boundary (the index of the first UID still to collect), the first
+    of the messages from there on in receipt order. A message without a receipt time
+    will be stamped with its fetch time, which is `now` at the earliest. Empty when the
+    server will not give the times: the queue is then decided after the whole collect."""
+    try:
+        times = mailbox.received_times(uids)
+    except LINK_ERRORS:
+        raise
+    except IMAPClientError as exc:
+        log.warning("the receipt times of the new mail could not be read (%s)", exc)
+        return {}
+    horizons: dict[int, Horizon] = {}
+    first: tuple[datetime, int] | None = None
+    for index in range(len(uids) - 1, 0, -1):
+        uid = uids[index]
+        key = (times.get(uid, now), uid)
+        first = key if first is None or key < first else first
+        if index % batch == 0:
+            horizons[index] = Horizon(first, len(uids) - index)
+    return horizons
 
 
 def _gather_statistics(db: Database) -> None:

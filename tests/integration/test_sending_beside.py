@@ -16,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.outbox import Outbox
@@ -74,10 +74,12 @@ def test_a_burst_goes_out_while_it_is_still_being_decided(
     requests = 2000  # deciding takes long enough to be seen overlapping
     lab = send_beside(make_lab(backend, tmp_path, request, dovecot, smtp, requests=requests))
     decided_at_first_reply: list[int] = []
+    collected_at_first_reply: list[int] = []
 
     def on_accept(count: int) -> None:
         if count == 1:
             decided_at_first_reply.append(lab.count(DECIDED))
+            collected_at_first_reply.append(lab.count("SELECT count(*) FROM mail_request"))
 
     lab.sink.on_accept = on_accept
     done = lab.cli("run", "--once", f"--now={OPENING}")
@@ -89,9 +91,61 @@ def test_a_burst_goes_out_while_it_is_still_being_decided(
     assert found.duplicate_deliveries == 0
     # The first reply left while most of the queue was still waiting for its decision.
     assert decided_at_first_reply and decided_at_first_reply[0] < requests // 2
+    # ... and while the first branch's mailbox (half of them) was still being read.
+    assert collected_at_first_reply and collected_at_first_reply[0] < requests // 2
     # Each copy in Sent once, every result in the database (the journal emptied).
     assert lab.count("SELECT count(*) FROM outbox WHERE copied_at IS NULL") == 0
     assert lab.count("SELECT count(*) FROM outbox WHERE lease_owner IS NOT NULL") == 0
+
+
+def test_deciding_while_the_mailbox_is_read_keeps_receipt_order(
+    backend: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    dovecot: DovecotServer,
+    smtp: SmtpServer,
+) -> None:
+    """The queue is decided between fetch batches, but never past a message still to be
+    read: two requests that came first (at midnight) sit last in their mailboxes (the
+    highest UIDs, as mail moved back into the inbox does) and still get codes first."""
+    lab = send_beside(
+        make_lab(
+            backend,
+            tmp_path,
+            request,
+            dovecot,
+            smtp,
+            requests=0,
+            codes_per_branch=40,
+            fetch_batch=20,
+        )
+    )
+    lab.seed(202, 0)
+    lab.deliver(range(200))  # at 00:00:01
+    lab.deliver(range(200, 202), at=datetime(2026, 11, 1, 0, 0, tzinfo=WARSAW))
+    finish(lab)
+    engine = create_engine(lab.url)
+    try:
+        with engine.connect() as connection:
+            given = {
+                (str(branch), int(card) - 9_000_000)
+                for branch, card in connection.execute(
+                    text(
+                        "SELECT i.branch_id, p.card_number FROM issuance i"
+                        " JOIN patron p ON p.id = i.patron_id"
+                    )
+                )
+            }
+    finally:
+        engine.dispose()
+    # Each branch's 40 codes: the midnight request, then the first 39 in mailbox order.
+    assert given == {("multimedia", 200), *(("multimedia", n) for n in range(0, 78, 2))} | {
+        ("w63", 201),
+        *(("w63", n) for n in range(1, 79, 2)),
+    }
+    found = lab.invariants()
+    assert found.broken() == {}, found
+    assert (found.waiting, found.pending, found.delivered) == (0, 0, 202), found
 
 
 def test_kill_9_of_the_pass_while_its_sender_sends_repeats_at_most_the_reply_in_flight(

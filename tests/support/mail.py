@@ -42,6 +42,9 @@ class FakeMailbox:
     def uids_after(self, last_uid: int) -> list[int]:
         return sorted(uid for uid in self.inbox if uid > last_uid)
 
+    def received_times(self, uids: Sequence[int]) -> dict[int, datetime]:
+        return {uid: self.inbox[uid][0] for uid in uids if uid in self.inbox}
+
     def fetch(self, uids: Sequence[int], max_bytes: int) -> list[FetchedMessage]:
         fetched = []
         for uid in uids:

@@ -75,7 +75,7 @@ def seed_readers(url: str, readers: int, codes_per_branch: int) -> None:
                 for n in range(readers)
             ]
         )
-    for branch in BRANCHES:
+    for branch in BRANCHES if codes_per_branch else ():
         values = [f"{branch}-{n:06d}" for n in range(codes_per_branch)]
         add_codes(db, Platform.EMPIK_GO, Month(2026, 11), branch, values)
     db.dispose()
@@ -159,15 +159,16 @@ class Lab:
     def seed(self, readers: int, codes_per_branch: int) -> None:
         seed_readers(self.url, readers, codes_per_branch)
 
-    def deliver(self, requests: range, *, message_id: bool = True) -> None:
+    def deliver(
+        self, requests: range, *, message_id: bool = True, at: datetime = FIRST_SECOND
+    ) -> None:
+        """Requests into the branch mailboxes, received (INTERNALDATE) `at`."""
         for branch in BRANCHES:
             with self.dovecot.client(branch) as client:
                 for n in requests:
                     if BRANCHES[n % 2] == branch:
                         client.append(
-                            "INBOX",
-                            request_message(n, message_id=message_id),
-                            msg_time=FIRST_SECOND,
+                            "INBOX", request_message(n, message_id=message_id), msg_time=at
                         )
 
     def inbox(self, branch: str) -> int:
