@@ -29,8 +29,7 @@ LOGIN_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, TokenUnavai
 LINK_ERRORS: tuple[type[BaseException], ...] = (OSError, IMAPClientAbortError, EOFError)
 
 
-FETCH_IDS_BATCH = 1000
-TIMES_PER_FETCH = 1000  # UIDs listed in one FETCH command: some 7 KB, well within a line
+UIDS_PER_FETCH = 1000  # UIDs listed in one FETCH command: some 7 KB, well within a line
 _MESSAGE_ID_FIELD = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
 _MESSAGE_ID_ITEM = b"BODY[HEADER.FIELDS (MESSAGE-ID)]"
 _MSG_ID = re.compile(rb"<[^<>\s]+>")
@@ -153,8 +152,8 @@ class ImapMailbox:
         """Each message's INTERNALDATE (its place in the queue), without its contents; a
         message the server gives no time for is left out."""
         times: dict[int, datetime] = {}
-        for start in range(0, len(uids), TIMES_PER_FETCH):
-            answer = self._fetch(uids[start : start + TIMES_PER_FETCH], "INTERNALDATE")
+        for start in range(0, len(uids), UIDS_PER_FETCH):
+            answer = self._fetch(uids[start : start + UIDS_PER_FETCH], "INTERNALDATE")
             for uid, items in answer.items():
                 received = items.get(b"INTERNALDATE")
                 if isinstance(received, datetime):
@@ -276,8 +275,8 @@ class ImapMailbox:
                 criteria += ["UID", f"{seen.last_uid + 1}:*"]
             # "n:*" always names the highest UID, even one below n.
             uids = [uid for uid in self.client.search(criteria) if uid > seen.last_uid]
-            for start in range(0, len(uids), FETCH_IDS_BATCH):
-                chunk = uids[start : start + FETCH_IDS_BATCH]
+            for start in range(0, len(uids), UIDS_PER_FETCH):
+                chunk = uids[start : start + UIDS_PER_FETCH]
                 for data in self.client.fetch(chunk, [_MESSAGE_ID_FIELD]).values():
                     header = data.get(_MESSAGE_ID_ITEM, b"")
                     seen.ids.update(m.decode("ascii", "replace") for m in _MSG_ID.findall(header))

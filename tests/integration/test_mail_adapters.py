@@ -6,6 +6,7 @@ import asyncio
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from unittest.mock import patch
 
 from empikgo_mailer.adapters.imap_mailbox import FolderSeen, ImapMailbox
 from empikgo_mailer.adapters.smtp_sender import Delivery, SendResult, SmtpSender
@@ -46,6 +47,26 @@ def test_fetch_keeps_messages_unread_and_gives_internaldate(dovecot: DovecotServ
         datetime(2026, 11, 1, 0, 0, 1, tzinfo=CET),
     ]
     assert fetched[0].raw == fixture("gmail.eml")
+    mailbox.close()
+    with dovecot.client("multimedia") as client:
+        client.select_folder("INBOX")
+        assert all(b"\\Seen" not in flags for flags in client.get_flags(uids).values())
+
+
+def test_receipt_times_come_without_the_messages_for_every_new_uid(
+    dovecot: DovecotServer,
+) -> None:
+    """The collector's horizon: every new message's INTERNALDATE, in FETCHes of at most
+    UIDS_PER_FETCH UIDs, still unread."""
+    sent = [datetime(2026, 11, 1, 0, minute, tzinfo=CET) for minute in (7, 3, 5)]
+    with dovecot.client("multimedia") as client:
+        for at in sent:
+            client.append("INBOX", fixture("gmail.eml"), msg_time=at)
+    mailbox = ImapMailbox(imap_settings(dovecot))
+    mailbox.connect()
+    uids = mailbox.uids_after(0)
+    with patch("empikgo_mailer.adapters.imap_mailbox.UIDS_PER_FETCH", 2):
+        assert mailbox.received_times(uids) == dict(zip(uids, sent, strict=True))
     mailbox.close()
     with dovecot.client("multimedia") as client:
         client.select_folder("INBOX")
