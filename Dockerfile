@@ -4,17 +4,21 @@
 # Configuration: a TOML file mounted at /etc/empikgo/empikgo.toml; data (SQLite, the drop
 # folder) in the volume /var/lib/empikgo; secrets as environment variables (an env file).
 
-# Build stage: the package and its dependencies into a virtual environment. Every
-# dependency ships wheels, so no compiler is needed here either. EXTRAS="[charts]" adds
-# matplotlib for `report --chart` (160 MB; the console draws its own charts).
+# Build stage: the package and its dependencies into a virtual environment, at the versions
+# of the lock (requirements/*.lock, hashes checked: the same resolution CI and developers
+# install). Every dependency ships wheels, so no compiler is needed here either.
+# LOCK=charts adds matplotlib for `report --chart` (160 MB; the console draws its own charts).
 FROM python:3.11-slim AS build
-ARG EXTRAS=""
+ARG LOCK=runtime
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/empikgo
+COPY requirements/${LOCK}.lock ./requirements.lock
+RUN /opt/empikgo/bin/pip install --only-binary=:all: --no-compile --require-hashes --no-deps \
+        -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY empikgo_mailer ./empikgo_mailer
-RUN /opt/empikgo/bin/pip install --only-binary=:all: --no-compile ".${EXTRAS}" \
+RUN /opt/empikgo/bin/pip install --no-compile --no-deps --no-build-isolation . \
     && /opt/empikgo/bin/pip uninstall --yes --quiet pip setuptools \
     && /opt/empikgo/bin/python -m compileall -q /opt/empikgo
 

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Installs everything empikgo-mailer and its tests need on a fresh Debian/Ubuntu machine:
-# the PostgreSQL server binaries and Dovecot (the tests start their own throwaway servers
-# on loopback) and the Python package with its development tools. Safe to run again.
+# Installs everything empikgo-mailer and its tests need on a fresh Debian 12 / Ubuntu 24.04
+# machine: the PostgreSQL server binaries, Dovecot and Chromium (the tests and the demo
+# start throwaway servers of their own on loopback, never the system services), then a
+# virtual environment in .venv with every Python dependency at the version the lock
+# (requirements/dev.lock, hashes checked) names, and the package itself, editable.
+# A venv, not the system Python: Debian and Ubuntu refuse `pip install` there (PEP 668).
+# Safe to run again: what is installed already is kept. PYTHON=python3.12 picks the
+# interpreter of a new .venv; VENV=path puts it elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python=${PYTHON:-python3}
+venv=${VENV:-.venv}
 packages=()
 if ! command -v initdb >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
     packages+=(postgresql)
@@ -18,12 +24,18 @@ command -v runuser >/dev/null 2>&1 || packages+=(util-linux)
 [ -x /usr/bin/chromium ] || packages+=(chromium)
 # The deployment tests check the systemd units with systemd-analyze.
 command -v systemd-analyze >/dev/null 2>&1 || packages+=(systemd)
+# CI runs the date-sensitive tests once more at a far moment (.ci/run).
+command -v faketime >/dev/null 2>&1 || packages+=(faketime)
+# Debian's and Ubuntu's python3 comes without venv's pip (ensurepip): python3.X-venv has it.
+if ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    packages+=("python3.$("$python" -c 'import sys; print(sys.version_info.minor)')-venv")
+fi
 # The hostile-mail tests read CPython's own e-mail test corpus (test/test_email/data); a
 # Python without its test package takes it from Debian's libpython3.X-testsuite.
 if ! "$python" -c 'import pathlib, sys, sysconfig
 data = pathlib.Path(sysconfig.get_paths()["stdlib"]) / "test/test_email/data/msg_01.txt"
 sys.exit(0 if data.exists() else 1)' && ! compgen -G "/usr/lib/python3*/test/test_email/data/msg_01.txt" >/dev/null; then
-    packages+=("libpython3.$(/usr/bin/python3 -c 'import sys; print(sys.version_info.minor)')-testsuite")
+    packages+=("libpython3.$("$python" -c 'import sys; print(sys.version_info.minor)')-testsuite")
 fi
 
 if ((${#packages[@]})); then
@@ -39,7 +51,12 @@ if ((${#packages[@]})); then
     DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q --no-install-recommends "${packages[@]}"
 fi
 
-"$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[dev]'
+# A venv left half-made (no pip) by an interrupted run is made again.
+[ -x "$venv/bin/pip" ] || "$python" -m venv --clear "$venv"
+install=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore)
+"${install[@]}" --require-hashes --no-deps -r requirements/dev.lock
+# The package itself, built by the locked setuptools (no download of a newer one).
+"${install[@]}" --no-deps --no-build-isolation -e .
 
 # The deployment tests build the Dockerfile and bring compose.yaml up with podman. These
 # machines have no Docker engine and reach no container registry: the shared tools

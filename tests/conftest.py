@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,10 @@ from tests.support.postgres import PostgresServer
 from tests.support.smtp import SmtpServer
 
 TEMPLATE = "empikgo_template"
+
+# The programs installed with the package (`empikgo-mailer`, `podman-compose`) come first on
+# PATH, as in an activated venv: the README runs `.venv/bin/python -m pytest` unactivated.
+os.environ["PATH"] = os.pathsep.join([sysconfig.get_path("scripts"), os.environ.get("PATH", "")])
 _database_numbers = itertools.count(1)
 
 

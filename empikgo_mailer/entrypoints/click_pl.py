@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import click
 
@@ -71,7 +71,7 @@ class PolishFormatter(click.HelpFormatter):
         super().write_heading(_HEADINGS.get(heading, heading))
 
     def write_dl(
-        self, rows: Sequence[tuple[str, str]], col_max: int = 30, col_spacing: int = 2
+        self, rows: Iterable[tuple[str, str]], col_max: int = 30, col_spacing: int = 2
     ) -> None:
         polish = [(_polish_terms(term), _polish_terms(text)) for term, text in rows]
         super().write_dl(polish, col_max, col_spacing)
