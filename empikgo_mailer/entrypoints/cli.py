@@ -56,11 +56,13 @@ from empikgo_mailer.entrypoints.cli_staff import staff
 from empikgo_mailer.entrypoints.cli_status import status
 from empikgo_mailer.entrypoints.cli_support import (
     CardType,
+    ClockChoice,
     DatabaseNotReady,
     MonthType,
     PlatformType,
     ProgressBar,
     Runtime,
+    clock_options,
     echo_columns,
     echo_problems,
     now_option,
@@ -351,15 +353,18 @@ def check(
 @click.option(
     "--once", is_flag=True, help="Jeden przebieg: poczta, decyzje, wysyłka; potem koniec."
 )
-@now_option
+@clock_options
 @click.pass_context
-def run(ctx: click.Context, once: bool, now_text: str | None) -> int:
+def run(ctx: click.Context, once: bool, clock_choice: ClockChoice) -> int:
     """Demon poczty: zbiera prośby „EMPIK GO”, wydaje kody w godzinach pracy, wysyła odpowiedzi."""
     runtime = runtime_of(ctx)
     app = runtime.app()
-    if now_text is not None and not once:
-        raise click.BadParameter("--now działa tylko razem z --once", param_hint="'--now'")
-    daemon = Daemon(app, runtime.clock(now_text))
+    if clock_choice.now is not None and not once:
+        raise click.BadParameter(
+            "--now działa tylko razem z --once (zegar, który biegnie: --from)",
+            param_hint="'--now'",
+        )
+    daemon = Daemon(app, runtime.clock(clock_choice))
 
     def request_stop(signum: int, _frame: object) -> None:
         log.info("signal %d: finishing the current item", signum)

@@ -3,10 +3,11 @@ closing a month, the service switch and the monthly report."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -19,15 +20,17 @@ from empikgo_mailer.domain.polish import day_text, moment_text, month_name
 from empikgo_mailer.domain.report import MonthReport, place_name
 from empikgo_mailer.entrypoints.cli_support import (
     CardType,
+    ClockChoice,
     MonthType,
     PlatformType,
+    clock_options,
     echo_problems,
     now_option,
     runtime_of,
 )
 from empikgo_mailer.entrypoints.click_pl import PolishCommand, PolishGroup
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
-from empikgo_mailer.entrypoints.web_workers import WORKER_CONFIG, WORKER_NOW
+from empikgo_mailer.entrypoints.web_workers import WORKER_CLOCK, WORKER_CONFIG
 from empikgo_mailer.handlers.activations import ImportActivations
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.legimi import ClaimLegimiCode
@@ -75,14 +78,14 @@ def legimi_claim(ctx: click.Context, card_number: str, now_text: str | None) -> 
     metavar="N",
     help="Liczba procesów obsługujących żądania (domyślnie z [web] workers).",
 )
-@now_option
+@clock_options
 @click.pass_context
 def web(
     ctx: click.Context,
     host: str | None,
     port: int | None,
     workers: int | None,
-    now_text: str | None,
+    clock_choice: ClockChoice,
 ) -> int:
     """Serwer HTTP dla katalogu: pobieranie kodów Legimi (opis API pod /docs)."""
     # Imported here: the web stack is heavy and every other command starts faster without it.
@@ -91,6 +94,10 @@ def web(
     from empikgo_mailer.entrypoints.web import create_web_app  # noqa: PLC0415
 
     runtime = runtime_of(ctx)
+    if clock_choice.start is not None and clock_choice.anchor is None:
+        # Every worker's replayed clock stands for the same real instant.
+        clock_choice = dataclasses.replace(clock_choice, anchor=datetime.now(UTC).isoformat())
+    clock = runtime.clock(clock_choice)  # a bad --now is refused here, not by every worker
     app = runtime.app()
     if app.settings.web.api_token is None:
         raise CommandRejected(
@@ -99,19 +106,15 @@ def web(
     host = host or app.settings.web.host
     port = port or app.settings.web.port
     workers = workers or app.settings.web.workers
-    runtime.clock(now_text)  # a bad --now is refused here, once, not by every worker
     log.warning("serving the catalogue API on http://%s:%d (%d workers)", host, port, workers)
     if workers == 1:
-        uvicorn.run(
-            create_web_app(app, runtime.clock(now_text)), host=host, port=port, log_level="warning"
-        )
+        uvicorn.run(create_web_app(app, clock), host=host, port=port, log_level="warning")
         return ExitCode.OK
     # Each worker is a process of its own that builds the app again from the same
-    # configuration file and --now, passed down in the environment.
+    # configuration file and clock, passed down in the environment.
     app.db.dispose()
     os.environ[WORKER_CONFIG] = str(runtime.config_file())
-    if now_text is not None:
-        os.environ[WORKER_NOW] = now_text
+    os.environ[WORKER_CLOCK] = clock_choice.to_json()
     uvicorn.run(
         "empikgo_mailer.entrypoints.web_workers:create",
         factory=True,
@@ -292,8 +295,15 @@ CHART_FORMATS = (".png", ".svg", ".pdf")  # what matplotlib writes for `report -
     type=click.Path(path_type=Path),
     help="Wykres wydanych kodów na tle puli (.png, .svg albo .pdf).",
 )
+@now_option
 @click.pass_context
-def report(ctx: click.Context, which: Month, csv_file: Path | None, chart_file: Path | None) -> int:
+def report(
+    ctx: click.Context,
+    which: Month,
+    csv_file: Path | None,
+    chart_file: Path | None,
+    now_text: str | None,
+) -> int:
     """Raport miesięczny: pule, wydane, aktywowane, utracone kody, odmowy, czas oczekiwania."""
     runtime = runtime_of(ctx)
     app = runtime.app()
@@ -309,7 +319,7 @@ def report(ctx: click.Context, which: Month, csv_file: Path | None, chart_file: 
                 "wykresy wymagają pakietu matplotlib: pip install 'empikgo-mailer[charts]'",
                 param_hint="'--chart'",
             )
-    result = app.handle(ShowMonthReport(which))
+    result = app.handle(ShowMonthReport(which), now=runtime.now(now_text))
     names = {branch_id: branch.name for branch_id, branch in app.library.branches.items()}
     _print_report(result, names)
     try:

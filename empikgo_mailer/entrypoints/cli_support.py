@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +19,7 @@ from empikgo_mailer.adapters import schema
 from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.config import config_path, load_settings
 from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
-from empikgo_mailer.domain.clock import Clock
+from empikgo_mailer.domain.clock import Clock, FixedClock, Pace, ReplayedClock
 from empikgo_mailer.domain.month import InvalidMonth, Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.entrypoints.logs import set_log_zone
@@ -59,13 +62,38 @@ class Runtime:
         """The configuration file this invocation reads, as an absolute path."""
         return config_path(self.config_option, self.env).resolve()
 
-    def clock(self, text: str | None) -> Clock:
-        """--now as a clock that stands still (a replayed moment), or the live clock."""
+    def clock(self, choice: ClockChoice | str | None) -> Clock:
+        """The clock a long-running command reads: the live one; --now, a moment standing
+        still; or --from with --speed, a replayed clock that moves (see ReplayedClock)."""
         zone = self.app(require_schema=False).settings.timezone
-        fixed = self.now(text) if text is not None else None
-        return (lambda: fixed) if fixed is not None else (lambda: datetime.now(zone))
+        if not isinstance(choice, ClockChoice):
+            choice = ClockChoice(now=choice)
+        if choice.now is not None:
+            return FixedClock(self.now(choice.now))
+        live: Clock = lambda: datetime.now(zone)  # noqa: E731 (the one real clock)
+        if choice.start is None:
+            return live
+        start = self.now(choice.start, option="--from")
+        paces = [self._pace(text, start) for text in choice.speeds]
+        anchor = live() if choice.anchor is None else self.now(choice.anchor, option="--anchor")
+        return ReplayedClock(start, paces, anchor=anchor, real=live)
 
-    def now(self, text: str | None) -> datetime:
+    def _pace(self, text: str, start: datetime) -> Pace:
+        """--speed N (from --from on) or --speed CHWILA=N (from that moment on)."""
+        moment_text, _, speed_text = text.rpartition("=")
+        try:
+            speed = float(speed_text.replace(",", "."))
+            if not speed > 0 or speed == float("inf"):
+                raise ValueError(speed_text)
+        except ValueError:
+            raise click.BadParameter(
+                f"„{text}” — podaj liczbę większą od zera, np. 720, albo CHWILA=LICZBA, "
+                "np. 2026-11-01T02:15=5000",
+                param_hint="'--speed'",
+            ) from None
+        return Pace(self.now(moment_text, option="--speed") if moment_text else start, speed)
+
+    def now(self, text: str | None, *, option: str = "--now") -> datetime:
         """--now, or the clock; a time without a zone is the library's wall clock."""
         zone = self.app(require_schema=False).settings.timezone
         if text is None:
@@ -74,7 +102,8 @@ class Runtime:
             parsed = datetime.fromisoformat(text)
         except ValueError:
             raise click.BadParameter(
-                f"„{text}” to nie jest czas ISO 8601 (np. 2026-11-02T10:00)", param_hint="'--now'"
+                f"„{text}” to nie jest czas ISO 8601 (np. 2026-11-02T10:00)",
+                param_hint=f"'{option}'",
             ) from None
         return parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed.astimezone(zone)
 
@@ -136,6 +165,80 @@ now_option = click.option(
     metavar="ISO8601",
     help="Udawany bieżący czas, np. 2026-11-02T10:00 (domyślnie: zegar systemowy).",
 )
+
+
+@dataclass(frozen=True)
+class ClockChoice:
+    """The clock options of a long-running command (`run`, `web`), as typed."""
+
+    now: str | None = None  # --now: a moment standing still
+    start: str | None = None  # --from: a replayed clock's first moment
+    speeds: tuple[str, ...] = ()  # --speed: N, or CHWILA=N
+    anchor: str | None = None  # --anchor: the real instant --from stands for
+
+    def __post_init__(self) -> None:
+        if self.now is not None and self.start is not None:
+            raise click.BadParameter("podaj --now albo --from, nie oba", param_hint="'--from'")
+        if self.start is None and (self.speeds or self.anchor is not None):
+            raise click.BadParameter(
+                "--speed i --anchor działają tylko razem z --from", param_hint="'--speed'"
+            )
+
+    def to_json(self) -> str:
+        """For the web workers, which rebuild the same clock in processes of their own."""
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str | None) -> ClockChoice:
+        if not text:
+            return cls()
+        fields = json.loads(text)
+        return cls(**{**fields, "speeds": tuple(fields.get("speeds", ()))})
+
+
+def clock_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--now, --from, --speed and --anchor, given to the command as `clock_choice`."""
+
+    def wrapped(
+        *args: Any,
+        now_text: str | None,
+        from_text: str | None,
+        speeds: tuple[str, ...],
+        anchor_text: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        choice = ClockChoice(now_text, from_text, speeds, anchor_text)
+        return command(*args, clock_choice=choice, **kwargs)
+
+    functools.update_wrapper(wrapped, command)
+    options = [
+        now_option,
+        click.option(
+            "--from",
+            "from_text",
+            metavar="ISO8601",
+            help="Powtórka: zegar zaczyna od tej chwili i biegnie dalej "
+            "(np. 2026-10-31T23:55; próba generalna dowolnego miesiąca).",
+        ),
+        click.option(
+            "--speed",
+            "speeds",
+            multiple=True,
+            metavar="[CHWILA=]N",
+            help="Z --from: zegar biegnie N razy szybciej (720: godzina w 5 s); "
+            "CHWILA=N zmienia tempo od tej chwili (1: czas rzeczywisty). Można powtórzyć.",
+        ),
+        click.option(
+            "--anchor",
+            "anchor_text",
+            metavar="ISO8601",
+            help="Z --from: rzeczywista chwila, w której zegar pokazuje --from (domyślnie "
+            "start polecenia); ta sama w kilku procesach daje im jeden zegar.",
+        ),
+    ]
+    for option in reversed(options):
+        wrapped = option(wrapped)
+    return wrapped
 
 
 class ProgressBar:

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
@@ -43,7 +43,7 @@ from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import BranchSettings, ImapSettings, SmtpSettings
 from empikgo_mailer.domain.addresses import address_key
-from empikgo_mailer.domain.clock import Clock
+from empikgo_mailer.domain.clock import Clock, real_seconds_until
 from empikgo_mailer.domain.retries import pause_after
 from empikgo_mailer.entrypoints.scheduler import JobOutcome, Jobs
 from empikgo_mailer.entrypoints.sending import (
@@ -65,6 +65,7 @@ RECONNECT_PAUSES = (0.5, 2.0)  # within one run; run_forever tries again next ro
 RECOVERABLE: tuple[type[BaseException], ...] = (MailboxUnavailable, *CONNECTION_ERRORS)
 WATCHERS_GRACE_SECONDS = 0.5  # IDLE threads are daemon threads: not waited for longer
 COPY_ROUND_WHILE_SENDING = 1000  # replies waiting for their copy in Sent
+OPENING_MARGIN = timedelta(seconds=1)  # a pass just after an opening finds the branch open
 
 
 class StopRequested(BaseException):
@@ -377,12 +378,18 @@ class Daemon:
             self._phase(report, f"file:{branch.id}", partial(self._with_mailbox, branch, file_into))
 
     def _seconds_to_next_opening(self) -> float:
+        """Real seconds until just after the next opening of a branch (on a replayed clock
+        that runs fast, fewer than the clock will show)."""
         calendar, now = self.app.library.calendar, self.clock()
         openings = [
             calendar.next_opening(branch.hours, now)
             for branch in self.app.settings.branches.values()
         ]
-        upcoming = [(at - now).total_seconds() for at in openings if at is not None and at > now]
+        upcoming = [
+            real_seconds_until(self.clock, at + OPENING_MARGIN)
+            for at in openings
+            if at is not None and at > now
+        ]
         return min(upcoming, default=float("inf"))
 
     def run_forever(self) -> None:
@@ -406,8 +413,8 @@ class Daemon:
                     log.warning("another pass holds this database's mail lock; waiting for it")
                 except Exception:
                     log.exception("run failed; trying again after a pause")
-                timeout = min(
-                    self.app.settings.mail.poll_seconds, self._seconds_to_next_opening() + 1
+                timeout = max(
+                    0.0, min(self.app.settings.mail.poll_seconds, self._seconds_to_next_opening())
                 )
                 with self._wait():
                     self.wake.wait(timeout)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from empikgo_mailer.adapters.tables import JobRun
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import Settings
-from empikgo_mailer.domain.clock import Clock
+from empikgo_mailer.domain.clock import Clock, ReplayedClock
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.polish import month_name
 from empikgo_mailer.domain.statuses import DropKind, DroppedOutcome, JobState
@@ -130,6 +130,22 @@ class FirstOfMonth(BaseTrigger):  # type: ignore[misc]
         return None  # unreachable: next month's 1st is always later
 
 
+class ReplayedTrigger(BaseTrigger):  # type: ignore[misc]
+    """A trigger whose times are the library's, for a daemon on a replayed clock that runs
+    fast (`run --from ... --speed N`): APScheduler waits on the real clock, so each fire
+    time is found on the replayed one and turned into the real instant it shows it."""
+
+    def __init__(self, inner: BaseTrigger, clock: ReplayedClock) -> None:
+        self.inner, self.clock = inner, clock
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        previous = None if previous_fire_time is None else self.clock.shown_at(previous_fire_time)
+        shown: datetime | None = self.inner.get_next_fire_time(previous, self.clock.shown_at(now))
+        return None if shown is None else self.clock.real_at(shown)
+
+
 def _monthly(settings: Settings) -> BaseTrigger:
     return FirstOfMonth(settings.jobs.month_close_at, settings.timezone)
 
@@ -194,9 +210,12 @@ class Jobs:
         # APScheduler fires on the real clock; the jobs themselves read the injected one.
         started = datetime.now(settings.timezone)
         for spec in JOBS:
+            trigger = spec.trigger(settings)
+            if isinstance(self.clock, ReplayedClock) and isinstance(trigger, FirstOfMonth):
+                trigger = ReplayedTrigger(trigger, self.clock)  # the 1st as the clock shows it
             scheduler.add_job(
                 self.run,
-                trigger=spec.trigger(settings),
+                trigger=trigger,
                 args=[spec],
                 id=spec.id,
                 name=spec.label,

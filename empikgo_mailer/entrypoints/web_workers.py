@@ -1,7 +1,7 @@
 """The web app for `web --workers N`: uvicorn starts each worker as a process of its own,
-which builds the app here from the configuration file and `--now` that the `web`
-command passed down in the environment (the secrets come from the environment and
-`.env`, as for every command)."""
+which builds the app here from the configuration file and the clock (`--now`, `--from`
+...) that the `web` command passed down in the environment (the secrets come from the
+environment and `.env`, as for every command)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import logging
 from typing import TYPE_CHECKING
 
 from empikgo_mailer.config import read_environment
-from empikgo_mailer.entrypoints.cli_support import Runtime
+from empikgo_mailer.entrypoints.cli_support import ClockChoice, Runtime
 from empikgo_mailer.entrypoints.logs import configure_logging
 
 if TYPE_CHECKING:  # the `web` command imports this module before it needs FastAPI
     from fastapi import FastAPI
 
 WORKER_CONFIG = "EMPIKGO_WEB_CONFIG"
-WORKER_NOW = "EMPIKGO_WEB_NOW"
+WORKER_CLOCK = "EMPIKGO_WEB_CLOCK"
 
 
 def create() -> FastAPI:
@@ -28,4 +28,6 @@ def create() -> FastAPI:
         logging.WARNING, "json" if env.get("EMPIKGO_LOG_FORMAT") == "json" else "text"
     )
     runtime = Runtime(env[WORKER_CONFIG], env)
-    return create_web_app(runtime.app(), runtime.clock(env.get(WORKER_NOW)))
+    return create_web_app(
+        runtime.app(), runtime.clock(ClockChoice.from_json(env.get(WORKER_CLOCK)))
+    )

@@ -174,6 +174,32 @@ def test_check_without_a_branch_shows_each_branch_pool_apart(cli: Cli) -> None:
             "Błąd: Nieznana placówka „ursus” (są: multimedia, w63).",
         ),
         (["frobnicate"], ExitCode.USAGE, "Błąd: Nieznane polecenie 'frobnicate'."),
+        (
+            ["run", NOW],
+            ExitCode.USAGE,
+            "Błąd: Niepoprawna wartość '--now': --now działa tylko razem z --once (zegar, "
+            "który biegnie: --from)",
+        ),
+        (
+            ["run", "--speed", "720"],
+            ExitCode.USAGE,
+            "Błąd: Niepoprawna wartość '--speed': --speed i --anchor działają tylko razem z --from",
+        ),
+        (
+            ["run", "--from", "2027-02-28T23:55", "--speed", "0"],
+            ExitCode.USAGE,
+            "Błąd: Niepoprawna wartość '--speed': „0” — podaj liczbę większą od zera",
+        ),
+        (
+            ["web", "--from", "2027-02-28T23:55", "--speed", "wczoraj=720"],
+            ExitCode.USAGE,
+            "Błąd: Niepoprawna wartość '--speed': „wczoraj” to nie jest czas ISO 8601",
+        ),
+        (
+            ["run", "--from", "2027-02-28T23:55", NOW],
+            ExitCode.USAGE,
+            "Błąd: Niepoprawna wartość '--from': podaj --now albo --from, nie oba",
+        ),
     ],
 )
 def test_bad_input_is_one_polish_line(

@@ -4,7 +4,7 @@ both while the daemon runs (APScheduler) and after it was down (catch-up at star
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from datetime import time as wall_time
 from pathlib import Path
 from typing import Any
@@ -15,11 +15,18 @@ from sqlmodel import Session, col, func, select
 
 from empikgo_mailer.adapters.tables import Ban, Code, DroppedFile, JobRun, MonthClose
 from empikgo_mailer.bootstrap import App
+from empikgo_mailer.domain.clock import Pace, ReplayedClock
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.domain.statuses import JobState
 from empikgo_mailer.entrypoints.daemon import Daemon
-from empikgo_mailer.entrypoints.scheduler import JOBS, FirstOfMonth, Jobs, job_statuses
+from empikgo_mailer.entrypoints.scheduler import (
+    JOBS,
+    FirstOfMonth,
+    Jobs,
+    ReplayedTrigger,
+    job_statuses,
+)
 from empikgo_mailer.handlers.codes import GiveCode, give_code
 from tests.support.data import add_codes, add_patron
 from tests.support.mail import FakeMailbox, FakeTransport
@@ -194,6 +201,21 @@ def test_the_month_close_fires_on_every_first_across_dst_changes() -> None:
     assert fired[0].year == 2027 and fired[-1].year == 2028
     start = datetime(2027, 3, 1, 0, 5, tzinfo=WARSAW)
     assert trigger.get_next_fire_time(None, start) == start
+
+
+def test_on_a_replayed_clock_the_month_close_fires_when_that_clock_shows_the_first() -> None:
+    """`run --from ... --speed N`: APScheduler waits on the real clock for the real instant
+    at which the replayed clock shows 00:05 on the 1st."""
+    anchor = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
+    start = datetime(2027, 2, 28, 23, 0, tzinfo=WARSAW)
+    clock = ReplayedClock(start, [Pace(start, 60)], anchor=anchor, real=lambda: anchor)
+    trigger = ReplayedTrigger(FirstOfMonth(wall_time(0, 5), WARSAW), clock)
+    first = trigger.get_next_fire_time(None, anchor)
+    assert first == anchor + timedelta(minutes=65) / 60  # 65 minutes of the replay
+    assert clock.shown_at(first) == datetime(2027, 3, 1, 0, 5, tzinfo=WARSAW)
+    following = trigger.get_next_fire_time(first, first)
+    assert following is not None
+    assert clock.shown_at(following) == datetime(2027, 4, 1, 0, 5, tzinfo=WARSAW)
 
 
 def test_a_job_whose_first_run_another_process_records_at_the_same_moment(

@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import BranchSettings, Settings
-from empikgo_mailer.domain.clock import Clock
+from empikgo_mailer.domain.clock import Clock, is_rehearsal, real_clock_of
 from empikgo_mailer.domain.polish import moment_text
 from empikgo_mailer.domain.staff import Role
 from empikgo_mailer.entrypoints.console.security import (
@@ -46,6 +46,11 @@ class Console:
     def settings(self) -> Settings:
         return self.app.settings
 
+    @property
+    def session_clock(self) -> Clock:
+        """Sessions and login attempts are timed in real time, even in a rehearsal."""
+        return real_clock_of(self.clock)
+
     def page(
         self,
         request: Request,
@@ -66,6 +71,7 @@ class Console:
             nav_head=member is not None and member.role in HEADS,
             nav_admin=member is not None and member.role is Role.ADMIN,
             refresh=context.pop("refresh", 0),
+            rehearsal=self.local_text(self.clock()) if is_rehearsal(self.clock) else "",
             message=context.pop("message", ""),
             message_class=context.pop("message_class", "ok"),
             **context,
@@ -76,7 +82,7 @@ class Console:
         """The staff member behind the request's cookie; with `roles`, one of them (anyone
         else gets the same 404 as for a page that is not there)."""
         token = request.cookies.get(SESSION_COOKIE)
-        staff = self.app.handle(ResumeSession(token), now=self.clock()) if token else None
+        staff = self.app.handle(ResumeSession(token), now=self.session_clock()) if token else None
         if staff is None:
             raise LoginRequired
         request.state.login = staff.member.login

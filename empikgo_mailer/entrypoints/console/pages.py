@@ -77,7 +77,7 @@ def add_console(api: FastAPI, app: App, clock: Clock) -> None:
                 client_address(request),
                 previous_token=request.cookies.get(SESSION_COOKIE),
             ),
-            now=clock(),
+            now=console.session_clock(),
         )
         if result.member is None or result.token is None:
             token = new_token()
