@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import click
@@ -23,18 +24,20 @@ ZONE = "Europe/Warsaw"
     "--month",
     "month_text",
     metavar="RRRR-MM",
-    help="Miesiąc, którego pierwszy poranek pokazać (domyślnie bieżący).",
+    help="Miesiąc, którego pierwszy poranek pokazać, dowolny: miniony albo przyszły "
+    "(domyślnie bieżący).",
 )
 def demo(port: int, month_text: str | None) -> int:
     """Próba generalna: pierwszy poranek miesiąca na tymczasowym Dovecocie i serwerze SMTP,
     z demonem i konsolą pod http://127.0.0.1:8080 (do Ctrl-C)."""
     calendar = LibraryCalendar(ZoneInfo(ZONE), PolishHolidays())
+    real = partial(datetime.now, calendar.zone)
     try:
-        month = Month.parse(month_text) if month_text else calendar.month_of(datetime.now(UTC))
+        month = Month.parse(month_text) if month_text else calendar.month_of(real())
     except ValueError:
         raise click.BadParameter("miesiąc ma postać RRRR-MM", param_hint="--month") from None
     try:
-        return run_demo(port, calendar=calendar, month=month)
+        return run_demo(port, calendar=calendar, month=month, real=real)
     except DemoError as exc:
         click.echo(f"Demo: {exc}", err=True)
         return ExitCode.USAGE

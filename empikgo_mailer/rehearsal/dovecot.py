@@ -10,6 +10,7 @@ the server must not touch the system's /etc/dovecot: everything lives in a temp 
 
 from __future__ import annotations
 
+import glob
 import grp
 import os
 import pwd
@@ -17,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import imapclient
@@ -41,6 +43,7 @@ mail_gid = {gid}
 first_valid_uid = 1
 mail_max_userip_connections = 1000
 imap_idle_notify_interval = 1 secs
+import_environment = {environment}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {base}/passwd
@@ -87,8 +90,31 @@ active_value = true
 """
 
 
+# Dovecot's own default: what its processes keep of the master's environment.
+KEPT_ENVIRONMENT = ("TZ", "CORE_OUTOFMEM", "CORE_ERROR", "LISTEN_PID", "LISTEN_FDS")
+# libfaketime's: a suite run under `faketime` keeps Dovecot in the same (faked) time.
+FAKETIME_ENVIRONMENT = ("LD_PRELOAD", "FAKETIME", "FAKETIME_SHARED", "FAKETIME_NO_CACHE")
+# A faked clock fakes file times too; Dovecot keeps INTERNALDATE as a file's mtime, so the
+# time it sets (APPEND with a date) must be faked back, or every such date moves.
+FAKE_FILE_TIMES = "FAKE_UTIME=1"
+LIBFAKETIME = (
+    "/usr/lib/*/faketime/libfaketime.so.1",  # Debian, Ubuntu
+    "/usr/lib64/faketime/libfaketime.so.1",
+    "/usr/lib/faketime/libfaketime.so.1",
+)
+
+
 class DovecotUnavailable(RuntimeError):
     pass
+
+
+def libfaketime() -> Path | None:
+    """libfaketime's library, if installed (Debian's package `faketime`)."""
+    for pattern in LIBFAKETIME:
+        found = sorted(glob.glob(pattern))
+        if found:
+            return Path(found[0])
+    return None
 
 
 class DovecotServer:
@@ -98,10 +124,14 @@ class DovecotServer:
         *,
         oauth2_introspection: str | None = None,
         parent: Path | None = None,
+        ahead: timedelta | None = None,
     ) -> None:
         """`oauth2_introspection`: also accept SASL XOAUTH2 / OAUTHBEARER logins, their
         tokens checked at this URL (RFC 7662 style: POST token=..., JSON with `active` and
-        `username`). `parent`: where its directory is made (the system's temp dir)."""
+        `username`). `parent`: where its directory is made (the system's temp dir).
+        `ahead`: the server's clock runs this far ahead of the real one (libfaketime), for
+        a rehearsal of a month to come: Dovecot dates a message APPENDed with a time later
+        than its own clock at its own clock."""
         self.binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
         if not Path(self.binary).exists():
             raise DovecotUnavailable(
@@ -109,9 +139,24 @@ class DovecotServer:
             )
         self.users = users
         self.oauth2_introspection = oauth2_introspection
+        self.environment = self._environment(ahead)
         self.base = Path(tempfile.mkdtemp(prefix="empikgo-dovecot-", dir=parent))
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def _environment(ahead: timedelta | None) -> str:
+        """Dovecot's `import_environment`: what its processes keep, and a faked clock."""
+        if ahead is not None:
+            library = libfaketime()
+            if library is None:
+                raise DovecotUnavailable(
+                    "libfaketime not found: install faketime (scripts/setup.sh does)"
+                )
+            faked = [f"LD_PRELOAD={library}", f"FAKETIME=+{int(ahead.total_seconds())}"]
+        else:
+            faked = [name for name in FAKETIME_ENVIRONMENT if name in os.environ]
+        return " ".join([*KEPT_ENVIRONMENT, *faked, FAKE_FILE_TIMES] if faked else KEPT_ENVIRONMENT)
 
     def start(self) -> DovecotServer:
         os.chmod(self.base, 0o755)  # noqa: S103 (login and mail processes must reach it)
@@ -145,6 +190,7 @@ class DovecotServer:
                 login_user=login_user,
                 internal_user=internal_user,
                 group=grp.getgrgid(gid).gr_name,
+                environment=self.environment,
             ),
             encoding="utf-8",
         )
