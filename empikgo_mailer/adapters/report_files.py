@@ -33,6 +33,6 @@ def write_chart(report: MonthReport, path: Path, branch_names: dict[str, str]) -
         axis.set_title(f"{pool.platform.display_name} — {place_name(pool, branch_names)}")
         axis.set_xlabel("dzień miesiąca")
         axis.set_ylabel("kody")
-        axis.set_xlim(0.5, len(days) + 0.5)
+        axis.set_xlim(0.5, len(report.month.days()) + 0.5)  # the whole month, drawn so far
         axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     figure.savefig(path)

@@ -23,7 +23,9 @@ class PoolReport:
     refused: dict[str, int]  # reason or e-mail outcome -> count
     median_wait: timedelta | None  # e-mail requests: receipt to reply
     longest_wait: timedelta | None
-    given_per_day: tuple[tuple[date, int], ...]  # every day of the month
+    # Each day of the month that has happened (every day, once the month is over): a chart
+    # draws no figures for days still to come.
+    given_per_day: tuple[tuple[date, int], ...]
 
     @property
     def given_total(self) -> int:

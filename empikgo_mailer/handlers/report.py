@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.report_queries import PoolFigures, PoolKey, ReportQueries
@@ -22,8 +22,12 @@ class ShowMonthReport(Command["MonthReport"]):
     month: Month
 
 
-def month_report(query: ShowMonthReport, *, db: Database, library: Library) -> MonthReport:
+def month_report(
+    query: ShowMonthReport, *, db: Database, library: Library, now: datetime
+) -> MonthReport:
     calendar, month = library.calendar, query.month
+    today = calendar.today(now)
+    days = [day for day in month.days() if day <= today]  # the days that have happened
     start, end = calendar.month_start(month), calendar.month_end(month)
     with db.transaction() as session:
         queries = ReportQueries(session, library.offered)
@@ -34,12 +38,14 @@ def month_report(query: ShowMonthReport, *, db: Database, library: Library) -> M
         (key for key in figures if key not in expected), key=lambda k: (k[0], k[1] or "")
     )
     pools = tuple(
-        _pool_report(key, figures.get(key) or PoolFigures(), month, library) for key in keys
+        _pool_report(key, figures.get(key) or PoolFigures(), days, library) for key in keys
     )
     return MonthReport(month, closed_at, pools)
 
 
-def _pool_report(key: PoolKey, figures: PoolFigures, month: Month, library: Library) -> PoolReport:
+def _pool_report(
+    key: PoolKey, figures: PoolFigures, days: list[date], library: Library
+) -> PoolReport:
     per_day = Counter(library.calendar.today(at) for at in figures.issued_at)
     waits = sorted(figures.waits)
     return PoolReport(
@@ -54,7 +60,7 @@ def _pool_report(key: PoolKey, figures: PoolFigures, month: Month, library: Libr
         refused=dict(sorted(figures.refused.items())),
         median_wait=_median(waits),
         longest_wait=waits[-1] if waits else None,
-        given_per_day=tuple((day, per_day.get(day, 0)) for day in month.days()),
+        given_per_day=tuple((day, per_day.get(day, 0)) for day in days),
     )
 
 

@@ -324,6 +324,11 @@ def test_the_month_page_draws_its_chart_and_gives_a_csv_for_excel(
     expect(page.locator("svg.chart")).to_have_count(3)  # Empik Go per branch, Legimi
     chart = page.locator("svg.chart").filter(has=page.locator("title", has_text=W63))
     expect(chart.locator("rect.bar")).to_have_count(1)
+    # The console's clock stands on 2 November: the total is drawn for the 1st and the 2nd,
+    # not as a flat line over the days still to come (the axis still shows the month).
+    points = chart.locator("polyline.total").get_attribute("points")
+    assert points is not None and len(points.split()) == 2
+    expect(chart.locator("text", has_text="30")).to_have_count(1)
     no_serious_violations(page)
     screenshot(page, "miesiac", library)
     with page.expect_download() as download:

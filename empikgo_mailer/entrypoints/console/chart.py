@@ -8,18 +8,21 @@ import itertools
 
 from markupsafe import Markup, escape
 
+from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.report import PoolReport
 
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 14, 34
 
 
-def pool_chart(pool: PoolReport, title: str) -> Markup:
-    days = [given for _, given in pool.given_per_day] or [0]
+def pool_chart(pool: PoolReport, title: str, month: Month) -> Markup:
+    """The whole month on the axis; bars and the total only for the days that have been."""
+    days = [given for _, given in pool.given_per_day]
+    month_days = len(month.days())
     totals = list(itertools.accumulate(days))
     top = max([pool.loaded, *totals, 1])
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    step = plot_w / len(days)
+    step = plot_w / month_days
 
     def y(value: int) -> float:
         return TOP + plot_h * (1 - value / top)
@@ -43,7 +46,8 @@ def pool_chart(pool: PoolReport, title: str) -> Markup:
     points = " ".join(
         f"{LEFT + (i + 0.5) * step:.1f},{y(total):.1f}" for i, total in enumerate(totals)
     )
-    parts.append(f'<polyline class="total" points="{points}"/>')
+    if points:
+        parts.append(f'<polyline class="total" points="{points}"/>')
     if pool.loaded:
         parts.append(
             f'<line class="pool" x1="{LEFT}" y1="{y(pool.loaded):.1f}" x2="{WIDTH - RIGHT}" '
@@ -53,7 +57,7 @@ def pool_chart(pool: PoolReport, title: str) -> Markup:
         parts.append(
             f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end">{value}</text>'
         )
-    for day in range(1, len(days) + 1):
+    for day in range(1, month_days + 1):
         if day == 1 or day % 5 == 0:
             parts.append(
                 f'<text x="{LEFT + (day - 0.5) * step:.1f}" y="{TOP + plot_h + 16}" '

@@ -160,7 +160,7 @@ def add_month_pages(api: FastAPI, console: Console) -> None:
     def month_page(request: Request, miesiac: str = "") -> Response:
         staff = console.session_of(request, *HEADS)
         month = _month(miesiac, library.calendar.month_of(clock()))
-        report = app.handle(ShowMonthReport(month))
+        report = app.handle(ShowMonthReport(month), now=clock())
         bans = app.handle(ShowMonthBans(month))
         pools = []
         for pool in report.pools:
@@ -178,7 +178,7 @@ def add_month_pages(api: FastAPI, console: Console) -> None:
                     "activated": pool.activated, "expired": pool.expired,
                     "lapsed": pool.lapsed, "banned": pool.banned,
                     "refused": refused, "refused_total": sum(c for _, c in refused),
-                    "chart": pool_chart(pool, title),
+                    "chart": pool_chart(pool, title, month),
                 }
             )  # fmt: skip
         return console.page(
@@ -200,7 +200,7 @@ def add_month_pages(api: FastAPI, console: Console) -> None:
     def month_csv(request: Request, month_text: str) -> Response:
         console.session_of(request, *HEADS)
         month = _month(month_text, library.calendar.month_of(clock()))
-        report = app.handle(ShowMonthReport(month))
+        report = app.handle(ShowMonthReport(month), now=clock())
         return Response(
             csv_bytes(report, branch_names),
             media_type="text/csv; charset=utf-8",
