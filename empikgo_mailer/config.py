@@ -620,9 +620,12 @@ def _import_columns(root: _Table) -> ImportColumns:
     return ImportColumns(patrons=names("patrons", PATRON_FIELDS), loans=names("loans", LOAN_FIELDS))
 
 
+DOTENV = ".env"  # read from the working directory, not the configuration file's
+
+
 def read_environment(dotenv_path: Path | None = None) -> dict[str, str]:
     """The process environment over `.env` (the real environment wins)."""
-    path = dotenv_path if dotenv_path is not None else Path(".env")
+    path = dotenv_path if dotenv_path is not None else Path(DOTENV)
     values = (
         {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
     )

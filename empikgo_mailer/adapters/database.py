@@ -41,6 +41,14 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL (None: another database, or one in memory)."""
+    if not is_sqlite(url):
+        return None
+    database = make_url(url).database
+    return Path(database) if database and database != ":memory:" else None
+
+
 def _prepare_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -61,9 +69,8 @@ def _prepare_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 def create_database_engine(url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> Engine:
     """`busy_timeout`: how long to wait for a lock (SQLite) or a connection (PostgreSQL)."""
     if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # No directory is made here: only `init` and `restore` create a database, so a
+        # command pointed at the wrong data directory says so instead of starting afresh.
         engine = create_engine(url, connect_args={"timeout": busy_timeout})
         _prepare_sqlite(engine, int(busy_timeout * 1000))
         return engine
@@ -110,6 +117,7 @@ class Database:
 
     def __init__(self, url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> None:
         self.url = url
+        self.file = sqlite_file(url)
         self.busy_timeout = busy_timeout
         self.engine = create_database_engine(url, busy_timeout)
         # Every SQLite transaction holds the one write lock (BEGIN IMMEDIATE) anyway. Threads
@@ -120,6 +128,11 @@ class Database:
             threading.RLock() if is_sqlite(url) else nullcontext()
         )
         self._turn: Callable[[], AbstractContextManager[None]] = nullcontext
+
+    def make_home(self) -> None:
+        """The directory of a SQLite database about to be created (by `init`, `restore`)."""
+        if self.file is not None:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
 
     def take_turns(self, turn: Callable[[], AbstractContextManager[None]] | None) -> None:
         """Enter `turn` around every transaction (a `WriteTurn` side); None: stop."""

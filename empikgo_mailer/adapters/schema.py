@@ -33,7 +33,9 @@ def current_revision(db: Database) -> str | None:
 
 
 def upgrade(db: Database) -> tuple[str | None, str]:
-    """Bring the schema to the newest revision; return (before, after). Safe to repeat."""
+    """Bring the schema to the newest revision; return (before, after). Safe to repeat.
+    A new SQLite database is created here, its directory too."""
+    db.make_home()
     before = current_revision(db)
     command.upgrade(_alembic_config(db), "head")
     return before, head_revision()

@@ -139,6 +139,7 @@ def example_config() -> int:
 def init(ctx: click.Context, wait_seconds: int) -> int:
     """Utwórz bazę danych albo zaktualizuj jej schemat (można uruchamiać wielokrotnie)."""
     app = runtime_of(ctx).app(require_schema=False)
+    app.db.make_home()
     deadline = time.monotonic() + wait_seconds
     while True:
         try:

@@ -16,7 +16,7 @@ from empikgo_mailer.adapters.database import is_sqlite
 from empikgo_mailer.adapters.imap_mailbox import CONNECTION_ERRORS, MailboxUnavailable
 from empikgo_mailer.adapters.operations_queries import ping
 from empikgo_mailer.bootstrap import App
-from empikgo_mailer.config import BranchSettings
+from empikgo_mailer.config import DOTENV, BranchSettings
 from empikgo_mailer.entrypoints.cli_support import runtime_of
 from empikgo_mailer.entrypoints.click_pl import PolishCommand
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
@@ -32,7 +32,15 @@ def _line(what: str, ok: bool, detail: str) -> bool:
 
 
 def _database(app: App) -> bool:
-    where = make_url(app.db.url).render_as_string(hide_password=True)
+    url = make_url(app.db.url)
+    where = url.render_as_string(hide_password=True)
+    if app.db.file is not None and not app.db.file.exists():
+        # A check creates nothing: an empty file here would hide a wrong data directory.
+        return _line(
+            "baza danych", False,
+            f"{where}: nie ma takiego pliku; utwórz bazę („empikgo-mailer init”) albo sprawdź "
+            "katalog danych (EMPIKGO_DATA_DIR, data_dir)",
+        )  # fmt: skip
     try:
         ping(app.db)
     except Exception as exc:
@@ -112,8 +120,17 @@ def doctor(ctx: click.Context) -> int:
     _line(
         "konfiguracja",
         True,
-        f"{settings.source} (placówki: {', '.join(settings.branches)}; strefa {settings.timezone})",
+        f"{settings.source.absolute()} (placówki: {', '.join(settings.branches)}; "
+        f"strefa {settings.timezone})",
     )
+    secrets_file = Path(DOTENV).resolve()
+    click.echo(
+        f"sekrety: ze zmiennych środowiska i z {secrets_file}"
+        if secrets_file.is_file()
+        else f"sekrety: ze zmiennych środowiska (brak pliku {secrets_file})"
+    )
+    source = "EMPIKGO_DATA_DIR" if runtime.env.get("EMPIKGO_DATA_DIR") else "data_dir w pliku"
+    click.echo(f"katalog danych: {settings.data_dir} ({source})")
     if not _database(app):
         return ExitCode.DATABASE
     servers = [_mailbox(app, branch) for branch in settings.branches.values()]

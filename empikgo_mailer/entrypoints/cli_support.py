@@ -46,7 +46,12 @@ class Runtime:
             self._app = bootstrap(load_settings(path, self.env))
             set_log_zone(self._app.settings.timezone)
         if require_schema:
-            current = schema.current_revision(self._app.db)
+            database = self._app.db.file
+            current = (
+                None
+                if database is not None and not database.exists()
+                else schema.current_revision(self._app.db)
+            )
             if current is None:
                 raise DatabaseNotReady(
                     "Baza danych nie jest utworzona: uruchom najpierw „empikgo-mailer init”."
