@@ -24,8 +24,10 @@ command -v runuser >/dev/null 2>&1 || packages+=(util-linux)
 [ -x /usr/bin/chromium ] || packages+=(chromium)
 # The deployment tests check the systemd units with systemd-analyze.
 command -v systemd-analyze >/dev/null 2>&1 || packages+=(systemd)
-# CI runs the date-sensitive tests once more at a far moment (.ci/run).
+# CI runs the date-sensitive tests once more at a far moment (.ci/run, scripts/faketime.sh,
+# which compiles a small shim for libfaketime).
 command -v faketime >/dev/null 2>&1 || packages+=(faketime)
+command -v gcc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
 # Debian's and Ubuntu's python3 comes without venv's pip (ensurepip): python3.X-venv has it.
 if ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
     packages+=("python3.$("$python" -c 'import sys; print(sys.version_info.minor)')-venv")

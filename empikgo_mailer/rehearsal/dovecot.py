@@ -139,24 +139,29 @@ class DovecotServer:
             )
         self.users = users
         self.oauth2_introspection = oauth2_introspection
-        self.environment = self._environment(ahead)
+        self.faked = self._faked_clock(ahead)
         self.base = Path(tempfile.mkdtemp(prefix="empikgo-dovecot-", dir=parent))
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @staticmethod
-    def _environment(ahead: timedelta | None) -> str:
-        """Dovecot's `import_environment`: what its processes keep, and a faked clock."""
-        if ahead is not None:
-            library = libfaketime()
-            if library is None:
-                raise DovecotUnavailable(
-                    "libfaketime not found: install faketime (scripts/setup.sh does)"
-                )
-            faked = [f"LD_PRELOAD={library}", f"FAKETIME=+{int(ahead.total_seconds())}"]
-        else:
-            faked = [name for name in FAKETIME_ENVIRONMENT if name in os.environ]
-        return " ".join([*KEPT_ENVIRONMENT, *faked, FAKE_FILE_TIMES] if faked else KEPT_ENVIRONMENT)
+    def _faked_clock(ahead: timedelta | None) -> dict[str, str]:
+        """The libfaketime variables of the server's processes (none: the real clock).
+        Under a faked clock already (a suite run by scripts/faketime.sh) the server keeps
+        it, and `ahead` moves it further."""
+        inherited = {name: os.environ[name] for name in FAKETIME_ENVIRONMENT if name in os.environ}
+        if ahead is None:
+            return inherited
+        offset = int(ahead.total_seconds())
+        if "libfaketime" in inherited.get("LD_PRELOAD", ""):
+            offset += int(inherited.get("FAKETIME", "+0").lstrip("+") or 0)
+            return {**inherited, "FAKETIME": f"+{offset}"}
+        library = libfaketime()
+        if library is None:
+            raise DovecotUnavailable(
+                "libfaketime not found: install faketime (scripts/setup.sh does)"
+            )
+        return {"LD_PRELOAD": str(library), "FAKETIME": f"+{offset}"}
 
     def start(self) -> DovecotServer:
         os.chmod(self.base, 0o755)  # noqa: S103 (login and mail processes must reach it)
@@ -190,13 +195,21 @@ class DovecotServer:
                 login_user=login_user,
                 internal_user=internal_user,
                 group=grp.getgrgid(gid).gr_name,
-                environment=self.environment,
+                # The master and every process it starts keep one (faked) clock.
+                environment=" ".join(
+                    [*KEPT_ENVIRONMENT, *self.faked, FAKE_FILE_TIMES]
+                    if self.faked
+                    else KEPT_ENVIRONMENT
+                ),
             ),
             encoding="utf-8",
         )
         with (self.base / "stderr.log").open("wb") as stderr:
             self.process = subprocess.Popen(
-                [self.binary, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=stderr
+                [self.binary, "-F", "-c", str(config)],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                env={**os.environ, **self.faked},
             )
         deadline = time.monotonic() + 20
         while True:
