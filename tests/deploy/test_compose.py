@@ -1,7 +1,8 @@
 """compose.yaml brought up with podman-compose as an IT person would (PostgreSQL, the
 one-shot init, the daemon, web), on the host network to reach the tests' Dovecot and SMTP
 sink: a request delivered into Dovecot is answered, the code is in PostgreSQL, and a
-restarted daemon container sends nothing twice."""
+restarted daemon container sends nothing twice. The daemon and web work in a month of the
+test's own (a replayed clock, `tests/deploy/compose.ci.yaml`), not on today's date."""
 
 from __future__ import annotations
 
@@ -29,9 +30,8 @@ from tests.support.smtp import SmtpServer
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 PASSWORD = "compose-db-secret"
-ALWAYS_OPEN = "\n".join(
-    f'{day} = "00:00-23:59"' for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-)
+MONTH = "2026-11"
+FROM = "2026-11-02T10:00"  # a Monday: the multimedia branch opens at 10:00
 
 
 class Compose:
@@ -43,6 +43,8 @@ class Compose:
             "EMPIKGO_IMAGE": IMAGE,
             "TEST_PG_PORT": str(pg_port),
             "TEST_WEB_PORT": str(web_port),
+            "TEST_FROM": FROM,
+            "TEST_ANCHOR": "",  # set once the database container tells the stack's time
         }
 
     def __call__(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -72,6 +74,20 @@ class Compose:
         assert done.returncode == 0, (args, done.stdout[-3000:], done.stderr[-3000:])
         return done
 
+    def start_clock(self, within: float) -> None:
+        """The replayed clock starts now, as the stack's own database reads the time (the
+        containers' clock, which a faked clock of the test's process does not reach)."""
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                [(now,)] = self.sql("SELECT now()")
+                break
+            except psycopg.Error:
+                assert time.monotonic() < deadline, "PostgreSQL did not start"
+                time.sleep(0.5)
+        assert isinstance(now, datetime)
+        self.env["TEST_ANCHOR"] = now.isoformat()
+
     def sql(self, query: LiteralString, *params: object) -> list[tuple[object, ...]]:
         url = f"postgresql://empikgo:{PASSWORD}@127.0.0.1:{self.pg_port}/empikgo"
         with psycopg.connect(url, connect_timeout=5) as connection:
@@ -85,12 +101,7 @@ def compose(
     pg_port, web_port = free_port(), free_port()
     config = write_config(tmp_path, "", imap_port=dovecot.port, smtp_port=smtp.port)
     lines = config.read_text().splitlines()
-    text = "\n".join(line for line in lines if not line.startswith("templates_dir"))
-    for branch in ("multimedia", "w63"):  # open whenever the test runs (bar public holidays)
-        start = text.index(f"[branches.{branch}.hours]")
-        end = text.index("[", start + 1)
-        text = text[:start] + f"[branches.{branch}.hours]\n{ALWAYS_OPEN}\n\n" + text[end:]
-    config.write_text(text + "\n")
+    config.write_text("\n".join(line for line in lines if not line.startswith("templates_dir")))
     env_file = tmp_path / "compose.env"
     env_file.write_text(
         f"POSTGRES_PASSWORD={PASSWORD}\n"
@@ -123,9 +134,10 @@ def test_compose_up_answers_a_request_and_a_restart_sends_nothing_twice(
     compose: Compose, dovecot: DovecotServer, smtp: SmtpServer
 ) -> None:
     started = time.monotonic()
+    compose("up", "-d", "db")
+    compose.start_clock(within=60)
     compose("up", "-d")
-    # The pool of this month, loaded through the running stack's own image.
-    month = datetime.now(WARSAW).strftime("%Y-%m")
+    # The readers and the month's pool, loaded through the running stack's own image.
     compose(
         "run",
         "--rm",
@@ -135,6 +147,7 @@ def test_compose_up_answers_a_request_and_a_restart_sends_nothing_twice(
         "patrons",
         "import",
         "/srv/fixtures/patrons.csv",
+        f"--now={FROM}",
     )
     compose(
         "run",
@@ -148,12 +161,15 @@ def test_compose_up_answers_a_request_and_a_restart_sends_nothing_twice(
         "--platform",
         "empik-go",
         "--month",
-        month,
+        MONTH,
         "--branch",
         "multimedia",
+        f"--now={FROM}",
     )
     with dovecot.client("multimedia") as client:
-        client.append("INBOX", fixture("phone.eml"), msg_time=datetime.now(WARSAW))
+        client.append(
+            "INBOX", fixture("phone.eml"), msg_time=datetime(2026, 11, 2, 9, 58, tzinfo=WARSAW)
+        )
     _wait(lambda: len(smtp.sink.accepted) == 1, 120, "the reply")
     first_reply = time.monotonic() - started
     print(f"compose up to first reply: {first_reply:.1f} s")

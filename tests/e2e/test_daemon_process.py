@@ -1,9 +1,10 @@
-"""`empikgo-mailer run` as a real process: IDLE wakes it, SIGTERM stops it cleanly."""
+"""`empikgo-mailer run` as a real process: IDLE wakes it, SIGTERM stops it cleanly. It runs
+on a replayed clock from a Monday morning (`run --from`), so the branch is open whatever
+day the test runs on."""
 
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -15,10 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import select
 
 from empikgo_mailer.adapters.database import Database
-from empikgo_mailer.adapters.holidays_pl import PolishHolidays
 from empikgo_mailer.adapters.tables import MailRequest
-from empikgo_mailer.config import load_settings
-from empikgo_mailer.domain.calendar import LibraryCalendar
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.entrypoints.cli import main
@@ -31,6 +29,8 @@ from tests.support.smtp import SmtpServer
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 WARSAW = ZoneInfo("Europe/Warsaw")
+FROM = "2026-11-02T10:00"  # a Monday: the multimedia branch opens
+RECEIVED = datetime(2026, 11, 2, 9, 58, tzinfo=WARSAW)
 
 
 def wait_for(condition: object, seconds: float) -> bool:
@@ -45,54 +45,50 @@ def wait_for(condition: object, seconds: float) -> bool:
 def live_daemon(
     tmp_path: Path, dovecot: DovecotServer, smtp: SmtpServer, smtp_options: str = ""
 ) -> tuple[Path, str, subprocess.Popen[str]]:
-    """`run` started on a database with the patrons and one code of this month, its
-    branches open around the clock so that the real clock decides at any hour."""
+    """`run` started on a database with the patrons and one code of the month, its clock
+    moving from FROM (the multimedia branch opens at that moment)."""
     url = migrated_sqlite(tmp_path)
     config = write_config(tmp_path, url, imap_port=dovecot.port, smtp_port=smtp.port)
-    text = re.sub(r'"\d\d:\d\d-\d\d:\d\d"', '"00:00-23:59"', config.read_text(encoding="utf-8"))
-    text = text.replace(
-        'fri = "00:00-23:59"', 'fri = "00:00-23:59"\nsat = "00:00-23:59"\nsun = "00:00-23:59"'
-    )
-    text = text.replace("[smtp]\n", f"[smtp]\n{smtp_options}", 1)
-    config.write_text(text.replace('closures = ["2026-11-27"]', "closures = []"), encoding="utf-8")
-    assert main(["--config", str(config), "patrons", "import", str(FIXTURES / "patrons.csv")]) in (
-        0,
-        4,
-    )
+    text = config.read_text(encoding="utf-8").replace("[smtp]\n", f"[smtp]\n{smtp_options}", 1)
+    config.write_text(text, encoding="utf-8")
+    patrons = ["patrons", "import", str(FIXTURES / "patrons.csv"), f"--now={FROM}"]
+    assert main(["--config", str(config), *patrons]) in (0, 4)
     db = Database(url)
-    now = datetime.now(WARSAW)
-    add_codes(db, Platform.EMPIK_GO, Month(now.year, now.month), "multimedia", ["LIVE-CODE-1"])
+    add_codes(db, Platform.EMPIK_GO, Month(2026, 11), "multimedia", ["LIVE-CODE-1"])
     db.dispose()
     process = subprocess.Popen(
-        [sys.executable, "-m", "empikgo_mailer", "--config", str(config), "-v", "run"],
+        [sys.executable, "-m", "empikgo_mailer", "--config", str(config), "-v", "run",
+         "--from", FROM],
         env={**os.environ, **MAIL_ENV},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
+    )  # fmt: skip
     return config, url, process
+
+
+def deliver(dovecot: DovecotServer) -> None:
+    """A reader's request, received just before the daemon's clock starts."""
+    with dovecot.client("multimedia") as client:
+        client.append("INBOX", fixture("phone.eml"), msg_time=RECEIVED)
 
 
 def test_daemon_queues_new_mail_within_seconds_and_stops_on_sigterm(
     tmp_path: Path, dovecot: DovecotServer, smtp: SmtpServer
 ) -> None:
-    config, url, process = live_daemon(tmp_path, dovecot, smtp)
+    _config, url, process = live_daemon(tmp_path, dovecot, smtp)
     db = Database(url)
     try:
         time.sleep(1.5)  # connected and idling
-        with dovecot.client("multimedia") as client:
-            client.append("INBOX", fixture("phone.eml"))
+        deliver(dovecot)
 
         def queued() -> bool:
             with db.transaction() as session:
                 return len(session.exec(select(MailRequest)).all()) == 1
 
         assert wait_for(queued, 10), "new mail was not collected within seconds"
-        calendar = LibraryCalendar(WARSAW, PolishHolidays())
-        hours = load_settings(config, MAIL_ENV).branches["multimedia"].hours
-        if calendar.is_open(hours, datetime.now(WARSAW)):
-            # Open now: the request is decided and answered within seconds too.
-            assert wait_for(lambda: len(smtp.sink.accepted) == 1, 10), "no reply within seconds"
+        # The branch is open: the request is decided and answered within seconds too.
+        assert wait_for(lambda: len(smtp.sink.accepted) == 1, 10), "no reply within seconds"
     finally:
         process.send_signal(signal.SIGTERM)
         _out, err = process.communicate(timeout=30)
@@ -112,8 +108,7 @@ def test_the_daemon_sends_from_a_second_process_beside_its_threads(
     )
     try:
         time.sleep(1.5)  # connected and idling
-        with dovecot.client("multimedia") as client:
-            client.append("INBOX", fixture("phone.eml"))
+        deliver(dovecot)
         assert wait_for(lambda: len(smtp.sink.accepted) == 1, 15), "no reply within seconds"
         time.sleep(0.5)  # the sender process has ended
     finally:
