@@ -137,7 +137,12 @@ def test_a_pass_logs_in_to_imap_and_smtp_with_tokens_only(
         print(checked.stdout)
         assert checked.returncode == ExitCode.OK, checked.stdout + checked.stderr
         lines = checked.stdout.splitlines()
-        assert [line.split(":")[0] for line in lines][:2] == ["konfiguracja", "baza danych"]
+        assert [line.split(":")[0] for line in lines][:4] == [
+            "konfiguracja",
+            "sekrety",
+            "katalog danych",
+            "baza danych",
+        ]
         assert sum(": OK — " in line for line in lines) == 6  # config, db, 2 boxes, smtp, drop
 
         # A refresh token the provider does not know: the mailbox is reported, not a crash.
