@@ -19,9 +19,17 @@ fi
 command -v runuser >/dev/null 2>&1 || packages+=(util-linux)
 # The mail tests run a throwaway Dovecot of their own (never the system service).
 [ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || packages+=(dovecot-imapd)
-# The console's tests drive Debian's Chromium through Playwright (which cannot download
-# browsers here).
-[ -x /usr/bin/chromium ] || packages+=(chromium)
+# The console's tests drive Chromium through Playwright: Debian's package where apt has it
+# (Playwright's own download needs its CDN, which some networks do not reach); on Ubuntu,
+# whose chromium is a snap, Playwright's own build, installed below.
+playwright_browser=no
+if [ ! -x /usr/bin/chromium ]; then
+    if grep -qsx 'ID=ubuntu' /etc/os-release; then
+        playwright_browser=yes
+    else
+        packages+=(chromium)
+    fi
+fi
 # The deployment tests check the systemd units with systemd-analyze.
 command -v systemd-analyze >/dev/null 2>&1 || packages+=(systemd)
 # CI runs the date-sensitive tests once more at a far moment (.ci/run, scripts/faketime.sh,
@@ -59,6 +67,11 @@ install=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check -
 "${install[@]}" --require-hashes --no-deps -r requirements/dev.lock
 # The package itself, built by the locked setuptools (no download of a newer one).
 "${install[@]}" --no-deps --no-build-isolation -e .
+if [ "$playwright_browser" = yes ]; then
+    sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" "$venv/bin/python" -m playwright install-deps chromium
+    "$venv/bin/python" -m playwright install chromium
+fi
 
 # The deployment tests build the Dockerfile and bring compose.yaml up with podman. These
 # machines have no Docker engine and reach no container registry: the shared tools

@@ -17,7 +17,7 @@ from empikgo_mailer.adapters.imap_mailbox import CONNECTION_ERRORS, MailboxUnava
 from empikgo_mailer.adapters.operations_queries import ping
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import DOTENV, BranchSettings
-from empikgo_mailer.entrypoints.cli_support import runtime_of
+from empikgo_mailer.entrypoints.cli_support import ClockChoice, runtime_of
 from empikgo_mailer.entrypoints.click_pl import PolishCommand
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.entrypoints.readiness import readiness
@@ -158,7 +158,7 @@ def healthcheck(ctx: click.Context, url: str | None) -> int:
         return 0 if ok else 1
     runtime = runtime_of(ctx)
     app = runtime.app(require_schema=False)
-    ok, checks = readiness(app, runtime.clock(None))
+    ok, checks = readiness(app, runtime.clock(ClockChoice()))
     click.echo(
         ("gotowy: " if ok else "niegotowy: ") + "; ".join(f"{k}: {v}" for k, v in checks.items())
     )

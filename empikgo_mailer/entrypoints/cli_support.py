@@ -67,12 +67,10 @@ class Runtime:
         """The configuration file this invocation reads, as an absolute path."""
         return config_path(self.config_option, self.env).resolve()
 
-    def clock(self, choice: ClockChoice | str | None) -> Clock:
+    def clock(self, choice: ClockChoice) -> Clock:
         """The clock a long-running command reads: the live one; --now, a moment standing
         still; or --from with --speed, a replayed clock that moves (see ReplayedClock)."""
         zone = self.app(require_schema=False).settings.timezone
-        if not isinstance(choice, ClockChoice):
-            choice = ClockChoice(now=choice)
         if choice.now is not None:
             return FixedClock(self.now(choice.now))
         live: Clock = lambda: datetime.now(zone)  # noqa: E731 (the one real clock)

@@ -1,5 +1,7 @@
-"""Debian's Chromium driven by Playwright (it cannot download browsers here), and the
-console's `web` process for a test."""
+"""Chromium driven by Playwright, and the console's `web` process for a test. The browser is
+Debian's package where there is one (Playwright cannot download browsers on machines
+without its CDN); else, as on Ubuntu, whose Chromium is a snap, the one `playwright
+install` put in its cache (scripts/setup.sh does that there)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,10 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Browser, sync_playwright
 
-CHROMIUM = os.environ.get("EMPIKGO_CHROMIUM", "/usr/bin/chromium")
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("EMPIKGO_CHROMIUM") or (
+    DEBIAN_CHROMIUM if Path(DEBIAN_CHROMIUM).exists() else None  # None: Playwright's own
+)
 # Root in CI needs --no-sandbox; the rest keep Chromium off the closed network.
 FLAGS = [
     "--no-sandbox",
