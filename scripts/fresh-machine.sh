@@ -9,8 +9,14 @@ cd "$(dirname "$0")/.."
 podman=${PODMAN:-podman}
 image=${IMAGE:-python:3.11-slim}
 tests=${TESTS:-tests/unit tests/service tests/e2e/test_demo.py}
-git archive --format=tar HEAD | "$podman" run --rm -i --network host \
-    -v /etc/ssl/certs:/etc/ssl/certs:ro -e TESTS="$tests" "$image" bash -c '
+# This machine's certificate authorities, for pip behind a proxy that signs with its own
+# (kept apart: the container's /etc/ssl/certs must stay writable for its own packages).
+trust=()
+if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    trust=(-v /etc/ssl/certs/ca-certificates.crt:/etc/host-ca.crt:ro -e PIP_CERT=/etc/host-ca.crt)
+fi
+git archive --format=tar HEAD | "$podman" run --rm -i --network host "${trust[@]}" \
+    -e TESTS="$tests" "$image" bash -c '
     set -euo pipefail
     unset PIP_BREAK_SYSTEM_PACKAGES
     export DEBIAN_FRONTEND=noninteractive
