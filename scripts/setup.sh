@@ -69,8 +69,12 @@ install=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check -
 "${install[@]}" --no-deps --no-build-isolation -e .
 if [ "$playwright_browser" = yes ]; then
     sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    "${sudo[@]}" "$venv/bin/python" -m playwright install-deps chromium
-    "$venv/bin/python" -m playwright install chromium
+    # Only the console's tests need it: without it the demo and everything else still work.
+    if ! { "${sudo[@]}" "$venv/bin/python" -m playwright install-deps chromium \
+           && "$venv/bin/python" -m playwright install chromium; } >"$venv/playwright-install.log" 2>&1; then
+        echo "warning: Playwright could not install its Chromium (see $venv/playwright-install.log);" \
+             "the console's browser tests will fail until it can" >&2
+    fi
 fi
 
 # The deployment tests build the Dockerfile and bring compose.yaml up with podman. These
