@@ -97,6 +97,7 @@ def reply_context(facts: ReplyFacts) -> dict[str, object]:
 _MSG_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,248}>")  # printable ASCII but < and >
 # Every ASCII character str.splitlines breaks at: email.header folds a header at each.
 _LINE_BREAK = re.compile(r"[\n\r\v\f\x1c-\x1e]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_THREAD = 10
 
 
@@ -179,10 +180,17 @@ def reply_headers(
     ]
 
 
+def display_name(name: str) -> str:
+    """A branch's name as the From line shows it: one line of words. A control character
+    in the configured name (a slip) would break the header; Python 3.12.5+ and the
+    distributions' patched 3.11 and 3.12 refuse to write such a header at all."""
+    return " ".join(_CONTROL.sub(" ", name).split())
+
+
 @cache
 def _from(name: str, address: str) -> str:
     """A branch's From line: one of a handful in a whole installation, encoded once."""
-    return formataddr((str(Header(name, "utf-8")), address))
+    return formataddr((str(Header(display_name(name), "utf-8")), address))
 
 
 def reply_message(headers: list[tuple[str, str]], text: str) -> Message:
@@ -203,7 +211,7 @@ def _flattened(headers: list[tuple[str, str]], text: str) -> str:
     running each one through email.header; the body is the stdlib's own quoted-printable
     encoding of the UTF-8 text, with LF line ends."""
     if not all(value.isascii() and not _LINE_BREAK.search(value) for _, value in headers):
-        # Only a branch name with control characters in it (a configuration slip) gets here.
+        # Only a long branch name, folded by email.header, gets here.
         return reply_message(headers, text).as_string()
     # Charset.body_encode's own steps: quoprimime works on the UTF-8 bytes as latin-1.
     body = body_encode(text.encode("utf-8").decode("latin-1")) if text else text
