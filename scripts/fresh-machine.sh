@@ -25,7 +25,7 @@ git archive --format=tar HEAD | "$podman" run --rm -i --network host "${trust[@]
         apt-get remove -y -q python3-venv python3.11-venv >/dev/null
     fi
     python3 -m pip install --dry-run six >/dev/null 2>&1 && echo "pip may install system-wide" \
-        || echo "pip refuses to install system-wide (PEP 668), as on a stock Debian"
+        || echo "pip refuses to install system-wide (PEP 668), as on a stock Debian or Ubuntu"
     start=$(date +%s)
     bash scripts/setup.sh >/tmp/setup.log 2>&1 || { tail -30 /tmp/setup.log; exit 1; }
     echo "setup.sh: $(( $(date +%s) - start )) s"
