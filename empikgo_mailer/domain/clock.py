@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 Clock = Callable[[], datetime]
 
@@ -33,6 +34,14 @@ class Pace:
             raise ValueError("a replayed clock's speed must be above zero")
 
 
+class _Leg(NamedTuple):
+    """Where one pace of a replayed clock begins, on both time lines."""
+
+    shown: datetime
+    real: datetime
+    speed: float
+
+
 class ReplayedClock:
     """Shows `start` at the real instant `anchor`, then moves at its paces: e.g. an hour
     of library time per five seconds through a night, then real time once every branch
@@ -56,41 +65,39 @@ class ReplayedClock:
         ordered = sorted(paces, key=lambda pace: pace.since)
         if not ordered or ordered[0].since > start:
             ordered.insert(0, Pace(start, 1.0))
-        # Where each pace begins, on both time lines: (shown, real, speed).
-        self._legs: list[tuple[datetime, datetime, float]] = []
+        self._legs: list[_Leg] = []
         shown, at, speed = start, anchor, 1.0
         for pace in ordered:
             if pace.since > shown:
                 at += (pace.since - shown) / speed
                 shown = pace.since
             speed = pace.speed
-            if self._legs and self._legs[-1][0] == shown:
+            if self._legs and self._legs[-1].shown == shown:
                 self._legs.pop()  # two paces from one moment: the later one counts
-            self._legs.append((shown, at, speed))
+            self._legs.append(_Leg(shown, at, speed))
         self.start, self.anchor, self.real = start, anchor, real
         self.zone = start.tzinfo
 
     def __call__(self) -> datetime:
         return self.shown_at(self.real())
 
+    def _leg(self, moment: datetime, on: Callable[[_Leg], datetime]) -> _Leg:
+        """The leg in force at `moment` on one time line (`on` reads a leg's start there)."""
+        found = self._legs[0]
+        for leg in self._legs[1:]:
+            if on(leg) > moment:
+                break
+            found = leg
+        return found
+
     def shown_at(self, real: datetime) -> datetime:
         """The moment shown at the real instant `real` (before the anchor: the start)."""
-        leg = self._legs[0]
-        for candidate in self._legs:
-            if candidate[1] > real:
-                break
-            leg = candidate
-        shown, at, speed = leg
+        shown, at, speed = self._leg(real, on=lambda leg: leg.real)
         return (shown + max(real - at, timedelta(0)) * speed).astimezone(self.zone)
 
     def real_at(self, shown: datetime) -> datetime:
         """The real instant at which the clock shows `shown` (the anchor, if earlier)."""
-        leg = self._legs[0]
-        for candidate in self._legs:
-            if candidate[0] > shown:
-                break
-            leg = candidate
-        at_shown, at, speed = leg
+        at_shown, at, speed = self._leg(shown, on=lambda leg: leg.shown)
         return at + max(shown - at_shown, timedelta(0)) / speed
 
     def real_seconds_until(self, shown: datetime) -> float:
