@@ -38,6 +38,7 @@ from email.policy import compat32
 from pathlib import Path
 
 import click
+import imapclient
 
 from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.config import EXAMPLE_CONFIG, Settings, load_settings
@@ -291,8 +292,13 @@ class Watcher:
             self._say(at, text)
         while self.to_deliver and self.to_deliver[0][0] <= now:
             at, arrival = self.to_deliver.pop(0)
-            with self.dovecot.client(arrival.branch) as client:
-                client.append("INBOX", self.raw[arrival.fixture], msg_time=at)
+            try:
+                with self.dovecot.client(arrival.branch) as client:
+                    client.append("INBOX", self.raw[arrival.fixture], msg_time=at)
+            except (OSError, imapclient.exceptions.IMAPClientError) as exc:
+                raise DemoError(
+                    f"Dovecot nie przyjął przykładowej wiadomości {arrival.fixture}: {exc}"
+                ) from None
             self._say(at, f"{arrival.branch:<10}  przychodzi: {arrival.what} ({arrival.fixture})")
 
     def look(self) -> None:
