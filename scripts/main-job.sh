@@ -4,7 +4,7 @@
 # run the mail daemon until Ctrl-C or SIGTERM (MAIN_JOB_ONCE=1: a single pass). Safe to run
 # again: codes already loaded are listed as refused (exit code 4) and the job goes on. The
 # example's mail servers are placeholders: until EMPIKGO_CONFIG names a configuration with
-# real ones, every pass reports the mailboxes and SMTP unreachable (a single pass exits 6).
+# real ones, every pass reports the mailboxes unreachable (a single pass exits 6).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
