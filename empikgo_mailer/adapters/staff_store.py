@@ -32,6 +32,14 @@ class StaffStore:
     def add(self, row: StaffAccount | StaffSession | LoginAttempt) -> None:
         self.session.add(row)
 
+    def succeeded(self, attempt_id: int | None) -> None:
+        """A log-in attempt written as a failure before its password was checked, which
+        turned out right."""
+        attempt = self.session.get(LoginAttempt, attempt_id)
+        if attempt is not None:
+            attempt.ok = True
+            self.session.add(attempt)
+
     def failures(self, login: str, address: str, now: datetime) -> list[datetime]:
         """Failed attempts recent enough to matter, for this login or from this address."""
         since = now - FAILURE_WINDOW - LOCKOUT

@@ -30,7 +30,7 @@ from empikgo_mailer.entrypoints.cli_support import (
 )
 from empikgo_mailer.entrypoints.click_pl import PolishCommand, PolishGroup
 from empikgo_mailer.entrypoints.exit_codes import ExitCode
-from empikgo_mailer.entrypoints.web_workers import WORKER_CLOCK, WORKER_CONFIG
+from empikgo_mailer.entrypoints.web_workers import WORKER_CLOCK, WORKER_CONFIG, web_process
 from empikgo_mailer.handlers.activations import ImportActivations
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.legimi import ClaimLegimiCode
@@ -108,6 +108,7 @@ def web(
     workers = workers or app.settings.web.workers
     log.warning("serving the catalogue API on http://%s:%d (%d workers)", host, port, workers)
     if workers == 1:
+        web_process()
         uvicorn.run(create_web_app(app, clock), host=host, port=port, log_level="warning")
         return ExitCode.OK
     # Each worker is a process of its own that builds the app again from the same

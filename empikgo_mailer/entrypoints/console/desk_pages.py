@@ -23,7 +23,7 @@ from empikgo_mailer.domain.money import format_pln
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.domain.polish import day_text, days_text, month_name
-from empikgo_mailer.entrypoints.console.common import Console, field
+from empikgo_mailer.entrypoints.console.common import Console, field, off_loop
 from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.fines import PayFine, amount_of
@@ -86,32 +86,38 @@ def add_desk_pages(api: FastAPI, console: Console) -> None:
 
     @api.post("/placowki/{branch_id}/punkt", include_in_schema=False)
     async def give(request: Request, branch_id: str) -> Response:
-        staff = console.session_of(request)
+        staff = await console.sender_of(request)
         branch = console.branch(staff, branch_id)
         form = await console.form(request, staff)
-        platform = platform_of(field(form, "platform", 32))
-        card, problem = typed_card(field(form, "card", 64))
-        if card is None:
-            return desk_page(
-                request, staff, branch, card_text=field(form, "card", 64), platform=platform,
-                status=422, message=problem or "Podaj numer karty.", message_class="bad",
-            )  # fmt: skip
-        decision = app.handle(
-            GiveCode(card, platform, Channel.DESK, branch.id, actor=f"staff:{staff.member.login}"),
-            now=clock(),
-        )
-        refusal = decision.refusal
-        if refusal is not None or decision.issuance_id is None:
-            assert refusal is not None
-            assert refusal.reason is not None
-            why = explain_refusal(refusal.reason, dict(refusal.details))
-            return desk_page(
-                request, staff, branch, card_text=card, platform=platform,
-                message=f"Odmowa: {why}.", message_class="bad",
-            )  # fmt: skip
-        return RedirectResponse(
-            f"/placowki/{branch.id}/punkt/wydania/{decision.issuance_id}", status_code=303
-        )
+
+        def work() -> Response:
+            platform = platform_of(field(form, "platform", 32))
+            card, problem = typed_card(field(form, "card", 64))
+            if card is None:
+                return desk_page(
+                    request, staff, branch, card_text=field(form, "card", 64), platform=platform,
+                    status=422, message=problem or "Podaj numer karty.", message_class="bad",
+                )  # fmt: skip
+            decision = app.handle(
+                GiveCode(
+                    card, platform, Channel.DESK, branch.id, actor=f"staff:{staff.member.login}"
+                ),
+                now=clock(),
+            )
+            refusal = decision.refusal
+            if refusal is not None or decision.issuance_id is None:
+                assert refusal is not None
+                assert refusal.reason is not None
+                why = explain_refusal(refusal.reason, dict(refusal.details))
+                return desk_page(
+                    request, staff, branch, card_text=card, platform=platform,
+                    message=f"Odmowa: {why}.", message_class="bad",
+                )  # fmt: skip
+            return RedirectResponse(
+                f"/placowki/{branch.id}/punkt/wydania/{decision.issuance_id}", status_code=303
+            )
+
+        return await off_loop(work)
 
     @api.get("/placowki/{branch_id}/punkt/wydania/{issuance_id}", include_in_schema=False)
     def slip(request: Request, branch_id: str, issuance_id: int) -> Response:
@@ -155,38 +161,42 @@ def add_reader_pages(api: FastAPI, console: Console) -> None:
 
     @api.post("/czytelnik/wplata", include_in_schema=False)
     async def payment(request: Request) -> Response:
-        staff = console.session_of(request)
+        staff = await console.sender_of(request)
         form = await console.form(request, staff)
-        card_text = field(form, "card", 64)
-        try:
-            amount = amount_of(field(form, "amount", 32))
-            method = PaymentMethod(field(form, "method", 16))
-        except (BadRow, ValueError) as exc:
-            why = str(exc) if isinstance(exc, BadRow) else "wybierz sposób zapłaty"
-            return reader_page(request, staff, card_text, 422,
-                               message=f"Kwota: {why}.", message_class="bad")  # fmt: skip
-        result = app.handle(
-            PayFine(
-                card_text, field(form, "location", 32), amount, method,
-                proof=form.get("proof") == "on", actor=f"staff:{staff.member.login}",
-            ),
-            now=clock(),
-        )  # fmt: skip
-        if result.refusal is not None:
-            return reader_page(
-                request, staff, card_text, message=f"Odmowa: {result.refusal}.",
-                message_class="bad",
+
+        def work() -> Response:
+            card_text = field(form, "card", 64)
+            try:
+                amount = amount_of(field(form, "amount", 32))
+                method = PaymentMethod(field(form, "method", 16))
+            except (BadRow, ValueError) as exc:
+                why = str(exc) if isinstance(exc, BadRow) else "wybierz sposób zapłaty"
+                return reader_page(request, staff, card_text, 422,
+                                   message=f"Kwota: {why}.", message_class="bad")  # fmt: skip
+            result = app.handle(
+                PayFine(
+                    card_text, field(form, "location", 32), amount, method,
+                    proof=form.get("proof") == "on", actor=f"staff:{staff.member.login}",
+                ),
+                now=clock(),
             )  # fmt: skip
-        place = result.location.name
-        if result.counted:
-            text = f"Przyjęto wpłatę ({result.method.label}) {format_pln(amount)} — {place}."
-        else:
-            expected = day_text(result.expected_by) if result.expected_by else "kilka dni"
-            text = (
-                f"Zapisano przelew {format_pln(amount)} ({place}): czeka na zaksięgowanie "
-                f"(zwykle do {expected}). Do tego czasu należność pozostaje."
-            )
-        return reader_page(request, staff, card_text, message=text)
+            if result.refusal is not None:
+                return reader_page(
+                    request, staff, card_text, message=f"Odmowa: {result.refusal}.",
+                    message_class="bad",
+                )  # fmt: skip
+            place = result.location.name
+            if result.counted:
+                text = f"Przyjęto wpłatę ({result.method.label}) {format_pln(amount)} — {place}."
+            else:
+                expected = day_text(result.expected_by) if result.expected_by else "kilka dni"
+                text = (
+                    f"Zapisano przelew {format_pln(amount)} ({place}): czeka na zaksięgowanie "
+                    f"(zwykle do {expected}). Do tego czasu należność pozostaje."
+                )
+            return reader_page(request, staff, card_text, message=text)
+
+        return await off_loop(work)
 
 
 def _rule_rows(assessment: Assessment) -> list[dict[str, str]]:

@@ -18,7 +18,7 @@ from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.polish import month_name
 from empikgo_mailer.domain.report import place_name
 from empikgo_mailer.entrypoints.console.chart import pool_chart
-from empikgo_mailer.entrypoints.console.common import HEADS, Console, field
+from empikgo_mailer.entrypoints.console.common import HEADS, Console, field, off_loop
 from empikgo_mailer.entrypoints.console.security import new_token
 from empikgo_mailer.handlers.activations import ImportActivations
 from empikgo_mailer.handlers.errors import CommandRejected
@@ -40,6 +40,10 @@ async def _staged(form: FormData, name: str) -> Path:
     data = await upload.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         raise CommandRejected(f"Plik jest za duży (najwyżej {MAX_UPLOAD // 2**20} MB).")
+    return await off_loop(_stage, data)
+
+
+def _stage(data: bytes) -> Path:
     STAGING.mkdir(mode=0o700, exist_ok=True)
     path = STAGING / f"{new_token()}.txt"
     path.write_bytes(data)
@@ -93,9 +97,12 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
 
     @api.post("/pule/podglad", include_in_schema=False)
     async def preview(request: Request) -> Response:
-        staff = console.session_of(request, *HEADS)
+        staff = await console.sender_of(request, *HEADS)
         form = await console.form(request, staff)
         path = await _staged(form, "file")
+        return await off_loop(preview_page, request, staff, form, path)
+
+    def preview_page(request: Request, staff: OpenSession, form: FormData, path: Path) -> Response:
         command = pool_command(form, path, staff, preview=True)
         try:
             report = app.handle(command, now=clock())
@@ -113,8 +120,11 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
 
     @api.post("/pule/wczytaj", include_in_schema=False)
     async def confirm(request: Request) -> Response:
-        staff = console.session_of(request, *HEADS)
+        staff = await console.sender_of(request, *HEADS)
         form = await console.form(request, staff)
+        return await off_loop(load_pool, request, staff, form)
+
+    def load_pool(request: Request, staff: OpenSession, form: FormData) -> Response:
         token = field(form, "token", 64)
         path = STAGING / f"{token}.txt"
         if not _TOKEN.match(token) or not path.exists():
@@ -130,9 +140,14 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
 
     @api.post("/pule/aktywacje", include_in_schema=False)
     async def activations(request: Request) -> Response:
-        staff = console.session_of(request, *HEADS)
+        staff = await console.sender_of(request, *HEADS)
         form = await console.form(request, staff)
         path = await _staged(form, "file")
+        return await off_loop(load_activations, request, staff, form, path)
+
+    def load_activations(
+        request: Request, staff: OpenSession, form: FormData, path: Path
+    ) -> Response:
         try:
             report = app.handle(
                 ImportActivations(path, library.platform(field(form, "platform", 32)),
@@ -229,8 +244,11 @@ def add_month_pages(api: FastAPI, console: Console) -> None:
 
     @api.post("/uslugi", include_in_schema=False)
     async def switch(request: Request) -> Response:
-        staff = console.session_of(request, *HEADS)
+        staff = await console.sender_of(request, *HEADS)
         form = await console.form(request, staff)
+        return await off_loop(switch_service, request, staff, form)
+
+    def switch_service(request: Request, staff: OpenSession, form: FormData) -> Response:
         platform = library.platform(field(form, "platform", 32))
         enabled = field(form, "state", 8) == "on"
         reason = field(form, "reason", 500)

@@ -16,7 +16,7 @@ from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.mail_outcomes import CHOSEN_REFUSALS
 from empikgo_mailer.domain.statuses import ReplyStatus, RequestKind, RequestStatus
-from empikgo_mailer.entrypoints.console.common import Console, field
+from empikgo_mailer.entrypoints.console.common import Console, field, off_loop
 from empikgo_mailer.handlers.requests import ShowQueue, ShowRequest, ShowSetAside
 from empikgo_mailer.handlers.set_aside import SetAsideAction, SettleSetAside
 from empikgo_mailer.handlers.staff import OpenSession
@@ -106,28 +106,32 @@ def add_mail_pages(api: FastAPI, console: Console) -> None:
 
     @api.post("/placowki/{branch_id}/odlozone/{request_id}", include_in_schema=False)
     async def settle(request: Request, branch_id: str, request_id: int) -> Response:
-        staff = console.session_of(request)
+        staff = await console.sender_of(request)
         branch = console.branch(staff, branch_id)
         form = await console.form(request, staff)
-        try:
-            action = SetAsideAction(field(form, "action", 16))
-        except ValueError:
+
+        def work() -> Response:
+            try:
+                action = SetAsideAction(field(form, "action", 16))
+            except ValueError:
+                return set_aside_page(
+                    request, staff, branch, message="Wybierz działanie.", message_class="bad"
+                )
+            result = app.handle(
+                SettleSetAside(
+                    request_id, branch.id, action,
+                    card_number=field(form, "card", 64) or None,
+                    refusal=field(form, "refusal", 32) or None,
+                    login=staff.member.login,
+                ),
+                now=clock(),
+            )  # fmt: skip
             return set_aside_page(
-                request, staff, branch, message="Wybierz działanie.", message_class="bad"
-            )
-        result = app.handle(
-            SettleSetAside(
-                request_id, branch.id, action,
-                card_number=field(form, "card", 64) or None,
-                refusal=field(form, "refusal", 32) or None,
-                login=staff.member.login,
-            ),
-            now=clock(),
-        )  # fmt: skip
-        return set_aside_page(
-            request, staff, branch, message=result.message,
-            message_class="ok" if result.done else "warn",
-        )  # fmt: skip
+                request, staff, branch, message=result.message,
+                message_class="ok" if result.done else "warn",
+            )  # fmt: skip
+
+        return await off_loop(work)
 
 
 def _reason(request: MailRequest) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import FormData
 
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import BranchSettings
@@ -18,7 +19,13 @@ from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.polish import moment_text, month_name
 from empikgo_mailer.domain.statuses import DroppedOutcome
 from empikgo_mailer.entrypoints.console.admin_pages import add_admin_pages
-from empikgo_mailer.entrypoints.console.common import HERE, Console, checked_form, field
+from empikgo_mailer.entrypoints.console.common import (
+    HERE,
+    Console,
+    checked_form,
+    field,
+    off_loop,
+)
 from empikgo_mailer.entrypoints.console.desk_pages import add_desk_pages, add_reader_pages
 from empikgo_mailer.entrypoints.console.docs_pages import add_docs_pages
 from empikgo_mailer.entrypoints.console.head_pages import add_head_pages, add_month_pages
@@ -70,6 +77,9 @@ def add_console(api: FastAPI, app: App, clock: Clock) -> None:
     @api.post("/logowanie", include_in_schema=False)
     async def login(request: Request) -> Response:
         form = await checked_form(request, request.cookies.get(LOGIN_CSRF_COOKIE))
+        return await off_loop(log_in, request, form)
+
+    def log_in(request: Request, form: FormData) -> Response:
         result = app.handle(
             LogIn(
                 field(form, "login", 200),
@@ -95,9 +105,8 @@ def add_console(api: FastAPI, app: App, clock: Clock) -> None:
 
     @api.post("/wyloguj", include_in_schema=False)
     async def logout(request: Request) -> Response:
-        staff = console.session_of(request)
-        await console.form(request, staff)
-        app.handle(LogOut(request.cookies.get(SESSION_COOKIE, "")))
+        await console.form(request, await console.sender_of(request))
+        await off_loop(app.handle, LogOut(request.cookies.get(SESSION_COOKIE, "")))
         response = RedirectResponse("/logowanie", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
@@ -182,16 +191,20 @@ def _branch_pages(api: FastAPI, console: Console) -> None:
 
     @api.post("/placowki/{branch_id}/odpowiedzi/{reply_id}/ponow", include_in_schema=False)
     async def send_again(request: Request, branch_id: str, reply_id: int) -> Response:
-        staff = console.session_of(request)
+        staff = await console.sender_of(request)
         branch = console.branch(staff, branch_id)
         await console.form(request, staff)
-        now = clock()
-        result = app.handle(ResendReply(reply_id, branch.id, staff.member.login), now=now)
-        return console.page(
-            request, "dashboard.html.j2", staff, title=branch.name,
-            message=result.message, message_class="ok" if result.done else "warn",
-            **dashboard_context(app, branch, now),
-        )  # fmt: skip
+
+        def work() -> Response:
+            now = clock()
+            result = app.handle(ResendReply(reply_id, branch.id, staff.member.login), now=now)
+            return console.page(
+                request, "dashboard.html.j2", staff, title=branch.name,
+                message=result.message, message_class="ok" if result.done else "warn",
+                **dashboard_context(app, branch, now),
+            )  # fmt: skip
+
+        return await off_loop(work)
 
 
 def dashboard_context(app: App, branch: BranchSettings, now: datetime) -> dict[str, Any]:
