@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from empikgo_mailer.adapters.import_columns import LOAN_FIELDS, PATRON_FIELDS
 from empikgo_mailer.domain.calendar import WEEKDAYS, OpeningHours
 from empikgo_mailer.domain.eligibility import Policy
+from empikgo_mailer.domain.errors import ExitCode, ProgramError
 from empikgo_mailer.domain.fines import DEFAULT_DAILY_RATE_GROSZE, Location
 from empikgo_mailer.domain.money import InvalidAmount, parse_pln
 from empikgo_mailer.domain.platforms import (
@@ -42,8 +43,11 @@ _HOURS_RE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 _BRANCH_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
-class ConfigError(Exception):
+class ConfigError(ProgramError):
     """A wrong or missing option: one line that names the file and the key."""
+
+    exit_code = ExitCode.USAGE
+    label = "Błąd konfiguracji"
 
     def __init__(self, source: Path | str, key: str, message: str) -> None:
         super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")

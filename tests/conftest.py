@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from empikgo_mailer.bootstrap import App, bootstrap
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.domain.errors import ExitCode
 from tests.support.cli import Cli
 from tests.support.config import MAILBOX_PASSWORDS, settings_for, write_config
 from tests.support.databases import migrated, migrated_sqlite

@@ -17,11 +17,12 @@ from sqlalchemy.engine import make_url
 from empikgo_mailer.adapters.database import Database, is_sqlite
 from empikgo_mailer.adapters.outbox import journal_into
 from empikgo_mailer.adapters.sent_journal import journal_path
+from empikgo_mailer.domain.errors import BadInput
 
 PAGES_PER_STEP = 1024  # the writer gets the lock back between steps
 
 
-class BackupError(Exception):
+class BackupError(BadInput):
     """The backup or restore cannot be done; the message is for the IT person, in Polish."""
 
 

@@ -33,10 +33,6 @@ def in_chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
         yield items[start : start + IN_LIST_CHUNK]
 
 
-class DatabaseUnavailable(Exception):
-    """The database cannot be opened, reached or written right now."""
-
-
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 

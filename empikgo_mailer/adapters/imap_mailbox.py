@@ -18,6 +18,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from empikgo_mailer.adapters.imap_fetch import Fetched, read_fetch
 from empikgo_mailer.adapters.oauth2 import TokenUnavailable, access_token
 from empikgo_mailer.config import ImapSettings
+from empikgo_mailer.domain.errors import Unreachable
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class FolderSeen:
         self.ids.clear()
 
 
-class MailboxUnavailable(Exception):
+class MailboxUnavailable(Unreachable):
     """The mailbox cannot be reached or logged into."""
 
 

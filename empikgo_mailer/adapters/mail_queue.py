@@ -18,6 +18,7 @@ from sqlmodel import Session, SQLModel, col, select
 from empikgo_mailer.adapters.database import in_chunks
 from empikgo_mailer.adapters.pg_bulk import insert_rows, one_of
 from empikgo_mailer.adapters.tables import MailboxState, MailRequest, OutboxMessage
+from empikgo_mailer.domain.mail_outcomes import MailOutcome
 from empikgo_mailer.domain.queue_status import FailedReply, QueueStatus
 from empikgo_mailer.domain.statuses import ReplyStatus, RequestKind, RequestStatus
 
@@ -159,23 +160,11 @@ class MailQueue:
         )
 
     # deciding ------------------------------------------------------------------------
-    def next_queued(self, branch_id: str, limit: int) -> list[MailRequest]:
-        """The branch's queue in receipt order."""
-        query = (
-            select(MailRequest)
-            .where(MailRequest.branch_id == branch_id, MailRequest.status == RequestStatus.QUEUED)
-            .order_by(col(MailRequest.received_at), col(MailRequest.uid))
-            .limit(limit)
-        )
-        if self.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)  # a second daemon takes other mail
-        return list(self.session.exec(query).all())
-
     def next_queued_rows(
         self, branch_id: str, limit: int, before: tuple[datetime, int] | None = None
     ) -> Sequence[Row[Any]]:
-        """`next_queued` as plain rows (no ORM objects): what the batch decision reads;
-        with `before` (receipt time, UID), only the requests that come before it."""
+        """The branch's queue in receipt order, as plain rows (no ORM objects); with
+        `before` (receipt time, UID), only the requests that come before it."""
         r = _REQUESTS.c
         query = (
             sql_select(_REQUESTS)
@@ -189,6 +178,20 @@ class MailQueue:
         if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         return self.session.execute(query).all()
+
+    def set_aside_failed(self, request_id: int, error: str, attempts: int, now: datetime) -> None:
+        """A request that could not be decided: set aside for staff with the error."""
+        self.session.execute(
+            update(_REQUESTS)
+            .where(_REQUESTS.c.id == request_id)
+            .values(
+                attempts=attempts,
+                note=error,
+                status=RequestStatus.SET_ASIDE,
+                outcome=MailOutcome.FAILED,
+                decided_at=now,
+            )
+        )
 
     def replies_since(self, recipient_keys: Iterable[str], since: datetime) -> Counter[str]:
         """Replies already written to each recipient (lower-case key) since `since`."""

@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from empikgo_mailer.config import OAuthSettings
+from empikgo_mailer.domain.errors import Unreachable
 
 MICROSOFT_SCOPE = "https://outlook.office365.com/.default"
 RENEW_BEFORE_SECONDS = 300.0
 TIMEOUT_SECONDS = 30.0
 
 
-class TokenUnavailable(Exception):
+class TokenUnavailable(Unreachable):
     """No access token could be had; the message names the provider, never a secret."""
 
 

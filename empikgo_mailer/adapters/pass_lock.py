@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.domain.errors import DatabaseProblem
 
 log = logging.getLogger(__name__)
 # One key per purpose; advisory locks are per database, so two libraries sharing a
@@ -40,8 +41,14 @@ def _key(purpose: str) -> int:
     return int.from_bytes(hashlib.sha256(name).digest()[:8], "big", signed=True)
 
 
-class PassBusy(Exception):
+class PassBusy(DatabaseProblem):
     """Another pass holds the lock and did not finish within the wait."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "inny przebieg (demon albo drugie „run --once”) obsługuje teraz pocztę tej bazy "
+            "danych; ten przebieg nie zrobił nic. Spróbuj ponownie za chwilę."
+        )
 
 
 def _wait(try_once: object, wait_seconds: float) -> bool:

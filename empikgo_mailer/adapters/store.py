@@ -197,15 +197,6 @@ class Store:
             statement, [{**{n: row[n] for n in columns}, "patron_id": row["id"]} for row in rows]
         )
 
-    def earlier_code(self, patron_id: int, month: Month) -> EarlierCode | None:
-        found = self.issuance_in_month(patron_id, month)
-        return None if found is None else self.as_earlier(found[0])
-
-    def as_earlier(self, issuance: Issuance) -> EarlierCode:
-        return self._earlier(
-            issuance.platform, issuance.channel, issuance.issued_at, issuance.branch_id
-        )
-
     def _earlier(
         self, platform_id: str, channel: str, issued_at: datetime, branch_id: str | None
     ) -> EarlierCode:
@@ -275,26 +266,6 @@ class Store:
         )
         return int(self.session.exec(query).one())
 
-    def take_free_code(
-        self, platform: Platform, month: Month, branch_id: str | None
-    ) -> tuple[int, str] | None:
-        """Take the oldest free code of a pool (id, value): locked for this transaction
-        and marked issued.
-
-        PostgreSQL: SKIP LOCKED lets concurrent claims take different codes without
-        waiting on each other; when every free code is locked by claims that may still
-        roll back, wait for them rather than answer "no codes left" while a code is free.
-        SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE), so nobody
-        else can be claiming at the same time.
-        """
-        found = self.free_codes(platform, month, branch_id, 1)
-        if not found and self._postgres:
-            found = self.free_codes(platform, month, branch_id, 1, wait=True)
-        if not found:
-            return None
-        self.mark_issued([found[0][0]])
-        return found[0]
-
     def free_codes(
         self,
         platform: Platform,
@@ -307,7 +278,7 @@ class Store:
         after: int | None = None,
     ) -> list[tuple[int, str]]:
         """Up to `limit` of the oldest free codes of a pool (id, value), locked for this
-        transaction like `take_free_code`, leaving out `besides` (taken already). The
+        transaction, leaving out `besides` (taken already). The
         caller marks the ones it gives (`mark_issued`); the others stay free.
 
         PostgreSQL: SKIP LOCKED unless `wait`, which waits for codes other claims hold
@@ -411,15 +382,6 @@ class Store:
             ).all()
         )
 
-    def issuance_in_month(self, patron_id: int, month: Month) -> tuple[Issuance, Code] | None:
-        row = self.session.exec(
-            select(Issuance, Code)
-            .join(Code, col(Code.id) == col(Issuance.code_id))
-            .where(Issuance.patron_id == patron_id, Issuance.month == str(month))
-        ).first()
-        return None if row is None else (row[0], row[1])
-
-    # the month's life ------------------------------------------------------------------
     def lapse_free_codes(self, month: Month) -> int:
         """Codes of `month` never given become unusable; the number of codes lapsed."""
         result = self.session.execute(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from empikgo_mailer.adapters.import_columns import fold
+from empikgo_mailer.domain.errors import BadInput
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 # Importers parse and write this many rows at a time, so memory stays flat on any file.
@@ -24,7 +25,7 @@ _TRUE = {"1", "t", "tak", "true", "y", "yes", "prawda"}
 _FALSE = {"0", "n", "nie", "false", "no", "fałsz"}
 
 
-class UnreadableFile(Exception):
+class UnreadableFile(BadInput):
     """The file cannot be used at all; the message is for staff, in Polish."""
 
 

@@ -8,13 +8,14 @@ from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from empikgo_mailer.domain.errors import ProgramError
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import ClaimsOpen, OpeningDay
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-class NaiveDatetime(ValueError):
+class NaiveDatetime(ProgramError, ValueError):
     """A datetime without a time zone reached the rules."""
 
 

@@ -15,6 +15,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from empikgo_mailer.domain.errors import BadInput
+
 MAX_LENGTH = 32  # the patron.card_number column
 _OTHER_DIGIT = re.compile(r"(?![0-9])\d")  # a decimal digit of any script but ASCII
 # The dashes phones and word processors put in for "-".
@@ -37,7 +39,7 @@ def typed_plainly(text: str) -> str:
     return _DASHES.sub("-", ascii_digits(text))
 
 
-class InvalidCardNumber(ValueError):
+class InvalidCardNumber(BadInput):
     """Not a card number of this library; the message is Polish, for the person who typed it."""
 
 

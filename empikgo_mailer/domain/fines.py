@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from empikgo_mailer.domain.debt import DebtFacts
+from empikgo_mailer.domain.errors import ExitCode, ProgramError
 from empikgo_mailer.domain.money import format_pln
 
 DEFAULT_DAILY_RATE_GROSZE = 30
@@ -34,8 +35,11 @@ class PaymentMethod(StrEnum):
         return {"online": "online", "transfer": "przelew", "cash": "gotówka"}[self.value]
 
 
-class FineRuleBroken(ValueError):
+class FineRuleBroken(ProgramError, ValueError):
     """A payment or desk event the rules do not allow; the message is Polish, for staff."""
+
+    exit_code = ExitCode.REFUSED
+    label = "Odmowa"
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 
+from empikgo_mailer.domain.errors import BadInput
+
 # Thousands may be grouped with spaces (also the no-break spaces Excel writes);
 # the decimal mark is a comma or a dot, with at most two digits after it.
 _AMOUNT_RE = re.compile(r"^([+-]?)(\d{1,9})(?:[.,](\d{1,2}))?$")
 _GROUPING = str.maketrans("", "", " \u00a0\u202f")
 
 
-class InvalidAmount(ValueError):
+class InvalidAmount(BadInput):
     """A text that is not an amount of money in PLN."""
 
 

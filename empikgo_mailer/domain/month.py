@@ -7,10 +7,12 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from empikgo_mailer.domain.errors import BadInput
+
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 
-class InvalidMonth(ValueError):
+class InvalidMonth(BadInput):
     """A text that does not name a calendar month as YYYY-MM."""
 
 

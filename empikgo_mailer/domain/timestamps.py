@@ -6,6 +6,8 @@ import re
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from empikgo_mailer.domain.errors import BadInput
+
 # Day-first forms are the Polish panels' (31.03.2027 23:59, also with / or -); ISO is
 # everyone else's. Slashes are read day first, so a US date such as 03/31/2027 is refused
 # as impossible rather than guessed.
@@ -16,7 +18,7 @@ _DAY_FIRST = re.compile(
 _YEAR_FIRST_SLASHES = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})(.*)$")
 
 
-class InvalidMoment(ValueError):
+class InvalidMoment(BadInput):
     """Not a date and time this program understands; the message is Polish."""
 
 

@@ -17,15 +17,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from empikgo_mailer import __version__
 from empikgo_mailer.adapters import schema
 from empikgo_mailer.adapters.operations_queries import ping
-from empikgo_mailer.adapters.pass_lock import PassBusy
-from empikgo_mailer.adapters.text_files import UnreadableFile
 from empikgo_mailer.config import (
     EXAMPLE_CONFIG,
-    ConfigError,
     imap_password_variable,
     read_environment,
 )
 from empikgo_mailer.domain.eligibility import Rule
+from empikgo_mailer.domain.errors import ExitCode, ProgramError
 from empikgo_mailer.domain.explanations import (
     OUTCOME_LABELS,
     RULE_LABELS,
@@ -57,7 +55,6 @@ from empikgo_mailer.entrypoints.cli_status import status
 from empikgo_mailer.entrypoints.cli_support import (
     CardType,
     ClockChoice,
-    DatabaseNotReady,
     MonthType,
     PlatformType,
     ProgressBar,
@@ -70,10 +67,8 @@ from empikgo_mailer.entrypoints.cli_support import (
 )
 from empikgo_mailer.entrypoints.click_pl import PolishGroup, polish_error
 from empikgo_mailer.entrypoints.daemon import Daemon, StopRequested
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.entrypoints.logs import LOG_FORMATS, LogFormat, configure_logging
 from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode
-from empikgo_mailer.handlers.errors import CommandRefused, CommandRejected
 from empikgo_mailer.handlers.patrons import ImportPatrons
 from empikgo_mailer.handlers.pools import ImportCodes
 
@@ -379,13 +374,6 @@ def run(ctx: click.Context, once: bool, clock_choice: ClockChoice) -> int:
         except StopRequested:
             click.echo("Przerwano (sygnał); reszta poczeka na następny przebieg.", err=True)
             return ExitCode.OK
-        except PassBusy:
-            click.echo(
-                "Błąd: inny przebieg (demon albo drugie „run --once”) obsługuje teraz pocztę "
-                "tej bazy danych; ten przebieg nie zrobił nic. Spróbuj ponownie za chwilę.",
-                err=True,
-            )
-            return ExitCode.DATABASE
         queued = sum(c.queued for c in report.collected.values())
         decided = (
             ", ".join(f"{OUTCOME_LABELS.get(k, k)}: {v}" for k, v in sorted(report.decided.items()))
@@ -462,18 +450,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             click.echo(f"Pomoc: {exc.ctx.command_path} --help", err=True)
         return ExitCode.USAGE
-    except ConfigError as exc:
-        click.echo(f"Błąd konfiguracji: {exc}", err=True)
-        return ExitCode.USAGE
-    except CommandRefused as exc:
-        click.echo(f"Odmowa: {exc}")
-        return ExitCode.REFUSED
-    except (CommandRejected, UnreadableFile) as exc:
-        click.echo(f"Błąd: {exc}", err=True)
-        return ExitCode.BAD_INPUT
-    except DatabaseNotReady as exc:
-        click.echo(f"Błąd: {exc}", err=True)
-        return ExitCode.DATABASE
+    except ProgramError as exc:
+        # A refusal is the command's answer (stdout); the rest are errors (stderr).
+        click.echo(f"{exc.label}: {exc}", err=exc.exit_code != ExitCode.REFUSED)
+        return exc.exit_code
     except (OperationalError, DBAPIError) as exc:
         click.echo(f"Błąd: {_database_message(exc)}", err=True)
         return ExitCode.DATABASE

@@ -10,9 +10,9 @@ import click
 
 from empikgo_mailer.adapters.holidays_pl import PolishHolidays
 from empikgo_mailer.domain.calendar import LibraryCalendar
+from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.entrypoints.click_pl import PolishCommand
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.rehearsal.demo import DemoError, run_demo
 
 ZONE = "Europe/Warsaw"

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.fines import FineLedger, LoanState, LocationAccount, PaymentMethod
 from empikgo_mailer.domain.money import format_pln
 from empikgo_mailer.domain.polish import day_text, days_text
@@ -23,7 +24,6 @@ from empikgo_mailer.entrypoints.cli_support import (
     runtime_of,
 )
 from empikgo_mailer.entrypoints.click_pl import PolishGroup
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.handlers.fines import (
     FinesView,
     PayFine,

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from empikgo_mailer.adapters.report_csv import write_csv
+from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
@@ -29,7 +30,6 @@ from empikgo_mailer.entrypoints.cli_support import (
     runtime_of,
 )
 from empikgo_mailer.entrypoints.click_pl import PolishCommand, PolishGroup
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.entrypoints.web_workers import WORKER_CLOCK, WORKER_CONFIG, web_process
 from empikgo_mailer.handlers.activations import ImportActivations
 from empikgo_mailer.handlers.errors import CommandRejected

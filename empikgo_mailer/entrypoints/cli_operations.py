@@ -11,15 +11,15 @@ import click
 from sqlalchemy.engine import make_url
 
 from empikgo_mailer.adapters import schema
-from empikgo_mailer.adapters.backups import BackupError, backup, integrity, restore
+from empikgo_mailer.adapters.backups import backup, integrity, restore
 from empikgo_mailer.adapters.database import is_sqlite
 from empikgo_mailer.adapters.imap_mailbox import CONNECTION_ERRORS, MailboxUnavailable
 from empikgo_mailer.adapters.operations_queries import ping
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import DOTENV, BranchSettings
+from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.entrypoints.cli_support import ClockChoice, runtime_of
 from empikgo_mailer.entrypoints.click_pl import PolishCommand
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.entrypoints.readiness import readiness
 
 OK, FAIL = "OK", "BŁĄD"
@@ -175,11 +175,7 @@ def backup_command(ctx: click.Context, file: Path) -> int:
     PostgreSQL: pg_dump w formacie custom (pakiet postgresql-client).
     """
     app = runtime_of(ctx).app(require_schema=False)
-    try:
-        done = backup(app.db, file)
-    except BackupError as exc:
-        click.echo(f"Błąd: {exc}", err=True)
-        return ExitCode.BAD_INPUT
+    done = backup(app.db, file)
     size = f"{done.size / 2**20:.1f}".replace(".", ",")
     schema_note = f", schemat {done.schema}" if done.schema else ""
     check = ", integralność: ok" if is_sqlite(app.db.url) else ""
@@ -194,11 +190,7 @@ def restore_command(ctx: click.Context, file: Path) -> int:
     """Odtwórz bazę z kopii zapasowej, tylko do pustej bazy (nowy plik SQLite, pusta baza
     PostgreSQL). Potem „empikgo-mailer init” dociągnie schemat, jeśli kopia jest starsza."""
     app = runtime_of(ctx).app(require_schema=False)
-    try:
-        restore(app.db, file)
-    except BackupError as exc:
-        click.echo(f"Błąd: {exc}", err=True)
-        return ExitCode.BAD_INPUT
+    restore(app.db, file)
     app.db.engine.dispose()
     current = schema.current_revision(app.db)
     where = make_url(app.db.url).render_as_string(hide_password=True)

@@ -8,10 +8,10 @@ import sys
 
 import click
 
+from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.staff import Role
 from empikgo_mailer.entrypoints.cli_support import now_option, runtime_of
 from empikgo_mailer.entrypoints.click_pl import PolishGroup
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.handlers.staff import AddStaff, ChangePassword, DisableStaff
 
 password_stdin = click.option(

@@ -9,13 +9,13 @@ from datetime import datetime
 import click
 
 from empikgo_mailer.adapters.tables import DroppedFile, LinkState
+from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.polish import moment_text, month_name
 from empikgo_mailer.domain.queue_status import QueueStatus
 from empikgo_mailer.entrypoints.cli_support import MonthType, now_option, runtime_of
 from empikgo_mailer.entrypoints.click_pl import PolishCommand
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.entrypoints.overview import (
     heartbeat_text,
     link_label,

@@ -20,6 +20,7 @@ from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.config import config_path, load_settings
 from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
 from empikgo_mailer.domain.clock import Clock, FixedClock, Pace, ReplayedClock
+from empikgo_mailer.domain.errors import DatabaseProblem
 from empikgo_mailer.domain.month import InvalidMonth, Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.entrypoints.logs import set_log_zone
@@ -28,7 +29,7 @@ from empikgo_mailer.handlers.errors import CommandRejected
 PROGRESS_THRESHOLD = 2000
 
 
-class DatabaseNotReady(Exception):
+class DatabaseNotReady(DatabaseProblem):
     """The schema is missing or older than this version of the program."""
 
 

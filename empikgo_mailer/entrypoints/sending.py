@@ -39,6 +39,7 @@ from empikgo_mailer.adapters.pass_lock import SEND, PassLock
 from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.config import SmtpSettings
 from empikgo_mailer.domain.clock import Clock
+from empikgo_mailer.domain.errors import ProgramError
 from empikgo_mailer.handlers.mail_send import SendReport, new_owner, send_outbox
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class SendTools:
     wait_seconds: float  # for the sender lock, held by a sender whose pass died
 
 
-class SenderFailed(Exception):
+class SenderFailed(ProgramError):
     """The sender process ended without its report (killed, or a crash)."""
 
 

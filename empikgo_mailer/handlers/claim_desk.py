@@ -2,7 +2,7 @@
 
 At 10:00 on the first working day a catalogue sends thousands of claims within seconds.
 Each web process takes every claim waiting at that moment, in arrival order, and decides
-them together (handlers/batch_decisions): the per-card limit counted, the
+them together (handlers/codes.Facts): the per-card limit counted, the
 facts read in a few queries, the rules in memory, the codes and issuances written in
 bulk and committed once. The first claim to arrive gets the first code; a claim waits for
 the batch in hand at most, never for a lock held by thirty others.
@@ -25,16 +25,14 @@ from datetime import datetime
 from empikgo_mailer.adapters.claim_limits import DatabaseRateLimiter
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import Store
-from empikgo_mailer.domain.platforms import Channel, Platform
-from empikgo_mailer.handlers.batch_decisions import BatchFacts, PoolMarks
+from empikgo_mailer.handlers.code_supply import PoolMarks
 from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.legimi import (
     ClaimAnswer,
     ClaimLegimiCode,
-    answer_of,
-    claim_command,
+    answer_claim,
+    claim_facts,
     claim_legimi_code,
-    repeated_answer,
 )
 from empikgo_mailer.handlers.library import Library
 
@@ -125,9 +123,8 @@ class ClaimDesk:
                 if self.limiter is not None
                 else [None] * len(batch)
             )
-            store = Store(session, self.library.offered)
-            facts = BatchFacts(
-                store,
+            facts = claim_facts(
+                Store(session, self.library.offered),
                 [
                     w.command.card_number
                     for w, limit in zip(batch, limits, strict=True)
@@ -135,27 +132,15 @@ class ClaimDesk:
                 ],
                 library=self.library,
                 debt_source=self.debt_source,
-                platform=Platform.LEGIMI,
-                channel=Channel.SELF_SERVICE,
-                branch_id=None,
-                first=first,
+                now=first,
                 marks=self._marks,
             )
             for waiting, limit in zip(batch, limits, strict=True):
-                outcomes.append(Limited(limit) if limit else self._answer(facts, waiting))
+                outcomes.append(
+                    Limited(limit) if limit else answer_claim(facts, waiting.command, waiting.now)
+                )
             facts.save()
         return outcomes
-
-    def _answer(self, facts: BatchFacts, waiting: _Waiting) -> ClaimAnswer:
-        month = facts.month
-        patron = facts.patrons.get(waiting.command.card_number)
-        if patron is not None and patron.id is not None:
-            known = facts.this_month.get(patron.id)
-            repeated = None if known is None else repeated_answer(known[0], known[1], month)
-            if repeated is not None:
-                return repeated
-        decision, _given = facts.decide(claim_command(waiting.command), waiting.now)
-        return answer_of(decision, month)
 
     def _alone(self, waiting: _Waiting) -> Outcome:
         """One claim in transactions of its own, as the command line decides it."""

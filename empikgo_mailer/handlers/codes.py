@@ -1,15 +1,20 @@
-"""Giving a code to a patron, and explaining whether one could be given.
+"""Giving a code to a patron, and explaining whether one could be given: the one decision.
 
-`decide` is the single place where a code leaves a pool. It runs inside the caller's
-transaction so that other doors (the e-mail queue, the Legimi claim) can commit a
-decision together with what it causes, such as the reply in the outbox.
+Every door decides the same way: `Facts` reads what the rules need about a batch of
+requests in a few queries (the patrons, locked in id order; their codes this month, bans
+and debts; the service switch), `Facts.decide` runs the pure rules in memory for each
+request in the order given and hands out the pool's oldest free codes (code_supply), and
+`Facts.save` writes the codes, issuances and audit entries in bulk. The mail queue and
+the catalogue's Legimi claims decide batches; a desk issue, a single claim and a staff
+action are batches of one (`decide`). It all runs inside the caller's transaction, so a
+decision commits together with what it causes, such as the reply in the outbox.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -35,8 +40,9 @@ from empikgo_mailer.domain.eligibility import (
     assess,
 )
 from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.handlers.code_supply import CodeSupply, PoolMarks
 from empikgo_mailer.handlers.command import Command
-from empikgo_mailer.handlers.debt import DebtSource
+from empikgo_mailer.handlers.debt import DebtSource, debts_of
 from empikgo_mailer.handlers.library import Library
 
 log = logging.getLogger(__name__)
@@ -140,47 +146,6 @@ def patron_situation(
     )
 
 
-class Unread:
-    """A fact not read yet: `_situation` reads it (None would mean "there is none")."""
-
-
-UNREAD = Unread()
-
-
-def _situation(
-    store: Store,
-    *,
-    library: Library,
-    debt_source: DebtSource,
-    patron: Patron | None,
-    platform: Platform,
-    now: datetime,
-    free_codes: int | None,
-    earlier: EarlierCode | Unread | None = UNREAD,
-) -> tuple[Situation, int | None]:
-    """The facts for the rules, and the patron's id when the card exists."""
-    base = base_situation(
-        library,
-        platform=platform,
-        now=now,
-        service_on=store.service_switched_on(platform),
-        free_codes=free_codes,
-    )
-    if patron is None or patron.id is None:
-        return base, None
-    situation = patron_situation(
-        base,
-        library,
-        patron=patron,
-        earlier=(
-            store.earlier_code(patron.id, base.month) if isinstance(earlier, Unread) else earlier
-        ),
-        debt=debt_source.debt_of(store, patron, base.today),
-        bans=store.bans(patron.id),
-    )
-    return situation, patron.id
-
-
 def pool_exhausted(assessment: Assessment, situation: Situation) -> Assessment:
     results = tuple(
         RuleResult(Rule.POOL, Verdict.FAIL, Reason.NO_CODES_LEFT, {"month": situation.month})
@@ -203,71 +168,133 @@ def pool_gave(assessment: Assessment) -> Assessment:
     )
 
 
+class Facts:
+    """Everything the rules need about a batch's patrons, read in a few queries, and what
+    the batch gave. One platform, channel and branch per batch."""
+
+    def __init__(
+        self,
+        store: Store,
+        cards: Iterable[str],
+        *,
+        library: Library,
+        debt_source: DebtSource,
+        platform: Platform,
+        channel: Channel,
+        branch_id: str | None,
+        first: datetime,
+        marks: PoolMarks | None = None,
+        taking: bool = True,
+    ) -> None:
+        """`first`: the moment of the batch's first request (its day and month);
+        `marks`: the door's own (CodeSupply), kept from batch to batch; `taking`: False
+        to assess only (no pool is chosen, no code can be taken)."""
+        pool = library.pool_branch(platform, branch_id) if taking else None
+        if branch_id is not None:
+            library.branch(branch_id)  # an unknown branch is refused before anything is read
+        self.store, self.library = store, library
+        self.platform, self.channel, self.branch_id = platform, channel, branch_id
+        self.day, self.month = library.calendar.today(first), library.calendar.month_of(first)
+        self.patrons = store.patrons_by_cards(cards, lock=True)
+        ids = [p.id for p in self.patrons.values() if p.id is not None]
+        # This month's code of each patron and its value (a repeated Legimi claim shows it).
+        self.this_month = store.codes_this_month(ids, self.month)
+        self.bans = store.bans_of(ids)
+        self.debts = debts_of(debt_source, store, list(self.patrons.values()), self.day)
+        self.service_on = store.service_switched_on(platform)
+        self.supply = (
+            CodeSupply(store, platform, self.month, pool, ahead=max(1, len(ids)), marks=marks)
+            if taking
+            else None
+        )
+        self.issuances: list[dict[str, Any]] = []
+        self.audit: list[dict[str, Any]] = []
+
+    def same_day(self, now: datetime) -> bool:
+        """A batch is decided within one day (the daily limits and the month are its)."""
+        return self.library.calendar.today(now) == self.day
+
+    def situation(self, card_number: str, now: datetime) -> tuple[Situation, Patron | None]:
+        """The facts for the rules about one card, and its patron (None: no such card)."""
+        library = self.library
+        situation = base_situation(
+            library, platform=self.platform, now=now, service_on=self.service_on, free_codes=None
+        )
+        patron = self.patrons.get(card_number)
+        if patron is None or patron.id is None:
+            return situation, None
+        known = self.this_month.get(patron.id)
+        situation = patron_situation(
+            situation,
+            library,
+            patron=patron,
+            earlier=None if known is None else known[0],
+            debt=self.debts[patron.id],
+            bans=self.bans.get(patron.id, ()),
+        )
+        return situation, patron
+
+    def decide(self, command: GiveCode, now: datetime) -> tuple[Decision, int | None]:
+        """Assess the rules and, when they allow it, take a code; audited. With the index
+        of the issuance it adds (inserted by `save`) when a code was given. A later
+        request of the same patron in this batch sees that code as this month's."""
+        situation, patron = self.situation(command.card_number, now)
+        claimant = Claimant(written_name=command.written_name, sender=command.sender)
+        assessment = assess(situation, claimant, self.library.policy)
+        given: int | None = None
+        assert self.supply is not None, "these facts were read to assess only"
+        if not assessment.eligible or patron is None or patron.id is None:
+            decision = Decision(assessment)
+        elif (code := self.supply.take()) is None:
+            decision = Decision(pool_exhausted(assessment, situation))
+        else:
+            decision = Decision(pool_gave(assessment), code=code[1], code_id=code[0])
+            earlier = EarlierCode(self.platform, self.channel, now, self.branch_id)
+            self.this_month[patron.id] = (earlier, code[1])
+            given = len(self.issuances)
+            self.issuances.append(
+                {
+                    "code_id": code[0],
+                    "patron_id": patron.id,
+                    "platform": self.platform.value,
+                    "month": str(self.month),
+                    "channel": self.channel.value,
+                    "branch_id": self.branch_id,
+                    "issued_at": now,
+                }
+            )
+        self.audit.append(decision_audit(command, decision, now))
+        return decision, given
+
+    def save(self) -> list[int]:
+        """Write the batch's codes, issuances and audit entries; the issuances' ids. A
+        unique constraint (another process gave a patron a code in the same instant)
+        raises IntegrityError here, inside the caller's transaction."""
+        if self.supply is not None:
+            self.store.mark_issued(self.supply.taken)
+            self.supply.saved()
+        ids = self.store.add_issuances(self.issuances)
+        self.store.audit_many(self.audit)
+        return ids
+
+
 def decide(
     store: Store, command: GiveCode, *, library: Library, debt_source: DebtSource, now: datetime
 ) -> Decision:
-    """Assess the rules and, when they allow it, claim a code; audit the decision.
-    The caller commits."""
-    patron = store.patron_by_card(command.card_number, lock=True)
-    return decide_for(store, command, patron, library=library, debt_source=debt_source, now=now)
-
-
-def decide_for(
-    store: Store,
-    command: GiveCode,
-    patron: Patron | None,
-    *,
-    library: Library,
-    debt_source: DebtSource,
-    now: datetime,
-    earlier: EarlierCode | Unread | None = UNREAD,
-) -> Decision:
-    """`decide` for a patron the caller has already read and locked (None: no such card);
-    `earlier`: the patron's code this month, when the caller has read it already."""
-    pool_branch = library.pool_branch(command.platform, command.branch_id)
-    if command.branch_id is not None:
-        library.branch(command.branch_id)
-    situation, patron_id = _situation(
+    """One request decided as a batch of one, and saved; the caller commits."""
+    facts = Facts(
         store,
+        [command.card_number],
         library=library,
         debt_source=debt_source,
-        patron=patron,
         platform=command.platform,
-        now=now,
-        free_codes=None,
-        earlier=earlier,
+        channel=command.channel,
+        branch_id=command.branch_id,
+        first=now,
     )
-    claimant = Claimant(written_name=command.written_name, sender=command.sender)
-    assessment = assess(situation, claimant, library.policy)
-    if not assessment.eligible or patron_id is None:
-        return _audited(store, command, Decision(assessment), now)
-    code = store.take_free_code(command.platform, situation.month, pool_branch)
-    if code is None:
-        return _audited(store, command, Decision(pool_exhausted(assessment, situation)), now)
-    code_id, value = code
-    # Inserted now, not at commit, so that a unique-constraint violation (another
-    # process gave this patron a code in the same instant) surfaces inside the decision.
-    [issuance_id] = store.add_issuances(
-        [
-            {
-                "code_id": code_id,
-                "patron_id": patron_id,
-                "platform": command.platform.value,
-                "month": str(situation.month),
-                "channel": command.channel.value,
-                "branch_id": command.branch_id,
-                "issued_at": now,
-            }
-        ]
-    )
-    decision = Decision(pool_gave(assessment), code=value, code_id=code_id, issuance_id=issuance_id)
-    return _audited(store, command, decision, now)
-
-
-def _audited(store: Store, command: GiveCode, decision: Decision, now: datetime) -> Decision:
-    """Every decision about a code, granted or refused, in the audit trail (never the code)."""
-    store.audit_many([decision_audit(command, decision, now)])
-    return decision
+    decision, given = facts.decide(command, now)
+    ids = facts.save()
+    return decision if given is None else dataclasses.replace(decision, issuance_id=ids[given])
 
 
 def decision_audit(command: GiveCode, decision: Decision, now: datetime) -> dict[str, Any]:
@@ -334,15 +361,18 @@ def check_eligibility(
         else:
             pool_branch = library.pool_branch(command.platform, command.branch_id)
             free = store.count_free(command.platform, month, pool_branch)
-        situation, _ = _situation(
+        facts = Facts(
             store,
+            [command.card_number],
             library=library,
             debt_source=debt_source,
-            patron=store.patron_by_card(command.card_number),
             platform=command.platform,
-            now=now,
-            free_codes=free,
+            channel=Channel.DESK,
+            branch_id=command.branch_id,
+            first=now,
+            taking=False,
         )
-        situation = dataclasses.replace(situation, free_by_branch=by_branch)
+        situation, _ = facts.situation(command.card_number, now)
+        situation = dataclasses.replace(situation, free_codes=free, free_by_branch=by_branch)
         claimant = Claimant(written_name=command.written_name, sender=command.sender)
         return assess(situation, claimant, library.policy)

@@ -1,6 +1,7 @@
 """Legimi self-service claims: the reader presses "Pobierz kod Legimi" in the catalogue.
 
-No queue: the claim is decided at once, by the same `decide` as every other door. A claim
+No queue: the claim is decided at once, by the same decision as every other door
+(handlers/codes.Facts). A claim
 repeated by the same reader (a double click, a script hammering the button) gets the same
 answer and the same code, never a second one.
 """
@@ -16,14 +17,8 @@ from empikgo_mailer.domain.claim_answers import CODES_AVAILABLE, refusal_message
 from empikgo_mailer.domain.eligibility import EarlierCode, Reason
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
-from empikgo_mailer.handlers.codes import (
-    UNREAD,
-    Decision,
-    GiveCode,
-    Unread,
-    decide_for,
-    decided_once,
-)
+from empikgo_mailer.handlers.code_supply import PoolMarks
+from empikgo_mailer.handlers.codes import Decision, Facts, GiveCode, decided_once
 from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.library import Library
@@ -67,6 +62,43 @@ def answer_of(decision: Decision, month: Month) -> ClaimAnswer:
     return ClaimAnswer(False, refusal_message(refusal.reason, refusal.details), refusal.reason)
 
 
+def claim_facts(
+    store: Store,
+    cards: list[str],
+    *,
+    library: Library,
+    debt_source: DebtSource,
+    now: datetime,
+    marks: PoolMarks | None = None,
+) -> Facts:
+    """The facts of a batch of claims (the first arrived at `now`)."""
+    return Facts(
+        store,
+        cards,
+        library=library,
+        debt_source=debt_source,
+        platform=Platform.LEGIMI,
+        channel=Channel.SELF_SERVICE,
+        branch_id=None,
+        first=now,
+        marks=marks,
+    )
+
+
+def answer_claim(facts: Facts, command: ClaimLegimiCode, now: datetime) -> ClaimAnswer:
+    """One claim of a batch: the same code again for a repeated claim, else the decision.
+    The patrons' rows are locked (Facts), so of two identical claims at once the second
+    sees the first one's code here rather than a refusal from the rules."""
+    patron = facts.patrons.get(command.card_number)
+    if patron is not None and patron.id is not None:
+        known = facts.this_month.get(patron.id)
+        repeated = None if known is None else repeated_answer(known[0], known[1], facts.month)
+        if repeated is not None:
+            return repeated
+    decision, _given = facts.decide(claim_command(command), now)
+    return answer_of(decision, facts.month)
+
+
 def claim_legimi_code(
     command: ClaimLegimiCode,
     *,
@@ -75,31 +107,15 @@ def claim_legimi_code(
     debt_source: DebtSource,
     now: datetime,
 ) -> ClaimAnswer:
-    """One claim in a transaction of its own (the command line; the web door batches
-    them: claim_desk)."""
-    month = library.calendar.month_of(now)
+    """One claim, a batch of one in a transaction of its own (the command line; the web
+    door batches them: claim_desk)."""
 
     def claim(store: Store) -> ClaimAnswer:
-        # The patron's row lock comes first, so that of two identical claims at once the
-        # second sees the first one's code here rather than a refusal from the rules.
-        patron = store.patron_by_card(command.card_number, lock=True)
-        earlier: EarlierCode | Unread | None = UNREAD
-        if patron is not None and patron.id is not None:
-            found = store.issuance_in_month(patron.id, month)
-            earlier = None if found is None else store.as_earlier(found[0])
-            if found is not None and earlier is not None:
-                repeated = repeated_answer(earlier, found[1].value, month)
-                if repeated is not None:
-                    return repeated
-        decision = decide_for(
-            store,
-            claim_command(command),
-            patron,
-            library=library,
-            debt_source=debt_source,
-            now=now,
-            earlier=earlier,
+        facts = claim_facts(
+            store, [command.card_number], library=library, debt_source=debt_source, now=now
         )
-        return answer_of(decision, month)
+        answer = answer_claim(facts, command, now)
+        facts.save()
+        return answer
 
     return decided_once(db, library, claim)

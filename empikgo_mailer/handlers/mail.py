@@ -8,7 +8,6 @@ crash can neither lose a reply nor send one the database does not know about.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -16,26 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from empikgo_mailer.adapters.mail_queue import MailQueue
-from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import MailRequest, OutboxMessage
 from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.clock import Clock
-from empikgo_mailer.domain.explanations import rule_rows
 from empikgo_mailer.domain.mail_headers import storable
 from empikgo_mailer.domain.mail_outcomes import MailOutcome
-from empikgo_mailer.domain.statuses import RequestStatus
-from empikgo_mailer.handlers.codes import decide
 from empikgo_mailer.handlers.mail_batch import decide_batch
-from empikgo_mailer.handlers.mail_decision import (
-    MailDoor,
-    decided_facts,
-    give_code_by_mail,
-    reply_row,
-    reply_text,
-    screened_facts,
-    sender_key,
-    status_of,
-)
+from empikgo_mailer.handlers.mail_decision import MailDoor, QueuedRequest, reply_row, sender_key
 
 __all__ = ["DecideReport", "MailDoor", "decide_queue", "queue_reply"]
 log = logging.getLogger(__name__)
@@ -49,43 +35,6 @@ DECISION_BATCH = 250
 class DecideReport:
     open: bool = False
     outcomes: Counter[str] = field(default_factory=Counter)
-
-
-def _decide_one(
-    queue: MailQueue,
-    *,
-    door: MailDoor,
-    branch: BranchSettings,
-    request: MailRequest,
-    replies_today: Counter[str],
-    now: datetime,
-) -> str:
-    """One decision inside the caller's transaction (and savepoint): screen, decide,
-    render, and write the reply to the outbox."""
-    key = sender_key(request)
-    facts, screened = screened_facts(
-        door, branch, request, replies_today=replies_today[key], now=now
-    )
-    outcome: str
-    if screened is not None:
-        outcome = screened
-    else:
-        decision = decide(
-            Store(queue.session, door.library.offered),
-            give_code_by_mail(branch, request),
-            library=door.library,
-            debt_source=door.debt_source,
-            now=now,
-        )
-        request.issuance_id = decision.issuance_id
-        request.rules = json.dumps(rule_rows(decision.assessment.results), ensure_ascii=False)
-        outcome, facts = decided_facts(facts, decision)
-    request.status, request.outcome, request.decided_at = status_of(outcome), outcome, now
-    text = reply_text(door, outcome, facts, request.sender)
-    if text is not None and request.sender is not None:
-        queue_reply(queue, branch=branch, request=request, to=request.sender, text=text, now=now)
-        replies_today[key] += 1
-    return outcome
 
 
 def queue_reply(
@@ -102,52 +51,47 @@ def queue_reply(
     queue.add(OutboxMessage(**reply_row(branch=branch, request=request, to=to, text=text, now=now)))
 
 
-def _set_aside_as_failed(request: MailRequest, error: str, now: datetime) -> None:
-    request.attempts = MAX_ATTEMPTS
-    request.note = storable(error, 2000)
-    request.status, request.outcome, request.decided_at = (
-        RequestStatus.SET_ASIDE,
-        MailOutcome.FAILED,
-        now,
-    )
-
-
 def _decide_safely(
     queue: MailQueue,
+    request: QueuedRequest,
     *,
     door: MailDoor,
     branch: BranchSettings,
-    request: MailRequest,
     replies_today: Counter[str],
-    now: datetime,
-) -> str:
-    """Up to MAX_ATTEMPTS tries, each in a savepoint: a failure rolls back that message's
-    decision only (no code is taken for it); then the message is set aside for staff."""
+    clock: Clock,
+    may_go_on: Callable[[datetime], bool],
+) -> str | None:
+    """The request as a batch of one, up to MAX_ATTEMPTS tries, each in a savepoint: a
+    failure rolls back that message's decision only (no code is taken for it); then the
+    message is set aside for staff. None: the branch closed meanwhile."""
     error = ""
     for _ in range(MAX_ATTEMPTS):
         counted = replies_today.copy()
         try:
             with queue.session.begin_nested():
-                return _decide_one(
-                    queue,
+                decided = decide_batch(
+                    queue.session,
+                    [request],
                     door=door,
                     branch=branch,
-                    request=request,
                     replies_today=replies_today,
-                    now=now,
+                    clock=clock,
+                    may_go_on=may_go_on,
                 )
+            return decided[0][1] if decided else None
         except Exception as exc:
             log.exception("deciding mail request %s failed", request.id)
             error = f"{type(exc).__name__}: {exc}"
             replies_today.clear()
             replies_today.update(counted)
-    _set_aside_as_failed(request, error, now)
+    assert request.id is not None
+    queue.set_aside_failed(request.id, storable(error, 2000), MAX_ATTEMPTS, clock())
     return MailOutcome.FAILED
 
 
 def _one_at_a_time(
     queue: MailQueue,
-    batch: Sequence[MailRequest],
+    batch: Sequence[QueuedRequest],
     *,
     door: MailDoor,
     branch: BranchSettings,
@@ -157,12 +101,17 @@ def _one_at_a_time(
 ) -> list[tuple[int, str]]:
     decided = []
     for request in batch:
-        now = clock()
-        if not may_go_on(now):
-            break
         outcome = _decide_safely(
-            queue, door=door, branch=branch, request=request, replies_today=replies_today, now=now
+            queue,
+            request,
+            door=door,
+            branch=branch,
+            replies_today=replies_today,
+            clock=clock,
+            may_go_on=may_go_on,
         )
+        if outcome is None:
+            break
         assert request.id is not None
         decided.append((request.id, outcome))
     return decided
@@ -175,16 +124,18 @@ def decide_queue(
     clock: Clock,
     should_stop: Callable[[], bool] = lambda: False,
     before: tuple[datetime, int] | None = None,
+    batch: int = DECISION_BATCH,
 ) -> DecideReport:
     """Decide the branch's queue strictly in receipt order, only while the branch is open;
     with `before` (receipt time, UID), only as far as that (the rest of the mailbox is
     still being collected: `mailbox.Horizon`).
 
     A batch of the queue's head is decided at once (mail_batch) and committed with its
-    codes and replies. When anything in a batch fails, the batch is rolled back and decided
-    again one request at a time, each in a savepoint, so that one failing message is set
-    aside alone. `should_stop` is asked before every decision: a daemon told to stop
-    commits what it decided and leaves the rest queued, in order, for the next pass.
+    codes and replies. When anything in a batch fails, the batch is rolled back and its
+    requests are decided again as batches of one, each in a savepoint, so that one
+    failing message is set aside alone. `should_stop` is asked before every decision: a
+    daemon told to stop commits what it decided and leaves the rest queued, in order,
+    for the next pass. `batch`: requests per transaction.
     """
     branch = door.library.branch(branch_id)
     calendar = door.library.calendar
@@ -197,7 +148,7 @@ def decide_queue(
         report.open = True
         with door.db.transaction() as session:
             queue = MailQueue(session)
-            heads = queue.next_queued_rows(branch_id, DECISION_BATCH, before)
+            heads = queue.next_queued_rows(branch_id, batch, before)
             if not heads:
                 break
             day_start = calendar.at(calendar.today(clock()), datetime.min.time())
@@ -219,7 +170,7 @@ def decide_queue(
                 log.exception("deciding a batch of %s failed; deciding it one by one", branch_id)
                 decided = _one_at_a_time(
                     queue,
-                    queue.next_queued(branch_id, len(heads)),
+                    heads,
                     door=door,
                     branch=branch,
                     replies_today=counted,
@@ -233,6 +184,6 @@ def decide_queue(
                     "request decided",
                     extra={"request_id": request_id, "branch": branch_id, "outcome": outcome},
                 )
-        if len(heads) < DECISION_BATCH and len(decided) == len(heads):
+        if len(heads) < batch and len(decided) == len(heads):
             break  # the queue is empty (otherwise: the day changed, or it is closing time)
     return report

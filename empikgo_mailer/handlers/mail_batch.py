@@ -1,21 +1,15 @@
-"""Deciding a batch of a branch's queue at once: the month-start burst at protocol speed.
+"""The mail door's one decision: a batch of a branch's queue, decided at once.
 
-The facts of the whole batch are read in a handful of queries (the patrons, locked; their
-codes this month, bans, loans and payments; the service switch; the pool's oldest free
-codes), the pure rules run in memory request by request in receipt order, and the results
-are written in bulk: the codes marked, the issuances, the requests' outcomes, the replies
-and the audit entries, one statement each. It is the same decision as `decide` makes one
-request at a time, and the batch shares one transaction with its replies.
-
-What the batch keeps from the one-at-a-time path, and the tests that guard it:
-- receipt order, and a code to the earliest eligible request first
-  (test_mail_decisions, test_month_life);
-- one code per patron a month when one patron writes twice in a batch: the second
-  request sees the first one's code (test_fast_paths: one reader writing twice);
-- the per-sender daily reply limit counted across the batch (test_replies_are_threaded...);
-- a failure anywhere rolls the whole batch back and the caller decides it again one
-  request at a time, so one broken message is set aside alone
-  (test_a_message_that_keeps_failing_is_set_aside_and_the_queue_goes_on).
+The facts of the whole batch are read in a handful of queries (handlers/codes.Facts), the
+pure rules run in memory request by request in receipt order, and the results are written
+in bulk: the codes marked, the issuances, the requests' outcomes, the replies and the
+audit entries, one statement each, in the caller's transaction. A single request (the
+fallback after a failed batch) is a batch of one; a property test
+(tests/service/test_one_decision.py) holds that deciding N requests together gives what
+deciding them one by one gives:
+- receipt order, and a code to the earliest eligible request first;
+- one code per patron a month when one patron writes twice in a batch;
+- the per-sender daily reply limit counted across the batch.
 """
 
 from __future__ import annotations
@@ -37,7 +31,7 @@ from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.explanations import rule_rows
 from empikgo_mailer.domain.platforms import Channel, Platform
-from empikgo_mailer.handlers.batch_decisions import BatchFacts
+from empikgo_mailer.handlers.codes import Facts
 from empikgo_mailer.handlers.mail_decision import (
     MailDoor,
     QueuedRequest,
@@ -74,7 +68,7 @@ class _Writes:
     issued: list[tuple[dict[str, Any], int]] = field(default_factory=list)  # row, issuance
     replies: list[dict[str, Any]] = field(default_factory=list)
 
-    def save(self, facts: BatchFacts) -> None:
+    def save(self, facts: Facts) -> None:
         ids = facts.save()
         for row, index in self.issued:
             row["issuance_id"] = ids[index]
@@ -99,7 +93,7 @@ def decide_batch(
     request's id and outcome, in order. Raises on any failure, having written nothing
     the caller's savepoint does not roll back."""
     store = Store(session, door.library.offered)
-    facts_of_batch = BatchFacts(
+    facts_of_batch = Facts(
         store,
         [r.card_number for r in requests if r.card_number is not None],
         library=door.library,

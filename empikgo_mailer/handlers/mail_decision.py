@@ -17,7 +17,7 @@ from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.domain.replies import Render, ReplyFacts, compose_reply, reply_context
 from empikgo_mailer.domain.screening import MailFacts, screen
 from empikgo_mailer.domain.statuses import ReplyStatus, RequestKind, RequestStatus
-from empikgo_mailer.handlers.batch_decisions import PoolMarks
+from empikgo_mailer.handlers.code_supply import PoolMarks
 from empikgo_mailer.handlers.codes import Decision, GiveCode
 from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.library import Library

@@ -19,6 +19,7 @@ from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_flag, rea
 from empikgo_mailer.config import ImportColumns
 from empikgo_mailer.domain.addresses import valid_address
 from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
+from empikgo_mailer.domain.errors import BadInput
 from empikgo_mailer.domain.money import InvalidAmount, parse_pln
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
 from empikgo_mailer.handlers.command import Command
@@ -35,7 +36,7 @@ def no_progress(done: int, total: int) -> None:
     """The default: report nothing."""
 
 
-class BadRow(ValueError):
+class BadRow(BadInput):
     """One row cannot be imported; the message says why, in Polish."""
 
 

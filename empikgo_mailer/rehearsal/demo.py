@@ -44,6 +44,7 @@ from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.config import EXAMPLE_CONFIG, Settings, load_settings
 from empikgo_mailer.domain.calendar import LibraryCalendar
 from empikgo_mailer.domain.clock import Clock, Pace, ReplayedClock
+from empikgo_mailer.domain.errors import ProgramError
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.polish import month_name
@@ -87,7 +88,7 @@ MORNING = (
 )
 
 
-class DemoError(Exception):
+class DemoError(ProgramError):
     """Why the demo cannot start, in Polish, for the terminal."""
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import imapclient
 
+from empikgo_mailer.domain.errors import Unreachable
 from empikgo_mailer.rehearsal.ports import free_port
 
 CONFIG = """
@@ -104,7 +105,7 @@ LIBFAKETIME = (
 )
 
 
-class DovecotUnavailable(RuntimeError):
+class DovecotUnavailable(Unreachable):
     pass
 
 

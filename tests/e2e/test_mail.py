@@ -17,9 +17,9 @@ from empikgo_mailer.adapters.imap_mailbox import FetchedMessage, ImapMailbox
 from empikgo_mailer.adapters.tables import MailRequest
 from empikgo_mailer.bootstrap import bootstrap
 from empikgo_mailer.config import load_settings
+from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.entrypoints.cli import main
 from empikgo_mailer.entrypoints.daemon import Daemon
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from tests.support.config import MAIL_ENV, write_config
 from tests.support.databases import migrated_sqlite
 from tests.support.dovecot import DovecotServer

@@ -16,7 +16,7 @@ import pytest
 
 from empikgo_mailer.bootstrap import bootstrap
 from empikgo_mailer.config import load_settings
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.entrypoints.web import RateLimiter, create_web_app
 from tests.support.card_cases import CARD_CASES, NOT_CARDS, STORED
 from tests.support.cli import Cli

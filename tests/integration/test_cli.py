@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.entrypoints.cli import main
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.rehearsal.ports import free_port
 from tests.support.cli import FIXTURES, NOW, Cli
 from tests.support.config import write_config

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.domain.errors import ExitCode
 from tests.support.cli import run_cli
 from tests.support.config import MAIL_ENV, write_config
 from tests.support.dovecot import DovecotServer

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.domain.errors import ExitCode
 from tests.support.cli import FIXTURES, Cli
 
 NOW = "--now=2026-11-16T10:00"

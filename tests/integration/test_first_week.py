@@ -20,9 +20,9 @@ from empikgo_mailer.adapters import schema
 from empikgo_mailer.adapters.heartbeat import Pulse
 from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.config import load_settings
+from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.entrypoints.cli import cli as root_command
 from empikgo_mailer.entrypoints.cli import main
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from empikgo_mailer.entrypoints.web import create_web_app
 from tests.support.cli import FIXTURES, run_cli
 

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.rehearsal.ports import free_port
 from tests.conftest import fresh_database_url
 from tests.support.dovecot import DovecotServer

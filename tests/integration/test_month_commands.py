@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from empikgo_mailer.domain.claim_answers import NO_FREE_CODES
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.domain.errors import ExitCode
 from tests.support.cli import FIXTURES, Cli
 
 MARCH = "--now=2027-03-31T15:00"

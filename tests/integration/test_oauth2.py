@@ -18,7 +18,7 @@ import pytest
 from empikgo_mailer.adapters import oauth2
 from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.config import OAuthSettings, Secret, SmtpSettings
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.rehearsal.dovecot import DovecotServer
 from tests.support.cli import FIXTURES, run_cli
 from tests.support.config import MAILBOX_PASSWORDS, write_config

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.domain.errors import ExitCode
 from tests.support.dovecot import DovecotServer
 from tests.support.mail_lab import OPENING, Lab, make_lab
 from tests.support.postgres import PostgresServer

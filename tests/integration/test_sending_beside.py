@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.outbox import Outbox
 from empikgo_mailer.adapters.sent_journal import journal_path
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.domain.errors import ExitCode
 from tests.support.dovecot import DovecotServer
 from tests.support.mail_lab import OPENING, Lab, kill_nine_loop, make_lab
 from tests.support.smtp import SmtpServer

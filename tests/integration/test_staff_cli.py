@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.domain.errors import ExitCode
 from tests.support.config import write_config
 
 

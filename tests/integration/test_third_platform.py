@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
+from empikgo_mailer.domain.errors import ExitCode
 from tests.support.cli import FIXTURES, Cli
 from tests.support.config import write_config
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from empikgo_mailer.config import ConfigError, load_settings, read_environment
+from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.entrypoints.cli import main
-from empikgo_mailer.entrypoints.exit_codes import ExitCode
 from tests.support.config import TEMPLATES, TEST_CONFIG
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "empikgo.example.toml"

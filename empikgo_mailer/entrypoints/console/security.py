@@ -12,6 +12,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from empikgo_mailer.adapters.store import ACTION_ORIGIN
+from empikgo_mailer.domain.errors import ProgramError
 
 SESSION_COOKIE = "empikgo_session"
 LOGIN_CSRF_COOKIE = "empikgo_login_csrf"  # the login form's token, before any session
@@ -30,15 +31,15 @@ HEADERS = {
 access_log = logging.getLogger("empikgo_mailer.access")
 
 
-class LoginRequired(Exception):
+class LoginRequired(ProgramError):
     """A page was asked for without a valid session."""
 
 
-class Forbidden(Exception):
+class Forbidden(ProgramError):
     """A form came without a valid CSRF token: nothing is changed."""
 
 
-class NotFound(Exception):
+class NotFound(ProgramError):
     """No such page, or not one this staff member may see (the same answer for both)."""
 
 

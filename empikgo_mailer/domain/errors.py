@@ -1,0 +1,48 @@
+"""The root of every error this program raises on purpose, and the command line's exit
+codes: a command that fails with one of them prints its Polish line and exits with its
+code (entrypoints/cli.main); anything else is a bug (exit 1, details in the log)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import ClassVar
+
+
+class ExitCode(IntEnum):
+    """Documented in docs/commands.md."""
+
+    OK = 0  # done; for `issue`: a code was issued; for `check`: the patron is eligible
+    INTERNAL = 1  # a bug: the message and the log say what happened
+    USAGE = 2  # wrong command line or configuration
+    REFUSED = 3  # the rules do not allow it: a code, a payment, a renewal (reason printed)
+    BAD_INPUT = 4  # a file, a row or a value cannot be used (what was good is imported)
+    DATABASE = 5  # the database is unreachable, locked or not initialised
+    UNREACHABLE = 6  # `run --once`, `doctor`: a mailbox or the SMTP server could not be reached
+
+
+class ProgramError(Exception):
+    """An error this program expects. Its text is one line in Polish for the person who
+    will read it (staff at a command or a page, the IT person in `doctor`); `label` starts
+    that line on the command line and `exit_code` is what the command returns."""
+
+    exit_code: ClassVar[ExitCode] = ExitCode.INTERNAL
+    label: ClassVar[str] = "Błąd"
+
+
+class BadInput(ProgramError, ValueError):
+    """A value, a file or a row that cannot be used as given."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class Unreachable(ProgramError):
+    """A server (a mailbox, SMTP, an identity provider) cannot be reached or refuses us."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
+class DatabaseProblem(ProgramError):
+    """The database cannot be used now: busy, locked by another pass, or its schema is
+    not this version's."""
+
+    exit_code = ExitCode.DATABASE
