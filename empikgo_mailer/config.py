@@ -6,14 +6,15 @@ the TOML file holds everything that is safe to commit.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import date, time
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -37,6 +38,7 @@ from empikgo_mailer.domain.platforms import (
 DEFAULT_CONFIG = Path("config/empikgo.toml")
 # Every option, explained; shipped with the package (`empikgo-mailer example-config`).
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "examples" / "empikgo.example.toml"
+T = TypeVar("T")
 Security = Literal["ssl", "starttls", "none"]
 _SECURITY: tuple[Security, ...] = ("ssl", "starttls", "none")
 _HOURS_RE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
@@ -84,30 +86,50 @@ class OAuthSettings:
     refresh_token: Secret | None  # Google only
 
 
+REQUIRED: Any = object()  # the default of an option the file must give
+
+
+@dataclass(frozen=True)
+class Option:
+    """One key of a configuration section: its default and bounds (the key is the field's
+    name, the type its annotation). The loader reads, checks and reports every option
+    from these alone (`_Table.section`)."""
+
+    default: Any
+    low: float = -math.inf
+    high: float = math.inf
+
+
+def option(default: Any = REQUIRED, low: float = -math.inf, high: float = math.inf) -> Any:
+    """The metadata of a field read from the file: `field(metadata=option(...))`."""
+    return {"option": Option(default, low, high)}
+
+
 @dataclass(frozen=True)
 class ImapSettings:
-    host: str
-    port: int
-    security: Security
-    username: str
-    password: Secret | None
-    folder: str
-    timeout_seconds: float
+    host: str = field(metadata=option())
+    port: int = field()  # default by `security`: 993 or 143
+    security: Security = field(metadata=option("ssl"))
+    username: str = field(metadata=option())
+    password: Secret | None = field()  # from the environment
+    folder: str = field(metadata=option("INBOX"))
+    timeout_seconds: float = field(metadata=option(30.0, 1.0, 600.0))
     oauth: OAuthSettings | None = None  # instead of the password
 
 
 @dataclass(frozen=True)
 class SmtpSettings:
-    host: str
-    port: int
-    security: Security
-    username: str | None
-    password: Secret | None
-    timeout_seconds: float
+    host: str = field(metadata=option())
+    port: int = field()  # default by `security`: 465, 587 or 25
+    security: Security = field(metadata=option("starttls"))
+    username: str | None = field(metadata=option(None))
+    password: Secret | None = field()  # EMPIKGO_SMTP_PASSWORD
+    timeout_seconds: float = field(metadata=option(30.0, 1.0, 600.0))
     oauth: OAuthSettings | None = None  # instead of the password
-    connections: int = 1  # SMTP sessions the sender keeps open at once
+    # SMTP sessions the sender keeps open at once.
+    connections: int = field(default=1, metadata=option(1, 1, 20))
     # Queued requests from which a pass sends from a second process while it decides.
-    send_while_deciding_from: int = 1000
+    send_while_deciding_from: int = field(default=1000, metadata=option(1000, 0, 1_000_000))
 
 
 @dataclass(frozen=True)
@@ -138,35 +160,40 @@ class MailFolders:
 
 @dataclass(frozen=True)
 class MailSettings:
-    max_message_bytes: int
-    max_replies_per_sender_per_day: int
-    fetch_batch: int
-    idle_renew_seconds: int
-    poll_seconds: int
-    folders: MailFolders
+    max_message_bytes: int = field(metadata=option(10 * 1024 * 1024, 10_000, 2**31))
+    max_replies_per_sender_per_day: int = field(metadata=option(3, 1, 1000))
+    fetch_batch: int = field(metadata=option(200, 1, 5000))
+    # IMAP servers may drop an IDLE after 29 minutes; renew well before.
+    idle_renew_seconds: int = field(metadata=option(600, 10, 1500))
+    poll_seconds: int = field(metadata=option(60, 1, 3600))
+    folders: MailFolders = field()
     # Every reply is also appended here in its branch mailbox, so staff see in their mail
     # client what each reader was told; None (an empty name) switches the copies off.
-    sent_folder: str | None = "Sent"
+    sent_folder: str | None = field(default="Sent", metadata=option("Sent"))
 
 
 @dataclass(frozen=True)
 class WebSettings:
     """The HTTP door (`empikgo-mailer web`): the catalogue's Legimi claims."""
 
-    host: str
-    port: int
+    host: str = field(metadata=option("127.0.0.1"))
+    port: int = field(metadata=option(8080, 1, 65535))
     # The catalogue's bearer token (EMPIKGO_API_TOKEN); without it every claim gets 401.
-    api_token: Secret | None
-    claims_per_card_per_minute: int
+    api_token: Secret | None = field()
+    claims_per_card_per_minute: int = field(metadata=option(5, 1, 1000))
     # The staff console.
-    session_idle_minutes: int = 30  # a session unused this long ends
-    https: bool = False  # served behind HTTPS: session cookies are marked Secure
-    pool_low_warning: int = 10  # the dashboard warns when a pool has this few codes left
+    # A session unused this long ends.
+    session_idle_minutes: int = field(default=30, metadata=option(30, 1, 24 * 60))
+    # Served behind HTTPS: session cookies are marked Secure.
+    https: bool = field(default=False, metadata=option(False))
+    # The dashboard warns when a pool has this few codes left.
+    pool_low_warning: int = field(default=10, metadata=option(10, 0, 100_000))
     # /readyz fails when the daemon's last pass ended longer ago than this.
-    heartbeat_max_age_seconds: int = 300
+    heartbeat_max_age_seconds: int = field(default=300, metadata=option(300, 10, 86_400))
     # /metrics asks for this bearer token when set (EMPIKGO_METRICS_TOKEN).
     metrics_token: Secret | None = None
-    workers: int = 1  # web processes serving together (uvicorn workers)
+    # Web processes serving together (uvicorn workers).
+    workers: int = field(default=1, metadata=option(1, 1, 64))
 
 
 @dataclass(frozen=True)
@@ -174,8 +201,8 @@ class JobSettings:
     """The daemon's scheduled jobs."""
 
     drop_dir: Path  # pools/<platform>/<branch>/<YYYY-MM>.csv and activations/<platform>/*.csv
-    scan_seconds: int
-    month_close_at: time  # on the 1st, for the month that just ended
+    scan_seconds: int = field(metadata=option(60, 1, 86400))
+    month_close_at: time = field()  # on the 1st, for the month that just ended
 
 
 @dataclass(frozen=True)
@@ -224,7 +251,7 @@ class _Table:
 
     def _get(self, name: str, default: Any, kind: type | tuple[type, ...], label: str) -> Any:
         if name not in self.data:
-            if default is _REQUIRED:
+            if default is REQUIRED:
                 raise self.error(name, "brak wymaganej opcji")
             return default
         value = self.data[name]
@@ -235,11 +262,11 @@ class _Table:
 
     def text(self, name: str, default: Any = None) -> Any:
         value = self._get(name, default, str, "tekst")
-        if default is _REQUIRED and not value.strip():
+        if default is REQUIRED and not value.strip():
             raise self.error(name, "nie może być puste")
         return value
 
-    def integer(self, name: str, default: Any, low: int, high: int) -> int:
+    def integer(self, name: str, default: Any, low: float, high: float) -> int:
         value = cast(int, self._get(name, default, int, "liczba całkowita"))
         if not low <= value <= high:
             raise self.error(name, f"poza zakresem {low}..{high}: {value}")
@@ -270,6 +297,35 @@ class _Table:
             )
         return _Table(self.source, self.key(name), value)
 
+    def section(self, kind: type[T], *, other_keys: Iterable[str] = (), **given: Any) -> T:
+        """The settings `kind` from this table: every field declared with `option` read by
+        its type and checked against its bounds, `given` (computed by the caller) as they
+        are; any key that is neither an option nor in `other_keys` is refused."""
+        hints = get_type_hints(kind)
+        declared = fields(cast(Any, kind))
+        options = {f.name: f.metadata["option"] for f in declared if "option" in f.metadata}
+        self.unknown_keys(set(options) | set(other_keys))
+        values = {
+            name: self.value(name, hints[name], spec)
+            for name, spec in options.items()
+            if name not in given
+        }
+        return kind(**values, **given)
+
+    def value(self, name: str, kind: object, spec: Option) -> Any:
+        """One option, by the type of its field."""
+        if kind is bool:
+            return self.flag(name, spec.default)
+        if kind is int:
+            return self.integer(name, spec.default, spec.low, spec.high)
+        if kind is float:
+            return self.number(name, spec.default, spec.low, spec.high)
+        if kind == Security:
+            return self.security(name, spec.default)
+        if kind == str | None:  # an empty text means "none"
+            return (self.text(name, spec.default) or "").strip() or None
+        return self.text(name, spec.default)
+
     def unknown_keys(self, known: set[str]) -> None:
         """A misspelt option must not be silently ignored."""
         for name in self.data:
@@ -277,7 +333,6 @@ class _Table:
                 raise self.error(name, "nieznana opcja")
 
 
-_REQUIRED = object()
 _DATABASE_HELP = (
     "obsługiwane są SQLite (sqlite:///ścieżka/do/pliku.sqlite3) i PostgreSQL "
     "(postgresql+psycopg://użytkownik@host/baza)"
@@ -362,7 +417,7 @@ def _oauth(
     if not app.data:
         raise link.error("auth", "oauth2 wymaga sekcji [oauth2] (provider, client_id ...)")
     app.unknown_keys({"provider", "client_id", "tenant", "authority", "token_url"})
-    provider = app.text("provider", _REQUIRED)
+    provider = app.text("provider", REQUIRED)
     if provider not in _PROVIDERS:
         raise app.error("provider", f"dozwolone: {', '.join(_PROVIDERS)}; jest: {provider!r}")
     secret = env.get("EMPIKGO_OAUTH2_CLIENT_SECRET")
@@ -385,7 +440,7 @@ def _oauth(
         )
     return OAuthSettings(
         provider=cast(OAuthProvider, provider),
-        client_id=app.text("client_id", _REQUIRED),
+        client_id=app.text("client_id", REQUIRED),
         client_secret=Secret(secret),
         authority=authority,
         token_url=app.text("token_url", GOOGLE_TOKEN_URL),
@@ -395,18 +450,15 @@ def _oauth(
 
 def _imap(root: _Table, table: _Table, branch_id: str, env: Mapping[str, str]) -> ImapSettings:
     imap = table.table("imap")
-    imap.unknown_keys({"host", "port", "security", "username", "folder", "timeout_seconds", "auth"})
     security = imap.security("security", "ssl")
     password = env.get(imap_password_variable(branch_id))
-    return ImapSettings(
+    return imap.section(
+        ImapSettings,
+        other_keys={"port", "auth"},
         oauth=_oauth(root, imap, branch_id, env),
-        host=imap.text("host", _REQUIRED),
         port=imap.integer("port", 993 if security == "ssl" else 143, 1, 65535),
         security=security,
-        username=imap.text("username", _REQUIRED),
         password=Secret(password) if password else None,
-        folder=imap.text("folder", "INBOX"),
-        timeout_seconds=imap.number("timeout_seconds", 30.0, 1.0, 600.0),
     )
 
 
@@ -420,12 +472,12 @@ def _branches(root: _Table, env: Mapping[str, str]) -> dict[str, BranchSettings]
             raise branches_table.error(branch_id, "identyfikator: małe litery, cyfry, - i _")
         table = branches_table.table(branch_id)
         table.unknown_keys({"name", "address", "mailbox", "hours", "closures", "imap"})
-        mailbox = table.text("mailbox", _REQUIRED)
+        mailbox = table.text("mailbox", REQUIRED)
         if "@" not in mailbox:
             raise table.error("mailbox", f"to nie jest adres e-mail: {mailbox!r}")
         branches[branch_id] = BranchSettings(
             id=branch_id,
-            name=table.text("name", _REQUIRED),
+            name=table.text("name", REQUIRED),
             address=table.text("address", ""),
             mailbox=mailbox,
             hours=_opening_hours(table),
@@ -457,7 +509,7 @@ def _locations(root: _Table) -> dict[str, Location]:
         section.unknown_keys({"name", "daily_rate", "accepts_transfers", "renewal_days"})
         locations[location_id] = Location(
             id=location_id,
-            name=section.text("name", _REQUIRED),
+            name=section.text("name", REQUIRED),
             daily_rate_grosze=_daily_rate(section),
             accepts_transfers=section.flag("accepts_transfers", False),
             renewal_days=section.integer("renewal_days", 30, 1, 365),
@@ -480,7 +532,7 @@ def _platforms(root: _Table) -> dict[Platform, PlatformSettings]:
             platform = _new_platform(platform_id, section)
         else:
             section.unknown_keys({"enabled", "activation_url"})
-        url = section.text("activation_url", _REQUIRED)
+        url = section.text("activation_url", REQUIRED)
         if not url.startswith(("https://", "http://")):
             raise section.error("activation_url", f"to nie jest adres strony: {url!r}")
         platforms[platform] = PlatformSettings(platform, section.flag("enabled", True), url)
@@ -489,118 +541,67 @@ def _platforms(root: _Table) -> dict[Platform, PlatformSettings]:
 
 def _new_platform(platform_id: str, section: _Table) -> Platform:
     """A platform the domain does not know, given at the desk from its own pool."""
-    pool = section.text("pool", _REQUIRED)
+    pool = section.text("pool", REQUIRED)
     if pool not in PoolScope.__members__.values():
         raise section.error("pool", f"oczekiwano {PoolScope.BRANCH} albo {PoolScope.LIBRARY}")
     try:
         opens = ClaimsOpen.parse(section.text("claims_open", "first-day 00:00"))
     except ValueError as exc:
         raise section.error("claims_open", str(exc)) from None
-    return Platform(platform_id, section.text("name", _REQUIRED), PoolScope(pool), opens)
+    return Platform(platform_id, section.text("name", REQUIRED), PoolScope(pool), opens)
 
 
 def _smtp(root: _Table, env: Mapping[str, str]) -> SmtpSettings:
     smtp = root.table("smtp")
-    smtp.unknown_keys(
-        {
-            "host",
-            "port",
-            "security",
-            "username",
-            "timeout_seconds",
-            "auth",
-            "connections",
-            "send_while_deciding_from",
-        }
-    )
     security = smtp.security("security", "starttls")
     password = env.get("EMPIKGO_SMTP_PASSWORD")
-    return SmtpSettings(
+    return smtp.section(
+        SmtpSettings,
+        other_keys={"port", "auth"},
         oauth=_oauth(root, smtp, "smtp", env),
-        host=smtp.text("host", _REQUIRED),
         port=smtp.integer("port", {"ssl": 465, "starttls": 587, "none": 25}[security], 1, 65535),
         security=security,
-        username=smtp.text("username", None) or None,
         password=Secret(password) if password else None,
-        timeout_seconds=smtp.number("timeout_seconds", 30.0, 1.0, 600.0),
-        connections=smtp.integer("connections", 1, 1, 20),
-        send_while_deciding_from=smtp.integer("send_while_deciding_from", 1000, 0, 1_000_000),
     )
 
 
 def _mail(root: _Table) -> MailSettings:
     mail = root.table("mail", required=False)
-    mail.unknown_keys(
-        {
-            "max_message_bytes",
-            "max_replies_per_sender_per_day",
-            "fetch_batch",
-            "idle_renew_seconds",
-            "poll_seconds",
-            "folders",
-            "sent_folder",
-        }
-    )
     folders = mail.table("folders", required=False)
     folders.unknown_keys({"answered", "rejected", "staff"})
-    return MailSettings(
-        max_message_bytes=mail.integer("max_message_bytes", 10 * 1024 * 1024, 10_000, 2**31),
-        max_replies_per_sender_per_day=mail.integer("max_replies_per_sender_per_day", 3, 1, 1000),
-        fetch_batch=mail.integer("fetch_batch", 200, 1, 5000),
-        # IMAP servers may drop an IDLE after 29 minutes; renew well before.
-        idle_renew_seconds=mail.integer("idle_renew_seconds", 600, 10, 1500),
-        poll_seconds=mail.integer("poll_seconds", 60, 1, 3600),
+    return mail.section(
+        MailSettings,
+        other_keys={"folders"},
         folders=MailFolders(
             answered=folders.text("answered", "Empik Go - wydane"),
             rejected=folders.text("rejected", "Empik Go - odmowy"),
             staff=folders.text("staff", "Empik Go - dla obsługi"),
         ),
-        sent_folder=mail.text("sent_folder", "Sent").strip() or None,
     )
 
 
 def _web(root: _Table, env: Mapping[str, str]) -> WebSettings:
-    web = root.table("web", required=False)
-    web.unknown_keys(
-        {
-            "host",
-            "port",
-            "claims_per_card_per_minute",
-            "session_idle_minutes",
-            "https",
-            "pool_low_warning",
-            "heartbeat_max_age_seconds",
-            "workers",
-        }
-    )
     token = env.get("EMPIKGO_API_TOKEN")
     metrics_token = env.get("EMPIKGO_METRICS_TOKEN")
-    return WebSettings(
-        host=web.text("host", "127.0.0.1"),
-        port=web.integer("port", 8080, 1, 65535),
+    return root.table("web", required=False).section(
+        WebSettings,
         api_token=Secret(token) if token else None,
-        claims_per_card_per_minute=web.integer("claims_per_card_per_minute", 5, 1, 1000),
-        session_idle_minutes=web.integer("session_idle_minutes", 30, 1, 24 * 60),
-        https=web.flag("https", False),
-        pool_low_warning=web.integer("pool_low_warning", 10, 0, 100_000),
-        heartbeat_max_age_seconds=web.integer("heartbeat_max_age_seconds", 300, 10, 86_400),
         metrics_token=Secret(metrics_token) if metrics_token else None,
-        workers=web.integer("workers", 1, 1, 64),
     )
 
 
 def _jobs(root: _Table, data_dir: Path, path: Path) -> JobSettings:
     jobs = root.table("jobs", required=False)
-    jobs.unknown_keys({"drop_dir", "scan_seconds", "month_close_at"})
     text = jobs.text("month_close_at", "00:05")
     try:
         at = time.fromisoformat(text)
     except ValueError:
         raise jobs.error("month_close_at", f"to nie jest godzina GG:MM: {text!r}") from None
     drop = jobs.text("drop_dir", "")
-    return JobSettings(
+    return jobs.section(
+        JobSettings,
+        other_keys={"drop_dir", "month_close_at"},
         drop_dir=(path.parent / drop).resolve() if drop else data_dir / "drop",
-        scan_seconds=jobs.integer("scan_seconds", 60, 1, 86400),
         month_close_at=at,
     )
 

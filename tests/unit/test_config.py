@@ -211,3 +211,38 @@ def test_a_postgres_url_in_the_environment_is_one_line_and_exit_2(
 def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="nie ma takiego pliku"):
         load_settings(tmp_path / "nope.toml", {})
+
+
+def test_the_shipped_example_names_every_option_with_its_default() -> None:
+    """The option table (config.option) is the one list of keys: the example the IT person
+    copies must show each of them, set to the default the loader uses."""
+    import tomllib
+    from dataclasses import fields
+
+    from empikgo_mailer.config import (
+        EXAMPLE_CONFIG,
+        REQUIRED,
+        ImapSettings,
+        JobSettings,
+        MailSettings,
+        SmtpSettings,
+        WebSettings,
+    )
+
+    example = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    imap = next(iter(example["branches"].values()))["imap"]
+    sections = {
+        SmtpSettings: example["smtp"],
+        MailSettings: example["mail"],
+        WebSettings: example["web"],
+        JobSettings: example["jobs"],
+        ImapSettings: imap,
+    }
+    for kind, section in sections.items():
+        for spec in fields(kind):
+            if "option" not in spec.metadata:
+                continue
+            assert spec.name in section, f"{kind.__name__}.{spec.name} missing from the example"
+            default = spec.metadata["option"].default
+            if default is not REQUIRED and default is not None:
+                assert section[spec.name] == default, f"{kind.__name__}.{spec.name}"
