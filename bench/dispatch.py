@@ -79,7 +79,7 @@ def main() -> None:
                     else:
                         check_eligibility(
                             command,
-                            db=app.db,
+                            uow=app.uow(),
                             library=app.library,
                             debt_source=app.debt_source,
                             now=NOW,

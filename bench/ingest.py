@@ -64,7 +64,7 @@ def child(config: str) -> None:
         box.fetch = timed(box.fetch, spent, "fetch")  # type: ignore[method-assign]
         try:
             report = collector.collect(
-                branch, box, db=app.db, mail=settings.mail, clock=lambda: OPENING
+                branch, box, uow=app.uow(), mail=settings.mail, clock=lambda: OPENING
             )
             collected += report.queued
         finally:

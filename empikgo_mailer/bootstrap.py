@@ -2,9 +2,9 @@
 
 Every door turns its input into a command and calls `app.handle(command, now=...)`: the
 registry below finds the handler, and its dependencies are given by parameter name
-(cosmicpython's bootstrap). A handler asks for `db`, `library`, `debt_source`, `render`,
-`mail`, `web`, `passwords`, `now` ... and gets them; a door never spells them out or
-picks an adapter.
+(cosmicpython's bootstrap). A handler asks for `uow` (a unit of work of its own),
+`library`, `debt_source`, `render`, `mail`, `web`, `passwords`, `now` ... and gets them;
+a door never spells them out or picks an adapter.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from empikgo_mailer.adapters.imap_mailbox import ImapMailbox
 from empikgo_mailer.adapters.passwords import Passwords
 from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.adapters.templates import Templates
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import ImapSettings, Settings, SmtpSettings
 from empikgo_mailer.handlers.activations import ImportActivations, import_activations
 from empikgo_mailer.handlers.audit_log import (
@@ -178,7 +179,6 @@ class App:
 
     def __post_init__(self) -> None:
         self._dependencies.update(
-            db=self.db,
             library=self.library,
             debt_source=self.debt_source,
             render=self.templates.render,
@@ -191,12 +191,16 @@ class App:
     @property
     def mail_door(self) -> MailDoor:
         return MailDoor(
-            db=self.db,
+            uow=self.uow,
             library=self.library,
             debt_source=self.debt_source,
             render=self.templates.render,
             mail=self.settings.mail,
         )
+
+    def uow(self) -> UnitOfWork:
+        """A unit of work of its own: one per handler call (one per thread)."""
+        return UnitOfWork(self.db, self.library.offered)
 
     def handle(self, command: Command[R], *, now: datetime | None = None, **extra: Any) -> R:
         """Run `command`'s handler with what it asks for. `now` is the moment the door
@@ -206,7 +210,9 @@ class App:
         given: dict[str, object] = {"now": now, **extra}
         kwargs: dict[str, object] = {}
         for name in required:
-            if name in given and given[name] is not None:
+            if name == "uow":
+                kwargs[name] = self.uow()
+            elif name in given and given[name] is not None:
                 kwargs[name] = given[name]
             elif name in self._dependencies:
                 kwargs[name] = self._dependencies[name]

@@ -139,11 +139,16 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
+    def write_turn(self) -> Iterator[None]:
+        """This process's turn at the database, around every transaction (see `_writer`)."""
+        with self._turn(), self._writer:
+            yield
+
+    @contextmanager
     def transaction(self) -> Iterator[Session]:
         """Commit when the block ends normally, roll back on any exception."""
         with (
-            self._turn(),
-            self._writer,
+            self.write_turn(),
             Session(self.engine, expire_on_commit=False) as session,
             session.begin(),
         ):

@@ -30,6 +30,7 @@ from empikgo_mailer.adapters.tables import (
     AuditEvent,
     Ban,
     Code,
+    DroppedFile,
     Issuance,
     MonthClose,
     Patron,
@@ -424,6 +425,25 @@ class Store:
         return [Month.parse(month) for (month,) in self.session.execute(query)]
 
     # service switch ------------------------------------------------------------------
+    # the drop folder ------------------------------------------------------------------
+    def dropped_file(self, kind: str, sha256: str) -> DroppedFile | None:
+        """The file of this kind with these bytes, if one was taken already."""
+        query = select(DroppedFile).where(DroppedFile.kind == kind, DroppedFile.sha256 == sha256)
+        return self.session.exec(query).first()
+
+    def record_dropped_file(self, row: DroppedFile) -> None:
+        """In the import's transaction: the same bytes taken at once twice collide here."""
+        self.session.add(row)
+        self.session.flush()
+
+    def recent_dropped_files(self, limit: int) -> list[DroppedFile]:
+        query = select(DroppedFile).order_by(col(DroppedFile.taken_at).desc()).limit(limit)
+        rows = list(self.session.exec(query))
+        for row in rows:
+            self.session.expunge(row)
+        return rows
+
+    # services --------------------------------------------------------------------------
     def service_switched_on(self, platform: Platform) -> bool:
         switch = self.session.get(ServiceSwitch, platform.value)
         return switch is None or switch.enabled

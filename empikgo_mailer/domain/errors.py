@@ -46,3 +46,19 @@ class DatabaseProblem(ProgramError):
     not this version's."""
 
     exit_code = ExitCode.DATABASE
+
+
+class Conflict(DatabaseProblem):
+    """Another process wrote the same thing in the same instant (a unique constraint
+    stopped this one): deciding again sees what it wrote."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(
+            "inny proces zapisał to samo w tej samej chwili; spróbuj ponownie"
+            + (f" ({detail})" if detail else "")
+        )
+
+
+class DatabaseUnavailable(DatabaseProblem):
+    """The database is locked by another process, unreachable, or cannot write (a full
+    disk): nothing of the work in hand was written."""

@@ -265,7 +265,7 @@ class Daemon:
                 box: ImapMailbox, branch_id: str = branch.id, seen: FolderSeen = seen
             ) -> CopyReport:
                 return copy_sent(
-                    branch_id, box, db=self.app.db, folder=folder, clock=self.clock, seen=seen
+                    branch_id, box, uow=self.app.uow(), folder=folder, clock=self.clock, seen=seen
                 )
 
             self._phase(report, f"copy:{branch.id}", partial(self._with_mailbox, branch, copy_into))
@@ -320,7 +320,7 @@ class Daemon:
             self._beside = None
 
     def _branch_pass(self, report: RunReport, branch: BranchSettings) -> None:
-        mail, db, clock = self.app.settings.mail, self.app.db, self.clock
+        mail, clock = self.app.settings.mail, self.clock
 
         def decide(before: tuple[datetime, int] | None = None) -> None:
             decided = self._phase(
@@ -355,7 +355,7 @@ class Daemon:
             return collect(
                 branch.id,
                 box,
-                db=db,
+                uow=self.app.uow(),
                 mail=mail,
                 clock=clock,
                 own_addresses=self.own_addresses,
@@ -364,7 +364,7 @@ class Daemon:
             )
 
         def file_into(box: ImapMailbox) -> FileReport:
-            return file_decided(branch.id, box, db=db, mail=mail, clock=clock)
+            return file_decided(branch.id, box, uow=self.app.uow(), mail=mail, clock=clock)
 
         collected = self._phase(
             report, f"collect:{branch.id}", partial(self._with_mailbox, branch, collect_from)

@@ -112,7 +112,7 @@ def create_web_app(app: App, clock: Clock, *, limiter: ClaimLimiter | None = Non
     settings = app.settings
     counted = DatabaseRateLimiter(app.db, settings.web.claims_per_card_per_minute)
     desk = ClaimDesk(
-        app.db, app.library, app.debt_source, limiter=counted if limiter is None else None
+        app.uow, app.library, app.debt_source, limiter=counted if limiter is None else None
     )
     bearer = HTTPBearer(auto_error=False, description="Token katalogu (EMPIKGO_API_TOKEN).")
     api = FastAPI(

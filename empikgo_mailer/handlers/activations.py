@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.text_files import UnreadableFile, parse_csv, read_text
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.activation import activated_in_time
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
@@ -92,7 +92,7 @@ def _rows(
 def import_activations(
     command: ImportActivations,
     *,
-    db: Database,
+    uow: UnitOfWork,
     library: Library,
     now: datetime,
     also: Callable[[Store, ActivationReport], None] | None = None,
@@ -100,8 +100,8 @@ def import_activations(
     """`also` runs in the same transaction (the drop folder records the file there)."""
     report = ActivationReport()
     rows = _rows(command.path, library.calendar.zone, now, report)
-    with db.transaction() as session:
-        store = Store(session)
+    with uow:
+        store = uow.store
         codes = store.codes_by_value(command.platform, [code for _, code, _ in rows])
         for line, value, at in rows:
             code = codes.get(value)
@@ -127,18 +127,18 @@ def import_activations(
                 report.already_known += 1
                 continue
             code.activated_at = at
-            session.add(code)
+            uow.add(code)
             report.recorded += 1
             month = Month.parse(issuance.month)
             if issuance.expired_at is not None and activated_in_time(
                 at, library.calendar.month_end(month)
             ):
                 issuance.expired_at = None
-                session.add(issuance)
+                uow.add(issuance)
                 ban = store.ban_for(issuance.patron_id, month)
                 if ban is not None and ban.lifted_at is None:
                     ban.lifted_at = now
-                    session.add(ban)
+                    uow.add(ban)
                     report.bans_lifted += 1
         report.unknown.sort(key=lambda problem: problem.line)
         report.refused.sort(key=lambda problem: problem.line)

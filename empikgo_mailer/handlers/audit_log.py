@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
-from empikgo_mailer.adapters.audit_trail import AuditTrail
-from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.tables import AuditEvent
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
 from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.errors import CommandRejected
@@ -28,7 +27,7 @@ class ShowAudit(Command["list[AuditEvent]"]):
     limit: int = PAGE
 
 
-def show_audit(query: ShowAudit, *, db: Database, library: Library) -> list[AuditEvent]:
+def show_audit(query: ShowAudit, *, uow: UnitOfWork, library: Library) -> list[AuditEvent]:
     calendar = library.calendar
     card: str | None = None
     if query.card_number.strip():
@@ -42,8 +41,8 @@ def show_audit(query: ShowAudit, *, db: Database, library: Library) -> list[Audi
         if query.day_to is not None
         else None
     )
-    with db.transaction() as session:
-        return AuditTrail(session).events(
+    with uow:
+        return uow.audit.events(
             actor_part=query.actor.strip()[:64],
             action=query.action.strip()[:32],
             card_number=card,
@@ -58,6 +57,6 @@ class ShowAuditActions(Command["list[str]"]):
     """Every action the trail holds, for the filter's list."""
 
 
-def show_audit_actions(query: ShowAuditActions, *, db: Database) -> list[str]:
-    with db.transaction() as session:
-        return AuditTrail(session).actions()
+def show_audit_actions(query: ShowAuditActions, *, uow: UnitOfWork) -> list[str]:
+    with uow:
+        return uow.audit.actions()

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from empikgo_mailer.adapters.claim_limits import DatabaseRateLimiter
-from empikgo_mailer.adapters.database import Database
-from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.handlers.code_supply import PoolMarks
 from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.legimi import (
@@ -65,18 +65,19 @@ class ClaimDesk:
 
     def __init__(
         self,
-        db: Database,
+        uow: Callable[[], UnitOfWork],
         library: Library,
         debt_source: DebtSource,
         *,
         limiter: DatabaseRateLimiter | None = None,
         max_batch: int = MAX_BATCH,
     ) -> None:
-        self.db, self.library, self.debt_source = db, library, debt_source
+        """`uow`: a new unit of work for each batch (`App.uow`)."""
+        self.uow, self.library, self.debt_source = uow, library, debt_source
         self.limiter, self.max_batch = limiter, max_batch
         self._waiting: list[_Waiting] = []
         self._due = False  # a batch is scheduled on the loop
-        self._marks: PoolMarks | None = {} if db.dialect == "postgresql" else None
+        self._marks: PoolMarks | None = {} if uow().dialect == "postgresql" else None
 
     async def claim(self, command: ClaimLegimiCode, now: datetime) -> ClaimAnswer | Limited:
         """Queue a claim and wait for its answer."""
@@ -115,16 +116,16 @@ class ClaimDesk:
         if any(calendar.today(w.now) != calendar.today(first) for w in batch):
             return [self._alone(waiting) for waiting in batch]  # across midnight: rare
         outcomes: list[Outcome] = []
-        with self.db.transaction() as session:
+        with self.uow() as uow:
             limits = (
                 self.limiter.retry_after_many(
-                    session.connection(), [w.command.card_number for w in batch]
+                    uow.connection(), [w.command.card_number for w in batch]
                 )
                 if self.limiter is not None
                 else [None] * len(batch)
             )
             facts = claim_facts(
-                Store(session, self.library.offered),
+                uow.store,
                 [
                     w.command.card_number
                     for w, limit in zip(batch, limits, strict=True)
@@ -151,7 +152,7 @@ class ClaimDesk:
                     return Limited(wait)
             return claim_legimi_code(
                 waiting.command,
-                db=self.db,
+                uow=self.uow(),
                 library=self.library,
                 debt_source=self.debt_source,
                 now=waiting.now,

@@ -19,11 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import IntegrityError
-
-from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import Patron
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.card_number import shown_card
 from empikgo_mailer.domain.debt import DebtFacts
 from empikgo_mailer.domain.eligibility import (
@@ -39,6 +37,7 @@ from empikgo_mailer.domain.eligibility import (
     Verdict,
     assess,
 )
+from empikgo_mailer.domain.errors import Conflict
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.handlers.code_supply import CodeSupply, PoolMarks
 from empikgo_mailer.handlers.command import Command
@@ -269,7 +268,7 @@ class Facts:
     def save(self) -> list[int]:
         """Write the batch's codes, issuances and audit entries; the issuances' ids. A
         unique constraint (another process gave a patron a code in the same instant)
-        raises IntegrityError here, inside the caller's transaction."""
+        raises here, inside the caller's transaction (the unit of work: `Conflict`)."""
         if self.supply is not None:
             self.store.mark_issued(self.supply.taken)
             self.supply.saved()
@@ -313,7 +312,7 @@ def decision_audit(command: GiveCode, decision: Decision, now: datetime) -> dict
     }
 
 
-def decided_once(db: Database, library: Library, work: Callable[[Store], T]) -> T:
+def decided_once(uow: UnitOfWork, work: Callable[[Store], T]) -> T:
     """Run a decision in a transaction of its own and commit; decide again after a race.
 
     Another process may give the same patron a code in the same instant: the unique
@@ -321,20 +320,24 @@ def decided_once(db: Database, library: Library, work: Callable[[Store], T]) -> 
     """
     for attempt in range(1, RACE_RETRIES + 1):
         try:
-            with db.transaction() as session:
-                return work(Store(session, library.offered))
-        except IntegrityError:
+            with uow:
+                return work(uow.store)
+        except Conflict:
             log.info("concurrent issuance for one patron; deciding again (attempt %d)", attempt)
     raise RuntimeError("could not decide after repeated concurrent conflicts")
 
 
 def give_code(
-    command: GiveCode, *, db: Database, library: Library, debt_source: DebtSource, now: datetime
+    command: GiveCode,
+    *,
+    uow: UnitOfWork,
+    library: Library,
+    debt_source: DebtSource,
+    now: datetime,
 ) -> Decision:
     """Decide in a transaction of its own, and commit."""
     return decided_once(
-        db,
-        library,
+        uow,
         lambda store: decide(store, command, library=library, debt_source=debt_source, now=now),
     )
 
@@ -342,14 +345,14 @@ def give_code(
 def check_eligibility(
     command: CheckEligibility,
     *,
-    db: Database,
+    uow: UnitOfWork,
     library: Library,
     debt_source: DebtSource,
     now: datetime,
 ) -> Assessment:
     """Every rule with its verdict, without taking a code."""
-    with db.transaction() as session:
-        store = Store(session, library.offered)
+    with uow:
+        store = uow.store
         month = library.calendar.month_of(now)
         free: int | None = None
         by_branch: dict[str, int] | None = None

@@ -20,13 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
-
-from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import DroppedFile
 from empikgo_mailer.adapters.text_files import UnreadableFile
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
+from empikgo_mailer.domain.errors import Conflict
 from empikgo_mailer.domain.month import InvalidMonth, Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.domain.polish import moment_text
@@ -145,13 +143,13 @@ def _activation_summary(report: ActivationReport) -> str:
 
 
 def take_dropped_files(
-    command: TakeDroppedFiles, *, db: Database, library: Library, now: datetime
+    command: TakeDroppedFiles, *, uow: UnitOfWork, library: Library, now: datetime
 ) -> list[DroppedFileResult]:
     drop_dir = command.drop_dir
     results = []
     for path in _waiting(drop_dir / command.kind):
         relative = path.relative_to(drop_dir)
-        result = _take(command, path, relative, db=db, library=library, now=now)
+        result = _take(command, path, relative, uow=uow, library=library, now=now)
         level = (
             logging.WARNING
             if result.outcome in (DroppedOutcome.REJECTED, DroppedOutcome.PROBLEMS)
@@ -170,19 +168,15 @@ def _take(
     path: Path,
     relative: Path,
     *,
-    db: Database,
+    uow: UnitOfWork,
     library: Library,
     now: datetime,
 ) -> DroppedFileResult:
     name = relative.as_posix()
     try:
         sha = _sha256(path)
-        with db.transaction() as session:
-            earlier = session.exec(
-                select(DroppedFile).where(
-                    DroppedFile.kind == command.kind, DroppedFile.sha256 == sha
-                )
-            ).first()
+        with uow:
+            earlier = uow.store.dropped_file(command.kind, sha)
         if earlier is not None:
             when = moment_text(library.calendar.local(earlier.taken_at))
             return DroppedFileResult(
@@ -192,7 +186,7 @@ def _take(
             )
 
         def record(store: Store, summary: str, problems: int) -> None:
-            store.session.add(
+            store.record_dropped_file(
                 DroppedFile(
                     kind=command.kind,
                     name=name,
@@ -202,13 +196,12 @@ def _take(
                     summary=summary,
                 )
             )
-            store.session.flush()
 
         if command.kind == POOLS:
             platform, month, branch_id = _pool_of(relative, library)
             codes = import_codes(
                 ImportCodes(path, platform, month, branch_id, command.actor),
-                db=db,
+                uow=uow,
                 library=library,
                 now=now,
                 also=lambda store, r: record(store, _pool_summary(r), len(r.refused)),
@@ -218,7 +211,7 @@ def _take(
             platform = _activations_of(relative, library)
             activations = import_activations(
                 ImportActivations(path, platform, command.actor),
-                db=db,
+                uow=uow,
                 library=library,
                 now=now,
                 also=lambda store, r: record(store, _activation_summary(r), r.problems),
@@ -229,7 +222,7 @@ def _take(
         )
     except (CommandRejected, UnreadableFile) as exc:
         return DroppedFileResult(name, DroppedOutcome.REJECTED, str(exc))
-    except IntegrityError:
+    except Conflict:
         return DroppedFileResult(
             name, DroppedOutcome.DUPLICATE, "ten sam plik wczytał w tej chwili inny proces"
         )
@@ -246,13 +239,6 @@ class ShowDroppedFiles(Command[list[DroppedFile]]):
     limit: int = 5
 
 
-def recent_dropped_files(query: ShowDroppedFiles, *, db: Database) -> list[DroppedFile]:
-    with db.transaction() as session:
-        rows = list(
-            session.exec(
-                select(DroppedFile).order_by(col(DroppedFile.taken_at).desc()).limit(query.limit)
-            )
-        )
-        for row in rows:
-            session.expunge(row)
-    return rows
+def recent_dropped_files(query: ShowDroppedFiles, *, uow: UnitOfWork) -> list[DroppedFile]:
+    with uow:
+        return uow.store.recent_dropped_files(query.limit)

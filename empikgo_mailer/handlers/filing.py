@@ -7,10 +7,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.imap_mailbox import LINK_ERRORS
 from empikgo_mailer.adapters.mail_queue import MailQueue, Unfiled
 from empikgo_mailer.adapters.tables import MailRequest
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import MailSettings
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.mail_headers import storable
@@ -59,13 +59,13 @@ def _folders(
 
 
 def file_decided(
-    branch_id: str, mailbox: Mailbox, *, db: Database, mail: MailSettings, clock: Clock
+    branch_id: str, mailbox: Mailbox, *, uow: UnitOfWork, mail: MailSettings, clock: Clock
 ) -> FileReport:
     """Move decided and set-aside messages out of the inbox, to a folder per outcome. A
     message the server will not move is noted for staff; the others are moved."""
     report = FileReport()
-    with db.transaction() as session:
-        queue = MailQueue(session)
+    with uow:
+        queue = uow.queue
         pending = queue.unfiled(branch_id)
         folders = _folders(queue, branch_id, pending, mail)
     report.waiting = len(pending) - len(folders)
@@ -90,8 +90,8 @@ def file_decided(
         filed += filed_now
         errors.update(failed_now)
     now = clock()
-    with db.transaction() as session:
-        queue = MailQueue(session)
+    with uow:
+        queue = uow.queue
         queue.mark_not_filed({row_id: storable(error, 2000) for row_id, error in errors.items()})
         queue.mark_filed(set(filed) - errors.keys(), now)
     report.filed, report.failed = len(filed), len(errors)

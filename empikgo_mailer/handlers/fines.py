@@ -7,13 +7,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlmodel import Session
-
-from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.fines_store import FinesStore, store_state
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import Loan, Patron, Payment
 from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_text
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.card_number import shown_card
 from empikgo_mailer.domain.fines import (
     TRANSFER_POSTING_WORKING_DAYS,
@@ -95,15 +93,17 @@ def _patron(store: Store, card_number: str) -> Patron:
     return patron
 
 
-def pay_fine(command: PayFine, *, db: Database, library: Library, now: datetime) -> PaymentResult:
+def pay_fine(
+    command: PayFine, *, uow: UnitOfWork, library: Library, now: datetime
+) -> PaymentResult:
     """Record one payment at one location, if the rules of section 5 allow it."""
     if command.proof and command.method is not PaymentMethod.TRANSFER:
         raise CommandRejected("Dowód wpłaty (--proof) dotyczy tylko przelewu.")
     location = library.location(command.location_id)
     calendar = library.calendar
     today = calendar.today(now)
-    with db.transaction() as session:
-        store, fines = Store(session), FinesStore(session)
+    with uow:
+        store, fines = uow.store, uow.fines
         patron = _patron(store, command.card_number)
         assert patron.id is not None
         ledger = read_ledger(fines, patron, library.locations, today)
@@ -136,7 +136,7 @@ def pay_fine(command: PayFine, *, db: Database, library: Library, now: datetime)
                 actor=command.actor,
             )
         )
-        _store_settled(session, plan.settled_loans, now)
+        _store_settled(uow, plan.settled_loans, now)
         outcome = "counted" if plan.counted else "pending"
         _audit_payment(store, command, patron, location, now, outcome=outcome)
         return replace(
@@ -148,9 +148,9 @@ def pay_fine(command: PayFine, *, db: Database, library: Library, now: datetime)
         )
 
 
-def _store_settled(session: Session, settled: tuple[LoanState, ...], now: datetime) -> None:
+def _store_settled(uow: UnitOfWork, settled: tuple[LoanState, ...], now: datetime) -> None:
     for state in settled:
-        store_state(session.get_one(Loan, state.id), state, now)
+        store_state(uow.get_one(Loan, state.id), state, now)
 
 
 def _audit_payment(
@@ -211,7 +211,7 @@ def amount_of(text: str) -> int:
 
 
 def post_transfers(
-    command: PostTransfers, *, db: Database, library: Library, now: datetime
+    command: PostTransfers, *, uow: UnitOfWork, library: Library, now: datetime
 ) -> PostingReport:
     """Count the bank's postings: each posting id once, however often it is listed.
 
@@ -224,8 +224,8 @@ def post_transfers(
     today = library.calendar.today(now)
     report = PostingReport()
     seen: dict[str, int] = {}
-    with db.transaction() as session:
-        store, fines = Store(session), FinesStore(session)
+    with uow:
+        store, fines = uow.store, uow.fines
         for row in table.rows:
             try:
                 posting_id, posted_on, card, location, amount = _posting(row, library, today)
@@ -273,7 +273,7 @@ def post_transfers(
                         library=library,
                     )
                     report.recorded += 1
-                session.flush()
+                uow.flush()
             except (BadRow, CommandRejected) as problem:
                 report.rejected.append(RowProblem(row.line, str(problem)))
             except FineRuleBroken as problem:
@@ -311,11 +311,13 @@ def _record_undeclared(
     fines.add_payment(posting)
 
 
-def show_fines(command: ShowFines, *, db: Database, library: Library, now: datetime) -> FinesView:
+def show_fines(
+    command: ShowFines, *, uow: UnitOfWork, library: Library, now: datetime
+) -> FinesView:
     today = library.calendar.today(now)
-    with db.transaction() as session:
-        patron = Store(session).patron_by_card(command.card_number)
+    with uow:
+        patron = uow.store.patron_by_card(command.card_number)
         if patron is None:
             raise CommandRejected(f"Nie ma czytelnika z kartą {shown_card(command.card_number)}.")
-        ledger = read_ledger(FinesStore(session), patron, library.locations, today)
+        ledger = read_ledger(uow.fines, patron, library.locations, today)
         return FinesView(patron.card_number, f"{patron.first_name} {patron.last_name}", ledger)

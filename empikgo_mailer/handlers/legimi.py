@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.claim_answers import CODES_AVAILABLE, refusal_message
 from empikgo_mailer.domain.eligibility import EarlierCode, Reason
 from empikgo_mailer.domain.month import Month
@@ -102,7 +102,7 @@ def answer_claim(facts: Facts, command: ClaimLegimiCode, now: datetime) -> Claim
 def claim_legimi_code(
     command: ClaimLegimiCode,
     *,
-    db: Database,
+    uow: UnitOfWork,
     library: Library,
     debt_source: DebtSource,
     now: datetime,
@@ -118,4 +118,4 @@ def claim_legimi_code(
         facts.save()
         return answer
 
-    return decided_once(db, library, claim)
+    return decided_once(uow, claim)

@@ -13,14 +13,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
-
-from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.fines_store import FinesStore, LoanKey, loan_state, store_state
 from empikgo_mailer.adapters.import_columns import LOAN_COLUMNS, LOAN_FIELDS, with_library_names
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import Loan, Patron
 from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_flag, read_text
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import ImportColumns
 from empikgo_mailer.domain.card_number import shown_card
 from empikgo_mailer.domain.fines import FineRuleBroken, LoanState, Location, check_balances
@@ -188,7 +186,7 @@ def _updated(state: LoanState, row: _Row, today: date) -> LoanState:
 def import_loans(
     command: ImportLoans,
     *,
-    db: Database,
+    uow: UnitOfWork,
     library: Library,
     now: datetime,
     progress: Callable[[int, int], None] = no_progress,
@@ -205,8 +203,8 @@ def import_loans(
     report = LoansImportReport(columns=table.found)
     first_line: dict[tuple[str, str, date], int] = {}
     done = 0
-    with db.transaction() as session:
-        store, fines = Store(session), FinesStore(session)
+    with uow:
+        store, fines = uow.store, uow.fines
         patron_ids = store.patron_ids_by_card()
         for chunk in table.chunks():
             good: list[tuple[_Row, int]] = []
@@ -235,9 +233,7 @@ def import_loans(
                     new.append(_new_loan(row, patron_id, now))
                     continue
                 try:
-                    changed = _update_loan(
-                        session, loan, row, fines=fines, library=library, now=now
-                    )
+                    changed = _update_loan(uow, loan, row, fines=fines, library=library, now=now)
                 except (BadRow, FineRuleBroken) as problem:
                     report.rejected.append(RowProblem(row.line, str(problem)))
                     continue
@@ -262,7 +258,7 @@ def import_loans(
 
 
 def _update_loan(
-    session: Session, loan: Loan, row: _Row, *, fines: FinesStore, library: Library, now: datetime
+    uow: UnitOfWork, loan: Loan, row: _Row, *, fines: FinesStore, library: Library, now: datetime
 ) -> bool:
     today = library.calendar.today(now)
     state = loan_state(loan)
@@ -270,7 +266,7 @@ def _update_loan(
     if updated == state:
         return False
     if updated.fine(today) < state.fine(today):
-        patron = session.get_one(Patron, loan.patron_id, with_for_update=True)
+        patron = uow.get_one(Patron, loan.patron_id, with_for_update=True)
         _check_after(updated, patron=patron, fines=fines, library=library, today=today)
     return store_state(loan, updated, now)
 
@@ -315,18 +311,18 @@ def _desk_event(
     card: str | None,
     action: str,
     actor: str,
-    db: Database,
+    uow: UnitOfWork,
     library: Library,
     now: datetime,
 ) -> LoanOutcome:
     """Find the open loan, apply `change` (given the loan, its location and whether the
     account is blocked), check the balances, store it and audit it."""
     today = library.calendar.today(now)
-    with db.transaction() as session:
-        store, fines = Store(session), FinesStore(session)
+    with uow:
+        store, fines = uow.store, uow.fines
         loan = _open_loan(fines, store, barcode, card)
         # Locked like a payment, so a return and a payment for one patron never interleave.
-        patron = session.get_one(Patron, loan.patron_id, with_for_update=True)
+        patron = uow.get_one(Patron, loan.patron_id, with_for_update=True)
         location = library.locations.get(loan.location_id) or Location(
             loan.location_id, loan.location_id
         )
@@ -338,7 +334,7 @@ def _desk_event(
         except FineRuleBroken as problem:
             raise CommandRefused(f"{problem}.") from None
         store_state(loan, updated, now)
-        session.flush()
+        uow.flush()
         after = read_ledger(fines, patron, library.locations, today)
         store.audit(
             at=now,
@@ -360,7 +356,7 @@ def _desk_event(
 
 
 def return_loan(
-    command: ReturnLoan, *, db: Database, library: Library, now: datetime
+    command: ReturnLoan, *, uow: UnitOfWork, library: Library, now: datetime
 ) -> LoanOutcome:
     today = library.calendar.today(now)
 
@@ -373,13 +369,15 @@ def return_loan(
         card=command.card_number,
         action="return-loan",
         actor=command.actor,
-        db=db,
+        uow=uow,
         library=library,
         now=now,
     )
 
 
-def renew_loan(command: RenewLoan, *, db: Database, library: Library, now: datetime) -> LoanOutcome:
+def renew_loan(
+    command: RenewLoan, *, uow: UnitOfWork, library: Library, now: datetime
+) -> LoanOutcome:
     today = library.calendar.today(now)
 
     def renewed(state: LoanState, location: Location, blocked: bool) -> LoanState:
@@ -392,13 +390,15 @@ def renew_loan(command: RenewLoan, *, db: Database, library: Library, now: datet
         card=command.card_number,
         action="renew-loan",
         actor=command.actor,
-        db=db,
+        uow=uow,
         library=library,
         now=now,
     )
 
 
-def hold_loan(command: HoldLoan, *, db: Database, library: Library, now: datetime) -> LoanOutcome:
+def hold_loan(
+    command: HoldLoan, *, uow: UnitOfWork, library: Library, now: datetime
+) -> LoanOutcome:
     def held(state: LoanState, location: Location, blocked: bool) -> LoanState:
         return replace(state, on_hold=command.on_hold)
 
@@ -408,7 +408,7 @@ def hold_loan(command: HoldLoan, *, db: Database, library: Library, now: datetim
         card=None,
         action="hold-loan" if command.on_hold else "release-hold",
         actor=command.actor,
-        db=db,
+        uow=uow,
         library=library,
         now=now,
     )

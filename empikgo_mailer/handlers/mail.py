@@ -16,6 +16,7 @@ from datetime import datetime
 
 from empikgo_mailer.adapters.mail_queue import MailQueue
 from empikgo_mailer.adapters.tables import MailRequest, OutboxMessage
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.mail_headers import storable
@@ -52,7 +53,7 @@ def queue_reply(
 
 
 def _decide_safely(
-    queue: MailQueue,
+    uow: UnitOfWork,
     request: QueuedRequest,
     *,
     door: MailDoor,
@@ -68,9 +69,9 @@ def _decide_safely(
     for _ in range(MAX_ATTEMPTS):
         counted = replies_today.copy()
         try:
-            with queue.session.begin_nested():
+            with uow.savepoint():
                 decided = decide_batch(
-                    queue.session,
+                    uow,
                     [request],
                     door=door,
                     branch=branch,
@@ -85,12 +86,12 @@ def _decide_safely(
             replies_today.clear()
             replies_today.update(counted)
     assert request.id is not None
-    queue.set_aside_failed(request.id, storable(error, 2000), MAX_ATTEMPTS, clock())
+    uow.queue.set_aside_failed(request.id, storable(error, 2000), MAX_ATTEMPTS, clock())
     return MailOutcome.FAILED
 
 
 def _one_at_a_time(
-    queue: MailQueue,
+    uow: UnitOfWork,
     batch: Sequence[QueuedRequest],
     *,
     door: MailDoor,
@@ -102,7 +103,7 @@ def _one_at_a_time(
     decided = []
     for request in batch:
         outcome = _decide_safely(
-            queue,
+            uow,
             request,
             door=door,
             branch=branch,
@@ -146,8 +147,8 @@ def decide_queue(
 
     while may_go_on(clock()):
         report.open = True
-        with door.db.transaction() as session:
-            queue = MailQueue(session)
+        with door.uow() as uow:
+            queue = uow.queue
             heads = queue.next_queued_rows(branch_id, batch, before)
             if not heads:
                 break
@@ -156,9 +157,9 @@ def decide_queue(
             replies_today = queue.replies_since(senders, day_start)
             counted = replies_today.copy()
             try:
-                with session.begin_nested():
+                with uow.savepoint():
                     decided = decide_batch(
-                        session,
+                        uow,
                         heads,
                         door=door,
                         branch=branch,
@@ -169,7 +170,7 @@ def decide_queue(
             except Exception:
                 log.exception("deciding a batch of %s failed; deciding it one by one", branch_id)
                 decided = _one_at_a_time(
-                    queue,
+                    uow,
                     heads,
                     door=door,
                     branch=branch,

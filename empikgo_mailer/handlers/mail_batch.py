@@ -22,11 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, update
-from sqlmodel import Session, SQLModel
-
-from empikgo_mailer.adapters.pg_bulk import insert_rows
-from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.adapters.mail_queue import MailQueue
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.explanations import rule_rows
@@ -45,19 +42,6 @@ from empikgo_mailer.handlers.mail_decision import (
 )
 
 log = logging.getLogger(__name__)
-_REQUESTS: Table = SQLModel.metadata.tables["mail_request"]
-_OUTBOX: Table = SQLModel.metadata.tables["outbox"]
-_DECIDED = (
-    update(_REQUESTS)
-    .where(_REQUESTS.c.id == bindparam("request_id"))
-    .values(
-        status=bindparam("status"),
-        outcome=bindparam("outcome"),
-        decided_at=bindparam("decided_at"),
-        issuance_id=bindparam("issuance_id"),
-        rules=bindparam("rules"),
-    )
-)
 
 
 @dataclass
@@ -68,18 +52,16 @@ class _Writes:
     issued: list[tuple[dict[str, Any], int]] = field(default_factory=list)  # row, issuance
     replies: list[dict[str, Any]] = field(default_factory=list)
 
-    def save(self, facts: Facts) -> None:
+    def save(self, facts: Facts, queue: MailQueue) -> None:
         ids = facts.save()
         for row, index in self.issued:
             row["issuance_id"] = ids[index]
-        session = facts.store.session
-        if self.requests:
-            session.connection().execute(_DECIDED, self.requests)
-        insert_rows(session, _OUTBOX, self.replies)  # one COPY on PostgreSQL
+        queue.record_decisions(self.requests)
+        queue.add_replies(self.replies)  # one COPY on PostgreSQL
 
 
 def decide_batch(
-    session: Session,
+    uow: UnitOfWork,
     requests: Sequence[QueuedRequest],
     *,
     door: MailDoor,
@@ -92,9 +74,8 @@ def decide_batch(
     transaction, as far as `may_go_on(now)` allows and all on one day; each decided
     request's id and outcome, in order. Raises on any failure, having written nothing
     the caller's savepoint does not roll back."""
-    store = Store(session, door.library.offered)
     facts_of_batch = Facts(
-        store,
+        uow.store,
         [r.card_number for r in requests if r.card_number is not None],
         library=door.library,
         debt_source=door.debt_source,
@@ -102,7 +83,7 @@ def decide_batch(
         channel=Channel.EMAIL,
         branch_id=branch.id,
         first=clock(),
-        marks=door.code_marks if door.db.dialect == "postgresql" else None,
+        marks=door.code_marks if uow.dialect == "postgresql" else None,
     )
     writes, decided = _Writes(), []
     for request in requests:
@@ -132,5 +113,5 @@ def decide_batch(
             )
             replies_today[key] += 1
         decided.append((request.id, outcome))
-    writes.save(facts_of_batch)
+    writes.save(facts_of_batch, uow.queue)
     return decided

@@ -4,11 +4,12 @@ screening, the reply's facts, the code request, the reply and its outbox row."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import BranchSettings, MailSettings
 from empikgo_mailer.domain.addresses import address_key
 from empikgo_mailer.domain.mail_outcomes import SET_ASIDE_OUTCOMES, TEMPLATE_OF, MailOutcome
@@ -27,12 +28,12 @@ from empikgo_mailer.handlers.library import Library
 class MailDoor:
     """What deciding a mail request needs, wired once by bootstrap."""
 
-    db: Database
+    uow: Callable[[], UnitOfWork]  # a new unit of work per transaction (App.uow)
     library: Library
     debt_source: DebtSource
     render: Render
     mail: MailSettings
-    # Where each pool's batches got to (batch_decisions.CodeSupply), on PostgreSQL.
+    # Where each pool's batches got to (code_supply.CodeSupply), on PostgreSQL.
     code_marks: PoolMarks = field(default_factory=dict)
 
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from empikgo_mailer.adapters.database import Database
-from empikgo_mailer.adapters.mail_queue import MailQueue
 from empikgo_mailer.adapters.outbox import Links
 from empikgo_mailer.adapters.tables import LinkState
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.queue_status import QueueStatus
 from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.library import Library
@@ -22,11 +21,11 @@ class MailStatus:
     smtp: LinkState | None
 
 
-def queue_status(*, db: Database, library: Library, now: datetime) -> list[QueueStatus]:
+def queue_status(*, uow: UnitOfWork, library: Library, now: datetime) -> list[QueueStatus]:
     calendar = library.calendar
     day_start = calendar.at(calendar.today(now), datetime.min.time())
-    with db.transaction() as session:
-        queue = MailQueue(session)
+    with uow:
+        queue = uow.queue
         return [queue.status(branch_id, day_start) for branch_id in library.branches]
 
 
@@ -36,8 +35,8 @@ class ShowMailStatus(Command["MailStatus"]):
 
 
 def mail_status(
-    query: ShowMailStatus, *, db: Database, library: Library, now: datetime
+    query: ShowMailStatus, *, uow: UnitOfWork, library: Library, now: datetime
 ) -> MailStatus:
     return MailStatus(
-        queues=queue_status(db=db, library=library, now=now), smtp=Links(db).get(SMTP_LINK)
+        queues=queue_status(uow=uow, library=library, now=now), smtp=Links(uow.db).get(SMTP_LINK)
     )

@@ -15,18 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from imapclient.exceptions import IMAPClientError
-from sqlalchemy import Table
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlmodel import SQLModel
-
-from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.imap_mailbox import LINK_ERRORS, FetchedMessage
-from empikgo_mailer.adapters.mail_queue import MailQueue
+from empikgo_mailer.adapters.mail_queue import MailQueue, request_values
 from empikgo_mailer.adapters.row_objects import bare_row
 from empikgo_mailer.adapters.tables import MailRequest
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import MailSettings
 from empikgo_mailer.domain.clock import Clock
+from empikgo_mailer.domain.errors import DatabaseUnavailable
 from empikgo_mailer.domain.mail_headers import storable
 from empikgo_mailer.domain.mail_outcomes import MailOutcome
 from empikgo_mailer.domain.mail_requests import MessageReading, fingerprint, read_message
@@ -67,16 +63,6 @@ class Horizon:
 
     first: tuple[datetime, int]
     uncollected: int
-
-
-# New rows are inserted in bulk (one INSERT per batch), not flushed through the ORM.
-_TABLE: Table = SQLModel.metadata.tables["mail_request"]
-_COLUMNS = tuple(column.name for column in _TABLE.columns if column.name != "id")
-
-
-def _values(entry: MailRequest) -> dict[str, object]:
-    held = entry.__dict__  # a bare row holds every column; an attribute read costs 10x
-    return {name: held[name] if name in held else getattr(entry, name) for name in _COLUMNS}
 
 
 def content_hash(fetched: FetchedMessage) -> str | None:
@@ -288,14 +274,14 @@ def _store(queue: MailQueue, batch: _Batch) -> CollectReport:
             report.too_large += entry.kind == RequestKind.TOO_LARGE
             report.unreadable += entry.kind == RequestKind.UNREADABLE
         new.append(entry)
-    queue.insert_requests([_values(entry) for entry in new])
+    queue.insert_requests(new)
     return report
 
 
 def _copy(entry: MailRequest, **changes: Any) -> MailRequest:
     """A fresh copy: `_store` never changes the entries it is given, so after a failed
     transaction they can be stored again."""
-    return bare_row(MailRequest, {**_values(entry), **changes})
+    return bare_row(MailRequest, {**request_values(entry), **changes})
 
 
 def _safe_copy(entry: MailRequest, error: Exception) -> MailRequest:
@@ -320,19 +306,19 @@ def _safe_copy(entry: MailRequest, error: Exception) -> MailRequest:
     )
 
 
-def _store_batch(db: Database, batch: _Batch, last_uid: int, now: datetime) -> CollectReport:
+def _store_batch(uow: UnitOfWork, batch: _Batch, last_uid: int, now: datetime) -> CollectReport:
     """Store the batch and move the checkpoint in one transaction. When the database
     refuses a row, store the entries one by one, each in a savepoint, and keep a minimal
     row for staff in place of a refused one. An unavailable database (locked, gone)
     raises, and the checkpoint stays where it was."""
 
     try:
-        with db.transaction() as session:
-            queue = MailQueue(session)
+        with uow:
+            queue = uow.queue
             report = _store(queue, batch)
             queue.move_position(batch.branch_id, batch.uidvalidity, last_uid, now)
         return report
-    except OperationalError:
+    except DatabaseUnavailable:
         raise
     except Exception as exc:
         log.warning(
@@ -342,14 +328,14 @@ def _store_batch(db: Database, batch: _Batch, last_uid: int, now: datetime) -> C
             exc,
         )
     report = CollectReport()
-    with db.transaction() as session:
-        queue = MailQueue(session)
+    with uow:
+        queue = uow.queue
         for entry in batch.entries:
             single = _Batch(batch.branch_id, batch.uidvalidity, batch.renumbered, [_copy(entry)])
             try:
-                with session.begin_nested():
+                with uow.savepoint():
                     counted = _store(queue, single)
-            except OperationalError:
+            except DatabaseUnavailable:
                 raise
             except Exception as exc:
                 log.exception(
@@ -357,8 +343,8 @@ def _store_batch(db: Database, batch: _Batch, last_uid: int, now: datetime) -> C
                     entry.uid,
                     batch.branch_id,
                 )
-                with session.begin_nested():
-                    queue.insert_requests([_values(_safe_copy(entry, exc))])
+                with uow.savepoint():
+                    queue.insert_requests([_safe_copy(entry, exc)])
                 counted = CollectReport(unreadable=1)
             _add(report, counted)
         queue.move_position(batch.branch_id, batch.uidvalidity, last_uid, now)
@@ -374,7 +360,7 @@ def collect(
     branch_id: str,
     mailbox: Mailbox,
     *,
-    db: Database,
+    uow: UnitOfWork,
     mail: MailSettings,
     clock: Clock,
     own_addresses: frozenset[str] = frozenset(),
@@ -388,8 +374,8 @@ def collect(
     decided already: a month-start burst's first replies need not wait for the whole
     mailbox to be read."""
     report = CollectReport()
-    with db.transaction() as session:
-        last_uid, renumbered = MailQueue(session).position(branch_id, mailbox.uidvalidity)
+    with uow:
+        last_uid, renumbered = uow.queue.position(branch_id, mailbox.uidvalidity)
     if renumbered and last_uid == 0:
         log.warning("mailbox %s was renumbered (UIDVALIDITY changed): reading it again", branch_id)
     uids = mailbox.uids_after(last_uid)
@@ -416,9 +402,11 @@ def collect(
         entries = [row for row in rows if row is not None]
         report.not_ours += len(rows) - len(entries)
         batch = _Batch(branch_id, mailbox.uidvalidity, renumbered, entries)
-        _add(report, _store_batch(db, batch, max(chunk), now))
+        _add(report, _store_batch(uow, batch, max(chunk), now))
         if start == 0 and len(uids) > mail.fetch_batch:
-            _gather_statistics(db)
+            with uow:  # a new table's first statistics, so each batch's look-ups use indexes
+                if uow.queue.gather_statistics():
+                    log.info("mail_request had no statistics yet: analysed it")
         horizon = horizons.get(start + mail.fetch_batch)
         if decide_up_to is not None and horizon is not None and not should_stop():
             decide_up_to(horizon)
@@ -434,7 +422,7 @@ def _horizons(mailbox: Mailbox, uids: list[int], batch: int, now: datetime) -> d
         times = mailbox.received_times(uids)
     except LINK_ERRORS:
         raise
-    except IMAPClientError as exc:
+    except Exception as exc:  # the server refused (a NO): only slower, nothing is lost
         log.warning("the receipt times of the new mail could not be read (%s)", exc)
         return {}
     horizons: dict[int, Horizon] = {}
@@ -446,14 +434,3 @@ def _horizons(mailbox: Mailbox, uids: list[int], batch: int, now: datetime) -> d
         if index % batch == 0:
             horizons[index] = Horizon(first, len(uids) - index)
     return horizons
-
-
-def _gather_statistics(db: Database) -> None:
-    """Before the rest of a long collect: a new PostgreSQL table's first statistics, so
-    that each batch's look-ups use their indexes (MailQueue.gather_statistics)."""
-    try:
-        with db.transaction() as session:
-            if MailQueue(session).gather_statistics():
-                log.info("mail_request had no statistics yet: analysed it")
-    except SQLAlchemyError as exc:  # only slower without them: the collect goes on
-        log.warning("could not analyse mail_request (%s); collecting without statistics", exc)

@@ -11,12 +11,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from sqlalchemy.exc import IntegrityError
-
-from empikgo_mailer.adapters.database import Database
-from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import Ban, MonthClose
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.activation import ban_months
+from empikgo_mailer.domain.errors import Conflict
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.polish import moment_text, month_name
 from empikgo_mailer.handlers.command import Command
@@ -43,7 +41,7 @@ class CloseReport:
 
 
 def close_month(
-    command: CloseMonth, *, db: Database, library: Library, now: datetime
+    command: CloseMonth, *, uow: UnitOfWork, library: Library, now: datetime
 ) -> CloseReport:
     month = command.month
     deadline = library.calendar.month_end(month)
@@ -53,9 +51,9 @@ def close_month(
             f"{moment_text(deadline)}."
         )
     try:
-        with db.transaction() as session:
-            store = Store(session)
-            done = session.get(MonthClose, str(month))
+        with uow:
+            store = uow.store
+            done = uow.get(MonthClose, str(month))
             if done is not None:
                 return _report(done, already_closed=True)
             lapsed = store.lapse_free_codes(month)
@@ -64,9 +62,9 @@ def close_month(
             banned = 0
             for issuance in expired:
                 issuance.expired_at = now
-                session.add(issuance)
+                uow.add(issuance)
                 if store.ban_for(issuance.patron_id, month) is None:
-                    session.add(
+                    uow.add(
                         Ban(
                             patron_id=issuance.patron_id,
                             cause_month=str(month),
@@ -84,7 +82,7 @@ def close_month(
                 expired=len(expired),
                 banned=banned,
             )
-            session.add(record)
+            uow.add(record)
             store.audit(
                 at=now,
                 actor=command.actor,
@@ -99,10 +97,10 @@ def close_month(
                 "closed %s: %d lapsed, %d expired, %d banned", month, lapsed, len(expired), banned
             )
             return _report(record, already_closed=False)
-    except IntegrityError:
+    except Conflict:
         # Another process closed the same month in the same instant; its close stands.
-        with db.transaction() as session:
-            done = session.get(MonthClose, str(month))
+        with uow:
+            done = uow.get(MonthClose, str(month))
             assert done is not None
             return _report(done, already_closed=True)
 
@@ -127,17 +125,17 @@ class CloseDueMonths(Command["list[CloseReport]"]):
 
 
 def close_due_months(
-    command: CloseDueMonths, *, db: Database, library: Library, now: datetime
+    command: CloseDueMonths, *, uow: UnitOfWork, library: Library, now: datetime
 ) -> list[CloseReport]:
     """The scheduler's job. A daemon that was down at 00:05 closes the month when it starts;
     one that was down for longer closes every month it missed, oldest first."""
     calendar = library.calendar
     current = calendar.month_of(now)
-    with db.transaction() as session:
-        due = Store(session).months_with_codes_not_closed(before=current)
+    with uow:
+        due = uow.store.months_with_codes_not_closed(before=current)
     if now < calendar.at(current.first_day, command.close_at):
         due = [month for month in due if month < current.plus(-1)]
     return [
-        close_month(CloseMonth(month, actor=command.actor), db=db, library=library, now=now)
+        close_month(CloseMonth(month, actor=command.actor), uow=uow, library=library, now=now)
         for month in due
     ]

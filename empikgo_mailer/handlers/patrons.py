@@ -8,14 +8,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.import_columns import (
     PATRON_COLUMNS,
     PATRON_FIELDS,
     with_library_names,
 )
-from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_flag, read_text
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import ImportColumns
 from empikgo_mailer.domain.addresses import valid_address
 from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
@@ -137,7 +136,7 @@ def parse_patron_row(row: CsvRow) -> dict[str, Any]:
 def import_patrons(
     command: ImportPatrons,
     *,
-    db: Database,
+    uow: UnitOfWork,
     now: datetime,
     progress: Progress = no_progress,
     header_names: ImportColumns | None = None,
@@ -154,8 +153,8 @@ def import_patrons(
     report = ImportReport(columns=table.found)
     first_line: dict[str, int] = {}
     done = 0
-    with db.transaction() as session:
-        store = Store(session)
+    with uow:
+        store = uow.store
         existing = store.patron_ids_by_card()
         for chunk in table.chunks():
             good: dict[str, dict[str, Any]] = {}

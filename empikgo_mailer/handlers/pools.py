@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.store import PoolCount, Store
 from empikgo_mailer.adapters.text_files import normalise_column, parse_csv, read_text
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.domain.polish import month_name
@@ -70,7 +70,7 @@ def _problem(code: str) -> str | None:
 def import_codes(
     command: ImportCodes,
     *,
-    db: Database,
+    uow: UnitOfWork,
     library: Library,
     now: datetime,
     also: Callable[[Store, CodeImportReport], None] | None = None,
@@ -104,8 +104,8 @@ def import_codes(
             continue
         accepted[code] = line
 
-    with db.transaction() as session:
-        store = Store(session, library.offered)
+    with uow:
+        store = uow.store
         known = store.known_code_values(command.platform, list(accepted))
         report.refused.extend(
             RowProblem(line, "kod już jest w bazie")
@@ -134,14 +134,14 @@ def import_codes(
     return report
 
 
-def show_pools(query: ShowPools, *, db: Database, library: Library) -> list[PoolCount]:
+def show_pools(query: ShowPools, *, uow: UnitOfWork, library: Library) -> list[PoolCount]:
     """Every pool of the month, including pools with nothing loaded yet."""
     if query.branch_id is not None:
         library.branch(query.branch_id)
-    with db.transaction() as session:
+    with uow:
         counted = {
             (count.platform, count.branch_id): count
-            for count in Store(session, library.offered).pool_counts(query.month, query.branch_id)
+            for count in uow.store.pool_counts(query.month, query.branch_id)
         }
     expected = [
         (platform, branch)

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from empikgo_mailer.adapters.database import Database
-from empikgo_mailer.adapters.fines_store import FinesStore
-from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.card_number import shown_card
 from empikgo_mailer.domain.eligibility import BanPeriod
 from empikgo_mailer.domain.platforms import Channel, Platform, platform_by_id
@@ -64,10 +62,12 @@ class ShowSlip(Command["Slip"]):
     branch_id: str  # only the branch that gave the code at its desk prints its slip
 
 
-def show_reader(query: ShowReader, *, db: Database, library: Library, now: datetime) -> ReaderView:
+def show_reader(
+    query: ShowReader, *, uow: UnitOfWork, library: Library, now: datetime
+) -> ReaderView:
     today = library.calendar.today(now)
-    with db.transaction() as session:
-        store = Store(session, library.offered)
+    with uow:
+        store = uow.store
         patron = store.patron_by_card(query.card_number)
         if patron is None or patron.id is None:
             raise CommandRejected(f"Nie ma czytelnika z kartą {shown_card(query.card_number)}.")
@@ -84,7 +84,7 @@ def show_reader(query: ShowReader, *, db: Database, library: Library, now: datet
             for issuance, code in store.issuances_of(patron.id)
         ]
         name = f"{patron.first_name} {patron.last_name}"
-        ledger = read_ledger(FinesStore(session), patron, library.locations, today)
+        ledger = read_ledger(uow.fines, patron, library.locations, today)
         return ReaderView(
             card_number=patron.card_number,
             name=name,
@@ -97,9 +97,9 @@ def show_reader(query: ShowReader, *, db: Database, library: Library, now: datet
         )
 
 
-def show_slip(query: ShowSlip, *, db: Database, library: Library) -> Slip:
-    with db.transaction() as session:
-        found = Store(session, library.offered).issuance(query.issuance_id)
+def show_slip(query: ShowSlip, *, uow: UnitOfWork, library: Library) -> Slip:
+    with uow:
+        found = uow.store.issuance(query.issuance_id)
     if found is None:
         raise CommandRejected("Nie ma takiego wydania.")
     issuance, code = found

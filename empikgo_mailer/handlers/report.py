@@ -7,9 +7,8 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from empikgo_mailer.adapters.database import Database
-from empikgo_mailer.adapters.report_queries import PoolFigures, PoolKey, ReportQueries
-from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.adapters.report_queries import PoolFigures, PoolKey
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel
 from empikgo_mailer.domain.report import MonthReport, PoolReport
@@ -23,14 +22,14 @@ class ShowMonthReport(Command["MonthReport"]):
 
 
 def month_report(
-    query: ShowMonthReport, *, db: Database, library: Library, now: datetime
+    query: ShowMonthReport, *, uow: UnitOfWork, library: Library, now: datetime
 ) -> MonthReport:
     calendar, month = library.calendar, query.month
     today = calendar.today(now)
     days = [day for day in month.days() if day <= today]  # the days that have happened
     start, end = calendar.month_start(month), calendar.month_end(month)
-    with db.transaction() as session:
-        queries = ReportQueries(session, library.offered)
+    with uow:
+        queries = uow.reports
         figures = queries.count(month, start, end)
         closed_at = queries.closed_at(month)
     expected: list[PoolKey] = library.expected_pools()
@@ -89,9 +88,9 @@ class ShowMonthBans(Command["list[BannedReader]"]):
     month: Month
 
 
-def month_bans(query: ShowMonthBans, *, db: Database, library: Library) -> list[BannedReader]:
-    with db.transaction() as session:
-        rows = Store(session, library.offered).bans_caused_in(query.month)
+def month_bans(query: ShowMonthBans, *, uow: UnitOfWork, library: Library) -> list[BannedReader]:
+    with uow:
+        rows = uow.store.bans_caused_in(query.month)
         return [
             BannedReader(
                 card_number=patron.card_number,

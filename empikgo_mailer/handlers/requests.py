@@ -7,9 +7,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from empikgo_mailer.adapters.database import Database
-from empikgo_mailer.adapters.mail_queue import MailQueue
 from empikgo_mailer.adapters.tables import MailRequest, OutboxMessage
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.statuses import RequestStatus
 from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.errors import CommandRejected
@@ -49,11 +48,11 @@ class ShowRequest(Command["RequestView"]):
     branch_id: str  # a request of another branch is not found
 
 
-def show_queue(query: ShowQueue, *, db: Database, library: Library, now: datetime) -> QueueView:
+def show_queue(query: ShowQueue, *, uow: UnitOfWork, library: Library, now: datetime) -> QueueView:
     calendar = library.calendar
     day_start = calendar.at(calendar.today(now), datetime.min.time())
-    with db.transaction() as session:
-        queue = MailQueue(session)
+    with uow:
+        queue = uow.queue
         return QueueView(
             waiting=queue.waiting(query.branch_id, SHOWN),
             waiting_total=queue.count_waiting(query.branch_id),
@@ -61,14 +60,14 @@ def show_queue(query: ShowQueue, *, db: Database, library: Library, now: datetim
         )
 
 
-def show_set_aside(query: ShowSetAside, *, db: Database) -> list[MailRequest]:
-    with db.transaction() as session:
-        return MailQueue(session).set_aside(query.branch_id, SHOWN)
+def show_set_aside(query: ShowSetAside, *, uow: UnitOfWork) -> list[MailRequest]:
+    with uow:
+        return uow.queue.set_aside(query.branch_id, SHOWN)
 
 
-def show_request(query: ShowRequest, *, db: Database) -> RequestView:
-    with db.transaction() as session:
-        queue = MailQueue(session)
+def show_request(query: ShowRequest, *, uow: UnitOfWork) -> RequestView:
+    with uow:
+        queue = uow.queue
         request = queue.request(query.request_id)
         if request is None or request.branch_id != query.branch_id:
             raise CommandRejected("Nie ma takiej wiadomości.")

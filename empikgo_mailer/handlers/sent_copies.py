@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from imapclient.exceptions import IMAPClientError
-
-from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.imap_mailbox import LINK_ERRORS, FolderSeen
 from empikgo_mailer.adapters.sent_copies import SentCopies, SentReply
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -44,7 +42,7 @@ def copy_sent(
     branch_id: str,
     mailbox: SentFolder,
     *,
-    db: Database,
+    uow: UnitOfWork,
     folder: str,
     clock: Clock,
     seen: FolderSeen | None = None,
@@ -53,7 +51,7 @@ def copy_sent(
     read once, from the day before the oldest waiting reply was sent (copies are dated
     when their reply was sent): one search for the whole phase, not one per reply.
     `seen`: what earlier rounds of this pass read of the folder (only newer is read)."""
-    copies, report = SentCopies(db), CopyReport()
+    copies, report = SentCopies(uow.db), CopyReport()
     oldest = copies.oldest_waiting(branch_id)
     if oldest is None:
         return report
@@ -70,7 +68,7 @@ def copy_sent(
                 mailbox.append_copies(folder, [_copy(reply) for reply in missing])
             except LINK_ERRORS:
                 raise
-            except IMAPClientError as exc:
+            except Exception as exc:  # a NO from the server (link errors raised above)
                 log.warning("a batch of copies was refused (%s); appending them one by one", exc)
                 present = mailbox.copies_since(folder, since, seen)
                 _one_by_one(
@@ -115,7 +113,7 @@ def _one_by_one(
             mailbox.append_copies(folder, [_copy(reply)])
         except LINK_ERRORS:
             raise
-        except IMAPClientError as exc:
+        except Exception as exc:  # a NO from the server (link errors raised above)
             log.warning("the copy of reply %d was refused: %s", reply.id, exc)
             copies.refused(reply.id, str(exc))
             report.refused += 1

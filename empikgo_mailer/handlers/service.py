@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from empikgo_mailer.adapters.database import Database
-from empikgo_mailer.adapters.store import Store
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.library import Library
@@ -32,12 +31,12 @@ class ServiceState:
     actor: str | None
 
 
-def switch_service(command: SwitchService, *, db: Database, now: datetime) -> None:
+def switch_service(command: SwitchService, *, uow: UnitOfWork, now: datetime) -> None:
     """While off, every door refuses: mail gets the "service suspended" reply, the desk and
     the catalogue get a refusal. Switching it on again resumes from the same pools."""
     reason = (command.reason or "").strip()[:MAX_REASON_LENGTH] or None
-    with db.transaction() as session:
-        store = Store(session)
+    with uow:
+        store = uow.store
         store.switch_service(
             command.platform,
             enabled=command.enabled,
@@ -60,9 +59,9 @@ class ShowServices(Command[list[ServiceState]]):
     """Whether each offered platform is on, and who switched it off and why."""
 
 
-def service_states(query: ShowServices, *, db: Database, library: Library) -> list[ServiceState]:
-    with db.transaction() as session:
-        switches = Store(session, library.offered).service_switches()
+def service_states(query: ShowServices, *, uow: UnitOfWork, library: Library) -> list[ServiceState]:
+    with uow:
+        switches = uow.store.service_switches()
     states = []
     for platform in library.offered:
         switch = switches.get(platform)

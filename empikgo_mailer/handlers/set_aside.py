@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.mail_queue import MailQueue
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import MailRequest
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import BranchSettings, MailSettings
 from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber, shown_card
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS, explain_refusal, rule_rows
@@ -82,7 +82,7 @@ def _already(request: MailRequest | None) -> Settlement:
 def settle_set_aside(
     command: SettleSetAside,
     *,
-    db: Database,
+    uow: UnitOfWork,
     library: Library,
     debt_source: DebtSource,
     render: Render,
@@ -94,14 +94,14 @@ def settle_set_aside(
     outcome = _outcome(command)
     actor = f"staff:{command.login}"
     try:
-        with db.transaction() as session:
-            queue, store = MailQueue(session), Store(session, library.offered)
+        with uow:
+            queue, store = uow.queue, uow.store
             request = queue.request(command.request_id)
             if request is None or request.branch_id != branch.id:
                 raise CommandRejected("Nie ma takiej wiadomości.")
             if not queue.settle(command.request_id, outcome, command.login, now):
                 return _already(queue.request(command.request_id))
-            session.refresh(request)
+            uow.refresh(request)
             facts = ReplyFacts(
                 branch_name=branch.name,
                 branch_address=branch.address,
@@ -142,8 +142,8 @@ def settle_set_aside(
         refusal = refused.decision.refusal
         assert refusal is not None
         assert refusal.reason is not None
-        with db.transaction() as session:
-            Store(session).audit(
+        with uow:
+            uow.store.audit(
                 at=now, actor=actor, action="set-aside-give", outcome=str(refusal.reason),
                 card_number=shown_card(card or ""), request=command.request_id,
                 branch=branch.id,
@@ -217,12 +217,12 @@ def _give(
     return f"Wydano kod czytelnikowi z kartą {shown_card(card)}; odpowiedź idzie na {patron.email}."
 
 
-def resend_reply(command: ResendReply, *, db: Database, now: datetime) -> Settlement:
-    with db.transaction() as session:
-        reply = MailQueue(session).send_again(command.reply_id, command.branch_id, now)
+def resend_reply(command: ResendReply, *, uow: UnitOfWork, now: datetime) -> Settlement:
+    with uow:
+        reply = uow.queue.send_again(command.reply_id, command.branch_id, now)
         if reply is None:
             return Settlement(False, "Ta odpowiedź nie czeka na ponowne wysłanie.")
-        Store(session).audit(
+        uow.store.audit(
             at=now, actor=f"staff:{command.login}", action="send-again", outcome="done",
             reply=command.reply_id, branch=command.branch_id,
         )  # fmt: skip

@@ -11,11 +11,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.passwords import Passwords
 from empikgo_mailer.adapters.staff_store import StaffStore, member_of, token_hash
-from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import LoginAttempt, StaffAccount, StaffSession
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import WebSettings
 from empikgo_mailer.domain.polish import moment_text
 from empikgo_mailer.domain.staff import Role, StaffMember, locked_until, password_problem
@@ -98,7 +97,7 @@ def _password(password: str) -> str:
 
 
 def add_staff(
-    command: AddStaff, *, db: Database, library: Library, passwords: Passwords, now: datetime
+    command: AddStaff, *, uow: UnitOfWork, library: Library, passwords: Passwords, now: datetime
 ) -> None:
     login = _login(command.login)
     branch = command.branch_id
@@ -109,8 +108,8 @@ def add_staff(
     elif branch is not None:
         raise CommandRejected("Tylko bibliotekarz należy do jednej placówki (bez --branch).")
     password_hash = passwords.hash(_password(command.password))
-    with db.transaction() as session:
-        staff = StaffStore(session)
+    with uow:
+        staff = uow.staff
         if staff.account(login) is not None:
             raise CommandRejected(f"Konto „{login}” już istnieje (zmiana hasła: staff passwd).")
         staff.add(
@@ -123,7 +122,7 @@ def add_staff(
                 changed_at=now,
             )
         )
-        Store(session).audit(
+        uow.store.audit(
             at=now, actor=command.actor, action="staff-add", outcome="done", login=login,
             role=command.role.value, branch=branch,
         )  # fmt: skip
@@ -137,33 +136,33 @@ def _account(staff: StaffStore, login: str) -> StaffAccount:
 
 
 def change_password(
-    command: ChangePassword, *, db: Database, passwords: Passwords, now: datetime
+    command: ChangePassword, *, uow: UnitOfWork, passwords: Passwords, now: datetime
 ) -> None:
     password_hash = passwords.hash(_password(command.password))
-    with db.transaction() as session:
-        staff = StaffStore(session)
+    with uow:
+        staff = uow.staff
         account = _account(staff, command.login)
         account.password_hash, account.changed_at = password_hash, now
         staff.add(account)
         staff.end_sessions_of(account.login)  # a stolen session dies with the old password
-        Store(session).audit(
+        uow.store.audit(
             at=now, actor=command.actor, action="staff-passwd", outcome="done", login=account.login
         )
 
 
-def disable_staff(command: DisableStaff, *, db: Database, now: datetime) -> None:
-    with db.transaction() as session:
-        staff = StaffStore(session)
+def disable_staff(command: DisableStaff, *, uow: UnitOfWork, now: datetime) -> None:
+    with uow:
+        staff = uow.staff
         account = _account(staff, command.login)
         account.disabled, account.changed_at = True, now
         staff.add(account)
         staff.end_sessions_of(account.login)
-        Store(session).audit(
+        uow.store.audit(
             at=now, actor=command.actor, action="staff-disable", outcome="done", login=account.login
         )
 
 
-def log_in(command: LogIn, *, db: Database, passwords: Passwords, now: datetime) -> LoginResult:
+def log_in(command: LogIn, *, uow: UnitOfWork, passwords: Passwords, now: datetime) -> LoginResult:
     """Argon2 takes a tenth of a second and four cores: it runs between two short
     transactions, never inside one (on SQLite a transaction holds the one write lock, and
     every Legimi claim of the web process would wait for the hash). The attempt is written
@@ -171,8 +170,8 @@ def log_in(command: LogIn, *, db: Database, passwords: Passwords, now: datetime)
     failures, so parallel guesses are throttled as one after another would be."""
     login = command.login.strip().lower()[:64]
     address = command.address[:64]
-    with db.transaction() as session:
-        staff, store = StaffStore(session), Store(session)
+    with uow:
+        staff, store = uow.staff, uow.store
         if command.previous_token:
             staff.end_session(command.previous_token)
         until = locked_until(staff.failures(login, address, now), now)
@@ -188,14 +187,14 @@ def log_in(command: LogIn, *, db: Database, passwords: Passwords, now: datetime)
         stored = account.password_hash if account is not None and not account.disabled else None
         attempt = LoginAttempt(login=login, address=address, at=now, ok=False)
         staff.add(attempt)
-        session.flush()
+        uow.flush()
         attempt_id = attempt.id
     ok = passwords.verify(stored, command.password)
     rehashed = None
     if ok and stored is not None and passwords.hasher.check_needs_rehash(stored):
         rehashed = passwords.hash(command.password)
-    with db.transaction() as session:
-        staff, store = StaffStore(session), Store(session)
+    with uow:
+        staff, store = uow.staff, uow.store
         store.audit(at=now, actor=f"staff:{login}", action="login",
                     outcome="done" if ok else "refused", address=address)  # fmt: skip
         account = staff.account(login) if ok else None
@@ -223,12 +222,12 @@ def log_in(command: LogIn, *, db: Database, passwords: Passwords, now: datetime)
 
 
 def resume_session(
-    command: ResumeSession, *, db: Database, web: WebSettings, now: datetime
+    command: ResumeSession, *, uow: UnitOfWork, web: WebSettings, now: datetime
 ) -> OpenSession | None:
     """The staff member a session cookie belongs to, or None when there is no such
     session, it was idle too long, or the account was disabled since."""
-    with db.transaction() as session:
-        staff = StaffStore(session)
+    with uow:
+        staff = uow.staff
         row = staff.open_session(command.token)
         if row is None:
             return None
@@ -247,6 +246,6 @@ def resume_session(
         return OpenSession(member_of(account), row.csrf_token)
 
 
-def log_out(command: LogOut, *, db: Database) -> None:
-    with db.transaction() as session:
-        StaffStore(session).end_session(command.token)
+def log_out(command: LogOut, *, uow: UnitOfWork) -> None:
+    with uow:
+        uow.staff.end_session(command.token)

@@ -51,12 +51,12 @@ def test_a_burst_over_several_batches_keeps_recognising_repeated_requests(
     for n in (3, 17):  # the same readers' same messages again, batches later
         box.deliver(request_message(n), FIRST_SECOND)
     try:
-        report = collect("multimedia", box, db=app.db, mail=mail, clock=lambda: FIRST_SECOND)
+        report = collect("multimedia", box, uow=app.uow(), mail=mail, clock=lambda: FIRST_SECOND)
         assert (report.fetched, report.queued, report.duplicates) == (37, 35, 2)
         if backend == "postgresql":
             assert not _never_analysed(url)
         # Collecting again finds every UID recorded: nothing new, nothing twice.
-        again = collect("multimedia", box, db=app.db, mail=mail, clock=lambda: FIRST_SECOND)
+        again = collect("multimedia", box, uow=app.uow(), mail=mail, clock=lambda: FIRST_SECOND)
         assert (again.fetched, again.queued, again.duplicates) == (0, 0, 0)
     finally:
         app.db.dispose()
@@ -74,7 +74,7 @@ def test_a_collect_of_one_batch_does_not_analyse(
         box.deliver(request_message(n), FIRST_SECOND)
     try:
         report = collect(
-            "multimedia", box, db=app.db, mail=app.settings.mail, clock=lambda: FIRST_SECOND
+            "multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=lambda: FIRST_SECOND
         )
         assert report.queued == 3
         assert _never_analysed(url)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.fines import PaymentMethod
 from empikgo_mailer.handlers.errors import CommandRefused, CommandRejected
@@ -43,7 +43,7 @@ WARSAW = ZoneInfo("Europe/Warsaw")
 
 
 class Deps(TypedDict):
-    db: Database
+    uow: UnitOfWork
     library: Library
 
 
@@ -112,7 +112,7 @@ def noon(day: date) -> datetime:
 
 def money(app: App, card: str, today: date) -> dict[str, tuple[int, int, int]]:
     """Per location: (fines, counted payments, transfers waiting)."""
-    ledger = show_fines(ShowFines(card), db=app.db, library=app.library, now=noon(today)).ledger
+    ledger = show_fines(ShowFines(card), uow=app.uow(), library=app.library, now=noon(today)).ledger
     return {
         a.location.id: (a.fines_grosze, a.paid_grosze, a.pending_grosze) for a in ledger.accounts
     }
@@ -155,7 +155,7 @@ def test_balances_never_go_negative_and_payments_never_cross_locations(
         "renewal_limit,on_hold\n" + "\n".join(rows) + "\n",
         encoding="utf-8",
     )
-    kw: Deps = {"db": app.db, "library": app.library}
+    kw: Deps = {"uow": app.uow(), "library": app.library}
     assert import_loans(ImportLoans(export), **kw, now=noon(START)).rejected == []
 
     today = START + timedelta(days=14)  # some loans are overdue from the start

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.eligibility import Rule, Verdict
 from empikgo_mailer.domain.fines import PaymentMethod
@@ -48,7 +48,7 @@ WARSAW = ZoneInfo("Europe/Warsaw")
 
 
 class Deps(TypedDict):
-    db: Database
+    uow: UnitOfWork
     library: Library
 
 
@@ -343,12 +343,12 @@ def _import(app: App, tmp_path: Path, loans: list[Lend]) -> None:
         )
     path = tmp_path / "loans.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    report = import_loans(ImportLoans(path), db=app.db, library=app.library, now=noon("12-31"))
+    report = import_loans(ImportLoans(path), uow=app.uow(), library=app.library, now=noon("12-31"))
     assert (report.created, report.rejected) == (len(loans), [])
 
 
 def _refused(step: Return | Renew, app: App) -> str | None:
-    kw: Deps = {"db": app.db, "library": app.library}
+    kw: Deps = {"uow": app.uow(), "library": app.library}
     try:
         if isinstance(step, Return):
             returned = day(step.dated or step.on)
@@ -361,7 +361,7 @@ def _refused(step: Return | Renew, app: App) -> str | None:
 
 
 def _play(app: App, tmp_path: Path, step: Step) -> None:
-    kw: Deps = {"db": app.db, "library": app.library}
+    kw: Deps = {"uow": app.uow(), "library": app.library}
     match step:
         case Pay():
             command = PayFine(

@@ -41,7 +41,7 @@ def give(
 ) -> Decision:
     return give_code(
         GiveCode(card, platform, channel, branch),
-        db=app.db,
+        uow=app.uow(),
         library=app.library,
         debt_source=app.debt_source,
         now=now,
@@ -148,7 +148,7 @@ def test_check_lists_every_rule_and_counts_the_pool(app: App) -> None:
     add_codes(app.db, Platform.EMPIK_GO, NOVEMBER, "w63", ["W1"])
     assessment = check_eligibility(
         CheckEligibility("1"),
-        db=app.db,
+        uow=app.uow(),
         library=app.library,
         debt_source=app.debt_source,
         now=MONDAY_10,

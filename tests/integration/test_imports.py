@@ -42,7 +42,7 @@ def write(tmp_path: Path, text: str, name: str = "in.csv", bom: bool = False) ->
 
 
 def test_sample_patrons_import_with_bom_and_semicolons(app: App) -> None:
-    report = import_patrons(ImportPatrons(FIXTURES / "patrons.csv"), db=app.db, now=NOW)
+    report = import_patrons(ImportPatrons(FIXTURES / "patrons.csv"), uow=app.uow(), now=NOW)
     assert (report.created, report.updated, report.rejected) == (12, 0, [])
     zak = patrons(app)["1000001"]
     assert (zak.first_name, zak.last_name, zak.active) == ("Łukasz", "Żak", True)
@@ -53,7 +53,7 @@ def test_sample_patrons_import_with_bom_and_semicolons(app: App) -> None:
 def test_upsert_by_card_and_bad_rows_listed_with_line_numbers(app: App, tmp_path: Path) -> None:
     import_patrons(
         ImportPatrons(write(tmp_path, HEADER + "1;Jan;Kowalski;jan@x.pl;tak;2026-01-01;\n")),
-        db=app.db,
+        uow=app.uow(),
         now=NOW,
     )
     text = HEADER + (
@@ -70,7 +70,7 @@ def test_upsert_by_card_and_bad_rows_listed_with_line_numbers(app: App, tmp_path
         "\n"
         "10;Ala;Kot;ala@x.pl;tak;01.02.2026;1 234,56\n"
     )
-    report = import_patrons(ImportPatrons(write(tmp_path, text, bom=True)), db=app.db, now=NOW)
+    report = import_patrons(ImportPatrons(write(tmp_path, text, bom=True)), uow=app.uow(), now=NOW)
     assert (report.created, report.updated) == (2, 1)
     assert [(p.line, p.reason.split(":")[0]) for p in report.rejected] == [
         (4, "last_name"),
@@ -105,11 +105,11 @@ def test_an_unreadable_patron_file_changes_nothing(
 ) -> None:
     import_patrons(
         ImportPatrons(write(tmp_path, HEADER + "1;Jan;Kowalski;;tak;;\n", "ok.csv")),
-        db=app.db,
+        uow=app.uow(),
         now=NOW,
     )
     with pytest.raises(UnreadableFile, match=message):
-        import_patrons(ImportPatrons(write(tmp_path, content)), db=app.db, now=NOW)
+        import_patrons(ImportPatrons(write(tmp_path, content)), uow=app.uow(), now=NOW)
     assert list(patrons(app)) == ["1"]
 
 
@@ -117,7 +117,7 @@ def test_codes_from_a_plain_list_and_from_csv(app: App, tmp_path: Path) -> None:
     plain = write(tmp_path, "AAA-1\n\n  BBB-2  \nAAA-1\nbad code\n", "codes.txt")
     report = import_codes(
         ImportCodes(plain, Platform.EMPIK_GO, Month(2026, 11), "w63"),
-        db=app.db,
+        uow=app.uow(),
         library=app.library,
         now=NOW,
     )
@@ -129,7 +129,7 @@ def test_codes_from_a_plain_list_and_from_csv(app: App, tmp_path: Path) -> None:
     csv = write(tmp_path, "Kod;Uwagi\nAAA-1;znany\nCCC-3;nowy\n", "codes.csv")
     report = import_codes(
         ImportCodes(csv, Platform.EMPIK_GO, Month(2026, 12), "w63"),
-        db=app.db,
+        uow=app.uow(),
         library=app.library,
         now=NOW,
     )
@@ -159,7 +159,7 @@ def test_code_import_refuses_wrong_pools(
     with pytest.raises(CommandRejected, match=message):
         import_codes(
             ImportCodes(write(tmp_path, "X1\n"), platform, month, branch),
-            db=app.db,
+            uow=app.uow(),
             library=app.library,
             now=NOW,
         )

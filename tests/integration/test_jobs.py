@@ -59,7 +59,7 @@ def give_on_march_31(app: App) -> None:
     """Reader 1000001 gets the first Empik Go code of w63 at the desk on 31 March 2027."""
     decision = give_code(
         GiveCode("1000001", Platform.EMPIK_GO, Channel.DESK, "w63"),
-        db=app.db,
+        uow=app.uow(),
         library=app.library,
         debt_source=app.debt_source,
         now=datetime(2027, 3, 31, 15, 0, tzinfo=WARSAW),

@@ -49,7 +49,7 @@ def at(text: str) -> datetime:
 def claim(app: App, card: str, now: str) -> ClaimAnswer:
     return claim_legimi_code(
         ClaimLegimiCode(card),
-        db=app.db,
+        uow=app.uow(),
         library=app.library,
         debt_source=app.debt_source,
         now=at(now),
@@ -59,7 +59,7 @@ def claim(app: App, card: str, now: str) -> ClaimAnswer:
 def desk(app: App, card: str, platform: Platform, now: str, branch: str = "w63") -> str | None:
     command = GiveCode(card, platform, Channel.DESK, branch)
     return give_code(
-        command, db=app.db, library=app.library, debt_source=app.debt_source, now=at(now)
+        command, uow=app.uow(), library=app.library, debt_source=app.debt_source, now=at(now)
     ).code
 
 
@@ -67,7 +67,7 @@ def refusal(app: App, card: str, now: str) -> Reason | None:
     """The first rule that refuses, not counting an empty pool (no pool is loaded later)."""
     assessment = check_eligibility(
         CheckEligibility(card, Platform.EMPIK_GO, "w63"),
-        db=app.db,
+        uow=app.uow(),
         library=app.library,
         debt_source=app.debt_source,
         now=at(now),
@@ -82,12 +82,12 @@ def activations(app: App, tmp_path: Path, rows: str, now: str) -> ActivationRepo
     path = tmp_path / "activations.csv"
     path.write_text(rows, encoding="utf-8")
     return import_activations(
-        ImportActivations(path, Platform.EMPIK_GO), db=app.db, library=app.library, now=at(now)
+        ImportActivations(path, Platform.EMPIK_GO), uow=app.uow(), library=app.library, now=at(now)
     )
 
 
 def close(app: App, month: Month, now: str) -> CloseReport:
-    return close_month(CloseMonth(month), db=app.db, library=app.library, now=at(now))
+    return close_month(CloseMonth(month), uow=app.uow(), library=app.library, now=at(now))
 
 
 # --- Legimi claims -------------------------------------------------------------------------
@@ -174,7 +174,7 @@ def test_service_switched_off_refuses_every_door_and_on_again_resumes(app: App) 
     add_codes(app.db, Platform.EMPIK_GO, JANUARY, "w63", ["EGM-1"])
     switch_service(
         SwitchService(Platform.LEGIMI, False, "Koniec środków"),
-        db=app.db,
+        uow=app.uow(),
         now=at("2027-01-04T09:00"),
     )
     off = claim(app, "1000001", "2027-01-04T10:00")
@@ -182,7 +182,7 @@ def test_service_switched_off_refuses_every_door_and_on_again_resumes(app: App) 
     assert desk(app, "1000001", Platform.LEGIMI, "2027-01-04T10:00") is None
     # The other platform is not affected.
     assert refusal(app, "1000001", "2027-01-04T10:00") is None
-    switch_service(SwitchService(Platform.LEGIMI, True), db=app.db, now=at("2027-01-04T11:00"))
+    switch_service(SwitchService(Platform.LEGIMI, True), uow=app.uow(), now=at("2027-01-04T11:00"))
     assert claim(app, "1000001", "2027-01-04T11:01").code == "LGM-1"
 
 
@@ -256,7 +256,7 @@ def test_the_scheduled_close_catches_up_once(march: App) -> None:
     due = CloseDueMonths(close_at=march.settings.jobs.month_close_at)
 
     def run(now: str) -> list[Month]:
-        reports = close_due_months(due, db=march.db, library=march.library, now=at(now))
+        reports = close_due_months(due, uow=march.uow(), library=march.library, now=at(now))
         return [r.month for r in reports if not r.already_closed]
 
     assert run("2027-04-01T00:04") == []

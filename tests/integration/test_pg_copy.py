@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from empikgo_mailer.adapters.mail_queue import MailQueue
 from empikgo_mailer.bootstrap import bootstrap
+from empikgo_mailer.domain.errors import DatabaseUnavailable
 from empikgo_mailer.handlers.mailbox import collect
 from tests.conftest import fresh_database_url
 from tests.support.config import settings_for
@@ -46,15 +47,16 @@ def test_a_connection_lost_during_the_copy_is_the_database_unavailable_not_a_bad
 
     try:
         monkeypatch.setattr(MailQueue, "insert_requests", cut_then_insert)
-        with pytest.raises(OperationalError):
+        with pytest.raises(DatabaseUnavailable) as raised:
             collect(
-                "multimedia", box, db=app.db, mail=app.settings.mail, clock=lambda: FIRST_SECOND
+                "multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=lambda: FIRST_SECOND
             )
+        assert isinstance(raised.value.__cause__, OperationalError)
         monkeypatch.undo()
         with other.connect() as connection:
             assert connection.execute(text("SELECT count(*) FROM mail_request")).scalar() == 0
         report = collect(
-            "multimedia", box, db=app.db, mail=app.settings.mail, clock=lambda: FIRST_SECOND
+            "multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=lambda: FIRST_SECOND
         )
         assert (report.fetched, report.queued, report.unreadable) == (3, 3, 0)
     finally:

@@ -24,7 +24,7 @@ def horizons(app: App, box: FakeMailbox) -> list[Horizon]:
     seen: list[Horizon] = []
     mail = replace(app.settings.mail, fetch_batch=2)
     report = collect(
-        "multimedia", box, db=app.db, mail=mail, clock=lambda: NOW, decide_up_to=seen.append
+        "multimedia", box, uow=app.uow(), mail=mail, clock=lambda: NOW, decide_up_to=seen.append
     )
     assert report.fetched == len(box.inbox)  # every message is read, whatever was decided
     return seen

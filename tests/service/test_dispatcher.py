@@ -15,7 +15,7 @@ from empikgo_mailer import bootstrap
 from empikgo_mailer.bootstrap import HANDLERS
 from empikgo_mailer.handlers.command import Command
 
-GIVEN_BY_APP = {"db", "library", "debt_source", "render", "mail", "web", "passwords"}
+GIVEN_BY_APP = {"uow", "library", "debt_source", "render", "mail", "web", "passwords"}
 GIVEN_BY_DOOR = {"now"}
 
 

@@ -43,7 +43,7 @@ PATRONS = Path(__file__).parents[2] / "fixtures" / "patrons.csv"
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[App]:
     application = bootstrap(settings_for(tmp_path, database_url))
-    import_patrons(ImportPatrons(PATRONS), db=application.db, now=FIRST_SECOND)
+    import_patrons(ImportPatrons(PATRONS), uow=application.uow(), now=FIRST_SECOND)
     add_codes(
         application.db,
         Platform.EMPIK_GO,
@@ -56,7 +56,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[App]:
 
 
 def _door(app: App) -> MailDoor:
-    return MailDoor(app.db, app.library, app.debt_source, app.templates.render, app.settings.mail)
+    return MailDoor(app.uow, app.library, app.debt_source, app.templates.render, app.settings.mail)
 
 
 def test_one_reader_writing_twice_in_one_batch_gets_one_code(app: App) -> None:
@@ -67,7 +67,7 @@ def test_one_reader_writing_twice_in_one_batch_gets_one_code(app: App) -> None:
     box.deliver(first.replace(b"CAJx8gmail0001", b"CAJx8gmail0002"), FIRST_SECOND)
     box.deliver(fixture("thunderbird.eml"), FIRST_SECOND)
     clock = lambda: OPENING  # noqa: E731
-    collect("multimedia", box, db=app.db, mail=app.settings.mail, clock=clock)
+    collect("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=clock)
     report = decide_queue("multimedia", door=_door(app), clock=clock)
     assert report.outcomes == {"issued": 2, "already-has-code": 1}
     with app.db.transaction() as session:

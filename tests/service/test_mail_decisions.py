@@ -71,7 +71,7 @@ EXPECTED: dict[str, tuple[str | None, str | None, str | None]] = {
 def app(database_url: str, tmp_path: Path) -> Iterator[App]:
     """On SQLite and on PostgreSQL."""
     application = bootstrap(settings_for(tmp_path, database_url))
-    import_patrons(ImportPatrons(PATRONS), db=application.db, now=FIRST_SECOND)
+    import_patrons(ImportPatrons(PATRONS), uow=application.uow(), now=FIRST_SECOND)
     codes = [f"EGM-{n:04d}" for n in range(20)]
     add_codes(application.db, Platform.EMPIK_GO, Month(2026, 11), "multimedia", codes)
     yield application
@@ -79,7 +79,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[App]:
 
 
 def door(app: App) -> MailDoor:
-    return MailDoor(app.db, app.library, app.debt_source, app.templates.render, app.settings.mail)
+    return MailDoor(app.uow, app.library, app.debt_source, app.templates.render, app.settings.mail)
 
 
 def send(app: App, transport: FakeTransport, clock: Callable[[], datetime]) -> None:
@@ -91,9 +91,9 @@ def send(app: App, transport: FakeTransport, clock: Callable[[], datetime]) -> N
 
 def run(app: App, box: FakeMailbox, transport: FakeTransport, now: datetime) -> None:
     clock = lambda: now  # noqa: E731
-    collect("multimedia", box, db=app.db, mail=app.settings.mail, clock=clock)
+    collect("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=clock)
     decide_queue("multimedia", door=door(app), clock=clock)
-    file_decided("multimedia", box, db=app.db, mail=app.settings.mail, clock=clock)
+    file_decided("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=clock)
     send(app, transport, clock)
 
 
@@ -177,9 +177,9 @@ def test_the_same_message_fetched_twice_is_queued_once(app: App) -> None:
     box.deliver(fixture("gmail.eml"), FIRST_SECOND)
     box.deliver(fixture("gmail.eml"), FIRST_SECOND)  # same Message-ID, second copy
     clock = lambda: FIRST_SECOND  # noqa: E731
-    first = collect("multimedia", box, db=app.db, mail=app.settings.mail, clock=clock)
+    first = collect("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=clock)
     box.uidvalidity = 2  # the server renumbered the mailbox: everything is fetched again
-    second = collect("multimedia", box, db=app.db, mail=app.settings.mail, clock=clock)
+    second = collect("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=clock)
     assert (first.queued, first.duplicates) == (1, 1)
     # After renumbering each message is recognised by its bytes: nothing new is queued.
     assert (second.queued, second.duplicates, second.renumbered) == (0, 0, 2)
@@ -217,9 +217,9 @@ def test_a_message_that_keeps_failing_is_set_aside_and_the_queue_goes_on(app: Ap
             raise RuntimeError("template exploded")
         return app.templates.render(name, **context)
 
-    broken = MailDoor(app.db, app.library, app.debt_source, broken_render, app.settings.mail)
+    broken = MailDoor(app.uow, app.library, app.debt_source, broken_render, app.settings.mail)
     clock = lambda: OPENING  # noqa: E731
-    collect("multimedia", box, db=app.db, mail=app.settings.mail, clock=clock)
+    collect("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=clock)
     decide_queue("multimedia", door=broken, clock=clock)
     with app.db.transaction() as session:
         rows = {r.sender: r for r in session.exec(select(MailRequest))}
@@ -271,10 +271,10 @@ def test_a_message_over_the_size_limit_is_answered_and_set_aside(app: App) -> No
     box.deliver(big, FIRST_SECOND)
     small_limit = dataclasses.replace(app.settings.mail, max_message_bytes=20_000)
     clock = lambda: OPENING  # noqa: E731
-    collect("multimedia", box, db=app.db, mail=small_limit, clock=clock)
-    limited = MailDoor(app.db, app.library, app.debt_source, app.templates.render, small_limit)
+    collect("multimedia", box, uow=app.uow(), mail=small_limit, clock=clock)
+    limited = MailDoor(app.uow, app.library, app.debt_source, app.templates.render, small_limit)
     decide_queue("multimedia", door=limited, clock=clock)
-    file_decided("multimedia", box, db=app.db, mail=small_limit, clock=clock)
+    file_decided("multimedia", box, uow=app.uow(), mail=small_limit, clock=clock)
     send(app, transport, clock)
     [reply] = transport.sent
     assert "jest zbyt duża (0,06 MB; przyjmujemy wiadomości do 0,02 MB)" in reply_text(reply)
@@ -285,7 +285,7 @@ def test_a_message_over_the_size_limit_is_answered_and_set_aside(app: App) -> No
 
 def test_service_switched_off_by_staff_gets_the_suspended_reply(app: App) -> None:
     switch_service(
-        SwitchService(Platform.EMPIK_GO, False, "Brak środków"), db=app.db, now=FIRST_SECOND
+        SwitchService(Platform.EMPIK_GO, False, "Brak środków"), uow=app.uow(), now=FIRST_SECOND
     )
     box, transport = FakeMailbox(), FakeTransport()
     box.deliver(fixture("gmail.eml"), FIRST_SECOND)
@@ -304,7 +304,7 @@ def test_the_month_report_counts_mail_codes_refusals_and_waits(app: App) -> None
     box.deliver(fixture("debt.eml"), datetime(2026, 11, 1, 8, 0, 1, tzinfo=WARSAW))
     run(app, box, transport, OPENING)
     report = month_report(
-        ShowMonthReport(Month(2026, 11)), db=app.db, library=app.library, now=OPENING
+        ShowMonthReport(Month(2026, 11)), uow=app.uow(), library=app.library, now=OPENING
     )
     pool = next(p for p in report.pools if p.branch_id == "multimedia")
     assert (pool.loaded, pool.given[Channel.EMAIL], pool.refused) == (20, 1, {"debt": 1})
@@ -359,13 +359,15 @@ def test_a_row_the_database_refuses_does_not_stop_the_others(
         return entry
 
     monkeypatch.setattr(mailbox_handlers, "classify", classify)
-    report = collect("multimedia", box, db=app.db, mail=app.settings.mail, clock=lambda: OPENING)
+    report = collect(
+        "multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=lambda: OPENING
+    )
     assert (report.queued, report.unreadable) == (2, 1)
     rows = rows_by_uid(app)
     assert [rows[uid].status for uid in (1, 2, 3)] == ["queued", "set-aside", "queued"]
     assert "baza danych nie przyjęła wiadomości" in str(rows[2].note)
     # The checkpoint covers all three: nothing is fetched again, nothing is lost.
-    again = collect("multimedia", box, db=app.db, mail=app.settings.mail, clock=lambda: OPENING)
+    again = collect("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=lambda: OPENING)
     assert again.fetched == 0
 
 
@@ -390,7 +392,7 @@ def test_a_message_the_server_will_not_move_is_noted_and_the_others_are_filed(ap
     assert len(transport.sent) == 3  # filing has nothing to do with answering
     [queue] = [
         q
-        for q in queue_status(db=app.db, library=app.library, now=OPENING)
+        for q in queue_status(uow=app.uow(), library=app.library, now=OPENING)
         if q.branch_id == "multimedia"
     ]
     assert queue.filing_errors == [rows[2].filing_error]
@@ -438,7 +440,9 @@ def test_mail_from_a_branch_mailbox_is_never_answered(app: App) -> None:
     )
     clock = lambda: OPENING  # noqa: E731
     own = frozenset({"multimedia@biblioteka.test", "w63@biblioteka.test"})
-    collect("multimedia", box, db=app.db, mail=app.settings.mail, clock=clock, own_addresses=own)
+    collect(
+        "multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=clock, own_addresses=own
+    )
     decide_queue("multimedia", door=door(app), clock=clock)
     send(app, transport, clock)
     [row] = rows_by_uid(app).values()

@@ -111,7 +111,7 @@ def _world(directory: Path, readers: list[Reader], pool: int) -> Path:
             if reader.code_at_desk:
                 give_code(
                     GiveCode(reader.card(index), Platform.EMPIK_GO, Channel.DESK, "multimedia"),
-                    db=app.db,
+                    uow=app.uow(),
                     library=app.library,
                     debt_source=app.debt_source,
                     now=FIRST_SECOND,
@@ -131,9 +131,9 @@ def _decided(world: Path, copy: Path, raws: list[bytes], batch: int) -> list[tup
         for number, raw in enumerate(raws):
             box.deliver(raw, FIRST_SECOND + timedelta(minutes=number))
         clock = lambda: OPENING  # noqa: E731
-        collect("multimedia", box, db=app.db, mail=app.settings.mail, clock=clock)
+        collect("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=clock)
         door = MailDoor(
-            app.db, app.library, app.debt_source, app.templates.render, app.settings.mail
+            app.uow, app.library, app.debt_source, app.templates.render, app.settings.mail
         )
         decide_queue("multimedia", door=door, clock=clock, batch=batch)
         with app.db.transaction() as session:

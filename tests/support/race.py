@@ -43,7 +43,7 @@ def _worker(
     for card in cards:
         decision = give_code(
             GiveCode(card, Platform.EMPIK_GO, Channel.DESK, "multimedia", actor="race"),
-            db=app.db,
+            uow=app.uow(),
             library=app.library,
             debt_source=app.debt_source,
             now=now,

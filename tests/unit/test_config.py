@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import tomllib
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from empikgo_mailer.config import ConfigError, load_settings, read_environment
+from empikgo_mailer.config import (
+    EXAMPLE_CONFIG,
+    REQUIRED,
+    ConfigError,
+    ImapSettings,
+    JobSettings,
+    MailSettings,
+    SmtpSettings,
+    WebSettings,
+    load_settings,
+    read_environment,
+)
 from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.entrypoints.cli import main
@@ -216,19 +229,6 @@ def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
 def test_the_shipped_example_names_every_option_with_its_default() -> None:
     """The option table (config.option) is the one list of keys: the example the IT person
     copies must show each of them, set to the default the loader uses."""
-    import tomllib
-    from dataclasses import fields
-
-    from empikgo_mailer.config import (
-        EXAMPLE_CONFIG,
-        REQUIRED,
-        ImapSettings,
-        JobSettings,
-        MailSettings,
-        SmtpSettings,
-        WebSettings,
-    )
-
     example = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     imap = next(iter(example["branches"].values()))["imap"]
     sections = {
