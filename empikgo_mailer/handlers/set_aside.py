@@ -28,7 +28,7 @@ from empikgo_mailer.domain.statuses import RequestStatus
 from empikgo_mailer.handlers.codes import Decision, GiveCode, decide
 from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.debt import DebtSource
-from empikgo_mailer.handlers.errors import CommandRejected
+from empikgo_mailer.handlers.errors import CommandRefused, CommandRejected
 from empikgo_mailer.handlers.library import Library
 from empikgo_mailer.handlers.mail import queue_reply
 
@@ -62,10 +62,11 @@ class Settlement:
     message: str  # what happened, in Polish, for the librarian
 
 
-class _Refused(Exception):
+class _Refused(CommandRefused):
     """The rules refused the code: everything the action wrote is rolled back."""
 
     def __init__(self, decision: Decision) -> None:
+        super().__init__("reguły nie pozwalają wydać kodu")
         self.decision = decision
 
 
