@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 DEFAULT_BUSY_TIMEOUT_SECONDS = 15.0
@@ -31,6 +32,14 @@ def in_chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
     """`items` in slices short enough for one IN (...) list each."""
     for start in range(0, len(items), IN_LIST_CHUNK):
         yield items[start : start + IN_LIST_CHUNK]
+
+
+def unavailable_message(exc: DBAPIError) -> str:
+    """What a person is told when the database refused or could not be reached (Polish)."""
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    if "locked" in detail or "busy" in detail:
+        return "Baza danych jest zablokowana przez inny proces; spróbuj ponownie za chwilę."
+    return f"Nie można użyć bazy danych: {detail}"
 
 
 def is_sqlite(url: str) -> bool:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
 
 from empikgo_mailer.adapters.audit_trail import AuditTrail
-from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.database import Database, unavailable_message
 from empikgo_mailer.adapters.fines_store import FinesStore
 from empikgo_mailer.adapters.mail_queue import MailQueue
 from empikgo_mailer.adapters.report_queries import ReportQueries
@@ -148,9 +148,4 @@ def _translate(error: BaseException | None) -> None:
     if isinstance(error, IntegrityError):
         raise Conflict(type(error.orig).__name__) from error
     if isinstance(error, OperationalError):
-        detail = str(error.orig).strip().splitlines()[0] if error.orig is not None else ""
-        if "locked" in detail or "busy" in detail:
-            message = "Baza danych jest zablokowana przez inny proces; spróbuj ponownie za chwilę."
-        else:
-            message = f"Nie można użyć bazy danych: {detail}"
-        raise DatabaseUnavailable(message) from error
+        raise DatabaseUnavailable(unavailable_message(error)) from error

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from empikgo_mailer import __version__
 from empikgo_mailer.adapters import schema
+from empikgo_mailer.adapters.database import unavailable_message
 from empikgo_mailer.adapters.operations_queries import ping
 from empikgo_mailer.config import (
     EXAMPLE_CONFIG,
@@ -429,13 +430,6 @@ cli.add_command(restore_command, "restore")
 codes.add_command(codes_activations)
 
 
-def _database_message(exc: DBAPIError) -> str:
-    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-    if "locked" in detail or "busy" in detail:
-        return "Baza danych jest zablokowana przez inny proces; spróbuj ponownie za chwilę."
-    return f"Nie można użyć bazy danych: {detail}"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code. Errors are one Polish line, never a traceback."""
     try:
@@ -455,7 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"{exc.label}: {exc}", err=exc.exit_code != ExitCode.REFUSED)
         return exc.exit_code
     except (OperationalError, DBAPIError) as exc:
-        click.echo(f"Błąd: {_database_message(exc)}", err=True)
+        click.echo(f"Błąd: {unavailable_message(exc)}", err=True)
         return ExitCode.DATABASE
     except Exception as exc:
         log.exception("unexpected error")
