@@ -1,16 +1,18 @@
-"""The outbox as the sender sees it: claim due replies with a lease, record each result
-the moment the server has answered, and keep the health of each link (the SMTP circuit
-breaker's state lives here, so every process sees it).
+"""The outbox as the sender sees it: claim due replies with a lease, record the servers'
+answers, and keep the health of each link (the SMTP circuit breaker's state lives here,
+so every process sees it).
 
-Every write is its own short transaction: a result is on disk before the next reply is
-sent, so a crash repeats at most the one reply whose answer was not yet recorded. On
-SQLite a reply that left is first written to the sender's journal (`sent_journal`) and
-reaches the outbox a batch at a time.
+Results are recorded with one call, `Outbox.record`, a batch at a time: the send phase
+hands it every answer that came while the previous batch was being written (a group
+commit), and a session's next message leaves only once its previous result is recorded,
+so a crash repeats at most the one reply in flight on each session. On PostgreSQL a batch
+is one pipelined `executemany` on an autocommit connection (each UPDATE atomic on its
+own); on SQLite, sent replies go to the sender's journal (`sent_journal`) and reach the
+outbox a batch at a time, the other results in one transaction.
 
-One send phase uses an Outbox from two threads at once: the next claim is made in one
-while results are recorded from another. Each connection is therefore used by one
-thread at a time (a lock each); a claim and a sent reply's result use different ones, so
-that a claim waiting for a busy database never holds up a result.
+A claim and a batch of results may be on their way at the same time, from two threads:
+each has its own connection (and a lock), so a claim waiting for a busy database never
+holds up a result.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Executable, Table, bindparam, or_, update
+from sqlalchemy import Connection, Table, bindparam, or_, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import SQLModel, col, select
@@ -35,11 +37,6 @@ from empikgo_mailer.adapters.sent_journal import JournalEntry, SentJournal, jour
 from empikgo_mailer.adapters.tables import LinkState
 from empikgo_mailer.domain.statuses import ReplyStatus
 
-if TYPE_CHECKING:
-    import psycopg
-
-    from empikgo_mailer.adapters.pg_in_flight import ResultsInFlight
-
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _OUTBOX: Table = SQLModel.metadata.tables["outbox"]
@@ -47,6 +44,34 @@ LEASE = timedelta(minutes=10)
 # How long a result waits for a database held by someone else before the pass gives up
 # on it (and the reply may be sent once more by a later pass).
 RECORD_PATIENCE_SECONDS = 300.0
+
+
+class Answer(StrEnum):
+    SENT = "sent"
+    DEFERRED = "deferred"  # 4xx: tried again at `next_at`
+    FAILED = "failed"  # for good: shown to staff
+    UNREACHABLE = "unreachable"  # the server could not be reached: the reply keeps its place
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of one reply, as the outbox records it."""
+
+    reply_id: int
+    answer: Answer
+    at: datetime
+    error: str = ""
+    attempts: int = 0
+    next_at: datetime | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "reply_id": self.reply_id,
+            "at": self.at,
+            "error": self.error[:2000],
+            "tries": self.attempts,
+            "next_at": self.next_at,
+        }
 
 
 @dataclass(frozen=True)
@@ -112,21 +137,24 @@ _UNREACHABLE = (
     .where(_ONE)
     .values(last_error=bindparam("error"), last_attempt_at=bindparam("at"), **_FREE)
 )
+_RECORDS = {
+    Answer.SENT: _SENT,
+    Answer.DEFERRED: _DEFERRED,
+    Answer.FAILED: _FAILED,
+    Answer.UNREACHABLE: _UNREACHABLE,
+}
 
 
 class Outbox:
-    """One sender's view of the outbox for one send phase. It holds one connection for
-    the phase (a result is recorded in a fraction of a millisecond that way, against
-    most of one for a fresh connection each time); use it as a context manager."""
+    """One sender's view of the outbox for one send phase. It holds its connections for
+    the phase (a result is recorded in a fraction of a millisecond that way, against most
+    of one for a fresh connection each time); use it as a context manager."""
 
     def __init__(self, db: Database, owner: str) -> None:
         self.db = db
         self.owner = owner  # who holds the leases this object takes
-        self._connection: Connection | None = None
-        self._autocommit: Connection | None = None  # PostgreSQL: single-statement writes
-        self._connection_lock = threading.Lock()
-        self._autocommit_lock = threading.Lock()
-        self._in_flight: ResultsInFlight | None = None  # PostgreSQL: results on their way
+        self._claims = _Line(db)
+        self._results = _Line(db, autocommit=db.dialect == "postgresql")
         path = journal_path(db)
         self._journal = None if path is None else SentJournal(path, db.busy_timeout)
 
@@ -137,21 +165,12 @@ class Outbox:
         self.close()
 
     def close(self) -> None:
-        if self._in_flight is not None:
-            self._settled()
         if self._journal is not None:
             self.apply_journal()
             self._journal.close()
             self._journal = None
-        for connection in (self._connection, self._autocommit):
-            if connection is not None:
-                connection.close()
-        self._connection = self._autocommit = None
-
-    @property
-    def journalled(self) -> bool:
-        """Results of sent replies go to the sender's journal (SQLite), not the outbox."""
-        return self._journal is not None
+        self._claims.close()
+        self._results.close()
 
     def apply_journal(self) -> int:
         """Write the journal's results into the outbox, in one transaction; how many."""
@@ -160,82 +179,28 @@ class Outbox:
         entries = self._journal.entries()
         if entries:
             params = _sent_by(entries)
-            self._transaction(lambda connection: connection.execute(_SENT_BY, params))
+            self._claims.run(lambda connection: connection.execute(_SENT_BY, params))
             self._journal.forget(entries[-1].position)
         return len(entries)
 
-    def _transaction(self, work: Callable[[Connection], T]) -> T:
-        """`work` in a transaction of its own on the phase's connection; wait out a busy
-        database, and reconnect after a lost connection."""
-
-        def once() -> T:
-            with self._connection_lock:
-                if self._connection is None:
-                    self._connection = self.db.engine.connect()
-                try:
-                    with self.db.transaction_on(self._connection) as connection:
-                        return work(connection)
-                except DBAPIError as exc:
-                    if exc.connection_invalidated or self._connection.invalidated:
-                        self._connection.close()
-                        self._connection = None
-                    raise
-
-        return patiently(once)
-
-    def _run(self, statement: Executable, params: dict[str, Any] | None = None) -> int:
-        if self.db.dialect == "postgresql":
-            return self._autocommitted(statement, params or {})
-        return self._transaction(
-            lambda connection: int(connection.execute(statement, params or {}).rowcount or 0)
-        )
-
-    def _autocommitted(self, statement: Executable, params: dict[str, Any]) -> int:
-        """One statement, atomic on its own, in autocommit: one round trip to PostgreSQL
-        instead of three (BEGIN, the statement, COMMIT), once per reply. A result still
-        in flight is settled first, so the outbox sees the results in their order."""
-
-        def once() -> int:
-            with self._autocommit_lock:
-                self._settle_locked()
-                return self._execute_locked(statement, params)
-
-        return patiently(once)
-
-    def _autocommit_locked(self) -> Connection:
-        if self._autocommit is None:
-            self._autocommit = self.db.engine.connect().execution_options(
-                isolation_level="AUTOCOMMIT"
+    def record(self, results: Sequence[Result]) -> None:
+        """Record a batch of results; when it returns they are on disk."""
+        journal = self._journal
+        if journal is not None:
+            sent = [(r.reply_id, r.at) for r in results if r.answer is Answer.SENT]
+            if sent:
+                journal.record(self.owner, sent)
+            results = [r for r in results if r.answer is not Answer.SENT]
+        by_answer: dict[Answer, list[dict[str, Any]]] = {}
+        for result in results:
+            by_answer.setdefault(result.answer, []).append(result.params())
+        if by_answer:
+            self._results.run(
+                lambda connection: [
+                    connection.execute(_RECORDS[answer], params)
+                    for answer, params in by_answer.items()
+                ]
             )
-        return self._autocommit
-
-    def _execute_locked(self, statement: Executable, params: dict[str, Any]) -> int:
-        connection = self._autocommit_locked()
-        try:
-            return int(connection.execute(statement, params).rowcount or 0)
-        except DBAPIError as exc:
-            if exc.connection_invalidated or connection.invalidated:
-                connection.close()
-                self._autocommit = None
-            raise
-
-    def _settle_locked(self) -> None:
-        """The answer of the result in flight read, and any that did not commit recorded
-        again, the plain way (raises what the database raises; `redo` keeps them)."""
-        if self._in_flight is None:
-            return
-        self._in_flight.settle()
-        while self._in_flight.redo:
-            reply_id, at = self._in_flight.redo[0]
-            self._execute_locked(_SENT, {"reply_id": reply_id, "at": at})
-            self._in_flight.redo.pop(0)
-
-    def _settled(self) -> None:
-        def once() -> None:
-            with self._autocommit_lock:
-                self._settle_locked()
-
-        patiently(once)
 
     def take_back_leases(self) -> int:
         """Free the leases of other senders. Call only with the sender lock held
@@ -243,11 +208,12 @@ class Outbox:
         senders that died. Their journal is applied first: a reply they sent is not sent
         again."""
         self.apply_journal()
-        return self._run(
+        statement = (
             update(_OUTBOX)
             .where(_o.lease_owner.is_not(None), _o.lease_owner != self.owner)
             .values(**_FREE)
         )
+        return self._claims.run(lambda connection: int(connection.execute(statement).rowcount))
 
     def claim(self, now: datetime, limit: int) -> list[OutgoingReply]:
         """Lease up to `limit` due replies, oldest first; committed before any is sent."""
@@ -275,56 +241,51 @@ class Outbox:
                 )
             return [OutgoingReply(r.id, r.sender, r.recipient, r.message, r.attempts) for r in rows]
 
-        return self._transaction(lease)
+        return self._claims.run(lease)
 
     def release_mine(self) -> None:
         """Give back the leases this sender still holds (the replies it did not send)."""
         self.apply_journal()
-        self._run(update(_OUTBOX).where(_o.lease_owner == self.owner).values(**_FREE))
+        statement = update(_OUTBOX).where(_o.lease_owner == self.owner).values(**_FREE)
+        self._claims.run(lambda connection: connection.execute(statement))
 
-    def sent(self, reply_id: int, now: datetime) -> None:
-        if self._journal is not None:
-            self._journal.record(reply_id, self.owner, now)
-        else:
-            self._run(_SENT, {"reply_id": reply_id, "at": now})
 
-    def sent_soon(self, reply_id: int, now: datetime) -> Callable[[], None]:
-        """Record a sent reply; returns what finishes the record, to call before the next
-        reply leaves. On PostgreSQL the record is on its way meanwhile (`pg_in_flight`);
-        on SQLite the finisher makes it (the journal's insert, done while the next
-        envelope travels)."""
-        if self.db.dialect != "postgresql":
-            return partial(self.sent, reply_id, now)
-        from empikgo_mailer.adapters.pg_in_flight import (  # noqa: PLC0415 (PostgreSQL only)
-            ResultsInFlight,
-        )
+class _Line:
+    """One connection kept for a send phase, used by one thread at a time; each `run` is
+    a transaction of its own (or, `autocommit`, each statement is). A busy database is
+    waited out, and a lost connection replaced."""
 
-        with self._autocommit_lock:
-            if self._in_flight is None:
-                self._in_flight = ResultsInFlight()
-            try:
-                self._settle_locked()
-                driver = self._autocommit_locked().connection.dbapi_connection
-            except DBAPIError:
-                self._in_flight.redo.append((reply_id, now))  # recorded patiently below
-            else:
-                self._in_flight.send(cast("psycopg.Connection[object]", driver), reply_id, now)
-        return self._settled
+    def __init__(self, db: Database, *, autocommit: bool = False) -> None:
+        self.db, self.autocommit = db, autocommit
+        self._connection: Connection | None = None
+        self._lock = threading.Lock()
 
-    def deferred(
-        self, reply_id: int, now: datetime, error: str, attempts: int, next_at: datetime
-    ) -> None:
-        params = {"reply_id": reply_id, "at": now, "next_at": next_at}
-        self._run(_DEFERRED, params | {"tries": attempts, "error": error[:2000]})
+    def run(self, work: Callable[[Connection], T]) -> T:
+        def once() -> T:
+            with self._lock:
+                if self._connection is None:
+                    connection = self.db.engine.connect()
+                    if self.autocommit:
+                        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                    self._connection = connection
+                try:
+                    if self.autocommit:
+                        return work(self._connection)
+                    with self.db.transaction_on(self._connection) as connection:
+                        return work(connection)
+                except DBAPIError as exc:
+                    if exc.connection_invalidated or self._connection.invalidated:
+                        self._connection.close()
+                        self._connection = None
+                    raise
 
-    def failed(self, reply_id: int, now: datetime, error: str, attempts: int) -> None:
-        params = {"reply_id": reply_id, "at": now, "tries": attempts, "error": error[:2000]}
-        self._run(_FAILED, params)
+        return patiently(once)
 
-    def unreachable(self, reply_id: int, now: datetime, error: str) -> None:
-        """The server could not be reached while this reply was next: the reply keeps its
-        place and its tries; only the error is noted, for staff."""
-        self._run(_UNREACHABLE, {"reply_id": reply_id, "at": now, "error": error[:2000]})
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
 
 def _sent_by(entries: list[JournalEntry]) -> list[dict[str, Any]]:

@@ -6,6 +6,8 @@ for tens of milliseconds; a sender that had to record every reply in the databas
 wait that long between replies. Its journal has no other writer, so a result is recorded
 in some 20 µs whatever the pass is doing, and the outbox learns the results a few hundred
 at a time (`Outbox.apply_journal`), before every claim and before leases are given back.
+The journal is `Outbox.record`'s business alone: nothing outside the outbox (and a
+backup, which must know what left) reads it.
 
 A crash keeps the promise: a reply in the journal is applied by the next sender before it
 takes back any lease, so it is never sent again; only the reply in flight can be.
@@ -63,12 +65,19 @@ class SentJournal:
             " reply_id INTEGER NOT NULL, owner TEXT NOT NULL, at TEXT NOT NULL)"
         )
 
-    def record(self, reply_id: int, owner: str, at: datetime) -> None:
+    def record(self, owner: str, sent: list[tuple[int, datetime]]) -> None:
+        """Replies that left (id, when), in one transaction."""
         with self._lock:
-            self._connection.execute(
-                "INSERT INTO sent (reply_id, owner, at) VALUES (?, ?, ?)",
-                (reply_id, owner, at.isoformat()),
-            )
+            self._connection.execute("BEGIN")
+            try:
+                self._connection.executemany(
+                    "INSERT INTO sent (reply_id, owner, at) VALUES (?, ?, ?)",
+                    [(reply_id, owner, at.isoformat()) for reply_id, at in sent],
+                )
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+            self._connection.execute("COMMIT")
 
     def entries(self) -> list[JournalEntry]:
         with self._lock:

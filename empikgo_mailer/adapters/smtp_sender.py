@@ -7,8 +7,8 @@ stop the rest of the replies from being tried now. (What the caller's `before_da
 raises is the caller's own, and comes back to it.)
 
 A message goes as `sendmail` sends it, one step at a time: MAIL FROM, RCPT TO, DATA. The
-caller's `before_data` (the outbox recording the previous reply's result) runs while
-RCPT TO travels, so that its work and the server's overlap; DATA waits for it.
+caller's `before_data` (recording the previous reply's result) runs while RCPT TO
+travels, so that its work and the server's overlap; DATA waits for it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import asyncio
 import functools
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -35,10 +35,10 @@ NO_SMTPUTF8 = (
 )
 
 
-BeforeData = Callable[[], None]
+BeforeData = Callable[[], Awaitable[None]]
 
 
-def nothing_to_wait_for() -> None:
+async def nothing_to_wait_for() -> None:
     return None
 
 
@@ -155,29 +155,26 @@ class SmtpSender:
             await _mail_from(smtp, sender, recipient, message, options)
         except Exception as exc:
             return await self._failure(smtp, exc)
-        # Run as soon as RCPT TO is written and the loop waits for the server's answer.
-        meanwhile = _Meanwhile(before_data)
-        asyncio.get_running_loop().call_soon(meanwhile.run)
+        # The caller's work runs once RCPT TO is written, while the server answers it.
+        rcpt = asyncio.ensure_future(smtp.rcpt(recipient, encoding=_encoding(options)))
+        await asyncio.sleep(0)
         try:
-            await smtp.rcpt(recipient, encoding=_encoding(options))
+            await before_data()
+        except BaseException:
+            # The caller's: the open envelope goes with the connection (the next message
+            # gets a new one), and this message never leaves.
+            rcpt.cancel()
+            self._drop()
+            raise
+        try:
+            await rcpt
         except Exception as exc:
-            self._settle(meanwhile)
             return await self._failure(smtp, exc)
-        self._settle(meanwhile)
         try:
             response = await smtp.data(message)
         except Exception as exc:
             return await self._failure(smtp, exc)
         return Delivery(SendResult.SENT, response.message)
-
-    def _settle(self, meanwhile: _Meanwhile) -> None:
-        """What `before_data` raised is the caller's: the open envelope goes with the
-        connection (the next message gets a new one), and the message never leaves."""
-        try:
-            meanwhile.settle()
-        except BaseException:
-            self._drop()
-            raise
 
     async def _failure(self, smtp: aiosmtplib.SMTP, exc: Exception) -> Delivery:
         """What a failed step means; the envelope is reset (RSET) after a refusal, as
@@ -203,35 +200,6 @@ class SmtpSender:
         log.error("sending a reply failed unexpectedly", exc_info=exc)
         self._drop()
         return Delivery(SendResult.TEMPORARY, _described(exc))
-
-
-class _Meanwhile:
-    """The caller's `before_data`, run from the event loop while a command travels; what
-    it raised is raised again when it is settled (a loop's callback cannot raise)."""
-
-    __slots__ = ("_done", "_error", "_work")
-
-    def __init__(self, work: BeforeData) -> None:
-        self._work, self._done = work, False
-        self._error: BaseException | None = None
-
-    def run(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        try:
-            self._work()
-        except BaseException as exc:
-            self._error = exc
-
-    def settle(self) -> None:
-        """Run it now if the loop has not yet; raise what it raised."""
-        if not self._done:
-            self._done = True
-            self._work()
-        elif self._error is not None:
-            error, self._error = self._error, None
-            raise error
 
 
 def _encoding(options: list[str]) -> str:

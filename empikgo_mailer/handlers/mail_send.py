@@ -10,10 +10,10 @@ for hours, is failed and shown to staff. Decisions never wait for any of this.
 
 The database work runs beside the SMTP conversation, not in its way. The next replies
 are claimed in a worker thread while the claimed ones go out (a claim may wait for a
-deciding pass's commit). A sent reply's result goes to the database while the next
-reply's envelope (MAIL FROM, RCPT TO) goes to the SMTP server (`Outbox.sent_soon`); that
-next reply's message is transmitted only once the result is recorded, so a crash still
-repeats at most the one reply in flight on each session.
+deciding pass's commit). Results are recorded in batches (`_Records`, a group commit):
+the answers gathered so far are written while the next message's RCPT TO travels, and
+that message is transmitted only once they are on disk, so a crash still repeats at most
+the one reply in flight on each session.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from empikgo_mailer.adapters.outbox import Links, Outbox, OutgoingReply
+from empikgo_mailer.adapters.outbox import Answer, Links, Outbox, OutgoingReply, Result
 from empikgo_mailer.adapters.smtp_sender import (
     BeforeData,
     Delivery,
@@ -55,9 +55,9 @@ class Transport(Protocol):
         message: bytes,
         before_data: BeforeData = nothing_to_wait_for,
     ) -> Delivery:
-        """Send one message. `before_data` is called once the server has taken MAIL
-        FROM (while RCPT TO travels) and always before the message itself leaves; what
-        it raises, `send` raises, and the message does not leave."""
+        """Send one message. `before_data` is awaited once the server has taken the
+        envelope and always before the message itself leaves; what it raises, `send`
+        raises, and the message does not leave."""
         ...
 
 
@@ -139,6 +139,7 @@ class _Phase:
         lanes: list[Transport],
     ) -> None:
         self.outbox, self.links, self.clock, self.report = outbox, links, clock, report
+        self.records = _Records(outbox)
         self.should_stop = should_stop
         self.lanes = lanes  # the sessions still sending
         self.batch = CLAIM_BATCH * len(lanes)
@@ -154,20 +155,12 @@ class _Phase:
 
     async def lane(self, transport: Transport, *, until_connected: bool = False) -> None:
         """Send claimed replies one after another over one SMTP session."""
-        unfinished: Callable[[], None] | None = None  # this session's last result's record
-
-        def recorded() -> None:
-            nonlocal unfinished
-            if unfinished is not None:
-                finish, unfinished = unfinished, None
-                finish()
-
         try:
             while (reply := await self._next()) is not None:
                 delivery = await _deliver(
-                    transport, reply, second_chance=self.connected, before_data=recorded
+                    transport, reply, second_chance=self.connected, before_data=self.records.written
                 )
-                recorded()  # results are recorded in the order they came
+                self.records.write()  # this session's last result, if no DATA came
                 now = self.clock()
                 if delivery.result is SendResult.UNREACHABLE:
                     if self.connected and len(self.lanes) > 1:
@@ -183,11 +176,11 @@ class _Phase:
                 if not self.connected:
                     self.links.worked(SMTP_LINK, now)
                     self.connected = True
-                unfinished = self._record(reply, delivery, now)
+                self.records.add(self._result(reply, delivery, now))
                 if until_connected:
                     return
         finally:
-            recorded()
+            self.records.write()
 
     async def _next(self) -> OutgoingReply | None:
         """The next claimed reply; the next claim is started while enough are left."""
@@ -237,31 +230,54 @@ class _Phase:
         except Exception:
             log.exception("claiming the next replies failed; they wait for the next round")
 
-    def _record(
-        self, reply: OutgoingReply, delivery: Delivery, now: datetime
-    ) -> Callable[[], None] | None:
-        """Record and count a result; for a sent reply, what finishes its record (see
-        `Outbox.sent_soon`), to call before the session's next reply leaves."""
+    def _result(self, reply: OutgoingReply, delivery: Delivery, now: datetime) -> Result:
+        """The result to record, counted."""
         if delivery.result is SendResult.SENT:
             self.report.sent += 1
-            return self.outbox.sent_soon(reply.id, now)
+            return Result(reply.id, Answer.SENT, now)
         attempts = reply.attempts + 1
         retry_at = next_try(attempts, now) if delivery.result is SendResult.TEMPORARY else None
         if retry_at is None:
-            self.outbox.failed(reply.id, now, delivery.detail, attempts)
             self.report.failed += 1
             log.warning("reply %s failed for good: %s", reply.id, delivery.detail)
-        else:
-            self.outbox.deferred(reply.id, now, delivery.detail, attempts, retry_at)
-            self.report.deferred += 1
-        return None
+            return Result(reply.id, Answer.FAILED, now, delivery.detail, attempts)
+        self.report.deferred += 1
+        return Result(reply.id, Answer.DEFERRED, now, delivery.detail, attempts, retry_at)
 
     def _unreachable(self, reply: OutgoingReply, delivery: Delivery, now: datetime) -> None:
-        self.outbox.unreachable(reply.id, now, delivery.detail)
+        self.records.add(Result(reply.id, Answer.UNREACHABLE, now, delivery.detail))
+        self.records.write()
         state = self.links.failed(SMTP_LINK, now, delivery.detail, pause_after)
         log.warning("SMTP server unreachable (%s); next try at %s", delivery.detail, state.retry_at)
         self.report.unreachable, self.report.paused_until = delivery.detail, state.retry_at
         self.stopped = True
+
+
+class _Records:
+    """Results on their way to the outbox, written a batch at a time (a group commit):
+    every answer gathered since the last write goes in the next one, made by whichever
+    session is about to send a message. So a session's message never leaves before every
+    earlier result is on disk, and several sessions share one write."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self._gathering: list[Result] = []
+
+    def add(self, result: Result) -> None:
+        self._gathering.append(result)
+
+    def write(self) -> None:
+        if self._gathering:
+            batch, self._gathering = self._gathering, []
+            try:
+                self.outbox.record(batch)
+            except BaseException:
+                self._gathering[:0] = batch  # kept: the next write tries them again
+                raise
+
+    async def written(self) -> None:
+        """`write`, as a session's `before_data` (run while RCPT TO travels)."""
+        self.write()
 
 
 async def _deliver(

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlmodel import col, select
 
-from empikgo_mailer.adapters.outbox import Links, Outbox
+from empikgo_mailer.adapters.outbox import Answer, Links, Outbox, Result
 from empikgo_mailer.adapters.sent_journal import journal_path
 from empikgo_mailer.adapters.smtp_sender import SendResult, SmtpSender
 from empikgo_mailer.adapters.tables import OutboxMessage
@@ -142,12 +142,12 @@ def test_each_message_reaches_the_server_only_after_the_reply_before_it_is_recor
 
 
 def test_a_result_whose_connection_was_cut_is_recorded_on_a_new_one(pg_app: App) -> None:
-    """PostgreSQL's result in flight (on SQLite the finisher makes the record in the journal)."""
+    """PostgreSQL's results connection (on SQLite sent replies go to the journal)."""
     app = pg_app
     first, second, third = outbox_of(app, 3)
     with Outbox(app.db, new_owner()) as outbox:
         assert len(outbox.claim(NOW, 10)) == 3
-        outbox.sent_soon(first, NOW)()
+        outbox.record([Result(first, Answer.SENT, NOW)])
         with app.db.connection() as admin:  # the server drops every other session
             admin.execute(
                 text(
@@ -155,8 +155,7 @@ def test_a_result_whose_connection_was_cut_is_recorded_on_a_new_one(pg_app: App)
                     " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
             )
-        outbox.sent_soon(second, NOW)()
-        outbox.sent_soon(third, NOW)()
+        outbox.record([Result(second, Answer.SENT, NOW), Result(third, Answer.SENT, NOW)])
     with app.db.transaction() as session:
         rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
         assert [(row.id, row.status, row.lease_owner) for row in rows] == [
@@ -203,7 +202,7 @@ def test_a_message_waits_for_the_caller_and_does_not_leave_when_its_bookkeeping_
     class DatabaseGone(Exception):
         pass
 
-    def fails() -> None:
+    async def fails() -> None:
         raise DatabaseGone
 
     async def scenario() -> list[SendResult]:

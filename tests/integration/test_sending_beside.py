@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from empikgo_mailer.adapters.database import Database
-from empikgo_mailer.adapters.outbox import Outbox
+from empikgo_mailer.adapters.outbox import Answer, Outbox, Result
 from empikgo_mailer.adapters.sent_journal import journal_path
 from empikgo_mailer.domain.errors import ExitCode
 from tests.support.dovecot import DovecotServer
@@ -252,8 +252,7 @@ def test_replies_in_the_journal_of_a_sender_that_died_are_not_sent_again(
         # A sender claims 10, sends 4 (in its journal), and dies before the outbox hears.
         dead = Outbox(db, "pass-that-died")
         claimed = dead.claim(now, 10)
-        for reply in claimed[:4]:
-            dead.sent(reply.id, now)
+        dead.record([Result(reply.id, Answer.SENT, now) for reply in claimed[:4]])
         assert dead._journal is not None
         dead._journal.close()  # killed: nothing applied, nothing given back
         assert path.exists()

@@ -121,7 +121,7 @@ class FakeLane:
         await asyncio.sleep(0)  # the others go on while this one waits for the server
         if self.refused:
             return Delivery(SendResult.UNREACHABLE, "421 too many sessions")
-        before_data()
+        await before_data()
         self.server.delivered.append(recipient)
         return Delivery(SendResult.SENT, "250 ok")
 

@@ -87,7 +87,7 @@ class FakeTransport:
         self.tries += 1
         result = self.script.pop(0) if self.script else SendResult.SENT
         if result is SendResult.SENT:
-            before_data()  # as a server would: the envelope was taken
+            await before_data()  # as a server would: the envelope was taken
             parsed = message_from_bytes(message, policy=default)
             assert isinstance(parsed, EmailMessage)
             self.sent.append(parsed)
