@@ -100,12 +100,34 @@ class MailQueue:
         ).first()
         return last_uid, older is not None
 
-    def move_position(self, branch_id: str, uidvalidity: int, last_uid: int, at: datetime) -> None:
+    def move_position(
+        self,
+        branch_id: str,
+        uidvalidity: int,
+        last_uid: int,
+        at: datetime,
+        uncollected: tuple[datetime, int] | None = None,
+    ) -> None:
+        """The collect has read up to `last_uid`; `uncollected`: the first message, in
+        receipt order, it has still to read (None: none)."""
+        first_at, first_uid = uncollected or (None, None)
         self.session.merge(
             MailboxState(
-                branch_id=branch_id, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=at
+                branch_id=branch_id,
+                uidvalidity=uidvalidity,
+                last_uid=last_uid,
+                updated_at=at,
+                uncollected_at=first_at,
+                uncollected_uid=first_uid,
             )
         )
+
+    def uncollected(self, branch_id: str) -> tuple[datetime, int] | None:
+        """The first message a collect under way has still to read (see `move_position`)."""
+        state = self.session.get(MailboxState, branch_id)
+        if state is None or state.uncollected_at is None or state.uncollected_uid is None:
+            return None
+        return state.uncollected_at, state.uncollected_uid
 
     def recorded_before_renumbering(
         self, branch_id: str, uidvalidity: int, hashes: Sequence[str], fingerprints: Sequence[str]
@@ -202,11 +224,10 @@ class MailQueue:
         )
 
     # deciding ------------------------------------------------------------------------
-    def next_queued_rows(
-        self, branch_id: str, limit: int, before: tuple[datetime, int] | None = None
-    ) -> Sequence[Row[Any]]:
-        """The branch's queue in receipt order, as plain rows (no ORM objects); with
-        `before` (receipt time, UID), only the requests that come before it."""
+    def next_queued_rows(self, branch_id: str, limit: int) -> Sequence[Row[Any]]:
+        """The branch's queue in receipt order, as plain rows (no ORM objects); while a
+        collect is under way, only the requests before its first unread message."""
+        before = self.uncollected(branch_id)
         r = _REQUESTS.c
         query = (
             sql_select(_REQUESTS)

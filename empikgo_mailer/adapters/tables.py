@@ -174,6 +174,10 @@ class MailboxState(SQLModel, table=True):
     uidvalidity: int = Field(sa_type=BigInteger)
     last_uid: int = Field(sa_type=BigInteger)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # While a collect is under way, the first message it has still to read, in receipt
+    # order (time, UID): the queue is decided only up to it. NULL: nothing seen is unread.
+    uncollected_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    uncollected_uid: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class MailRequest(SQLModel, table=True):

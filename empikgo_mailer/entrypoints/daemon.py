@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import TypeVar
 
@@ -56,7 +56,7 @@ from empikgo_mailer.entrypoints.sending import (
 from empikgo_mailer.handlers.filing import FileReport, file_decided
 from empikgo_mailer.handlers.mail import decide_queue
 from empikgo_mailer.handlers.mail_send import SendReport
-from empikgo_mailer.handlers.mailbox import CollectReport, Horizon, collect
+from empikgo_mailer.handlers.mailbox import CollectReport, collect
 from empikgo_mailer.handlers.sent_copies import CopyReport, copy_sent
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,8 @@ RECOVERABLE: tuple[type[BaseException], ...] = (MailboxUnavailable, *CONNECTION_
 WATCHERS_GRACE_SECONDS = 0.5  # IDLE threads are daemon threads: not waited for longer
 COPY_ROUND_WHILE_SENDING = 1000  # replies waiting for their copy in Sent
 OPENING_MARGIN = timedelta(seconds=1)  # a pass just after an opening finds the branch open
+# How often the decide runner looks at the queue while the mailboxes are being read.
+DECIDE_POLL_SECONDS = 0.05
 
 
 class StopRequested(BaseException):
@@ -143,14 +145,17 @@ class Daemon:
 
     @contextmanager
     def _wait(self) -> Iterator[None]:
-        """A stretch of pure waiting (opening a connection, a backoff), safe to cut."""
+        """A stretch of pure waiting (opening a connection, a backoff), safe to cut. Only
+        the main thread's: a signal handler runs there, and cuts nothing of another."""
         if self.stop.is_set():
             raise StopRequested
-        self._in_wait = True
+        main = threading.current_thread() is threading.main_thread()
+        self._in_wait = main
         try:
             yield
         finally:
-            self._in_wait = False
+            if main:
+                self._in_wait = False
 
     def _with_mailbox(self, branch: BranchSettings, work: Callable[[ImapMailbox], T]) -> T:
         """Run `work` on a fresh connection; reconnect with backoff after connection errors.
@@ -221,13 +226,25 @@ class Daemon:
             report.add_time(name.split(":", maxsplit=1)[0], started)
 
     def _pass(self) -> RunReport:
+        """The collect runner reads the mailboxes in a thread of its own while this one
+        decides what it has stored so far, up to the first message it has still to read
+        (`MailQueue.uncollected`); then the decided messages are filed, the outbox sent
+        and the copies made."""
         report = RunReport()
         self._folders_seen.clear()
+        collector = threading.Thread(
+            target=self._collect_all, args=(report,), name="collect", daemon=True
+        )
+        collector.start()
         try:
+            while collector.is_alive() and not self.stop.is_set():
+                self._decide_all(report)
+                collector.join(DECIDE_POLL_SECONDS)
+            collector.join()
+            self._decide_all(report)  # what the last batch brought
             for branch in self.app.settings.branches.values():
-                if self.stop.is_set():
-                    break
-                self._branch_pass(report, branch)
+                if branch.id in report.collected and not self.stop.is_set():
+                    self._file_phase(report, branch)  # filing waits for the mailbox
             if self._beside is not None:
                 self._beside.decisions_done()
                 # Copies of what has left, while the rest goes out; each round reads the
@@ -242,6 +259,7 @@ class Daemon:
                     report.sent = sent
             self._copy_phase(report)
         finally:
+            collector.join(WATCHERS_GRACE_SECONDS)  # stopped: it ends after its batch
             if self._beside is not None:  # stopped or failed half-way: it must not outlive us
                 self._beside.stop()
                 self._finish_beside(report, fall_back=False)
@@ -283,9 +301,9 @@ class Daemon:
     def _send(self) -> SendReport:
         return send_due(self._send_tools(), should_stop=self.stop.is_set)
 
-    def _maybe_send_beside(self, report: RunReport, coming: int = 0) -> None:
-        """Before deciding: with enough requests queued (and `coming`, still to collect),
-        send from a second process while this one decides (see `sending`)."""
+    def _maybe_send_beside(self, report: RunReport) -> None:
+        """Before deciding: with enough requests queued, send from a second process while
+        this one decides (see `sending`)."""
         threshold = self.app.settings.smtp.send_while_deciding_from
         if self._beside is not None or threshold <= 0 or self.stop.is_set():
             return
@@ -295,7 +313,7 @@ class Daemon:
         try:
             with self.app.db.transaction() as session:
                 queued = MailQueue(session).count_queued()
-            if queued + coming >= threshold:
+            if queued >= threshold:
                 self._beside = SenderProcess(self._send_tools())
         except Exception as exc:  # the pass sends in its own process after deciding
             log.exception("the sender process could not be started")
@@ -319,10 +337,36 @@ class Daemon:
         finally:
             self._beside = None
 
-    def _branch_pass(self, report: RunReport, branch: BranchSettings) -> None:
-        mail, clock = self.app.settings.mail, self.clock
+    def _collect_all(self, report: RunReport) -> None:
+        """The collect runner: every branch mailbox into the queue."""
+        for branch in self.app.settings.branches.values():
+            if self.stop.is_set():
+                return
 
-        def decide(before: tuple[datetime, int] | None = None) -> None:
+            def collect_from(box: ImapMailbox, branch_id: str = branch.id) -> CollectReport:
+                return collect(
+                    branch_id,
+                    box,
+                    uow=self.app.uow(),
+                    mail=self.app.settings.mail,
+                    clock=self.clock,
+                    own_addresses=self.own_addresses,
+                    should_stop=self.stop.is_set,
+                )
+
+            collected = self._phase(
+                report, f"collect:{branch.id}", partial(self._with_mailbox, branch, collect_from)
+            )
+            if collected is not None:
+                report.collected[branch.id] = collected
+
+    def _decide_all(self, report: RunReport) -> None:
+        """The decide runner's round: each branch's queue, as far as it may go now. The
+        queue is in the database: it is decided even when the mailbox is down."""
+        for branch in self.app.settings.branches.values():
+            if self.stop.is_set():
+                return
+            self._maybe_send_beside(report)
             decided = self._phase(
                 report,
                 f"decide:{branch.id}",
@@ -330,52 +374,20 @@ class Daemon:
                     decide_queue,
                     branch.id,
                     door=self.door,
-                    clock=clock,
+                    clock=self.clock,
                     should_stop=self.stop.is_set,
-                    before=before,
                 ),
             )
             if decided is not None:
                 report.decided.update(decided.outcomes)
 
-        def decide_up_to(horizon: Horizon) -> None:
-            """Between fetch batches of a burst: the first replies go out while the rest
-            of the mailbox is read, not after it. Only with a sender beside the pass:
-            otherwise nothing is sent before the whole queue is decided anyway."""
-            started = time.perf_counter()
-            self._maybe_send_beside(report, coming=horizon.uncollected)
-            if self._beside is not None:
-                decide(horizon.first)
-            # That time is the decide phase's (and send_start's), not the collect's.
-            report.seconds["collect"] = report.seconds.get("collect", 0.0) - (
-                time.perf_counter() - started
-            )
-
-        def collect_from(box: ImapMailbox) -> CollectReport:
-            return collect(
-                branch.id,
-                box,
-                uow=self.app.uow(),
-                mail=mail,
-                clock=clock,
-                own_addresses=self.own_addresses,
-                should_stop=self.stop.is_set,
-                decide_up_to=decide_up_to,
-            )
-
+    def _file_phase(self, report: RunReport, branch: BranchSettings) -> None:
         def file_into(box: ImapMailbox) -> FileReport:
-            return file_decided(branch.id, box, uow=self.app.uow(), mail=mail, clock=clock)
+            return file_decided(
+                branch.id, box, uow=self.app.uow(), mail=self.app.settings.mail, clock=self.clock
+            )
 
-        collected = self._phase(
-            report, f"collect:{branch.id}", partial(self._with_mailbox, branch, collect_from)
-        )
-        if collected is not None:
-            report.collected[branch.id] = collected
-        self._maybe_send_beside(report)
-        # The queue is in the database: it is decided even when the mailbox is down.
-        decide()
-        if collected is not None and not self.stop.is_set():  # filing waits for the mailbox
-            self._phase(report, f"file:{branch.id}", partial(self._with_mailbox, branch, file_into))
+        self._phase(report, f"file:{branch.id}", partial(self._with_mailbox, branch, file_into))
 
     def _seconds_to_next_opening(self) -> float:
         """Real seconds until just after the next opening of a branch (on a replayed clock

@@ -30,6 +30,9 @@ MAX_ATTEMPTS = 3
 # Requests decided in one transaction: large enough that the facts' queries cost little
 # per decision, small enough that the write lock is held for a fraction of a second.
 DECISION_BATCH = 250
+# The first batch of a round is small: its replies are committed, and can leave, within
+# milliseconds while the rest of a burst is decided (and collected) behind them.
+FIRST_BATCH = 20
 
 
 @dataclass
@@ -124,12 +127,11 @@ def decide_queue(
     door: MailDoor,
     clock: Clock,
     should_stop: Callable[[], bool] = lambda: False,
-    before: tuple[datetime, int] | None = None,
     batch: int = DECISION_BATCH,
 ) -> DecideReport:
-    """Decide the branch's queue strictly in receipt order, only while the branch is open;
-    with `before` (receipt time, UID), only as far as that (the rest of the mailbox is
-    still being collected: `mailbox.Horizon`).
+    """Decide the branch's queue strictly in receipt order, only while the branch is open,
+    and while a collect is under way only up to its first unread message
+    (`MailQueue.uncollected`).
 
     A batch of the queue's head is decided at once (mail_batch) and committed with its
     codes and replies. When anything in a batch fails, the batch is rolled back and its
@@ -145,11 +147,12 @@ def decide_queue(
     def may_go_on(now: datetime) -> bool:
         return calendar.is_open(branch.hours, now) and not should_stop()
 
+    size = min(batch, FIRST_BATCH)
     while may_go_on(clock()):
         report.open = True
         with door.uow() as uow:
             queue = uow.queue
-            heads = queue.next_queued_rows(branch_id, batch, before)
+            heads = queue.next_queued_rows(branch_id, size)
             if not heads:
                 break
             day_start = calendar.at(calendar.today(clock()), datetime.min.time())
@@ -185,6 +188,7 @@ def decide_queue(
                     "request decided",
                     extra={"request_id": request_id, "branch": branch_id, "outcome": outcome},
                 )
-        if len(heads) < batch and len(decided) == len(heads):
+        if len(heads) < size and len(decided) == len(heads):
             break  # the queue is empty (otherwise: the day changed, or it is closing time)
+        size = batch
     return report

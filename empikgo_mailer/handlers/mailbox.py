@@ -12,7 +12,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from empikgo_mailer.adapters.imap_mailbox import LINK_ERRORS, FetchedMessage
@@ -29,6 +29,7 @@ from empikgo_mailer.domain.mail_requests import MessageReading, fingerprint, rea
 from empikgo_mailer.domain.statuses import RequestKind, RequestStatus
 
 log = logging.getLogger(__name__)
+WAIT_FOR_ALL = (datetime(1970, 1, 1, tzinfo=UTC), 0)  # a mark no request comes before
 
 
 class Mailbox(Protocol):
@@ -53,16 +54,6 @@ class CollectReport:
     duplicates: int = 0
     renumbered: int = 0  # known messages found again after a UIDVALIDITY change
     not_ours: int = 0
-
-
-@dataclass(frozen=True)
-class Horizon:
-    """How far the queue may be decided while the rest of the mailbox is still being
-    collected: no message left to collect comes before `first` in receipt order (time,
-    then UID), so every request before it is already in the queue."""
-
-    first: tuple[datetime, int]
-    uncollected: int
 
 
 def content_hash(fetched: FetchedMessage) -> str | None:
@@ -306,8 +297,15 @@ def _safe_copy(entry: MailRequest, error: Exception) -> MailRequest:
     )
 
 
-def _store_batch(uow: UnitOfWork, batch: _Batch, last_uid: int, now: datetime) -> CollectReport:
-    """Store the batch and move the checkpoint in one transaction. When the database
+def _store_batch(
+    uow: UnitOfWork,
+    batch: _Batch,
+    last_uid: int,
+    now: datetime,
+    uncollected: tuple[datetime, int] | None,
+) -> CollectReport:
+    """Store the batch and move the checkpoint (and the mark of the first message still
+    to read, `uncollected`) in one transaction. When the database
     refuses a row, store the entries one by one, each in a savepoint, and keep a minimal
     row for staff in place of a refused one. An unavailable database (locked, gone)
     raises, and the checkpoint stays where it was."""
@@ -316,7 +314,7 @@ def _store_batch(uow: UnitOfWork, batch: _Batch, last_uid: int, now: datetime) -
         with uow:
             queue = uow.queue
             report = _store(queue, batch)
-            queue.move_position(batch.branch_id, batch.uidvalidity, last_uid, now)
+            queue.move_position(batch.branch_id, batch.uidvalidity, last_uid, now, uncollected)
         return report
     except DatabaseUnavailable:
         raise
@@ -347,7 +345,7 @@ def _store_batch(uow: UnitOfWork, batch: _Batch, last_uid: int, now: datetime) -
                     queue.insert_requests([_safe_copy(entry, exc)])
                 counted = CollectReport(unreadable=1)
             _add(report, counted)
-        queue.move_position(batch.branch_id, batch.uidvalidity, last_uid, now)
+        queue.move_position(batch.branch_id, batch.uidvalidity, last_uid, now, uncollected)
     return report
 
 
@@ -365,23 +363,23 @@ def collect(
     clock: Clock,
     own_addresses: frozenset[str] = frozenset(),
     should_stop: Callable[[], bool] = lambda: False,
-    decide_up_to: Callable[[Horizon], None] | None = None,
 ) -> CollectReport:
     """Record every new message, a fetch batch at a time; a stop request is honoured
     between batches (the position moves with the rows it covers).
 
-    `decide_up_to` is called after each batch but the last with how far the queue may be
-    decided already: a month-start burst's first replies need not wait for the whole
-    mailbox to be read."""
+    With each batch but the last, the mailbox's row is marked with the first message
+    still to read, in receipt order (`MailQueue.uncollected`): the queue may be decided
+    up to it meanwhile, by whoever decides, so a month-start burst's first replies need
+    not wait for the whole mailbox to be read."""
     report = CollectReport()
     with uow:
         last_uid, renumbered = uow.queue.position(branch_id, mailbox.uidvalidity)
     if renumbered and last_uid == 0:
         log.warning("mailbox %s was renumbered (UIDVALIDITY changed): reading it again", branch_id)
     uids = mailbox.uids_after(last_uid)
-    horizons: dict[int, Horizon] = {}
-    if decide_up_to is not None and len(uids) > mail.fetch_batch:
-        horizons = _horizons(mailbox, uids, mail.fetch_batch, clock())
+    marks: dict[int, tuple[datetime, int]] = {}
+    if len(uids) > mail.fetch_batch:
+        marks = _first_unread(mailbox, uids, mail.fetch_batch, clock())
     for start in range(0, len(uids), mail.fetch_batch):
         if should_stop():
             break
@@ -402,35 +400,36 @@ def collect(
         entries = [row for row in rows if row is not None]
         report.not_ours += len(rows) - len(entries)
         batch = _Batch(branch_id, mailbox.uidvalidity, renumbered, entries)
-        _add(report, _store_batch(uow, batch, max(chunk), now))
+        mark = marks.get(start + mail.fetch_batch)
+        _add(report, _store_batch(uow, batch, max(chunk), now, mark))
         if start == 0 and len(uids) > mail.fetch_batch:
             with uow:  # a new table's first statistics, so each batch's look-ups use indexes
                 if uow.queue.gather_statistics():
                     log.info("mail_request had no statistics yet: analysed it")
-        horizon = horizons.get(start + mail.fetch_batch)
-        if decide_up_to is not None and horizon is not None and not should_stop():
-            decide_up_to(horizon)
     return report
 
 
-def _horizons(mailbox: Mailbox, uids: list[int], batch: int, now: datetime) -> dict[int, Horizon]:
+def _first_unread(
+    mailbox: Mailbox, uids: list[int], batch: int, now: datetime
+) -> dict[int, tuple[datetime, int]]:
     """For each batch boundary (the index of the first UID still to collect), the first
-    of the messages from there on in receipt order. A message without a receipt time
-    will be stamped with its fetch time, which is `now` at the earliest. Empty when the
-    server will not give the times: the queue is then decided after the whole collect."""
+    of the messages from there on in receipt order (time, UID). A message without a
+    receipt time will be stamped with its fetch time, which is `now` at the earliest.
+    When the server will not give the times, every mark is the beginning of time: the
+    queue then waits for the whole collect."""
     try:
         times = mailbox.received_times(uids)
     except LINK_ERRORS:
         raise
     except Exception as exc:  # the server refused (a NO): only slower, nothing is lost
         log.warning("the receipt times of the new mail could not be read (%s)", exc)
-        return {}
-    horizons: dict[int, Horizon] = {}
+        return dict.fromkeys(range(batch, len(uids), batch), WAIT_FOR_ALL)
+    marks: dict[int, tuple[datetime, int]] = {}
     first: tuple[datetime, int] | None = None
     for index in range(len(uids) - 1, 0, -1):
         uid = uids[index]
         key = (times.get(uid, now), uid)
         first = key if first is None or key < first else first
         if index % batch == 0:
-            horizons[index] = Horizon(first, len(uids) - index)
-    return horizons
+            marks[index] = first
+    return marks

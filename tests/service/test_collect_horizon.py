@@ -1,6 +1,7 @@
-"""Deciding between fetch batches (`collect(decide_up_to=...)`): after each batch the
-collector says how far the queue may already be decided, and that is never past a
-message still to be read, in receipt order (time, then UID)."""
+"""Deciding while the mailbox is read: after each fetch batch the collector marks the
+mailbox's row with how far the queue may already be decided (`MailQueue.uncollected`),
+and that is never past a message still to be read, in receipt order (time, then UID).
+The mark is gone once the collect has read everything."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 from imapclient.exceptions import IMAPClientError
 
+from empikgo_mailer.adapters.imap_mailbox import FetchedMessage
 from empikgo_mailer.bootstrap import App
-from empikgo_mailer.handlers.mailbox import Horizon, collect
+from empikgo_mailer.handlers.mailbox import WAIT_FOR_ALL, collect
 from tests.support.mail import FakeMailbox, fixture
 
 WARSAW = ZoneInfo("Europe/Warsaw")
@@ -20,13 +22,26 @@ MIDNIGHT = datetime(2026, 11, 1, 0, 0, tzinfo=WARSAW)
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=WARSAW)
 
 
-def horizons(app: App, box: FakeMailbox) -> list[Horizon]:
-    seen: list[Horizon] = []
+Mark = tuple[datetime, int] | None
+
+
+def marks(app: App, box: FakeMailbox) -> list[Mark]:
+    """The mark a decider would read before each fetch batch but the first."""
+    seen: list[Mark] = []
+    fetch = box.fetch
+
+    def look_then_fetch(uids: Sequence[int], max_bytes: int) -> list[FetchedMessage]:
+        if min(uids) > 1:
+            with app.uow() as uow:
+                seen.append(uow.queue.uncollected("multimedia"))
+        return fetch(uids, max_bytes)
+
+    box.fetch = look_then_fetch  # type: ignore[method-assign]
     mail = replace(app.settings.mail, fetch_batch=2)
-    report = collect(
-        "multimedia", box, uow=app.uow(), mail=mail, clock=lambda: NOW, decide_up_to=seen.append
-    )
+    report = collect("multimedia", box, uow=app.uow(), mail=mail, clock=lambda: NOW)
     assert report.fetched == len(box.inbox)  # every message is read, whatever was decided
+    with app.uow() as uow:
+        assert uow.queue.uncollected("multimedia") is None  # all read: nothing holds back
     return seen
 
 
@@ -35,9 +50,9 @@ def test_each_batch_may_be_decided_up_to_the_first_message_left(app: App) -> Non
     minutes = [5, 6, 7, 1, 8]  # UID 4 came first: moved back into the inbox, say
     for minute in minutes:
         box.deliver(fixture("gmail.eml"), MIDNIGHT + timedelta(minutes=minute))
-    assert horizons(app, box) == [
-        Horizon((MIDNIGHT + timedelta(minutes=1), 4), uncollected=3),  # not even UID 1
-        Horizon((MIDNIGHT + timedelta(minutes=8), 5), uncollected=1),
+    assert marks(app, box) == [
+        (MIDNIGHT + timedelta(minutes=1), 4),  # not even UID 1
+        (MIDNIGHT + timedelta(minutes=8), 5),
     ]
 
 
@@ -49,7 +64,7 @@ def test_a_message_without_a_receipt_time_counts_as_received_now(app: App) -> No
     box = NoTimeForTheLast()
     for minute in (1, 2, 3):
         box.deliver(fixture("gmail.eml"), MIDNIGHT + timedelta(minutes=minute))
-    assert horizons(app, box) == [Horizon((NOW, 3), uncollected=1)]
+    assert marks(app, box) == [(NOW, 3)]
 
 
 def test_when_the_server_gives_no_times_the_queue_waits_for_the_whole_collect(app: App) -> None:
@@ -60,4 +75,4 @@ def test_when_the_server_gives_no_times_the_queue_waits_for_the_whole_collect(ap
     box = Refusing()
     for minute in (1, 2, 3):
         box.deliver(fixture("gmail.eml"), MIDNIGHT + timedelta(minutes=minute))
-    assert horizons(app, box) == []
+    assert marks(app, box) == [WAIT_FOR_ALL]
