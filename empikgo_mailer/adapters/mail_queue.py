@@ -397,6 +397,14 @@ class MailQueue:
             ).one()
         )
 
+    def count_to_send(self) -> int:
+        """Replies waiting to be sent, due or not."""
+        return int(
+            self.session.exec(
+                select(func.count()).where(OutboxMessage.status == ReplyStatus.PENDING)
+            ).one()
+        )
+
     def decided_since(self, branch_id: str, since: datetime, limit: int) -> list[MailRequest]:
         """Requests decided since `since`, the newest first."""
         return list(

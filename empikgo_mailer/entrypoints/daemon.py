@@ -1,5 +1,6 @@
 """The daemon: `run_once` runs the scheduled jobs (month close, drop folders), then collects
-every mailbox, decides what is due, files decided messages and sends the outbox.
+every mailbox (the collect runner, in a thread) while it decides what is collected so
+far (the decide runner), files decided messages and sends the outbox.
 `run_forever` repeats the mail part, woken by IMAP IDLE, while APScheduler runs the jobs
 at their times in a background thread (each also once at start-up, to catch up).
 
@@ -302,8 +303,9 @@ class Daemon:
         return send_due(self._send_tools(), should_stop=self.stop.is_set)
 
     def _maybe_send_beside(self, report: RunReport) -> None:
-        """Before deciding: with enough requests queued, send from a second process while
-        this one decides (see `sending`)."""
+        """Before deciding: with enough requests queued and replies to send (the decide
+        runner keeps up with the collect, so a burst shows as either), send from a second
+        process while this one decides (see `sending`)."""
         threshold = self.app.settings.smtp.send_while_deciding_from
         if self._beside is not None or threshold <= 0 or self.stop.is_set():
             return
@@ -312,8 +314,9 @@ class Daemon:
         started = time.perf_counter()
         try:
             with self.app.db.transaction() as session:
-                queued = MailQueue(session).count_queued()
-            if queued >= threshold:
+                queue = MailQueue(session)
+                waiting = queue.count_queued() + queue.count_to_send()
+            if waiting >= threshold:
                 self._beside = SenderProcess(self._send_tools())
         except Exception as exc:  # the pass sends in its own process after deciding
             log.exception("the sender process could not be started")
