@@ -69,6 +69,9 @@ COPY_ROUND_WHILE_SENDING = 1000  # replies waiting for their copy in Sent
 OPENING_MARGIN = timedelta(seconds=1)  # a pass just after an opening finds the branch open
 # How often the decide runner looks at the queue while the mailboxes are being read.
 DECIDE_POLL_SECONDS = 0.05
+# Batches a branch is decided in before the runner looks around (the sender beside, the
+# next branch) while a collect is under way and the queue keeps growing.
+DECIDE_SLICE = 4
 
 
 class StopRequested(BaseException):
@@ -239,7 +242,7 @@ class Daemon:
         collector.start()
         try:
             while collector.is_alive() and not self.stop.is_set():
-                self._decide_all(report)
+                self._decide_all(report, max_batches=DECIDE_SLICE)
                 collector.join(DECIDE_POLL_SECONDS)
             collector.join()
             self._decide_all(report)  # what the last batch brought
@@ -363,7 +366,7 @@ class Daemon:
             if collected is not None:
                 report.collected[branch.id] = collected
 
-    def _decide_all(self, report: RunReport) -> None:
+    def _decide_all(self, report: RunReport, max_batches: int | None = None) -> None:
         """The decide runner's round: each branch's queue, as far as it may go now. The
         queue is in the database: it is decided even when the mailbox is down."""
         for branch in self.app.settings.branches.values():
@@ -379,6 +382,7 @@ class Daemon:
                     door=self.door,
                     clock=self.clock,
                     should_stop=self.stop.is_set,
+                    max_batches=max_batches,
                 ),
             )
             if decided is not None:
