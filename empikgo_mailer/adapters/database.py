@@ -154,6 +154,14 @@ class Database:
             yield
 
     @contextmanager
+    def between_transactions(self) -> Iterator[None]:
+        """No transaction of this process's threads is open meanwhile (on SQLite, where
+        they all queue on `_writer`): a process forked here copies no SQLite lock held
+        half-way by another thread, which the child would wait on forever."""
+        with self._writer:
+            yield
+
+    @contextmanager
     def transaction(self) -> Iterator[Session]:
         """Commit when the block ends normally, roll back on any exception."""
         with (

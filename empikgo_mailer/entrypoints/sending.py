@@ -134,7 +134,8 @@ class SenderProcess:
             args=(tools, turn, os.getpid(), self._decided, child_end),
             name="sender",
         )
-        self._process.start()
+        with tools.db.between_transactions():  # the collect runner writes meanwhile
+            self._process.start()
         if turn is not None:
             tools.db.take_turns(turn.after_sender)
         child_end.close()  # so that the child's death reads as EOF here
