@@ -18,6 +18,7 @@ from empikgo_mailer import __version__
 from empikgo_mailer.adapters import schema
 from empikgo_mailer.adapters.database import unavailable_message
 from empikgo_mailer.adapters.operations_queries import ping
+from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import (
     EXAMPLE_CONFIG,
     imap_password_variable,
@@ -69,7 +70,9 @@ from empikgo_mailer.entrypoints.cli_support import (
 from empikgo_mailer.entrypoints.click_pl import PolishGroup, polish_error
 from empikgo_mailer.entrypoints.daemon import Daemon, StopRequested
 from empikgo_mailer.entrypoints.logs import LOG_FORMATS, LogFormat, configure_logging
+from empikgo_mailer.entrypoints.sending import send_due, send_forever
 from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode
+from empikgo_mailer.handlers.mail_send import SendReport
 from empikgo_mailer.handlers.patrons import ImportPatrons
 from empikgo_mailer.handlers.pools import ImportCodes
 
@@ -350,9 +353,14 @@ def check(
 @click.option(
     "--once", is_flag=True, help="Jeden przebieg: poczta, decyzje, wysyłka; potem koniec."
 )
+@click.option(
+    "--only",
+    type=click.Choice(["send"]),
+    help="Tylko wysyłka odpowiedzi (osobny proces lub usługa); bez tej opcji: wszystko.",
+)
 @clock_options
 @click.pass_context
-def run(ctx: click.Context, once: bool, clock_choice: ClockChoice) -> int:
+def run(ctx: click.Context, once: bool, only: str | None, clock_choice: ClockChoice) -> int:
     """Demon poczty: zbiera prośby „EMPIK GO”, wydaje kody w godzinach pracy, wysyła odpowiedzi."""
     runtime = runtime_of(ctx)
     app = runtime.app()
@@ -369,6 +377,8 @@ def run(ctx: click.Context, once: bool, clock_choice: ClockChoice) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    if only == "send":
+        return _send_only(daemon, once=once)
     if once:
         try:
             report = daemon.run_once()
@@ -383,17 +393,7 @@ def run(ctx: click.Context, once: bool, clock_choice: ClockChoice) -> int:
         click.echo(
             f"Nowe prośby: {queued}; decyzje: {decided}; wysłane odpowiedzi: {report.sent.sent}."
         )
-        sent = report.sent
-        if sent.deferred or sent.failed:
-            click.echo(
-                f"Odpowiedzi odłożone na później: {sent.deferred}; "
-                f"niewysłane (błąd): {sent.failed}."
-            )
-        if sent.unreachable is not None:
-            click.echo(f"Uwaga: serwer SMTP jest nieosiągalny ({sent.unreachable}).", err=True)
-        if sent.paused_until is not None:
-            at = moment_text(app.library.calendar.local(sent.paused_until))
-            click.echo(f"Uwaga: wysyłka wstrzymana do {at} (serwer SMTP niedostępny).", err=True)
+        _echo_send_problems(app, report.sent)
         for error in report.errors:
             click.echo(f"Uwaga: część przebiegu nie powiodła się — {error}.", err=True)
         for branch_id in report.unreachable:
@@ -411,6 +411,32 @@ def run(ctx: click.Context, once: bool, clock_choice: ClockChoice) -> int:
     daemon.run_forever()
     log.info("mail daemon stopped")
     return ExitCode.OK
+
+
+def _send_only(daemon: Daemon, *, once: bool) -> int:
+    """`run --only send`: the send runner alone (a unit of its own, beside a daemon or
+    cron passes that collect and decide)."""
+    tools = daemon.send_tools()
+    if not once:
+        log.info("send runner started")
+        send_forever(tools, daemon.stop)
+        return ExitCode.OK
+    sent = send_due(tools, should_stop=daemon.stop.is_set)
+    click.echo(f"Wysłane odpowiedzi: {sent.sent}.")
+    _echo_send_problems(daemon.app, sent)
+    return ExitCode.UNREACHABLE if sent.unreachable is not None else ExitCode.OK
+
+
+def _echo_send_problems(app: App, sent: SendReport) -> None:
+    if sent.deferred or sent.failed:
+        click.echo(
+            f"Odpowiedzi odłożone na później: {sent.deferred}; niewysłane (błąd): {sent.failed}."
+        )
+    if sent.unreachable is not None:
+        click.echo(f"Uwaga: serwer SMTP jest nieosiągalny ({sent.unreachable}).", err=True)
+    if sent.paused_until is not None:
+        at = moment_text(app.library.calendar.local(sent.paused_until))
+        click.echo(f"Uwaga: wysyłka wstrzymana do {at} (serwer SMTP niedostępny).", err=True)
 
 
 cli.add_command(status)

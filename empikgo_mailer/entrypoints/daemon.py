@@ -295,7 +295,7 @@ class Daemon:
             self._phase(report, f"copy:{branch.id}", partial(self._with_mailbox, branch, copy_into))
         return worked
 
-    def _send_tools(self) -> SendTools:
+    def send_tools(self) -> SendTools:
         return SendTools(
             self.app.db,
             self.app.settings.smtp,
@@ -305,7 +305,7 @@ class Daemon:
         )
 
     def _send(self) -> SendReport:
-        return send_due(self._send_tools(), should_stop=self.stop.is_set)
+        return send_due(self.send_tools(), should_stop=self.stop.is_set)
 
     def _maybe_send_beside(self, report: RunReport) -> None:
         """Before deciding: with enough requests queued and replies to send (the decide
@@ -322,7 +322,7 @@ class Daemon:
                 queue = MailQueue(session)
                 waiting = queue.count_queued() + queue.count_to_send()
             if waiting >= threshold:
-                self._beside = SenderProcess(self._send_tools())
+                self._beside = SenderProcess(self.send_tools())
         except Exception as exc:  # the pass sends in its own process after deciding
             log.exception("the sender process could not be started")
             report.errors.append(f"send: {type(exc).__name__}: {exc}")
