@@ -134,6 +134,7 @@ class Daemon:
         self.wake = threading.Event()
         self._in_wait = False
         self._idling: dict[str, ImapMailbox] = {}  # the watchers' connections, to cut short
+        self._standby: SenderProcess | None = None  # forked, ready to send beside
         self._beside: SenderProcess | None = None  # sending while this pass decides
         self._folders_seen: dict[str, FolderSeen] = {}  # each Sent folder, read this pass
 
@@ -141,9 +142,9 @@ class Daemon:
         """For a signal handler: finish the item in hand, cut any wait short."""
         self.stop.set()
         self.wake.set()
-        beside = self._beside
-        if beside is not None:
-            beside.stop()
+        for sender in (self._standby, self._beside):
+            if sender is not None:
+                sender.stop()
         if self._in_wait:
             raise StopRequested
 
@@ -236,6 +237,7 @@ class Daemon:
         and the copies made."""
         report = RunReport()
         self._folders_seen.clear()
+        self._standby = self._fork_standby()  # while no other thread of the pass runs
         collector = threading.Thread(
             target=self._collect_all, args=(report,), name="collect", daemon=True
         )
@@ -243,11 +245,12 @@ class Daemon:
         try:
             while collector.is_alive() and not self.stop.is_set():
                 # One batch at a time until the sender beside has started, if it may.
-                may_start = self._beside is None and self.app.settings.smtp.send_while_deciding_from
+                may_start = self._standby is not None
                 if not self._decide_all(report, max_batches=1 if may_start else DECIDE_SLICE):
                     collector.join(DECIDE_POLL_SECONDS)
             collector.join()
             self._decide_all(report)  # what the last batch brought
+            self._dismiss_standby()
             for branch in self.app.settings.branches.values():
                 if branch.id in report.collected and not self.stop.is_set():
                     self._file_phase(report, branch)  # filing waits for the mailbox
@@ -266,6 +269,7 @@ class Daemon:
             self._copy_phase(report)
         finally:
             collector.join(WATCHERS_GRACE_SECONDS)  # stopped: it ends after its batch
+            self._dismiss_standby()
             if self._beside is not None:  # stopped or failed half-way: it must not outlive us
                 self._beside.stop()
                 self._finish_beside(report, fall_back=False)
@@ -307,14 +311,30 @@ class Daemon:
     def _send(self) -> SendReport:
         return send_due(self.send_tools(), should_stop=self.stop.is_set)
 
+    def _fork_standby(self) -> SenderProcess | None:
+        """A sender forked at the start of the pass, to send beside it if a burst comes
+        (`_maybe_send_beside`); None when sending beside is off or cannot be."""
+        if self.app.settings.smtp.send_while_deciding_from <= 0:
+            return None
+        if not can_fork_for(self.app.db):
+            return None
+        try:
+            return SenderProcess(self.send_tools())
+        except Exception:  # the pass sends in its own process after deciding
+            log.exception("the sender process could not be started")
+            return None
+
+    def _dismiss_standby(self) -> None:
+        standby, self._standby = self._standby, None
+        if standby is not None:
+            standby.dismiss()
+
     def _maybe_send_beside(self, report: RunReport) -> None:
         """Before deciding: with enough requests queued and replies to send (the decide
-        runner keeps up with the collect, so a burst shows as either), send from a second
-        process while this one decides (see `sending`)."""
+        runner keeps up with the collect, so a burst shows as either), send from the
+        sender standing by while this process decides (see `sending`)."""
         threshold = self.app.settings.smtp.send_while_deciding_from
-        if self._beside is not None or threshold <= 0 or self.stop.is_set():
-            return
-        if not can_fork_for(self.app.db):
+        if self._standby is None or self.stop.is_set():
             return
         started = time.perf_counter()
         try:
@@ -322,7 +342,8 @@ class Daemon:
                 queue = MailQueue(session)
                 waiting = queue.count_queued() + queue.count_to_send()
             if waiting >= threshold:
-                self._beside = SenderProcess(self.send_tools())
+                self._beside, self._standby = self._standby, None
+                self._beside.go()
         except Exception as exc:  # the pass sends in its own process after deciding
             log.exception("the sender process could not be started")
             report.errors.append(f"send: {type(exc).__name__}: {exc}")

@@ -6,11 +6,11 @@ environment and `.env`, as for every command)."""
 from __future__ import annotations
 
 import logging
-import sys
 from typing import TYPE_CHECKING
 
 from empikgo_mailer.config import read_environment
 from empikgo_mailer.entrypoints.cli_support import ClockChoice, Runtime
+from empikgo_mailer.entrypoints.gil import hand_over_the_gil_sooner
 from empikgo_mailer.entrypoints.logs import configure_logging
 
 if TYPE_CHECKING:  # the `web` command imports this module before it needs FastAPI
@@ -18,17 +18,11 @@ if TYPE_CHECKING:  # the `web` command imports this module before it needs FastA
 
 WORKER_CONFIG = "EMPIKGO_WEB_CONFIG"
 WORKER_CLOCK = "EMPIKGO_WEB_CLOCK"
-# How long a thread holding the GIL keeps the event loop waiting for it (Python's default
-# is 5 ms). A librarian's work runs in threads beside the loop that answers the Legimi
-# claims (a pool file's 300,000 codes are Python work); at 5 ms each of the loop's
-# waits for the GIL, several per batch of claims, added up to 150 ms at the 99th
-# percentile, at 1 ms to 60 (bench.legimi_http --staff, SQLite).
-GIL_SWITCH_SECONDS = 0.001
 
 
 def web_process() -> None:
     """What every process serving the web app sets before it serves."""
-    sys.setswitchinterval(GIL_SWITCH_SECONDS)
+    hand_over_the_gil_sooner()
 
 
 def create() -> FastAPI:
