@@ -69,7 +69,6 @@ from empikgo_mailer.entrypoints.cli_support import (
 )
 from empikgo_mailer.entrypoints.click_pl import PolishGroup, polish_error
 from empikgo_mailer.entrypoints.daemon import Daemon, StopRequested
-from empikgo_mailer.entrypoints.gil import hand_over_the_gil_sooner
 from empikgo_mailer.entrypoints.logs import LOG_FORMATS, LogFormat, configure_logging
 from empikgo_mailer.entrypoints.sending import send_due, send_forever
 from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode
@@ -371,7 +370,6 @@ def run(ctx: click.Context, once: bool, only: str | None, clock_choice: ClockCho
             param_hint="'--now'",
         )
     daemon = Daemon(app, runtime.clock(clock_choice))
-    hand_over_the_gil_sooner()  # the collect and decide runners are threads
 
     def request_stop(signum: int, _frame: object) -> None:
         log.info("signal %d: finishing the current item", signum)

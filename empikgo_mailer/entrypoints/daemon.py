@@ -46,6 +46,7 @@ from empikgo_mailer.config import BranchSettings, ImapSettings, SmtpSettings
 from empikgo_mailer.domain.addresses import address_key
 from empikgo_mailer.domain.clock import Clock, real_seconds_until
 from empikgo_mailer.domain.retries import pause_after
+from empikgo_mailer.entrypoints.gil import hand_over_the_gil_sooner
 from empikgo_mailer.entrypoints.scheduler import JobOutcome, Jobs
 from empikgo_mailer.entrypoints.sending import (
     SenderFailed,
@@ -118,6 +119,7 @@ class Daemon:
         reconnect_pauses: tuple[float, ...] = RECONNECT_PAUSES,
     ) -> None:
         self.app, self.clock = app, clock
+        hand_over_the_gil_sooner()  # the collect and decide runners are threads of one process
         # The app's servers unless a test hands in ones that misbehave.
         self.mailbox_factory = mailbox_factory or app.mailbox_factory
         self.transport_factory = transport_factory or app.transport_factory
