@@ -248,8 +248,8 @@ class Daemon:
             while collector.is_alive() and not self.stop.is_set():
                 # One batch at a time until the sender beside has started, if it may.
                 may_start = self._standby is not None
-                if not self._decide_all(report, max_batches=1 if may_start else DECIDE_SLICE):
-                    collector.join(DECIDE_POLL_SECONDS)
+                self._decide_all(report, max_batches=1 if may_start else DECIDE_SLICE)
+                collector.join(DECIDE_POLL_SECONDS)
             collector.join()
             self._decide_all(report)  # what the last batch brought
             self._dismiss_standby()
@@ -391,14 +391,12 @@ class Daemon:
             if collected is not None:
                 report.collected[branch.id] = collected
 
-    def _decide_all(self, report: RunReport, max_batches: int | None = None) -> int:
-        """The decide runner's round: each branch's queue, as far as it may go now; how
-        many requests it decided. The queue is in the database: it is decided even when
-        the mailbox is down."""
-        count = 0
+    def _decide_all(self, report: RunReport, max_batches: int | None = None) -> None:
+        """The decide runner's round: each branch's queue, as far as it may go now. The
+        queue is in the database: it is decided even when the mailbox is down."""
         for branch in self.app.settings.branches.values():
             if self.stop.is_set():
-                break
+                return
             self._maybe_send_beside(report)
             decided = self._phase(
                 report,
@@ -414,8 +412,6 @@ class Daemon:
             )
             if decided is not None:
                 report.decided.update(decided.outcomes)
-                count += decided.outcomes.total()
-        return count
 
     def _file_phase(self, report: RunReport, branch: BranchSettings) -> None:
         def file_into(box: ImapMailbox) -> FileReport:
