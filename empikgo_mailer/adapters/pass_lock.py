@@ -31,13 +31,18 @@ from empikgo_mailer.domain.errors import DatabaseProblem
 log = logging.getLogger(__name__)
 # One key per purpose; advisory locks are per database, so two libraries sharing a
 # server never wait for each other.
-PASS, SEND = "pass", "send"
+# PASS: collecting (the lock of a whole pass before the runners could run alone).
+PASS, DECIDE, SEND = "pass", "decide", "send"
 _POLL_SECONDS = 0.2
 _MEMORY_LOCKS: dict[tuple[str, str], threading.Lock] = {}
 
 
 def _key(purpose: str) -> int:
-    name = {PASS: b"empikgo-mailer mail pass", SEND: b"empikgo-mailer sender"}[purpose]
+    name = {
+        PASS: b"empikgo-mailer mail pass",
+        DECIDE: b"empikgo-mailer decider",
+        SEND: b"empikgo-mailer sender",
+    }[purpose]
     return int.from_bytes(hashlib.sha256(name).digest()[:8], "big", signed=True)
 
 
@@ -62,7 +67,8 @@ def _wait(try_once: object, wait_seconds: float) -> bool:
 
 
 class PassLock:
-    """`purpose`: PASS (a whole mail pass) or SEND (whoever sends the outbox)."""
+    """`purpose`: PASS (collecting, and with DECIDE a whole mail pass), DECIDE (deciding
+    the queue) or SEND (whoever sends the outbox)."""
 
     def __init__(self, db: Database, purpose: str = PASS) -> None:
         self.db = db

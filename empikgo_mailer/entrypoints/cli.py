@@ -68,9 +68,8 @@ from empikgo_mailer.entrypoints.cli_support import (
     runtime_of,
 )
 from empikgo_mailer.entrypoints.click_pl import PolishGroup, polish_error
-from empikgo_mailer.entrypoints.daemon import Daemon, StopRequested
+from empikgo_mailer.entrypoints.daemon import Daemon, Runner, StopRequested
 from empikgo_mailer.entrypoints.logs import LOG_FORMATS, LogFormat, configure_logging
-from empikgo_mailer.entrypoints.sending import send_due, send_forever
 from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode
 from empikgo_mailer.handlers.mail_send import SendReport
 from empikgo_mailer.handlers.patrons import ImportPatrons
@@ -355,8 +354,10 @@ def check(
 )
 @click.option(
     "--only",
-    type=click.Choice(["send"]),
-    help="Tylko wysyłka odpowiedzi (osobny proces lub usługa); bez tej opcji: wszystko.",
+    type=click.Choice([runner.value for runner in Runner]),
+    help="Tylko jedna część pracy, dla osobnej usługi: collect (odbiór poczty, "
+    "segregacja), decide (decyzje, zadania okresowe) albo send (wysyłka odpowiedzi). "
+    "Bez tej opcji: wszystko.",
 )
 @clock_options
 @click.pass_context
@@ -369,7 +370,7 @@ def run(ctx: click.Context, once: bool, only: str | None, clock_choice: ClockCho
             "--now działa tylko razem z --once (zegar, który biegnie: --from)",
             param_hint="'--now'",
         )
-    daemon = Daemon(app, runtime.clock(clock_choice))
+    daemon = Daemon(app, runtime.clock(clock_choice), only=None if only is None else Runner(only))
 
     def request_stop(signum: int, _frame: object) -> None:
         log.info("signal %d: finishing the current item", signum)
@@ -377,8 +378,6 @@ def run(ctx: click.Context, once: bool, only: str | None, clock_choice: ClockCho
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    if only == "send":
-        return _send_only(daemon, once=once)
     if once:
         try:
             report = daemon.run_once()
@@ -411,20 +410,6 @@ def run(ctx: click.Context, once: bool, only: str | None, clock_choice: ClockCho
     daemon.run_forever()
     log.info("mail daemon stopped")
     return ExitCode.OK
-
-
-def _send_only(daemon: Daemon, *, once: bool) -> int:
-    """`run --only send`: the send runner alone (a unit of its own, beside a daemon or
-    cron passes that collect and decide)."""
-    tools = daemon.send_tools()
-    if not once:
-        log.info("send runner started")
-        send_forever(tools, daemon.stop)
-        return ExitCode.OK
-    sent = send_due(tools, should_stop=daemon.stop.is_set)
-    click.echo(f"Wysłane odpowiedzi: {sent.sent}.")
-    _echo_send_problems(daemon.app, sent)
-    return ExitCode.UNREACHABLE if sent.unreachable is not None else ExitCode.OK
 
 
 def _echo_send_problems(app: App, sent: SendReport) -> None:

@@ -22,9 +22,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 from functools import partial
 from typing import TypeVar
 
@@ -38,7 +39,7 @@ from empikgo_mailer.adapters.imap_mailbox import (
 )
 from empikgo_mailer.adapters.mail_queue import MailQueue
 from empikgo_mailer.adapters.outbox import Links
-from empikgo_mailer.adapters.pass_lock import PassBusy, PassLock
+from empikgo_mailer.adapters.pass_lock import DECIDE, PASS, PassBusy, PassLock
 from empikgo_mailer.adapters.sent_copies import SentCopies
 from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.bootstrap import App
@@ -73,6 +74,26 @@ DECIDE_POLL_SECONDS = 0.05
 # Batches a branch is decided in before the runner looks around (the sender beside, the
 # next branch) while a collect is under way and the queue keeps growing.
 DECIDE_SLICE = 4
+
+
+class Runner(StrEnum):
+    """One of the three runners, for a library that runs each as a unit of its own
+    (`run --only ...`); without it a pass runs all three."""
+
+    COLLECT = "collect"  # the mailboxes into the queue; filing and the Sent copies
+    DECIDE = "decide"  # the queue decided; the scheduled jobs
+    SEND = "send"  # the outbox sent
+
+
+# The locks each way of running holds: two of the same kind never run at once.
+LOCKS: dict[Runner | None, tuple[str, ...]] = {
+    None: (PASS, DECIDE),
+    Runner.COLLECT: (PASS,),
+    Runner.DECIDE: (DECIDE,),
+    Runner.SEND: (),  # sending holds the sender lock itself (`send_due`)
+}
+# How often a runner alone with no IMAP IDLE to wake it looks at its queue.
+RUNNER_POLL_SECONDS = 1.0
 
 
 class StopRequested(BaseException):
@@ -117,14 +138,14 @@ class Daemon:
         mailbox_factory: Callable[[ImapSettings], ImapMailbox] | None = None,
         transport_factory: Callable[[SmtpSettings], SmtpSender] | None = None,
         reconnect_pauses: tuple[float, ...] = RECONNECT_PAUSES,
+        only: Runner | None = None,
     ) -> None:
-        self.app, self.clock = app, clock
+        self.app, self.clock, self.only = app, clock, only
         hand_over_the_gil_sooner()  # the collect and decide runners are threads of one process
         # The app's servers unless a test hands in ones that misbehave.
         self.mailbox_factory = mailbox_factory or app.mailbox_factory
         self.transport_factory = transport_factory or app.transport_factory
         self.reconnect_pauses = reconnect_pauses
-        self.pass_lock = PassLock(app.db)
         self.links = Links(app.db)
         # Mail "from" a branch mailbox is a loop or a bounce of our own: never answered.
         self.own_addresses = frozenset(
@@ -197,7 +218,7 @@ class Daemon:
         """Jobs first: a month closed and a pool loaded before the first request is decided.
         Raises PassBusy when another pass holds the lock longer than `wait_seconds`."""
         started = time.perf_counter()
-        jobs = Jobs(self.app, self.clock).run_all()
+        jobs = Jobs(self.app, self.clock).run_all() if self._runs_jobs else {}
         report = self.run_mail(wait_seconds)
         report.jobs = jobs
         report.add_time("jobs", started)
@@ -206,8 +227,10 @@ class Daemon:
     def run_mail(self, wait_seconds: float | None = None) -> RunReport:
         wait = self.app.settings.database_busy_timeout if wait_seconds is None else wait_seconds
         started = time.perf_counter()
-        with self.pass_lock.held(wait):
-            report = self._pass()
+        with ExitStack() as held:
+            for purpose in LOCKS[self.only]:  # in this order everywhere: no deadlock
+                held.enter_context(PassLock(self.app.db, purpose).held(wait))
+            report = self._runner_pass() if self.only else self._pass()
         try:
             self.pulse.beat(self.clock(), time.perf_counter() - started, report.problem())
         except Exception:
@@ -231,6 +254,27 @@ class Daemon:
             return None
         finally:
             report.add_time(name.split(":", maxsplit=1)[0], started)
+
+    @property
+    def _runs_jobs(self) -> bool:
+        return self.only in {None, Runner.DECIDE}
+
+    def _runner_pass(self) -> RunReport:
+        """One runner's round, alone."""
+        report = RunReport()
+        if self.only is Runner.COLLECT:
+            self._collect_all(report)
+            for branch in self.app.settings.branches.values():
+                if branch.id in report.collected and not self.stop.is_set():
+                    self._file_phase(report, branch)
+            self._copy_phase(report)
+        elif self.only is Runner.DECIDE:
+            self._decide_all(report)
+        elif not self.stop.is_set():
+            sent = self._phase(report, "send", self._send)
+            if sent is not None:
+                report.sent = sent
+        return report
 
     def _pass(self) -> RunReport:
         """The collect runner reads the mailboxes in a thread of its own while this one
@@ -443,10 +487,14 @@ class Daemon:
                 target=self._watch, args=(branch,), daemon=True, name=f"idle-{branch.id}"
             )
             for branch in self.app.settings.branches.values()
+            if self.only in {None, Runner.COLLECT}
         ]
         for watcher in watchers:
             watcher.start()
-        scheduler = Jobs(self.app, self.clock).start()
+        scheduler = Jobs(self.app, self.clock).start() if self._runs_jobs else None
+        poll: float = self.app.settings.mail.poll_seconds
+        if self.only in {Runner.DECIDE, Runner.SEND}:
+            poll = min(poll, RUNNER_POLL_SECONDS)
         try:
             while not self.stop.is_set():
                 try:
@@ -457,9 +505,7 @@ class Daemon:
                     log.warning("another pass holds this database's mail lock; waiting for it")
                 except Exception:
                     log.exception("run failed; trying again after a pause")
-                timeout = max(
-                    0.0, min(self.app.settings.mail.poll_seconds, self._seconds_to_next_opening())
-                )
+                timeout = max(0.0, min(poll, self._seconds_to_next_opening()))
                 with self._wait():
                     self.wake.wait(timeout)
                 self.wake.clear()
@@ -468,7 +514,8 @@ class Daemon:
         finally:
             for mailbox in list(self._idling.values()):
                 mailbox.interrupt()  # the IDLE ends now, not at the end of its slice
-            scheduler.shutdown(wait=True)
+            if scheduler is not None:
+                scheduler.shutdown(wait=True)
             deadline = time.monotonic() + WATCHERS_GRACE_SECONDS
             for watcher in watchers:
                 watcher.join(timeout=max(0.0, deadline - time.monotonic()))

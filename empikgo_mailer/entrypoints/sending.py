@@ -24,7 +24,6 @@ import multiprocessing
 import multiprocessing.synchronize
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -36,7 +35,7 @@ from sqlalchemy.engine import make_url
 
 from empikgo_mailer.adapters.database import Database, WriteTurn, is_sqlite
 from empikgo_mailer.adapters.outbox import Links, Outbox
-from empikgo_mailer.adapters.pass_lock import SEND, PassBusy, PassLock
+from empikgo_mailer.adapters.pass_lock import SEND, PassLock
 from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.config import SmtpSettings
 from empikgo_mailer.domain.clock import Clock
@@ -48,8 +47,6 @@ log = logging.getLogger(__name__)
 LOOK_AGAIN_SECONDS = 0.05
 # How often a sender standing by looks whether its pass is gone or it was stopped.
 STANDBY_LOOK_SECONDS = 0.5
-# How often the send runner alone (`run --only send`) looks at the outbox.
-SEND_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -259,18 +256,3 @@ def _child(tools: SendTools, turn: WriteTurn | None, line: _PassLine) -> None:
     with contextlib.suppress(OSError):  # the pass is gone; the outbox holds the results
         results.send(outcome)
     results.close()
-
-
-def send_forever(tools: SendTools, stop: threading.Event) -> None:
-    """`run --only send`: the send runner alone, for a library that runs it as a unit of
-    its own; it looks at the outbox every `SEND_POLL_SECONDS` until `stop`."""
-    while not stop.is_set():
-        try:
-            report = send_due(tools, should_stop=stop.is_set)
-            if report.sent:
-                log.info("sent %d", report.sent)
-        except PassBusy:
-            log.debug("another sender holds this database's sender lock")
-        except Exception:
-            log.exception("sending failed; trying again after a pause")
-        stop.wait(SEND_POLL_SECONDS)
