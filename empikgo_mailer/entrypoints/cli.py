@@ -18,7 +18,6 @@ from empikgo_mailer import __version__
 from empikgo_mailer.adapters import schema
 from empikgo_mailer.adapters.database import unavailable_message
 from empikgo_mailer.adapters.operations_queries import ping
-from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import (
     EXAMPLE_CONFIG,
     imap_password_variable,
@@ -71,7 +70,6 @@ from empikgo_mailer.entrypoints.click_pl import PolishGroup, polish_error
 from empikgo_mailer.entrypoints.daemon import Daemon, Runner, StopRequested
 from empikgo_mailer.entrypoints.logs import LOG_FORMATS, LogFormat, configure_logging
 from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode
-from empikgo_mailer.handlers.mail_send import SendReport
 from empikgo_mailer.handlers.patrons import ImportPatrons
 from empikgo_mailer.handlers.pools import ImportCodes
 
@@ -392,7 +390,17 @@ def run(ctx: click.Context, once: bool, only: str | None, clock_choice: ClockCho
         click.echo(
             f"Nowe prośby: {queued}; decyzje: {decided}; wysłane odpowiedzi: {report.sent.sent}."
         )
-        _echo_send_problems(app, report.sent)
+        sent = report.sent
+        if sent.deferred or sent.failed:
+            click.echo(
+                f"Odpowiedzi odłożone na później: {sent.deferred}; "
+                f"niewysłane (błąd): {sent.failed}."
+            )
+        if sent.unreachable is not None:
+            click.echo(f"Uwaga: serwer SMTP jest nieosiągalny ({sent.unreachable}).", err=True)
+        if sent.paused_until is not None:
+            at = moment_text(app.library.calendar.local(sent.paused_until))
+            click.echo(f"Uwaga: wysyłka wstrzymana do {at} (serwer SMTP niedostępny).", err=True)
         for error in report.errors:
             click.echo(f"Uwaga: część przebiegu nie powiodła się — {error}.", err=True)
         for branch_id in report.unreachable:
@@ -410,18 +418,6 @@ def run(ctx: click.Context, once: bool, only: str | None, clock_choice: ClockCho
     daemon.run_forever()
     log.info("mail daemon stopped")
     return ExitCode.OK
-
-
-def _echo_send_problems(app: App, sent: SendReport) -> None:
-    if sent.deferred or sent.failed:
-        click.echo(
-            f"Odpowiedzi odłożone na później: {sent.deferred}; niewysłane (błąd): {sent.failed}."
-        )
-    if sent.unreachable is not None:
-        click.echo(f"Uwaga: serwer SMTP jest nieosiągalny ({sent.unreachable}).", err=True)
-    if sent.paused_until is not None:
-        at = moment_text(app.library.calendar.local(sent.paused_until))
-        click.echo(f"Uwaga: wysyłka wstrzymana do {at} (serwer SMTP niedostępny).", err=True)
 
 
 cli.add_command(status)

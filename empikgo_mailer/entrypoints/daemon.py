@@ -345,7 +345,7 @@ class Daemon:
             self._phase(report, f"copy:{branch.id}", partial(self._with_mailbox, branch, copy_into))
         return worked
 
-    def send_tools(self) -> SendTools:
+    def _send_tools(self) -> SendTools:
         return SendTools(
             self.app.db,
             self.app.settings.smtp,
@@ -355,7 +355,7 @@ class Daemon:
         )
 
     def _send(self) -> SendReport:
-        return send_due(self.send_tools(), should_stop=self.stop.is_set)
+        return send_due(self._send_tools(), should_stop=self.stop.is_set)
 
     def _fork_standby(self) -> SenderProcess | None:
         """A sender forked at the start of the pass, to send beside it if a burst comes
@@ -365,7 +365,7 @@ class Daemon:
         if not can_fork_for(self.app.db):
             return None
         try:
-            return SenderProcess(self.send_tools())
+            return SenderProcess(self._send_tools())
         except Exception:  # the pass sends in its own process after deciding
             log.exception("the sender process could not be started")
             return None
