@@ -7,6 +7,8 @@ import os
 import socket
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
+
 from empikgo_mailer import __version__
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.tables import Heartbeat
@@ -22,6 +24,14 @@ class Pulse:
     def beat(self, now: datetime, seconds: float, problem: str | None) -> None:
         """A pass ended after `seconds`; `problem` is None when every part of it worked."""
         self.passes += 1
+        try:
+            self._write(now, seconds, problem)
+        except IntegrityError:
+            # Runners running alone (`run --only`) share the pulse: another one wrote the
+            # very first beat meanwhile, so the row is there now.
+            self._write(now, seconds, problem)
+
+    def _write(self, now: datetime, seconds: float, problem: str | None) -> None:
         # Once, never waiting out a busy database: a late pulse is a stale pulse anyway,
         # and the daemon must stay able to stop at once.
         with self.db.transaction() as session:

@@ -128,7 +128,6 @@ def decide_queue(
     clock: Clock,
     should_stop: Callable[[], bool] = lambda: False,
     batch: int = DECISION_BATCH,
-    max_batches: int | None = None,
 ) -> DecideReport:
     """Decide the branch's queue strictly in receipt order, only while the branch is open,
     and while a collect is under way only up to its first unread message
@@ -139,8 +138,7 @@ def decide_queue(
     requests are decided again as batches of one, each in a savepoint, so that one
     failing message is set aside alone. `should_stop` is asked before every decision: a
     daemon told to stop commits what it decided and leaves the rest queued, in order,
-    for the next pass. `batch`: requests per transaction; `max_batches`: how many
-    transactions at most, so that the caller can look around between slices of a burst.
+    for the next pass. `batch`: requests per transaction.
     """
     branch = door.library.branch(branch_id)
     calendar = door.library.calendar
@@ -150,9 +148,7 @@ def decide_queue(
         return calendar.is_open(branch.hours, now) and not should_stop()
 
     size = min(batch, FIRST_BATCH)
-    slices = 0
-    while may_go_on(clock()) and (max_batches is None or slices < max_batches):
-        slices += 1
+    while may_go_on(clock()):
         report.open = True
         with door.uow() as uow:
             queue = uow.queue

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -54,6 +54,10 @@ class CollectReport:
     duplicates: int = 0
     renumbered: int = 0  # known messages found again after a UIDVALIDITY change
     not_ours: int = 0
+
+    def add(self, part: CollectReport) -> None:
+        for name in vars(part):
+            setattr(self, name, getattr(self, name) + getattr(part, name))
 
 
 def content_hash(fetched: FetchedMessage) -> str | None:
@@ -344,14 +348,9 @@ def _store_batch(
                 with uow.savepoint():
                     queue.insert_requests([_safe_copy(entry, exc)])
                 counted = CollectReport(unreadable=1)
-            _add(report, counted)
+            report.add(counted)
         queue.move_position(batch.branch_id, batch.uidvalidity, last_uid, now, uncollected)
     return report
-
-
-def _add(total: CollectReport, part: CollectReport) -> None:
-    for name in vars(part):
-        setattr(total, name, getattr(total, name) + getattr(part, name))
 
 
 def collect(
@@ -364,14 +363,38 @@ def collect(
     own_addresses: frozenset[str] = frozenset(),
     should_stop: Callable[[], bool] = lambda: False,
 ) -> CollectReport:
-    """Record every new message, a fetch batch at a time; a stop request is honoured
-    between batches (the position moves with the rows it covers).
+    """Record every new message (`collect_batches`, to the end)."""
+    report = CollectReport()
+    for part in collect_batches(
+        branch_id,
+        mailbox,
+        uow=uow,
+        mail=mail,
+        clock=clock,
+        own_addresses=own_addresses,
+        should_stop=should_stop,
+    ):
+        report.add(part)
+    return report
+
+
+def collect_batches(
+    branch_id: str,
+    mailbox: Mailbox,
+    *,
+    uow: UnitOfWork,
+    mail: MailSettings,
+    clock: Clock,
+    own_addresses: frozenset[str] = frozenset(),
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Iterator[CollectReport]:
+    """Record every new message, a fetch batch at a time, yielding what each stored; a
+    stop request is honoured between batches (the position moves with the rows it covers).
 
     With each batch but the last, the mailbox's row is marked with the first message
     still to read, in receipt order (`MailQueue.uncollected`): the queue may be decided
-    up to it meanwhile, by whoever decides, so a month-start burst's first replies need
-    not wait for the whole mailbox to be read."""
-    report = CollectReport()
+    up to it between batches, so a month-start burst's first replies need not wait for
+    the whole mailbox to be read."""
     with uow:
         last_uid, renumbered = uow.queue.position(branch_id, mailbox.uidvalidity)
     if renumbered and last_uid == 0:
@@ -382,11 +405,10 @@ def collect(
         marks = _first_unread(mailbox, uids, mail.fetch_batch, clock())
     for start in range(0, len(uids), mail.fetch_batch):
         if should_stop():
-            break
+            return
         chunk = uids[start : start + mail.fetch_batch]
         now = clock()
         fetched = mailbox.fetch(chunk, mail.max_message_bytes)
-        report.fetched += len(fetched)
         rows = [
             classify(
                 m,
@@ -398,15 +420,15 @@ def collect(
             for m in fetched
         ]
         entries = [row for row in rows if row is not None]
-        report.not_ours += len(rows) - len(entries)
         batch = _Batch(branch_id, mailbox.uidvalidity, renumbered, entries)
         mark = marks.get(start + mail.fetch_batch)
-        _add(report, _store_batch(uow, batch, max(chunk), now, mark))
+        stored = _store_batch(uow, batch, max(chunk), now, mark)
+        stored.fetched, stored.not_ours = len(fetched), len(rows) - len(entries)
         if start == 0 and len(uids) > mail.fetch_batch:
             with uow:  # a new table's first statistics, so each batch's look-ups use indexes
                 if uow.queue.gather_statistics():
                     log.info("mail_request had no statistics yet: analysed it")
-    return report
+        yield stored
 
 
 def _first_unread(
