@@ -60,7 +60,7 @@ from empikgo_mailer.handlers.loans import (
     renew_loan,
     return_loan,
 )
-from empikgo_mailer.handlers.mail import MailDoor
+from empikgo_mailer.handlers.mail import DecideQueue, decide_queue
 from empikgo_mailer.handlers.mail_status import ShowMailStatus, mail_status
 from empikgo_mailer.handlers.month_close import (
     CloseDueMonths,
@@ -149,6 +149,7 @@ HANDLERS: Mapping[type[Command[Any]], Handler] = {
     ShowMonthBans: month_bans,
     ShowAudit: show_audit,
     ShowAuditActions: show_audit_actions,
+    DecideQueue: decide_queue,
 }
 
 
@@ -186,16 +187,8 @@ class App:
             web=self.settings.web,
             passwords=self.passwords,
             header_names=self.settings.import_columns,
-        )
-
-    @property
-    def mail_door(self) -> MailDoor:
-        return MailDoor(
-            uow=self.uow,
-            library=self.library,
-            debt_source=self.debt_source,
-            render=self.templates.render,
-            mail=self.settings.mail,
+            # Where each pool's batches of codes got to in this process (code_supply).
+            code_marks={},
         )
 
     def uow(self) -> UnitOfWork:

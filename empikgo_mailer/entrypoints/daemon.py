@@ -57,7 +57,7 @@ from empikgo_mailer.entrypoints.sending import (
     send_due,
 )
 from empikgo_mailer.handlers.filing import FileReport, file_decided
-from empikgo_mailer.handlers.mail import decide_queue
+from empikgo_mailer.handlers.mail import DecideQueue
 from empikgo_mailer.handlers.mail_send import SendReport
 from empikgo_mailer.handlers.mailbox import CollectReport, collect_batches
 from empikgo_mailer.handlers.sent_copies import CopyReport, copy_sent
@@ -158,7 +158,6 @@ class Daemon:
         self.own_addresses = frozenset(
             address_key(branch.mailbox) for branch in app.settings.branches.values()
         )
-        self.door = app.mail_door
         self.pulse = Pulse(app.db)
         self.stop = threading.Event()
         self.wake = threading.Event()
@@ -449,9 +448,8 @@ class Daemon:
                 report,
                 f"decide:{branch.id}",
                 partial(
-                    decide_queue,
-                    branch.id,
-                    door=self.door,
+                    self.app.handle,
+                    DecideQueue(branch.id),
                     clock=self.clock,
                     should_stop=self.stop.is_set,
                 ),

@@ -17,14 +17,18 @@ from datetime import datetime
 from empikgo_mailer.adapters.mail_queue import MailQueue
 from empikgo_mailer.adapters.tables import MailRequest, OutboxMessage
 from empikgo_mailer.adapters.unit_of_work import UnitOfWork
-from empikgo_mailer.config import BranchSettings
+from empikgo_mailer.config import BranchSettings, MailSettings
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.mail_headers import storable
 from empikgo_mailer.domain.mail_outcomes import MailOutcome
+from empikgo_mailer.domain.replies import Render
+from empikgo_mailer.handlers.code_supply import PoolMarks
+from empikgo_mailer.handlers.command import Command
+from empikgo_mailer.handlers.debt import DebtSource
+from empikgo_mailer.handlers.library import Library
 from empikgo_mailer.handlers.mail_batch import decide_batch
-from empikgo_mailer.handlers.mail_decision import MailDoor, QueuedRequest, reply_row, sender_key
+from empikgo_mailer.handlers.mail_decision import Deciding, QueuedRequest, reply_row, sender_key
 
-__all__ = ["DecideReport", "MailDoor", "decide_queue", "queue_reply"]
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 # Requests decided in one transaction: large enough that the facts' queries cost little
@@ -39,6 +43,13 @@ FIRST_BATCH = 20
 class DecideReport:
     open: bool = False
     outcomes: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class DecideQueue(Command[DecideReport]):
+    """The branch's queue, decided as far as it may be now (the decide runner)."""
+
+    branch_id: str
 
 
 def queue_reply(
@@ -59,7 +70,7 @@ def _decide_safely(
     uow: UnitOfWork,
     request: QueuedRequest,
     *,
-    door: MailDoor,
+    deciding: Deciding,
     branch: BranchSettings,
     replies_today: Counter[str],
     clock: Clock,
@@ -76,7 +87,7 @@ def _decide_safely(
                 decided = decide_batch(
                     uow,
                     [request],
-                    door=door,
+                    deciding=deciding,
                     branch=branch,
                     replies_today=replies_today,
                     clock=clock,
@@ -97,7 +108,7 @@ def _one_at_a_time(
     uow: UnitOfWork,
     batch: Sequence[QueuedRequest],
     *,
-    door: MailDoor,
+    deciding: Deciding,
     branch: BranchSettings,
     replies_today: Counter[str],
     clock: Clock,
@@ -108,7 +119,7 @@ def _one_at_a_time(
         outcome = _decide_safely(
             uow,
             request,
-            door=door,
+            deciding=deciding,
             branch=branch,
             replies_today=replies_today,
             clock=clock,
@@ -122,9 +133,14 @@ def _one_at_a_time(
 
 
 def decide_queue(
-    branch_id: str,
+    command: DecideQueue,
     *,
-    door: MailDoor,
+    uow: UnitOfWork,
+    library: Library,
+    debt_source: DebtSource,
+    render: Render,
+    mail: MailSettings,
+    code_marks: PoolMarks,
     clock: Clock,
     should_stop: Callable[[], bool] = lambda: False,
     batch: int = DECISION_BATCH,
@@ -140,8 +156,9 @@ def decide_queue(
     daemon told to stop commits what it decided and leaves the rest queued, in order,
     for the next pass. `batch`: requests per transaction.
     """
-    branch = door.library.branch(branch_id)
-    calendar = door.library.calendar
+    branch_id = command.branch_id
+    branch, calendar = library.branch(branch_id), library.calendar
+    deciding = Deciding(library, debt_source, render, mail, code_marks)
     report = DecideReport()
 
     def may_go_on(now: datetime) -> bool:
@@ -150,7 +167,7 @@ def decide_queue(
     size = min(batch, FIRST_BATCH)
     while may_go_on(clock()):
         report.open = True
-        with door.uow() as uow:
+        with uow:
             queue = uow.queue
             heads = queue.next_queued_rows(branch_id, size)
             if not heads:
@@ -164,7 +181,7 @@ def decide_queue(
                     decided = decide_batch(
                         uow,
                         heads,
-                        door=door,
+                        deciding=deciding,
                         branch=branch,
                         replies_today=replies_today,
                         clock=clock,
@@ -175,7 +192,7 @@ def decide_queue(
                 decided = _one_at_a_time(
                     uow,
                     heads,
-                    door=door,
+                    deciding=deciding,
                     branch=branch,
                     replies_today=counted,
                     clock=clock,

@@ -30,7 +30,7 @@ from empikgo_mailer.domain.explanations import rule_rows
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.handlers.codes import Facts
 from empikgo_mailer.handlers.mail_decision import (
-    MailDoor,
+    Deciding,
     QueuedRequest,
     decided_facts,
     give_code_by_mail,
@@ -64,7 +64,7 @@ def decide_batch(
     uow: UnitOfWork,
     requests: Sequence[QueuedRequest],
     *,
-    door: MailDoor,
+    deciding: Deciding,
     branch: BranchSettings,
     replies_today: Counter[str],
     clock: Clock,
@@ -77,13 +77,13 @@ def decide_batch(
     facts_of_batch = Facts(
         uow.store,
         [r.card_number for r in requests if r.card_number is not None],
-        library=door.library,
-        debt_source=door.debt_source,
+        library=deciding.library,
+        debt_source=deciding.debt_source,
         platform=Platform.EMPIK_GO,
         channel=Channel.EMAIL,
         branch_id=branch.id,
         first=clock(),
-        marks=door.code_marks if uow.dialect == "postgresql" else None,
+        marks=deciding.code_marks if uow.dialect == "postgresql" else None,
     )
     writes, decided = _Writes(), []
     for request in requests:
@@ -93,7 +93,7 @@ def decide_batch(
         assert request.id is not None
         key = sender_key(request)
         facts, screened = screened_facts(
-            door, branch, request, replies_today=replies_today[key], now=now
+            deciding, branch, request, replies_today=replies_today[key], now=now
         )
         row: dict[str, Any] = {"request_id": request.id, "issuance_id": None, "rules": None}
         if screened is None:
@@ -106,7 +106,7 @@ def decide_batch(
             outcome = str(screened)
         row |= {"status": status_of(outcome), "outcome": outcome, "decided_at": now}
         writes.requests.append(row)
-        text = reply_text(door, outcome, facts, request.sender)
+        text = reply_text(deciding, outcome, facts, request.sender)
         if text is not None and request.sender is not None:
             writes.replies.append(
                 reply_row(branch=branch, request=request, to=request.sender, text=text, now=now)

@@ -4,12 +4,10 @@ screening, the reply's facts, the code request, the reply and its outbox row."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import BranchSettings, MailSettings
 from empikgo_mailer.domain.addresses import address_key
 from empikgo_mailer.domain.mail_outcomes import SET_ASIDE_OUTCOMES, TEMPLATE_OF, MailOutcome
@@ -25,16 +23,16 @@ from empikgo_mailer.handlers.library import Library
 
 
 @dataclass(frozen=True)
-class MailDoor:
-    """What deciding a mail request needs, wired once by bootstrap."""
+class Deciding:
+    """What deciding a mail request needs: the dependencies the dispatcher gave the
+    handler (`mail.decide_queue`), for the helpers it shares with the batch."""
 
-    uow: Callable[[], UnitOfWork]  # a new unit of work per transaction (App.uow)
     library: Library
     debt_source: DebtSource
     render: Render
     mail: MailSettings
     # Where each pool's batches got to (code_supply.CodeSupply), on PostgreSQL.
-    code_marks: PoolMarks = field(default_factory=dict)
+    code_marks: PoolMarks | None = None
 
 
 class QueuedRequest(Protocol):
@@ -71,7 +69,7 @@ def sender_key(request: QueuedRequest) -> str:
 
 
 def screened_facts(
-    door: MailDoor,
+    deciding: Deciding,
     branch: BranchSettings,
     request: QueuedRequest,
     *,
@@ -80,7 +78,7 @@ def screened_facts(
 ) -> tuple[ReplyFacts, MailOutcome | None]:
     """What a reply may say about the request, and the outcome of screening it (None:
     the rules decide)."""
-    calendar = door.library.calendar
+    calendar = deciding.library.calendar
     month = calendar.month_of(now)
     facts = ReplyFacts(
         branch_name=branch.name,
@@ -89,8 +87,8 @@ def screened_facts(
         month=month,
         card=request.card_number,
         size_bytes=request.size,
-        limit_bytes=door.mail.max_message_bytes,
-        activation_url=door.library.activation_url(Platform.EMPIK_GO),
+        limit_bytes=deciding.mail.max_message_bytes,
+        activation_url=deciding.library.activation_url(Platform.EMPIK_GO),
     )
     screened = screen(
         MailFacts(
@@ -101,7 +99,7 @@ def screened_facts(
             card=request.card_number,
         ),
         month=month,
-        daily_limit=door.mail.max_replies_per_sender_per_day,
+        daily_limit=deciding.mail.max_replies_per_sender_per_day,
     )
     if screened is MailOutcome.CARD_MISSING:
         cards = tuple(request.cards.split()) if request.cards else card_numbers(request.words)
@@ -130,12 +128,14 @@ def decided_facts(facts: ReplyFacts, decision: Decision) -> tuple[str, ReplyFact
     return str(refusal.reason), dataclasses.replace(facts, details=dict(refusal.details))
 
 
-def reply_text(door: MailDoor, outcome: str, facts: ReplyFacts, sender: str | None) -> str | None:
+def reply_text(
+    deciding: Deciding, outcome: str, facts: ReplyFacts, sender: str | None
+) -> str | None:
     """The reply an outcome gets; None for no reply (rate limit, nobody to answer)."""
     template = TEMPLATE_OF.get(outcome)
     if template is None or sender is None:
         return None
-    return door.render(f"mail/{template}.txt.j2", **reply_context(facts))
+    return deciding.render(f"mail/{template}.txt.j2", **reply_context(facts))
 
 
 def status_of(outcome: str) -> RequestStatus:

@@ -26,7 +26,7 @@ from empikgo_mailer.adapters.tables import Issuance, MailRequest, OutboxMessage
 from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
-from empikgo_mailer.handlers.mail import MailDoor, decide_queue
+from empikgo_mailer.handlers.mail import DecideQueue
 from empikgo_mailer.handlers.mail_send import SendReport, new_owner, send_outbox
 from empikgo_mailer.handlers.mailbox import collect
 from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
@@ -55,10 +55,6 @@ def app(database_url: str, tmp_path: Path) -> Iterator[App]:
     application.db.dispose()
 
 
-def _door(app: App) -> MailDoor:
-    return MailDoor(app.uow, app.library, app.debt_source, app.templates.render, app.settings.mail)
-
-
 def test_one_reader_writing_twice_in_one_batch_gets_one_code(app: App) -> None:
     box = FakeMailbox()
     first = fixture("gmail.eml")
@@ -68,7 +64,7 @@ def test_one_reader_writing_twice_in_one_batch_gets_one_code(app: App) -> None:
     box.deliver(fixture("thunderbird.eml"), FIRST_SECOND)
     clock = lambda: OPENING  # noqa: E731
     collect("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=clock)
-    report = decide_queue("multimedia", door=_door(app), clock=clock)
+    report = app.handle(DecideQueue("multimedia"), clock=clock)
     assert report.outcomes == {"issued": 2, "already-has-code": 1}
     with app.db.transaction() as session:
         rows = list(session.exec(select(MailRequest).order_by(col(MailRequest.uid))))

@@ -26,7 +26,7 @@ from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.handlers import mailbox as mailbox_handlers
 from empikgo_mailer.handlers.filing import file_decided
-from empikgo_mailer.handlers.mail import MailDoor, decide_queue
+from empikgo_mailer.handlers.mail import DecideQueue
 from empikgo_mailer.handlers.mail_send import new_owner, send_outbox
 from empikgo_mailer.handlers.mail_status import queue_status
 from empikgo_mailer.handlers.mailbox import collect
@@ -78,10 +78,6 @@ def app(database_url: str, tmp_path: Path) -> Iterator[App]:
     application.db.dispose()
 
 
-def door(app: App) -> MailDoor:
-    return MailDoor(app.uow, app.library, app.debt_source, app.templates.render, app.settings.mail)
-
-
 def send(app: App, transport: FakeTransport, clock: Callable[[], datetime]) -> None:
     with Outbox(app.db, new_owner()) as outbox:
         asyncio.run(
@@ -92,7 +88,7 @@ def send(app: App, transport: FakeTransport, clock: Callable[[], datetime]) -> N
 def run(app: App, box: FakeMailbox, transport: FakeTransport, now: datetime) -> None:
     clock = lambda: now  # noqa: E731
     collect("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=clock)
-    decide_queue("multimedia", door=door(app), clock=clock)
+    app.handle(DecideQueue("multimedia"), clock=clock)
     file_decided("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=clock)
     send(app, transport, clock)
 
@@ -217,10 +213,9 @@ def test_a_message_that_keeps_failing_is_set_aside_and_the_queue_goes_on(app: Ap
             raise RuntimeError("template exploded")
         return app.templates.render(name, **context)
 
-    broken = MailDoor(app.uow, app.library, app.debt_source, broken_render, app.settings.mail)
     clock = lambda: OPENING  # noqa: E731
     collect("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=clock)
-    decide_queue("multimedia", door=broken, clock=clock)
+    app.handle(DecideQueue("multimedia"), clock=clock, render=broken_render)
     with app.db.transaction() as session:
         rows = {r.sender: r for r in session.exec(select(MailRequest))}
         outbox = session.exec(select(OutboxMessage)).all()
@@ -272,8 +267,7 @@ def test_a_message_over_the_size_limit_is_answered_and_set_aside(app: App) -> No
     small_limit = dataclasses.replace(app.settings.mail, max_message_bytes=20_000)
     clock = lambda: OPENING  # noqa: E731
     collect("multimedia", box, uow=app.uow(), mail=small_limit, clock=clock)
-    limited = MailDoor(app.uow, app.library, app.debt_source, app.templates.render, small_limit)
-    decide_queue("multimedia", door=limited, clock=clock)
+    app.handle(DecideQueue("multimedia"), clock=clock, mail=small_limit)
     file_decided("multimedia", box, uow=app.uow(), mail=small_limit, clock=clock)
     send(app, transport, clock)
     [reply] = transport.sent
@@ -443,7 +437,7 @@ def test_mail_from_a_branch_mailbox_is_never_answered(app: App) -> None:
     collect(
         "multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=clock, own_addresses=own
     )
-    decide_queue("multimedia", door=door(app), clock=clock)
+    app.handle(DecideQueue("multimedia"), clock=clock)
     send(app, transport, clock)
     [row] = rows_by_uid(app).values()
     assert (row.kind, row.outcome) == ("automatic", "automatic")

@@ -25,7 +25,7 @@ from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.handlers.codes import GiveCode, give_code
-from empikgo_mailer.handlers.mail import MailDoor, decide_queue
+from empikgo_mailer.handlers.mail import DecideQueue
 from empikgo_mailer.handlers.mailbox import collect
 from tests.support.config import settings_for
 from tests.support.data import add_ban, add_codes, add_patron
@@ -132,10 +132,7 @@ def _decided(world: Path, copy: Path, raws: list[bytes], batch: int) -> list[tup
             box.deliver(raw, FIRST_SECOND + timedelta(minutes=number))
         clock = lambda: OPENING  # noqa: E731
         collect("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=clock)
-        door = MailDoor(
-            app.uow, app.library, app.debt_source, app.templates.render, app.settings.mail
-        )
-        decide_queue("multimedia", door=door, clock=clock, batch=batch)
+        app.handle(DecideQueue("multimedia"), clock=clock, batch=batch)
         with app.db.transaction() as session:
             requests = session.exec(select(MailRequest).order_by(col(MailRequest.uid))).all()
             codes = dict(
