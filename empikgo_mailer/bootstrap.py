@@ -16,6 +16,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar, cast
 
+from empikgo_mailer.adapters.claim_limits import DatabaseRateLimiter
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.holidays_pl import PolishHolidays
 from empikgo_mailer.adapters.imap_mailbox import ImapMailbox
@@ -48,7 +49,12 @@ from empikgo_mailer.handlers.fines import (
     post_transfers,
     show_fines,
 )
-from empikgo_mailer.handlers.legimi import ClaimLegimiCode, claim_legimi_code
+from empikgo_mailer.handlers.legimi import (
+    ClaimLegimiCode,
+    ClaimLegimiCodes,
+    claim_legimi_code,
+    claim_legimi_codes,
+)
 from empikgo_mailer.handlers.library import Library
 from empikgo_mailer.handlers.loans import (
     HoldLoan,
@@ -114,6 +120,7 @@ HANDLERS: Mapping[type[Command[Any]], Handler] = {
     GiveCode: give_code,
     CheckEligibility: check_eligibility,
     ClaimLegimiCode: claim_legimi_code,
+    ClaimLegimiCodes: claim_legimi_codes,
     ImportPatrons: import_patrons,
     ImportCodes: import_codes,
     ShowPools: show_pools,
@@ -189,6 +196,7 @@ class App:
             header_names=self.settings.import_columns,
             # Where each pool's batches of codes got to in this process (code_supply).
             code_marks={},
+            claim_limits=DatabaseRateLimiter(self.db, self.settings.web.claims_per_card_per_minute),
         )
 
     def uow(self) -> UnitOfWork:

@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection, Table, case, delete
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import SQLModel
 
 from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.tables import ClaimLimit
 
-_LIMIT: Table = SQLModel.metadata.tables["claim_limit"]
+_LIMIT: Table = ClaimLimit.__table__  # type: ignore[attr-defined]
 
 
 class DatabaseRateLimiter:

@@ -21,15 +21,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from empikgo_mailer import __version__
-from empikgo_mailer.adapters.claim_limits import DatabaseRateLimiter
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.card_number import CardNumber
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.platforms import Platform
+from empikgo_mailer.entrypoints.claim_desk import ClaimDesk
 from empikgo_mailer.entrypoints.console.pages import add_console
 from empikgo_mailer.entrypoints.operations_web import add_operations
-from empikgo_mailer.handlers.claim_desk import ClaimDesk, Limited
-from empikgo_mailer.handlers.legimi import ClaimAnswer, ClaimLegimiCode
+from empikgo_mailer.handlers.legimi import ClaimAnswer, ClaimLegimiCode, Limited
 
 CLAIMS_PATH = "/api/legimi/claims"
 RATE_WINDOW_SECONDS = 60.0
@@ -110,10 +109,7 @@ def create_web_app(app: App, clock: Clock, *, limiter: ClaimLimiter | None = Non
     """`limiter`: a per-card limit of the caller's own (tests); by default the limit is
     counted in the database, inside each batch of claims."""
     settings = app.settings
-    counted = DatabaseRateLimiter(app.db, settings.web.claims_per_card_per_minute)
-    desk = ClaimDesk(
-        app.uow, app.library, app.debt_source, limiter=counted if limiter is None else None
-    )
+    desk = ClaimDesk(app, counted=limiter is None)
     bearer = HTTPBearer(auto_error=False, description="Token katalogu (EMPIKGO_API_TOKEN).")
     api = FastAPI(
         title="empikgo-mailer",

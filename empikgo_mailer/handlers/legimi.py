@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import groupby
 
+from empikgo_mailer.adapters.claim_limits import DatabaseRateLimiter
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.claim_answers import CODES_AVAILABLE, refusal_message
@@ -99,6 +101,69 @@ def answer_claim(facts: Facts, command: ClaimLegimiCode, now: datetime) -> Claim
     return answer_of(decision, facts.month)
 
 
+@dataclass(frozen=True)
+class Limited:
+    """Too many claims for this card: try again in `retry_after` seconds."""
+
+    retry_after: float
+
+
+@dataclass(frozen=True)
+class ClaimLegimiCodes(Command[list[ClaimAnswer | Limited]]):
+    """Claims in the order they arrived, each with its moment, decided together: the
+    catalogue's rush at 10:00 (the web door batches it: entrypoints/claim_desk)."""
+
+    claims: tuple[tuple[ClaimLegimiCode, datetime], ...]
+
+
+def claim_legimi_codes(
+    command: ClaimLegimiCodes,
+    *,
+    uow: UnitOfWork,
+    library: Library,
+    debt_source: DebtSource,
+    claim_limits: DatabaseRateLimiter | None = None,
+    code_marks: PoolMarks | None = None,
+) -> list[ClaimAnswer | Limited]:
+    """Each day's claims in one transaction: the per-card limit counted (`claim_limits`,
+    none from the command line), the facts read in a few queries, the rules in memory,
+    the codes and issuances written in bulk. The first claim to arrive gets the first
+    code. Raises, having committed nothing of that day's claims, when any part fails."""
+    marks = code_marks if uow.dialect == "postgresql" else None
+    answers: list[ClaimAnswer | Limited] = []
+    # Across midnight (rare): each day's claims under that day's rules, in turn.
+    for _day, group in groupby(command.claims, key=lambda claim: library.calendar.today(claim[1])):
+        claims = list(group)
+
+        def claim_day(
+            store: Store, claims: list[tuple[ClaimLegimiCode, datetime]] = claims
+        ) -> list[ClaimAnswer | Limited]:
+            cards = [claim.card_number for claim, _now in claims]
+            limits = (
+                claim_limits.retry_after_many(uow.connection(), cards)
+                if claim_limits is not None
+                else [None] * len(cards)
+            )
+            allowed = [card for card, limit in zip(cards, limits, strict=True) if not limit]
+            facts = claim_facts(
+                store,
+                allowed,
+                library=library,
+                debt_source=debt_source,
+                now=claims[0][1],
+                marks=marks,
+            )
+            decided: list[ClaimAnswer | Limited] = [
+                Limited(limit) if limit else answer_claim(facts, claim, now)
+                for (claim, now), limit in zip(claims, limits, strict=True)
+            ]
+            facts.save()
+            return decided
+
+        answers += decided_once(uow, claim_day)
+    return answers
+
+
 def claim_legimi_code(
     command: ClaimLegimiCode,
     *,
@@ -107,15 +172,9 @@ def claim_legimi_code(
     debt_source: DebtSource,
     now: datetime,
 ) -> ClaimAnswer:
-    """One claim, a batch of one in a transaction of its own (the command line; the web
-    door batches them: claim_desk)."""
-
-    def claim(store: Store) -> ClaimAnswer:
-        facts = claim_facts(
-            store, [command.card_number], library=library, debt_source=debt_source, now=now
-        )
-        answer = answer_claim(facts, command, now)
-        facts.save()
-        return answer
-
-    return decided_once(uow, claim)
+    """One claim, a batch of one (the command line: no per-card limit)."""
+    (answer,) = claim_legimi_codes(
+        ClaimLegimiCodes(((command, now),)), uow=uow, library=library, debt_source=debt_source
+    )
+    assert isinstance(answer, ClaimAnswer)  # only a counted limit answers otherwise
+    return answer
