@@ -25,6 +25,7 @@ from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.adapters.templates import Templates
 from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import ImapSettings, Settings, SmtpSettings
+from empikgo_mailer.domain.addresses import address_key
 from empikgo_mailer.handlers.activations import ImportActivations, import_activations
 from empikgo_mailer.handlers.audit_log import (
     ShowAudit,
@@ -41,6 +42,7 @@ from empikgo_mailer.handlers.drop_folder import (
     recent_dropped_files,
     take_dropped_files,
 )
+from empikgo_mailer.handlers.filing import FileDecided, file_decided
 from empikgo_mailer.handlers.fines import (
     PayFine,
     PostTransfers,
@@ -68,6 +70,7 @@ from empikgo_mailer.handlers.loans import (
 )
 from empikgo_mailer.handlers.mail import DecideQueue, decide_queue
 from empikgo_mailer.handlers.mail_status import ShowMailStatus, mail_status
+from empikgo_mailer.handlers.mailbox import CollectMailbox, collect_batches
 from empikgo_mailer.handlers.month_close import (
     CloseDueMonths,
     CloseMonth,
@@ -86,6 +89,7 @@ from empikgo_mailer.handlers.requests import (
     show_request,
     show_set_aside,
 )
+from empikgo_mailer.handlers.sent_copies import CopySent, copy_sent
 from empikgo_mailer.handlers.service import (
     ShowServices,
     SwitchService,
@@ -157,6 +161,9 @@ HANDLERS: Mapping[type[Command[Any]], Handler] = {
     ShowAudit: show_audit,
     ShowAuditActions: show_audit_actions,
     DecideQueue: decide_queue,
+    CollectMailbox: collect_batches,
+    FileDecided: file_decided,
+    CopySent: copy_sent,
 }
 
 
@@ -196,6 +203,10 @@ class App:
             header_names=self.settings.import_columns,
             # Where each pool's batches of codes got to in this process (code_supply).
             code_marks={},
+            # Mail "from" a branch mailbox is a loop or a bounce of our own: never answered.
+            own_addresses=frozenset(
+                address_key(branch.mailbox) for branch in self.settings.branches.values()
+            ),
             claim_limits=DatabaseRateLimiter(self.db, self.settings.web.claims_per_card_per_minute),
         )
 

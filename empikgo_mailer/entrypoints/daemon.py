@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from empikgo_mailer.adapters.heartbeat import Pulse
 from empikgo_mailer.adapters.imap_mailbox import (
@@ -45,7 +45,6 @@ from empikgo_mailer.adapters.sent_copies import SentCopies
 from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import BranchSettings, ImapSettings, SmtpSettings
-from empikgo_mailer.domain.addresses import address_key
 from empikgo_mailer.domain.clock import Clock, real_seconds_until
 from empikgo_mailer.domain.retries import pause_after
 from empikgo_mailer.entrypoints.scheduler import JobOutcome, Jobs
@@ -56,11 +55,12 @@ from empikgo_mailer.entrypoints.sending import (
     can_fork_for,
     send_due,
 )
-from empikgo_mailer.handlers.filing import FileReport, file_decided
+from empikgo_mailer.handlers.command import Command
+from empikgo_mailer.handlers.filing import FileDecided
 from empikgo_mailer.handlers.mail import DecideQueue
 from empikgo_mailer.handlers.mail_send import SendReport
-from empikgo_mailer.handlers.mailbox import CollectReport, collect_batches
-from empikgo_mailer.handlers.sent_copies import CopyReport, copy_sent
+from empikgo_mailer.handlers.mailbox import CollectMailbox, CollectReport
+from empikgo_mailer.handlers.sent_copies import CopySent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -154,10 +154,6 @@ class Daemon:
         self.transport_factory = transport_factory or app.transport_factory
         self.reconnect_pauses = reconnect_pauses
         self.links = Links(app.db)
-        # Mail "from" a branch mailbox is a loop or a bounce of our own: never answered.
-        self.own_addresses = frozenset(
-            address_key(branch.mailbox) for branch in app.settings.branches.values()
-        )
         self.pulse = Pulse(app.db)
         self.stop = threading.Event()
         self.wake = threading.Event()
@@ -333,13 +329,7 @@ class Daemon:
 
             seen = self._folders_seen.setdefault(branch.id, FolderSeen())
 
-            def copy_into(
-                box: ImapMailbox, branch_id: str = branch.id, seen: FolderSeen = seen
-            ) -> CopyReport:
-                return copy_sent(
-                    branch_id, box, uow=self.app.uow(), folder=folder, clock=self.clock, seen=seen
-                )
-
+            copy_into = partial(self._handle_on, CopySent(branch.id, folder), seen=seen)
             self._phase(report, f"copy:{branch.id}", partial(self._with_mailbox, branch, copy_into))
         return worked
 
@@ -417,16 +407,8 @@ class Daemon:
                 return
 
             def collect_from(box: ImapMailbox, branch_id: str = branch.id) -> CollectReport:
-                total = CollectReport()
-                for stored in collect_batches(
-                    branch_id,
-                    box,
-                    uow=self.app.uow(),
-                    mail=self.app.settings.mail,
-                    clock=self.clock,
-                    own_addresses=self.own_addresses,
-                    should_stop=self.stop.is_set,
-                ):
+                total, command = CollectReport(), CollectMailbox(branch_id)
+                for stored in self._handle_on(command, box, should_stop=self.stop.is_set):
                     total.add(stored)
                     between_batches()
                 return total
@@ -458,12 +440,12 @@ class Daemon:
                 report.decided.update(decided.outcomes)
 
     def _file_phase(self, report: RunReport, branch: BranchSettings) -> None:
-        def file_into(box: ImapMailbox) -> FileReport:
-            return file_decided(
-                branch.id, box, uow=self.app.uow(), mail=self.app.settings.mail, clock=self.clock
-            )
-
+        file_into = partial(self._handle_on, FileDecided(branch.id))
         self._phase(report, f"file:{branch.id}", partial(self._with_mailbox, branch, file_into))
+
+    def _handle_on(self, command: Command[T], box: ImapMailbox, **extra: Any) -> T:
+        """`command` handled on the runner's connection to a mailbox, on its clock."""
+        return self.app.handle(command, mailbox=box, clock=self.clock, **extra)
 
     def _seconds_to_next_opening(self) -> float:
         """Real seconds until just after the next opening of a branch (on a replayed clock

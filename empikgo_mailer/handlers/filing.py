@@ -16,6 +16,7 @@ from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.mail_headers import storable
 from empikgo_mailer.domain.mail_outcomes import SET_ASIDE_OUTCOMES, MailOutcome
 from empikgo_mailer.domain.statuses import RequestKind, RequestStatus
+from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.mailbox import Mailbox
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,19 @@ def _folders(
     return folders
 
 
+@dataclass(frozen=True)
+class FileDecided(Command[FileReport]):
+    """The branch's decided messages out of its inbox (`mailbox=`, given by the runner)."""
+
+    branch_id: str
+
+
 def file_decided(
-    branch_id: str, mailbox: Mailbox, *, uow: UnitOfWork, mail: MailSettings, clock: Clock
+    command: FileDecided, *, mailbox: Mailbox, uow: UnitOfWork, mail: MailSettings, clock: Clock
 ) -> FileReport:
     """Move decided and set-aside messages out of the inbox, to a folder per outcome. A
     message the server will not move is noted for staff; the others are moved."""
-    report = FileReport()
+    branch_id, report = command.branch_id, FileReport()
     with uow:
         queue = uow.queue
         pending = queue.unfiled(branch_id)

@@ -27,6 +27,7 @@ from empikgo_mailer.domain.mail_headers import storable
 from empikgo_mailer.domain.mail_outcomes import MailOutcome
 from empikgo_mailer.domain.mail_requests import MessageReading, fingerprint, read_message
 from empikgo_mailer.domain.statuses import RequestKind, RequestStatus
+from empikgo_mailer.handlers.command import Command
 
 log = logging.getLogger(__name__)
 WAIT_FOR_ALL = (datetime(1970, 1, 1, tzinfo=UTC), 0)  # a mark no request comes before
@@ -353,6 +354,14 @@ def _store_batch(
     return report
 
 
+@dataclass(frozen=True)
+class CollectMailbox(Command[Iterator[CollectReport]]):
+    """The branch mailbox's new mail into the queue (`mailbox=`, given by the runner), a
+    fetch batch at a time: the answer yields what each batch stored."""
+
+    branch_id: str
+
+
 def collect(
     branch_id: str,
     mailbox: Mailbox,
@@ -361,27 +370,25 @@ def collect(
     mail: MailSettings,
     clock: Clock,
     own_addresses: frozenset[str] = frozenset(),
-    should_stop: Callable[[], bool] = lambda: False,
 ) -> CollectReport:
     """Record every new message (`collect_batches`, to the end)."""
     report = CollectReport()
     for part in collect_batches(
-        branch_id,
-        mailbox,
+        CollectMailbox(branch_id),
+        mailbox=mailbox,
         uow=uow,
         mail=mail,
         clock=clock,
         own_addresses=own_addresses,
-        should_stop=should_stop,
     ):
         report.add(part)
     return report
 
 
 def collect_batches(
-    branch_id: str,
-    mailbox: Mailbox,
+    command: CollectMailbox,
     *,
+    mailbox: Mailbox,
     uow: UnitOfWork,
     mail: MailSettings,
     clock: Clock,
@@ -395,6 +402,7 @@ def collect_batches(
     still to read, in receipt order (`MailQueue.uncollected`): the queue may be decided
     up to it between batches, so a month-start burst's first replies need not wait for
     the whole mailbox to be read."""
+    branch_id = command.branch_id
     with uow:
         last_uid, renumbered = uow.queue.position(branch_id, mailbox.uidvalidity)
     if renumbered and last_uid == 0:

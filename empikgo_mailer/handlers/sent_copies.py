@@ -18,6 +18,7 @@ from empikgo_mailer.adapters.imap_mailbox import LINK_ERRORS, FolderSeen
 from empikgo_mailer.adapters.sent_copies import SentCopies, SentReply
 from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.clock import Clock
+from empikgo_mailer.handlers.command import Command
 
 log = logging.getLogger(__name__)
 COPY_BATCH = 200
@@ -38,12 +39,19 @@ class CopyReport:
     refused: int = 0
 
 
+@dataclass(frozen=True)
+class CopySent(Command[CopyReport]):
+    """The branch's sent replies into its Sent folder (`mailbox=`, given by the runner)."""
+
+    branch_id: str
+    folder: str
+
+
 def copy_sent(
-    branch_id: str,
-    mailbox: SentFolder,
+    command: CopySent,
     *,
+    mailbox: SentFolder,
     uow: UnitOfWork,
-    folder: str,
     clock: Clock,
     seen: FolderSeen | None = None,
 ) -> CopyReport:
@@ -51,6 +59,7 @@ def copy_sent(
     read once, from the day before the oldest waiting reply was sent (copies are dated
     when their reply was sent): one search for the whole phase, not one per reply.
     `seen`: what earlier rounds of this pass read of the folder (only newer is read)."""
+    branch_id, folder = command.branch_id, command.folder
     copies, report = SentCopies(uow.db), CopyReport()
     oldest = copies.oldest_waiting(branch_id)
     if oldest is None:

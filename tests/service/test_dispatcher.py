@@ -16,7 +16,7 @@ from empikgo_mailer.bootstrap import HANDLERS
 from empikgo_mailer.handlers.command import Command
 
 GIVEN_BY_APP = {"uow", "library", "debt_source", "render", "mail", "web", "passwords", "code_marks"}
-GIVEN_BY_DOOR = {"now", "clock"}  # clock: a runner that works on as time goes by
+GIVEN_BY_DOOR = {"now", "clock", "mailbox"}  # clock, mailbox: a runner's
 
 
 @pytest.mark.parametrize("command", list(HANDLERS), ids=lambda c: c.__name__)

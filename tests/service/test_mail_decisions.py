@@ -25,7 +25,7 @@ from empikgo_mailer.domain.mail_requests import read_message as read_message_rea
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.handlers import mailbox as mailbox_handlers
-from empikgo_mailer.handlers.filing import file_decided
+from empikgo_mailer.handlers.filing import FileDecided
 from empikgo_mailer.handlers.mail import DecideQueue
 from empikgo_mailer.handlers.mail_send import new_owner, send_outbox
 from empikgo_mailer.handlers.mail_status import queue_status
@@ -89,7 +89,7 @@ def run(app: App, box: FakeMailbox, transport: FakeTransport, now: datetime) -> 
     clock = lambda: now  # noqa: E731
     collect("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=clock)
     app.handle(DecideQueue("multimedia"), clock=clock)
-    file_decided("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=clock)
+    app.handle(FileDecided("multimedia"), mailbox=box, clock=clock)
     send(app, transport, clock)
 
 
@@ -268,7 +268,7 @@ def test_a_message_over_the_size_limit_is_answered_and_set_aside(app: App) -> No
     clock = lambda: OPENING  # noqa: E731
     collect("multimedia", box, uow=app.uow(), mail=small_limit, clock=clock)
     app.handle(DecideQueue("multimedia"), clock=clock, mail=small_limit)
-    file_decided("multimedia", box, uow=app.uow(), mail=small_limit, clock=clock)
+    app.handle(FileDecided("multimedia"), mailbox=box, clock=clock, mail=small_limit)
     send(app, transport, clock)
     [reply] = transport.sent
     assert "jest zbyt duża (0,06 MB; przyjmujemy wiadomości do 0,02 MB)" in reply_text(reply)
