@@ -9,6 +9,7 @@ a door never spells them out or picks an adapter.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from empikgo_mailer.adapters.claim_limits import DatabaseRateLimiter
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.holidays_pl import PolishHolidays
 from empikgo_mailer.adapters.imap_mailbox import ImapMailbox
+from empikgo_mailer.adapters.outbox import Links, Outbox
+from empikgo_mailer.adapters.pass_lock import SEND, PassLock
 from empikgo_mailer.adapters.passwords import Passwords
 from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.adapters.templates import Templates
@@ -69,6 +72,7 @@ from empikgo_mailer.handlers.loans import (
     return_loan,
 )
 from empikgo_mailer.handlers.mail import DecideQueue, decide_queue
+from empikgo_mailer.handlers.mail_send import SendDue, new_owner, send_due
 from empikgo_mailer.handlers.mail_status import ShowMailStatus, mail_status
 from empikgo_mailer.handlers.mailbox import CollectMailbox, collect_batches
 from empikgo_mailer.handlers.month_close import (
@@ -164,6 +168,7 @@ HANDLERS: Mapping[type[Command[Any]], Handler] = {
     CollectMailbox: collect_batches,
     FileDecided: file_decided,
     CopySent: copy_sent,
+    SendDue: send_due,
 }
 
 
@@ -190,7 +195,7 @@ class App:
     mailbox_factory: Callable[[ImapSettings], ImapMailbox] = ImapMailbox
     transport_factory: Callable[[SmtpSettings], SmtpSender] = SmtpSender
     passwords: Passwords = field(default_factory=Passwords)
-    _dependencies: dict[str, object] = field(default_factory=dict, repr=False)
+    _dependencies: dict[str, object] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._dependencies.update(
@@ -208,7 +213,19 @@ class App:
                 address_key(branch.mailbox) for branch in self.settings.branches.values()
             ),
             claim_limits=DatabaseRateLimiter(self.db, self.settings.web.claims_per_card_per_minute),
+            # The send runner's adapters: the outbox under a lease owner of its own, the
+            # sender lock (waited for as long as the database is), the SMTP server.
+            open_outbox=lambda: Outbox(self.db, new_owner()),
+            links=Links(self.db),
+            sender_lock=lambda: PassLock(self.db, SEND).held(self.settings.database_busy_timeout),
+            smtp=self.settings.smtp,
+            transport_factory=self.transport_factory,
         )
+
+    def reopened(self) -> App:
+        """The same app on database connections of its own, for a forked process: a
+        pooled connection shared across a fork would carry two conversations at once."""
+        return dataclasses.replace(self, db=Database(self.db.url, self.db.busy_timeout))
 
     def uow(self) -> UnitOfWork:
         """A unit of work of its own: one per handler call (one per thread)."""

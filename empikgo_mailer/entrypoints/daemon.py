@@ -42,23 +42,16 @@ from empikgo_mailer.adapters.mail_queue import MailQueue
 from empikgo_mailer.adapters.outbox import Links
 from empikgo_mailer.adapters.pass_lock import DECIDE, PASS, PassBusy, PassLock
 from empikgo_mailer.adapters.sent_copies import SentCopies
-from empikgo_mailer.adapters.smtp_sender import SmtpSender
 from empikgo_mailer.bootstrap import App
-from empikgo_mailer.config import BranchSettings, ImapSettings, SmtpSettings
+from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.clock import Clock, real_seconds_until
 from empikgo_mailer.domain.retries import pause_after
 from empikgo_mailer.entrypoints.scheduler import JobOutcome, Jobs
-from empikgo_mailer.entrypoints.sending import (
-    SenderFailed,
-    SenderProcess,
-    SendTools,
-    can_fork_for,
-    send_due,
-)
+from empikgo_mailer.entrypoints.sending import SenderFailed, SenderProcess, can_fork_for
 from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.filing import FileDecided
 from empikgo_mailer.handlers.mail import DecideQueue
-from empikgo_mailer.handlers.mail_send import SendReport
+from empikgo_mailer.handlers.mail_send import SendDue, SendReport
 from empikgo_mailer.handlers.mailbox import CollectMailbox, CollectReport
 from empikgo_mailer.handlers.sent_copies import CopySent
 
@@ -85,7 +78,7 @@ LOCKS: dict[Runner | None, tuple[str, ...]] = {
     None: (PASS, DECIDE),
     Runner.COLLECT: (PASS,),
     Runner.DECIDE: (DECIDE,),
-    Runner.SEND: (),  # sending holds the sender lock itself (`send_due`)
+    Runner.SEND: (),  # sending holds the sender lock itself (`mail_send.send_due`)
 }
 # How often a runner alone with no IMAP IDLE to wake it looks at its queue.
 RUNNER_POLL_SECONDS = 1.0
@@ -143,15 +136,10 @@ class Daemon:
         app: App,
         clock: Clock,
         *,
-        mailbox_factory: Callable[[ImapSettings], ImapMailbox] | None = None,
-        transport_factory: Callable[[SmtpSettings], SmtpSender] | None = None,
         reconnect_pauses: tuple[float, ...] = RECONNECT_PAUSES,
         only: Runner | None = None,
     ) -> None:
         self.app, self.clock, self.only = app, clock, only
-        # The app's servers unless a test hands in ones that misbehave.
-        self.mailbox_factory = mailbox_factory or app.mailbox_factory
-        self.transport_factory = transport_factory or app.transport_factory
         self.reconnect_pauses = reconnect_pauses
         self.links = Links(app.db)
         self.pulse = Pulse(app.db)
@@ -193,7 +181,7 @@ class Daemon:
         health is recorded for `status`; MailboxUnavailable when it could not be done."""
         link = f"imap:{branch.id}"
         for attempt in range(len(self.reconnect_pauses) + 1):
-            mailbox = self.mailbox_factory(branch.imap)
+            mailbox = self.app.mailbox_factory(branch.imap)
             try:
                 with self._wait():
                     mailbox.connect()
@@ -283,8 +271,8 @@ class Daemon:
         (beside, from a burst's first replies on) and the copies made.
 
         Turns, not threads: on two cores the collect's parsing and the decide's queries
-        only slow each other down when they overlap (measured: 1.5-1.7x the protocol
-        floor against 1.3x), and a fork beside a running thread can copy a lock held."""
+        only slowed each other down when they overlapped (docs/month-start.md), and a
+        fork beside a running thread can copy a lock it holds."""
         report = RunReport()
         self._folders_seen.clear()
         self._standby = self._fork_standby()
@@ -333,17 +321,8 @@ class Daemon:
             self._phase(report, f"copy:{branch.id}", partial(self._with_mailbox, branch, copy_into))
         return worked
 
-    def _send_tools(self) -> SendTools:
-        return SendTools(
-            self.app.db,
-            self.app.settings.smtp,
-            self.transport_factory,
-            self.clock,
-            self.app.settings.database_busy_timeout,
-        )
-
     def _send(self) -> SendReport:
-        return send_due(self._send_tools(), should_stop=self.stop.is_set)
+        return self.app.handle(SendDue(), clock=self.clock, should_stop=self.stop.is_set)
 
     def _fork_standby(self) -> SenderProcess | None:
         """A sender forked at the start of the pass, to send beside it if a burst comes
@@ -353,7 +332,7 @@ class Daemon:
         if not can_fork_for(self.app.db):
             return None
         try:
-            return SenderProcess(self._send_tools())
+            return SenderProcess(self.app, self.clock)
         except Exception:  # the pass sends in its own process after deciding
             log.exception("the sender process could not be started")
             return None
@@ -506,7 +485,7 @@ class Daemon:
         """Keep an IDLE open on the branch mailbox and wake the main loop on new mail."""
         pause, stop, wake = 1.0, self.stop, self.wake
         while not stop.is_set():
-            mailbox = self.mailbox_factory(branch.imap)
+            mailbox = self.app.mailbox_factory(branch.imap)
             try:
                 mailbox.connect()
                 self._idling[branch.id] = mailbox

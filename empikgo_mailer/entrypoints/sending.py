@@ -1,13 +1,13 @@
-"""Sending the outbox from a pass: in the pass's own process after deciding, or from a
-second process while it decides.
+"""The send runner beside a pass: a forked process that sends while the pass decides.
 
 A month's first morning queues thousands of requests at once. Deciding them takes
-seconds of CPU, and so does talking SMTP; in one process they take turns. So when a pass
-finds at least `[smtp] send_while_deciding_from` requests queued, it forks a sender
-before it decides: each batch of decisions commits its replies and the sender, on the
-other core, sends them while the next batch is decided. Nothing else changes: the sender
-claims committed replies with a lease and records each result before the next reply
-leaves, exactly as in one process.
+seconds of CPU, and so does talking SMTP; in one process they take turns. So each pass
+forks a sender at its start, standing by; when at least `[smtp]
+send_while_deciding_from` requests are queued or replies wait, the pass tells it to go:
+each batch of decisions commits its replies and the sender, on the other core, sends
+them while the next batch is decided. The sender does what the pass would do
+(`app.handle(SendDue())`, on database connections of its own): it claims committed
+replies with a lease and records each result before the next reply leaves.
 
 Whoever sends holds the sender lock (`pass_lock.SEND`). A sender whose pass dies (kill
 -9) sees it (its parent is gone) and stops after the reply in hand; the next pass takes
@@ -17,7 +17,6 @@ still has in hand.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import multiprocessing
@@ -25,8 +24,6 @@ import multiprocessing.synchronize
 import os
 import signal
 import time
-from collections.abc import Callable
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import FrameType
@@ -34,30 +31,14 @@ from types import FrameType
 from sqlalchemy.engine import make_url
 
 from empikgo_mailer.adapters.database import Database, WriteTurn, is_sqlite
-from empikgo_mailer.adapters.outbox import Links, Outbox
-from empikgo_mailer.adapters.pass_lock import SEND, PassLock
-from empikgo_mailer.adapters.smtp_sender import SmtpSender
-from empikgo_mailer.config import SmtpSettings
+from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.errors import ProgramError
-from empikgo_mailer.handlers.mail_send import SendReport, new_owner, send_outbox
+from empikgo_mailer.handlers.mail_send import SendDue, SendReport
 
 log = logging.getLogger(__name__)
-# How often a sender with nothing due looks again while the pass is still deciding.
-LOOK_AGAIN_SECONDS = 0.05
 # How often a sender standing by looks whether its pass is gone or it was stopped.
 STANDBY_LOOK_SECONDS = 0.5
-
-
-@dataclass(frozen=True)
-class SendTools:
-    """What a sender needs, in either process."""
-
-    db: Database
-    smtp: SmtpSettings
-    transport_factory: Callable[[SmtpSettings], SmtpSender]
-    clock: Clock
-    wait_seconds: float  # for the sender lock, held by a sender whose pass died
 
 
 class SenderFailed(ProgramError):
@@ -72,51 +53,6 @@ def can_fork_for(db: Database) -> bool:
     return bool(database) and database != ":memory:"
 
 
-def send_due(
-    tools: SendTools,
-    *,
-    should_stop: Callable[[], bool],
-    more_coming: Callable[[], bool] = lambda: False,
-) -> SendReport:
-    """Send every due reply, holding the sender lock; while `more_coming()` (the pass is
-    still deciding), look again for replies decided meanwhile. Raises PassBusy when a
-    sender of a pass that died is still busy after `tools.wait_seconds`."""
-    with PassLock(tools.db, SEND).held(tools.wait_seconds):
-        return asyncio.run(_send_due(tools, should_stop, more_coming))
-
-
-async def _send_due(
-    tools: SendTools, should_stop: Callable[[], bool], more_coming: Callable[[], bool]
-) -> SendReport:
-    total = SendReport()
-    links = Links(tools.db)
-    with Outbox(tools.db, new_owner()) as outbox:
-        async with AsyncExitStack() as sessions:
-            # Each session opens its connection at its first reply, so the further ones
-            # cost nothing when there is little to send.
-            transport, *more = [
-                await sessions.enter_async_context(tools.transport_factory(tools.smtp))
-                for _ in range(tools.smtp.connections)
-            ]
-            while True:
-                # Asked before the round: a batch committed after this answer is sent in
-                # this round or, once deciding is over, found by the last round.
-                coming = more_coming()
-                part = await send_outbox(
-                    outbox=outbox,
-                    links=links,
-                    transport=transport,
-                    more_transports=more,
-                    clock=tools.clock,
-                    should_stop=should_stop,
-                )
-                total.add(part)
-                over = part.unreachable is not None or part.paused_until is not None
-                if not coming or over or should_stop():
-                    return total
-                await asyncio.sleep(LOOK_AGAIN_SECONDS)
-
-
 class SenderProcess:
     """The outbox sent from a forked process while this one decides.
 
@@ -129,19 +65,19 @@ class SenderProcess:
     a database connection of its own and never touches the parent's (a pooled
     connection shared across a fork would carry two conversations at once)."""
 
-    def __init__(self, tools: SendTools) -> None:
-        self.tools = tools
-        self._turn = WriteTurn() if is_sqlite(tools.db.url) else None
+    def __init__(self, app: App, clock: Clock) -> None:
+        self.app = app
+        self._turn = WriteTurn() if is_sqlite(app.db.url) else None
         context = multiprocessing.get_context("fork")
         self._decided = context.Event()  # the pass has decided all it will this time
         # To it: whether to send at all (sent once); from it: its report, at its end.
         self._line, child_end = context.Pipe()
         self._process = context.Process(
             target=_child,
-            args=(tools, self._turn, _PassLine(os.getpid(), self._decided, child_end)),
+            args=(app, clock, self._turn, _PassLine(os.getpid(), self._decided, child_end)),
             name="sender",
         )
-        with tools.db.between_transactions():  # a scheduled job may be writing
+        with app.db.between_transactions():  # a scheduled job may be writing
             self._process.start()
         child_end.close()  # so that the child's death reads as EOF here
         self._reaped = False
@@ -149,7 +85,7 @@ class SenderProcess:
     def go(self) -> None:
         """Start sending, beside the pass that goes on deciding."""
         if self._turn is not None:
-            self.tools.db.take_turns(self._turn.after_sender)
+            self.app.db.take_turns(self._turn.after_sender)
         self._line.send(True)
         log.info("sending from a second process (pid %d) while deciding", self._process.pid)
 
@@ -192,7 +128,7 @@ class SenderProcess:
         self._process.join()
         self._reaped = True
         self._line.close()
-        self.tools.db.take_turns(None)
+        self.app.db.take_turns(None)
         if isinstance(outcome, tuple):
             return outcome
         raise SenderFailed(
@@ -209,7 +145,7 @@ class _PassLine:
     pipe: Connection  # to it: whether to send at all; from it: its report, at its end
 
 
-def _child(tools: SendTools, turn: WriteTurn | None, line: _PassLine) -> None:
+def _child(app: App, clock: Clock, turn: WriteTurn | None, line: _PassLine) -> None:
     """The sender process: once told to go, send until the pass has decided and nothing
     is due, or until told to stop (SIGTERM), or until the pass is gone."""
     terminated = False
@@ -235,18 +171,17 @@ def _child(tools: SendTools, turn: WriteTurn | None, line: _PassLine) -> None:
     if not wanted:
         return  # not needed this pass
     started = time.perf_counter()
-    own = SendTools(
-        Database(tools.db.url, tools.wait_seconds),
-        tools.smtp,
-        tools.transport_factory,
-        tools.clock,
-        tools.wait_seconds,
-    )
+    own = app.reopened()
     if turn is not None:
         own.db.take_turns(turn.first)
     outcome: tuple[SendReport, float] | str
     try:
-        report = send_due(own, should_stop=should_stop, more_coming=lambda: not decided.is_set())
+        report = own.handle(
+            SendDue(),
+            clock=clock,
+            should_stop=should_stop,
+            more_coming=lambda: not decided.is_set(),
+        )
         outcome = (report, time.perf_counter() - started)
     except Exception as exc:
         log.exception("the sender process failed")

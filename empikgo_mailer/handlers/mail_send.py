@@ -23,6 +23,7 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -34,8 +35,10 @@ from empikgo_mailer.adapters.smtp_sender import (
     SendResult,
     nothing_to_wait_for,
 )
+from empikgo_mailer.config import SmtpSettings
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.retries import next_try, pause_after
+from empikgo_mailer.handlers.command import Command
 
 log = logging.getLogger(__name__)
 SMTP_LINK = "smtp"
@@ -45,6 +48,8 @@ CLAIM_BATCH = 500
 # The next claim starts when this many claimed replies are left per lane: about a fifth
 # of a second of sending, time enough for a claim that waits for a deciding pass's commit.
 CLAIM_AHEAD = 250
+# How often a sender with nothing due looks again while the pass is still deciding.
+LOOK_AGAIN_SECONDS = 0.05
 
 
 class Transport(Protocol):
@@ -81,6 +86,65 @@ class SendReport:
 def new_owner() -> str:
     """A lease owner unique to this pass."""
     return f"pass-{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True)
+class SendDue(Command[SendReport]):
+    """Every due reply sent (the send runner)."""
+
+
+# Opening the outbox (with a lease owner of its own) and holding the sender lock: adapters.
+OpenOutbox = Callable[[], AbstractContextManager[Outbox]]
+SenderLock = Callable[[], AbstractContextManager[object]]
+TransportFactory = Callable[[SmtpSettings], AbstractAsyncContextManager[Transport]]
+
+
+def send_due(
+    command: SendDue,
+    *,
+    open_outbox: OpenOutbox,
+    links: Links,
+    sender_lock: SenderLock,
+    smtp: SmtpSettings,
+    transport_factory: TransportFactory,
+    clock: Clock,
+    should_stop: Callable[[], bool] = lambda: False,
+    more_coming: Callable[[], bool] = lambda: False,
+) -> SendReport:
+    """Send every due reply, holding the sender lock; while `more_coming()` (the pass is
+    still deciding), look again for replies decided meanwhile. Raises PassBusy when a
+    sender of a pass that died is still busy after the database's busy timeout."""
+
+    async def rounds() -> SendReport:
+        total = SendReport()
+        with open_outbox() as outbox:
+            async with AsyncExitStack() as sessions:
+                # Each session opens its connection at its first reply, so the further
+                # ones cost nothing when there is little to send.
+                transport, *more = [
+                    await sessions.enter_async_context(transport_factory(smtp))
+                    for _ in range(smtp.connections)
+                ]
+                while True:
+                    # Asked before the round: a batch committed after this answer is sent
+                    # in this round or, once deciding is over, found by the last round.
+                    coming = more_coming()
+                    part = await send_outbox(
+                        outbox=outbox,
+                        links=links,
+                        transport=transport,
+                        more_transports=more,
+                        clock=clock,
+                        should_stop=should_stop,
+                    )
+                    total.add(part)
+                    over = part.unreachable is not None or part.paused_until is not None
+                    if not coming or over or should_stop():
+                        return total
+                    await asyncio.sleep(LOOK_AGAIN_SECONDS)
+
+    with sender_lock():
+        return asyncio.run(rounds())
 
 
 async def send_outbox(

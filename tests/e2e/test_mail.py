@@ -218,10 +218,8 @@ def test_imap_connection_dropped_mid_batch_loses_and_repeats_nothing(library: Li
     ]
     for second, name in enumerate(names, start=1):
         lib.deliver("multimedia", name, at(1, 0, 0, second))
-    app = bootstrap(load_settings(lib.config, MAIL_ENV))
-    daemon = Daemon(
-        app, lambda: at(2, 10, 0), mailbox_factory=DroppingMailbox, reconnect_pauses=(0.1, 0.1)
-    )
+    app = bootstrap(load_settings(lib.config, MAIL_ENV), mailbox_factory=DroppingMailbox)
+    daemon = Daemon(app, lambda: at(2, 10, 0), reconnect_pauses=(0.1, 0.1))
     daemon.run_once()
     with app.db.transaction() as session:
         queued = session.exec(select(MailRequest.uid).order_by(col(MailRequest.uid))).all()

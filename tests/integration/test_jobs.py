@@ -3,6 +3,7 @@ both while the daemon runs (APScheduler) and after it was down (catch-up at star
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as wall_time
@@ -142,12 +143,12 @@ def test_the_daemon_started_at_eight_on_the_first_closes_the_month_once(app: App
     box, transport = _Mailbox(), FakeTransport()
 
     def daemon(now: datetime) -> Daemon:
-        return Daemon(
+        served = dataclasses.replace(
             app,
-            lambda: now,
             mailbox_factory=lambda _settings: box,  # type: ignore[arg-type,return-value]
             transport_factory=lambda _settings: _Transport(transport),  # type: ignore[arg-type,return-value]
         )
+        return Daemon(served, lambda: now)
 
     first = daemon(datetime(2027, 4, 1, 8, 0, tzinfo=WARSAW)).run_once()
     assert first.jobs["month-close"].outcome == "ok"

@@ -15,7 +15,10 @@ from empikgo_mailer import bootstrap
 from empikgo_mailer.bootstrap import HANDLERS
 from empikgo_mailer.handlers.command import Command
 
-GIVEN_BY_APP = {"uow", "library", "debt_source", "render", "mail", "web", "passwords", "code_marks"}
+GIVEN_BY_APP = {
+    *("uow", "library", "debt_source", "render", "mail", "web", "passwords", "code_marks"),
+    *("open_outbox", "links", "sender_lock", "smtp", "transport_factory"),  # the send runner's
+}
 GIVEN_BY_DOOR = {"now", "clock", "mailbox"}  # clock, mailbox: a runner's
 
 
