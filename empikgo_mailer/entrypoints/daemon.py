@@ -342,17 +342,18 @@ class Daemon:
         if standby is not None:
             standby.dismiss()
 
-    def _maybe_send_beside(self, report: RunReport) -> None:
-        """Before deciding: with enough requests queued and replies to send (the decide
-        runner keeps up with the collect, so a burst shows as either), send from the
-        sender standing by while this process decides (see `sending`)."""
+    def _maybe_send_beside(self, report: RunReport, coming: int = 0) -> None:
+        """Before deciding: with enough requests queued, replies to send and messages
+        still to read (`coming`), send from the sender standing by while this process
+        decides (see `sending`). A burst shows as any of them: counting what is still to
+        read starts the sender after the first fetch batch rather than the fifth."""
         threshold = self.app.settings.smtp.send_while_deciding_from
         if self._standby is None or self.stop.is_set():
             return
         try:
             with report.timed("send_start"), self.app.db.transaction() as session:
                 queue = MailQueue(session)
-                waiting = queue.count_queued() + queue.count_to_send()
+                waiting = queue.count_queued() + queue.count_to_send() + coming
             if waiting >= threshold:
                 self._beside, self._standby = self._standby, None
                 self._beside.go()
@@ -377,10 +378,11 @@ class Daemon:
             self._beside = None
 
     def _collect_all(
-        self, report: RunReport, between_batches: Callable[[], None] = lambda: None
+        self, report: RunReport, between_batches: Callable[[int], None] = lambda _left: None
     ) -> None:
         """The collect runner: every branch mailbox into the queue; `between_batches` is
-        the other runners' turn after each batch stored."""
+        the other runners' turn after each batch stored, told how many messages are
+        still to read."""
         for branch in self.app.settings.branches.values():
             if self.stop.is_set():
                 return
@@ -389,7 +391,7 @@ class Daemon:
                 total, command = CollectReport(), CollectMailbox(branch_id)
                 for stored in self._handle_on(command, box, should_stop=self.stop.is_set):
                     total.add(stored)
-                    between_batches()
+                    between_batches(stored.left)
                 return total
 
             collected = self._phase(
@@ -398,13 +400,14 @@ class Daemon:
             if collected is not None:
                 report.collected[branch.id] = collected
 
-    def _decide_all(self, report: RunReport) -> None:
+    def _decide_all(self, report: RunReport, coming: int = 0) -> None:
         """The decide runner's round: each branch's queue, as far as it may go now. The
-        queue is in the database: it is decided even when the mailbox is down."""
+        queue is in the database: it is decided even when the mailbox is down.
+        `coming`: messages the collect runner has still to read."""
         for branch in self.app.settings.branches.values():
             if self.stop.is_set():
                 return
-            self._maybe_send_beside(report)
+            self._maybe_send_beside(report, coming)
             decided = self._phase(
                 report,
                 f"decide:{branch.id}",

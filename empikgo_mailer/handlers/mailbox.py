@@ -55,10 +55,13 @@ class CollectReport:
     duplicates: int = 0
     renumbered: int = 0  # known messages found again after a UIDVALIDITY change
     not_ours: int = 0
+    left: int = 0  # new messages still to read after this batch (a burst in the making)
 
     def add(self, part: CollectReport) -> None:
+        """Count a later part of the same collect in."""
         for name in vars(part):
             setattr(self, name, getattr(self, name) + getattr(part, name))
+        self.left = part.left
 
 
 def content_hash(fetched: FetchedMessage) -> str | None:
@@ -432,6 +435,7 @@ def collect_batches(
         mark = marks.get(start + mail.fetch_batch)
         stored = _store_batch(uow, batch, max(chunk), now, mark)
         stored.fetched, stored.not_ours = len(fetched), len(rows) - len(entries)
+        stored.left = max(0, len(uids) - start - len(chunk))
         if start == 0 and len(uids) > mail.fetch_batch:
             with uow:  # a new table's first statistics, so each batch's look-ups use indexes
                 if uow.queue.gather_statistics():
