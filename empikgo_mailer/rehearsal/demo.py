@@ -322,7 +322,8 @@ class Watcher:
                 self._say(request.decided_at or now, f"{branch:<10}  {fixture} → {label}")
         if self.all_decided:
             click.echo(
-                f"Wszystkie {len(MORNING)} przykładowe wiadomości rozstrzygnięte w obu "
+                # Not "10 przykładowe": a numeral from five on takes the genitive plural.
+                f"Wszystkie przykładowe wiadomości ({len(MORNING)}) rozstrzygnięte w obu "
                 "placówkach. Odłożone czekają na obsługę w konsoli; Ctrl-C kończy demo."
             )
 

@@ -87,7 +87,7 @@ def test_the_demo_decides_every_sample_mail_of_both_branches_on_a_moving_clock(
         assert shown[1] in {str(month), str(_this_month())}
         month, root = Month.parse(shown[1]), Path(shown[2])
         password = watched.until(r"hasło: ([^)\s]+)", deadline)[1]
-        watched.until(r"Wszystkie 10 przykładowe wiadomości rozstrzygnięte", deadline)
+        watched.until(r"Wszystkie przykładowe wiadomości \(10\) rozstrzygnięte", deadline)
         told = [found for line in watched.lines if (found := LINE.match(line.rstrip("\n")))]
 
         # The story in the order of the clock: the evening's mail, midnight, then each
