@@ -38,7 +38,6 @@ from empikgo_mailer.adapters.imap_mailbox import (
     MailboxNotConfigured,
     MailboxUnavailable,
 )
-from empikgo_mailer.adapters.mail_queue import MailQueue
 from empikgo_mailer.adapters.outbox import Links
 from empikgo_mailer.adapters.pass_lock import DECIDE, PASS, PassBusy, PassLock
 from empikgo_mailer.adapters.sent_copies import SentCopies
@@ -351,9 +350,8 @@ class Daemon:
         if self._standby is None or self.stop.is_set():
             return
         try:
-            with report.timed("send_start"), self.app.db.transaction() as session:
-                queue = MailQueue(session)
-                waiting = queue.count_queued() + queue.count_to_send() + coming
+            with report.timed("send_start"), self.app.uow() as uow:
+                waiting = uow.queue.count_queued() + uow.queue.count_to_send() + coming
             if waiting >= threshold:
                 self._beside, self._standby = self._standby, None
                 self._beside.go()
