@@ -22,9 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from sqlalchemy.engine import make_url
-
-from empikgo_mailer.adapters.database import Database, is_sqlite
+from empikgo_mailer.adapters.database import Database
 
 SUFFIX = ".sent-journal"
 
@@ -38,13 +36,7 @@ class JournalEntry(NamedTuple):
 
 def journal_path(db: Database) -> Path | None:
     """Where the journal of `db` lives; None when it needs none (PostgreSQL, memory)."""
-    if not is_sqlite(db.url):
-        return None
-    database = make_url(db.url).database
-    if not database or database == ":memory:":
-        return None
-    path = Path(database)
-    return path.with_name(path.name + SUFFIX)
+    return None if db.file is None else db.file.with_name(db.file.name + SUFFIX)
 
 
 class SentJournal:

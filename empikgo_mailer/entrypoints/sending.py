@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import FrameType
 
-from sqlalchemy.engine import make_url
-
 from empikgo_mailer.adapters.database import Database, WriteTurn, is_sqlite
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.clock import Clock
@@ -47,10 +45,7 @@ class SenderFailed(ProgramError):
 
 def can_fork_for(db: Database) -> bool:
     """A second process can share the database: not an in-memory SQLite one."""
-    if not is_sqlite(db.url):
-        return True
-    database = make_url(db.url).database
-    return bool(database) and database != ":memory:"
+    return db.file is not None or not is_sqlite(db.url)
 
 
 class SenderProcess:
