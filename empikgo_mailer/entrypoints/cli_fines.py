@@ -3,13 +3,13 @@ returns, renewals and holds, payments, the bank's postings and a patron's ledger
 
 from __future__ import annotations
 
-import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.fines import FineLedger, LoanState, LocationAccount, PaymentMethod
 from empikgo_mailer.domain.money import format_pln
@@ -18,10 +18,11 @@ from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
 from empikgo_mailer.entrypoints.cli_support import (
     CardType,
     ProgressBar,
+    app_command,
     echo_columns,
+    echo_json,
     echo_problems,
-    now_option,
-    runtime_of,
+    json_option,
 )
 from empikgo_mailer.entrypoints.click_pl import PolishGroup
 from empikgo_mailer.handlers.fines import (
@@ -71,6 +72,9 @@ class DayType(click.ParamType[date]):
 card_option = click.option(
     "--card", "card_number", type=CardType(), help="Numer karty czytelnika (dla pewności)."
 )
+patron_card_option = click.option(
+    "--card", "card_number", type=CardType(), required=True, help="Numer karty."
+)
 barcode_option = click.option(
     "--barcode", metavar="KOD", required=True, help="Kod kreskowy egzemplarza."
 )
@@ -83,9 +87,8 @@ def loans() -> None:
 
 @loans.command("import")
 @click.argument("file", metavar="PLIK.csv", type=click.Path(path_type=Path))
-@now_option
-@click.pass_context
-def loans_import(ctx: click.Context, file: Path, now_text: str | None) -> int:
+@app_command
+def loans_import(app: App, now: datetime, file: Path) -> int:
     """Wczytaj wypożyczenia z pliku CSV (aktualizacja po karcie, egzemplarzu i dacie).
 
     Kolumny: numer karty, kod kreskowy, lokalizacja, data wypożyczenia, termin zwrotu,
@@ -94,20 +97,14 @@ def loans_import(ctx: click.Context, file: Path, now_text: str | None) -> int:
     renewal_limit, on_hold; inne nazwy: [import_columns.loans] w konfiguracji).
     Daty RRRR-MM-DD albo DD.MM.RRRR.
     """
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    bar = ProgressBar("Wczytywanie wypożyczeń")
-    try:
-        report = app.handle(ImportLoans(file, actor="cli"), now=runtime.now(now_text), progress=bar)
-    finally:
-        bar.close()
+    with ProgressBar("Wczytywanie wypożyczeń") as bar:
+        report = app.handle(ImportLoans(file, actor="cli"), now=now, progress=bar)
     echo_columns(report.columns)
     click.echo(
         f"Wypożyczenia: nowych {report.created}, zmienionych {report.updated}, "
         f"bez zmian {report.unchanged}; odrzuconych wierszy: {len(report.rejected)}."
     )
-    echo_problems(report.rejected)
-    return ExitCode.BAD_INPUT if report.rejected else ExitCode.OK
+    return echo_problems(report.rejected)
 
 
 def _echo_loan_outcome(outcome: LoanOutcome) -> None:
@@ -122,21 +119,12 @@ def _echo_loan_outcome(outcome: LoanOutcome) -> None:
 @barcode_option
 @card_option
 @click.option("--on", "returned_on", type=DayType(), help="Dzień zwrotu (domyślnie dziś).")
-@now_option
-@click.pass_context
+@app_command
 def loans_return(
-    ctx: click.Context,
-    barcode: str,
-    card_number: str | None,
-    returned_on: date | None,
-    now_text: str | None,
+    app: App, now: datetime, barcode: str, card_number: str | None, returned_on: date | None
 ) -> int:
     """Zapisz zwrot egzemplarza; opłata za przetrzymanie przestaje rosnąć."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    outcome = app.handle(
-        ReturnLoan(barcode, card_number, returned_on, actor="cli"), now=runtime.now(now_text)
-    )
+    outcome = app.handle(ReturnLoan(barcode, card_number, returned_on, actor="cli"), now=now)
     loan = outcome.loan
     late = loan.charged_days(outcome.today)
     fine = (
@@ -157,22 +145,13 @@ def loans_return(
 @barcode_option
 @card_option
 @click.option("--until", type=DayType(), help="Nowy termin (domyślnie okres z konfiguracji).")
-@now_option
-@click.pass_context
+@app_command
 def loans_renew(
-    ctx: click.Context,
-    barcode: str,
-    card_number: str | None,
-    until: date | None,
-    now_text: str | None,
+    app: App, now: datetime, barcode: str, card_number: str | None, until: date | None
 ) -> int:
     """Prolonguj egzemplarz (nie, gdy ktoś go zamówił, limit jest wykorzystany albo konto
     jest zablokowane)."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    outcome = app.handle(
-        RenewLoan(barcode, card_number, until, actor="cli"), now=runtime.now(now_text)
-    )
+    outcome = app.handle(RenewLoan(barcode, card_number, until, actor="cli"), now=now)
     loan = outcome.loan
     click.echo(
         f"Prolongata egzemplarza {loan.barcode} do {day_text(loan.due_on)} "
@@ -185,13 +164,10 @@ def loans_renew(
 @loans.command("hold")
 @barcode_option
 @click.option("--off", is_flag=True, help="Zdejmij rezerwację.")
-@now_option
-@click.pass_context
-def loans_hold(ctx: click.Context, barcode: str, off: bool, now_text: str | None) -> int:
+@app_command
+def loans_hold(app: App, now: datetime, barcode: str, off: bool) -> int:
     """Zaznacz, że inny czytelnik zamówił wypożyczony egzemplarz (albo zdejmij --off)."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    outcome = app.handle(HoldLoan(barcode, on_hold=not off, actor="cli"), now=runtime.now(now_text))
+    outcome = app.handle(HoldLoan(barcode, on_hold=not off, actor="cli"), now=now)
     if off:
         click.echo(f"Egzemplarz {outcome.loan.barcode}: rezerwacja zdjęta.")
     else:
@@ -208,7 +184,7 @@ def fines() -> None:
 
 
 @fines.command("pay")
-@click.option("--card", "card_number", type=CardType(), required=True, help="Numer karty.")
+@patron_card_option
 @click.option("--location", "location_id", metavar="LOKALIZACJA", required=True, help="Biblioteka.")
 @click.option("--amount", type=AmountType(), required=True, help="Kwota, np. 1,20.")
 @click.option(
@@ -218,23 +194,20 @@ def fines() -> None:
     help="online, transfer (przelew) albo cash (gotówka).",
 )
 @click.option("--proof", is_flag=True, help="Bibliotekarz widział dowód przelewu.")
-@now_option
-@click.pass_context
+@app_command
 def fines_pay(
-    ctx: click.Context,
+    app: App,
+    now: datetime,
     card_number: str,
     location_id: str,
     amount: int,
     method: str,
     proof: bool,
-    now_text: str | None,
 ) -> int:
     """Zapisz wpłatę za jedną bibliotekę (kod 0: przyjęta, 3: odmowa)."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
     result = app.handle(
         PayFine(card_number, location_id, amount, PaymentMethod(method), proof, actor="cli"),
-        now=runtime.now(now_text),
+        now=now,
     )
     if result.refusal is not None:
         click.echo(f"Odmowa: {result.refusal}.")
@@ -280,37 +253,31 @@ def _echo_account_state(ledger: FineLedger) -> None:
 
 @fines.command("post-transfers")
 @click.argument("file", metavar="PLIK.csv", type=click.Path(path_type=Path))
-@now_option
-@click.pass_context
-def fines_post_transfers(ctx: click.Context, file: Path, now_text: str | None) -> int:
+@app_command
+def fines_post_transfers(app: App, now: datetime, file: Path) -> int:
     """Zaksięguj przelewy z wyciągu banku (każdy identyfikator przelewu liczy się raz).
 
     Kolumny: posting_id, posted_on, card_number, location, amount.
     """
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    report = app.handle(PostTransfers(file, actor="cli"), now=runtime.now(now_text))
+    report = app.handle(PostTransfers(file, actor="cli"), now=now)
     click.echo(
         f"Zaksięgowano przelewy: zgłoszone wcześniej {report.matched}, nowe {report.recorded}; "
         f"pominięte jako już policzone: {len(report.repeated)}; "
         f"do wyjaśnienia: {len(report.rejected)}."
     )
-    echo_problems([*report.repeated, *report.rejected])
-    return ExitCode.BAD_INPUT if report.rejected else ExitCode.OK
+    echo_problems(report.repeated)
+    return echo_problems(report.rejected)
 
 
 @fines.command("show")
-@click.option("--card", "card_number", type=CardType(), required=True, help="Numer karty.")
-@click.option("--json", "as_json", is_flag=True, help="Wynik jako JSON.")
-@now_option
-@click.pass_context
-def fines_show(ctx: click.Context, card_number: str, as_json: bool, now_text: str | None) -> int:
+@patron_card_option
+@json_option
+@app_command
+def fines_show(app: App, now: datetime, card_number: str, as_json: bool) -> int:
     """Pokaż opłaty czytelnika w każdej bibliotece: przetrzymania, wpłaty, saldo, blokadę."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    view = app.handle(ShowFines(card_number), now=runtime.now(now_text))
+    view = app.handle(ShowFines(card_number), now=now)
     if as_json:
-        click.echo(json.dumps(fines_document(view), ensure_ascii=False, indent=2))
+        echo_json(fines_document(view))
     else:
         _echo_fines(view)
     return ExitCode.OK

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 
 import click
 
 from empikgo_mailer.adapters.tables import DroppedFile, LinkState
+from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.polish import moment_text, month_name
 from empikgo_mailer.domain.queue_status import QueueStatus
-from empikgo_mailer.entrypoints.cli_support import MonthType, now_option, runtime_of
+from empikgo_mailer.entrypoints.cli_support import (
+    MonthType,
+    app_command,
+    echo_json,
+    json_option,
+)
 from empikgo_mailer.entrypoints.click_pl import PolishCommand
 from empikgo_mailer.entrypoints.overview import (
     heartbeat_text,
@@ -32,20 +37,12 @@ Local = Callable[[datetime], datetime]
 @click.command(cls=PolishCommand)
 @click.option("--branch", "branch_id", metavar="PLACÓWKA", help="Tylko ta placówka.")
 @click.option("--month", type=MonthType(), help="Miesiąc RRRR-MM (domyślnie bieżący).")
-@click.option("--json", "as_json", is_flag=True, help="Wynik jako JSON.")
-@now_option
-@click.pass_context
+@json_option
+@app_command
 def status(
-    ctx: click.Context,
-    branch_id: str | None,
-    month: Month | None,
-    as_json: bool,
-    now_text: str | None,
+    app: App, now: datetime, branch_id: str | None, month: Month | None, as_json: bool
 ) -> int:
     """Stan pul kodów i kolejek próśb e-mailowych, według placówki i platformy."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    now = runtime.now(now_text)
     seen = overview(app, now, month, branch_id)
     month, pools, queues, links = seen.month, seen.pools, seen.queues, seen.links
     services, jobs, dropped = seen.services, seen.jobs, seen.dropped
@@ -144,7 +141,7 @@ def status(
                 for f in dropped
             ],
         }
-        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        echo_json(document)
         return ExitCode.OK
 
     def where(pool_branch: str | None) -> str:

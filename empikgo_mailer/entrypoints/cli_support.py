@@ -1,5 +1,5 @@
 """What every command of the staff command line shares: the runtime, parameter types,
-`--now`, and progress output."""
+common options, and progress, problem and JSON output."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.config import config_path, load_settings
 from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
 from empikgo_mailer.domain.clock import Clock, FixedClock, Pace, ReplayedClock
-from empikgo_mailer.domain.errors import DatabaseProblem
+from empikgo_mailer.domain.errors import DatabaseProblem, ExitCode
 from empikgo_mailer.domain.month import InvalidMonth, Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.entrypoints.logs import set_log_zone
@@ -169,6 +169,31 @@ now_option = click.option(
     metavar="ISO8601",
     help="Udawany bieżący czas, np. 2026-11-02T10:00 (domyślnie: zegar systemowy).",
 )
+platform_option = click.option(
+    "--platform",
+    type=PlatformType(),
+    required=True,
+    help="Platforma z konfiguracji, np. empik-go albo legimi.",
+)
+card_option = click.option(
+    "--card", "card_number", type=CardType(), required=True, help="Numer karty czytelnika."
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Wynik jako JSON.")
+
+
+def app_command(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--now, and the command called with the app (its schema checked) and the moment
+    (--now, or the clock) before its own parameters."""
+
+    @now_option
+    @click.pass_context
+    @functools.wraps(command)
+    def wrapped(ctx: click.Context, /, *args: Any, now_text: str | None, **kwargs: Any) -> Any:
+        runtime = runtime_of(ctx)
+        app = runtime.app()
+        return command(app, runtime.now(now_text), *args, **kwargs)
+
+    return wrapped
 
 
 @dataclass(frozen=True)
@@ -262,14 +287,19 @@ class ProgressBar:
         self.bar.update(done - self.shown)
         self.shown = done
 
-    def close(self) -> None:
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *_: object) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
 
 
-def echo_problems(problems: Iterable[Any]) -> None:
+def echo_problems(problems: Sequence[Any]) -> ExitCode:
+    """Each problem row; BAD_INPUT when there is any."""
     for problem in problems:
         click.echo(f"  linia {problem.line}: {problem.reason}")
+    return ExitCode.BAD_INPUT if problems else ExitCode.OK
 
 
 def echo_columns(found: Mapping[str, str]) -> None:
@@ -279,3 +309,7 @@ def echo_columns(found: Mapping[str, str]) -> None:
         return
     used = "; ".join(f"{name} ← „{header}”" for name, header in found.items())
     click.echo(f"Kolumny pliku: {used}.")
+
+
+def echo_json(document: object) -> None:
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
