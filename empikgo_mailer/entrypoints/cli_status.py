@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import click
 
@@ -12,6 +13,7 @@ from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
+from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.domain.polish import moment_text, month_name
 from empikgo_mailer.domain.queue_status import QueueStatus
 from empikgo_mailer.entrypoints.cli_support import (
@@ -51,94 +53,55 @@ def status(
         document = {
             "month": str(month),
             "pools": [
-                {
-                    "platform": p.platform.value,
-                    "branch": p.branch_id,
-                    "loaded": p.loaded,
-                    "issued": p.issued,
-                    "left": p.left,
-                }
-                for p in pools
+                _pick(p, local, "platform branch=branch_id loaded issued left") for p in pools
             ],
             "queues": [
                 {
-                    "branch": q.branch_id,
-                    "waiting": q.waiting,
-                    "oldest_waiting": _iso(q.oldest_waiting, local),
-                    "decided_today": q.decided_today,
-                    "set_aside_unfiled": q.set_aside_unfiled,
-                    "filing_errors": q.filing_errors,
-                    "outbox_pending": q.outbox_pending,
-                    "oldest_pending": _iso(q.oldest_pending, local),
-                    "pending_error": q.pending_error,
-                    "outbox_failed": q.outbox_failed,
+                    **_pick(
+                        q,
+                        local,
+                        "branch=branch_id waiting oldest_waiting decided_today set_aside_unfiled "
+                        "filing_errors outbox_pending oldest_pending pending_error outbox_failed",
+                    ),
                     "failed_replies": [
-                        {
-                            "recipient": f.recipient,
-                            "error": f.error,
-                            "written_at": _iso(f.created_at, local),
-                        }
+                        _pick(f, local, "recipient error written_at=created_at")
                         for f in q.failed_replies
                     ],
                 }
                 for q in queues
             ],
             "links": [
-                {
-                    "link": link.link,
-                    "ok": link.ok,
-                    "failures": link.failures,
-                    "last_error": link.last_error,
-                    "last_ok_at": _iso(link.last_ok_at, local),
-                    "last_failure_at": _iso(link.last_failure_at, local),
-                    "retry_at": _iso(link.retry_at, local),
-                }
+                _pick(
+                    link, local, "link ok failures last_error last_ok_at last_failure_at retry_at"
+                )
                 for link in links
             ],
             "services": [
-                {
-                    "platform": state.platform.value,
-                    "on": state.on,
-                    "configured": state.configured,
-                    "reason": state.switched_off_reason,
-                    "changed_at": _iso(state.changed_at, local),
-                }
-                for state in services
+                _pick(s, local, "platform on configured reason=switched_off_reason changed_at")
+                for s in services
             ],
             "jobs": [
                 {
-                    "id": job.id,
-                    "next_run": _iso(job.next_run, local),
-                    "every_seconds": job.every_seconds,
-                    "last_started_at": _iso(job.last.started_at if job.last else None, local),
-                    "last_finished_at": _iso(job.last.finished_at if job.last else None, local),
-                    "last_outcome": job.last.outcome if job.last else None,
-                    "last_summary": job.last.summary if job.last else None,
+                    **_pick(job, local, "id next_run every_seconds"),
+                    # All None before the job's first run.
+                    **_pick(
+                        job.last,
+                        local,
+                        "last_started_at=started_at last_finished_at=finished_at "
+                        "last_outcome=outcome last_summary=summary",
+                    ),
                 }
                 for job in jobs
             ],
-            "daemon": (
-                None
-                if seen.heartbeat is None
-                else {
-                    "last_pass_at": _iso(seen.heartbeat.beat_at, local),
-                    "last_good_pass_at": _iso(seen.heartbeat.last_good_pass_at, local),
-                    "pass_seconds": seen.heartbeat.pass_seconds,
-                    "last_problem": seen.heartbeat.last_problem,
-                    "pid": seen.heartbeat.pid,
-                    "host": seen.heartbeat.host,
-                    "version": seen.heartbeat.version,
-                }
+            "daemon": None
+            if seen.heartbeat is None
+            else _pick(
+                seen.heartbeat,
+                local,
+                "last_pass_at=beat_at last_good_pass_at pass_seconds last_problem pid host version",
             ),
             "dropped_files": [
-                {
-                    "kind": f.kind,
-                    "name": f.name,
-                    "taken_at": _iso(f.taken_at, local),
-                    "outcome": f.outcome,
-                    "summary": f.summary,
-                }
-                for f in dropped
+                _pick(f, local, "kind name taken_at outcome summary") for f in dropped
             ],
         }
         echo_json(document)
@@ -167,8 +130,17 @@ def status(
     return ExitCode.OK
 
 
-def _iso(at: datetime | None, local: Callable[[datetime], datetime]) -> str | None:
-    return None if at is None else local(at).isoformat()
+def _pick(row: object, local: Local, names: str) -> dict[str, Any]:
+    """The attributes named (`key=attribute` where the two differ) for JSON: times in the
+    library's zone in ISO 8601, platforms by id; all None when there is no row."""
+    picked: dict[str, Any] = {}
+    for name in names.split():
+        key, _, attribute = name.partition("=")
+        value = None if row is None else getattr(row, attribute or key)
+        if isinstance(value, datetime):
+            value = local(value).isoformat()
+        picked[key] = value.value if isinstance(value, Platform) else value
+    return picked
 
 
 def _echo_services(services: list[ServiceState], local: Callable[[datetime], datetime]) -> None:
