@@ -8,7 +8,6 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
 
 import click
 from sqlalchemy.engine import make_url
@@ -78,7 +77,6 @@ from empikgo_mailer.handlers.patrons import ImportPatrons
 from empikgo_mailer.handlers.pools import ImportCodes
 
 log = logging.getLogger("empikgo_mailer")
-T = TypeVar("T")
 
 
 @click.group(cls=PolishGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -376,17 +374,8 @@ def run(ctx: click.Context, once: bool, only: str | None, clock_choice: ClockCho
     return ExitCode.OK
 
 
-cli.add_command(status)
-cli.add_command(legimi)
-cli.add_command(loans)
-cli.add_command(fines)
-cli.add_command(web)
-cli.add_command(month)
-cli.add_command(service)
-cli.add_command(report)
-cli.add_command(staff)
-cli.add_command(demo)
-cli.add_command(doctor)
+for command in (status, legimi, loans, fines, web, month, service, report, staff, demo, doctor):
+    cli.add_command(command)
 cli.add_command(healthcheck)
 cli.add_command(backup_command, "backup")
 cli.add_command(restore_command, "restore")

@@ -16,7 +16,8 @@ from empikgo_mailer.domain.money import format_pln
 from empikgo_mailer.domain.polish import day_text, days_text
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
 from empikgo_mailer.entrypoints.cli_support import (
-    CardType,
+    CARD,
+    ParsedType,
     ProgressBar,
     app_command,
     echo_columns,
@@ -42,38 +43,14 @@ from empikgo_mailer.handlers.loans import (
 )
 from empikgo_mailer.handlers.patrons import BadRow
 
-
-class AmountType(click.ParamType[int]):
-    """An amount in PLN ('1,20', '1.2') as grosze; zero, negative or not a number fails."""
-
-    name = "KWOTA"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            return amount_of(str(value))
-        except BadRow as problem:
-            self.fail(str(problem), param, ctx)
-
-
-class DayType(click.ParamType[date]):
-    name = "DATA"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            return parse_day(str(value))
-        except InvalidMoment as problem:
-            self.fail(str(problem), param, ctx)
-
-
+# An amount in PLN ('1,20', '1.2') as grosze; zero, negative or not a number fails.
+AMOUNT = ParsedType("KWOTA", amount_of, BadRow)
+DAY = ParsedType("DATA", parse_day, InvalidMoment)
 card_option = click.option(
-    "--card", "card_number", type=CardType(), help="Numer karty czytelnika (dla pewności)."
+    "--card", "card_number", type=CARD, help="Numer karty czytelnika (dla pewności)."
 )
 patron_card_option = click.option(
-    "--card", "card_number", type=CardType(), required=True, help="Numer karty."
+    "--card", "card_number", type=CARD, required=True, help="Numer karty."
 )
 barcode_option = click.option(
     "--barcode", metavar="KOD", required=True, help="Kod kreskowy egzemplarza."
@@ -118,7 +95,7 @@ def _echo_loan_outcome(outcome: LoanOutcome) -> None:
 @loans.command("return")
 @barcode_option
 @card_option
-@click.option("--on", "returned_on", type=DayType(), help="Dzień zwrotu (domyślnie dziś).")
+@click.option("--on", "returned_on", type=DAY, help="Dzień zwrotu (domyślnie dziś).")
 @app_command
 def loans_return(
     app: App, now: datetime, barcode: str, card_number: str | None, returned_on: date | None
@@ -144,7 +121,7 @@ def loans_return(
 @loans.command("renew")
 @barcode_option
 @card_option
-@click.option("--until", type=DayType(), help="Nowy termin (domyślnie okres z konfiguracji).")
+@click.option("--until", type=DAY, help="Nowy termin (domyślnie okres z konfiguracji).")
 @app_command
 def loans_renew(
     app: App, now: datetime, barcode: str, card_number: str | None, until: date | None
@@ -186,7 +163,7 @@ def fines() -> None:
 @fines.command("pay")
 @patron_card_option
 @click.option("--location", "location_id", metavar="LOKALIZACJA", required=True, help="Biblioteka.")
-@click.option("--amount", type=AmountType(), required=True, help="Kwota, np. 1,20.")
+@click.option("--amount", type=AMOUNT, required=True, help="Kwota, np. 1,20.")
 @click.option(
     "--method",
     type=click.Choice([m.value for m in PaymentMethod]),

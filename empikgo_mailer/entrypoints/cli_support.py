@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -27,6 +27,7 @@ from empikgo_mailer.entrypoints.logs import set_log_zone
 from empikgo_mailer.handlers.errors import CommandRejected
 
 PROGRESS_THRESHOLD = 2000
+T = TypeVar("T")
 
 
 class DatabaseNotReady(DatabaseProblem):
@@ -131,16 +132,24 @@ class PlatformType(click.ParamType[Platform]):
             self.fail(f"„{value}” — dozwolone: {allowed}", param, ctx)
 
 
-class CardType(click.ParamType[str]):
-    """A card number as staff type it, in its stored form: the rule every door shares."""
+class ParsedType(click.ParamType[T]):
+    """A value as staff type it, read by the domain's own rule, whose message says what is
+    wrong with it."""
 
-    name = "NUMER"
+    def __init__(self, name: str, parse: Callable[[str], T], problem: type[Exception]) -> None:
+        self.name, self.parse, self.problem = name, parse, problem
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> T:
+        if not isinstance(value, str):  # already read (a default)
+            return cast(T, value)
         try:
-            return CardNumber.parse(str(value)).value
-        except InvalidCardNumber as problem:
+            return self.parse(value)
+        except self.problem as problem:
             self.fail(str(problem), param, ctx)
+
+
+# A card number in its stored form: the rule every door shares.
+CARD = ParsedType("NUMER", lambda text: CardNumber.parse(text).value, InvalidCardNumber)
 
 
 class MonthType(click.ParamType[Month]):
@@ -176,7 +185,7 @@ platform_option = click.option(
     help="Platforma z konfiguracji, np. empik-go albo legimi.",
 )
 card_option = click.option(
-    "--card", "card_number", type=CardType(), required=True, help="Numer karty czytelnika."
+    "--card", "card_number", type=CARD, required=True, help="Numer karty czytelnika."
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Wynik jako JSON.")
 
@@ -228,6 +237,30 @@ class ClockChoice:
 def clock_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--now, --from, --speed and --anchor, given to the command as `clock_choice`."""
 
+    @now_option
+    @click.option(
+        "--from",
+        "from_text",
+        metavar="ISO8601",
+        help="Powtórka: zegar zaczyna od tej chwili i biegnie dalej "
+        "(np. 2026-10-31T23:55; próba generalna dowolnego miesiąca).",
+    )
+    @click.option(
+        "--speed",
+        "speeds",
+        multiple=True,
+        metavar="[CHWILA=]N",
+        help="Z --from: zegar biegnie N razy szybciej (720: godzina w 5 s); "
+        "CHWILA=N zmienia tempo od tej chwili (1: czas rzeczywisty). Można powtórzyć.",
+    )
+    @click.option(
+        "--anchor",
+        "anchor_text",
+        metavar="ISO8601",
+        help="Z --from: rzeczywista chwila, w której zegar pokazuje --from (domyślnie "
+        "start polecenia); ta sama w kilku procesach daje im jeden zegar.",
+    )
+    @functools.wraps(command)
     def wrapped(
         *args: Any,
         now_text: str | None,
@@ -239,34 +272,6 @@ def clock_options(command: Callable[..., Any]) -> Callable[..., Any]:
         choice = ClockChoice(now_text, from_text, speeds, anchor_text)
         return command(*args, clock_choice=choice, **kwargs)
 
-    functools.update_wrapper(wrapped, command)
-    options = [
-        now_option,
-        click.option(
-            "--from",
-            "from_text",
-            metavar="ISO8601",
-            help="Powtórka: zegar zaczyna od tej chwili i biegnie dalej "
-            "(np. 2026-10-31T23:55; próba generalna dowolnego miesiąca).",
-        ),
-        click.option(
-            "--speed",
-            "speeds",
-            multiple=True,
-            metavar="[CHWILA=]N",
-            help="Z --from: zegar biegnie N razy szybciej (720: godzina w 5 s); "
-            "CHWILA=N zmienia tempo od tej chwili (1: czas rzeczywisty). Można powtórzyć.",
-        ),
-        click.option(
-            "--anchor",
-            "anchor_text",
-            metavar="ISO8601",
-            help="Z --from: rzeczywista chwila, w której zegar pokazuje --from (domyślnie "
-            "start polecenia); ta sama w kilku procesach daje im jeden zegar.",
-        ),
-    ]
-    for option in reversed(options):
-        wrapped = option(wrapped)
     return wrapped
 
 
