@@ -153,9 +153,10 @@ class PlatformSettings:
 class MailFolders:
     """Where a message goes once it is decided, so staff can follow it in a mail client."""
 
-    answered: str  # a code was sent
-    rejected: str  # a refusal was sent
-    staff: str  # set aside: automatic, not understood, too large, failing
+    answered: str = field(metadata=option("Empik Go - wydane"))  # a code was sent
+    rejected: str = field(metadata=option("Empik Go - odmowy"))  # a refusal was sent
+    # Set aside: automatic, not understood, too large, failing.
+    staff: str = field(metadata=option("Empik Go - dla obsługi"))
 
 
 @dataclass(frozen=True)
@@ -281,11 +282,11 @@ class _Table:
     def flag(self, name: str, default: Any) -> bool:
         return cast(bool, self._get(name, default, bool, "true albo false"))
 
-    def security(self, name: str, default: Security) -> Security:
+    def choice(self, name: str, default: Any, allowed: tuple[T, ...]) -> T:
         value = self.text(name, default)
-        if value not in _SECURITY:
-            raise self.error(name, f"dozwolone: {', '.join(_SECURITY)}; jest: {value!r}")
-        return cast(Security, value)
+        if value not in allowed:
+            raise self.error(name, f"dozwolone: {', '.join(map(str, allowed))}; jest: {value!r}")
+        return cast(T, value)
 
     def table(self, name: str, required: bool = True) -> _Table:
         value = self.data.get(name)
@@ -321,7 +322,7 @@ class _Table:
         if kind is float:
             return self.number(name, spec.default, spec.low, spec.high)
         if kind == Security:
-            return self.security(name, spec.default)
+            return self.choice(name, spec.default, _SECURITY)
         if kind == str | None:  # an empty text means "none"
             return (self.text(name, spec.default) or "").strip() or None
         return self.text(name, spec.default)
@@ -394,6 +395,11 @@ def _opening_hours(table: _Table) -> OpeningHours:
     return OpeningHours(weekly=weekly, closures=frozenset(closures))
 
 
+def _secret(env: Mapping[str, str], variable: str) -> Secret | None:
+    value = env.get(variable)
+    return Secret(value) if value else None
+
+
 def imap_password_variable(branch_id: str) -> str:
     """The environment variable that holds a branch mailbox's password."""
     return f"EMPIKGO_IMAP_PASSWORD_{branch_id.upper().replace('-', '_')}"
@@ -417,9 +423,7 @@ def _oauth(
     if not app.data:
         raise link.error("auth", "oauth2 wymaga sekcji [oauth2] (provider, client_id ...)")
     app.unknown_keys({"provider", "client_id", "tenant", "authority", "token_url"})
-    provider = app.text("provider", REQUIRED)
-    if provider not in _PROVIDERS:
-        raise app.error("provider", f"dozwolone: {', '.join(_PROVIDERS)}; jest: {provider!r}")
+    provider = app.choice("provider", REQUIRED, _PROVIDERS)
     secret = env.get("EMPIKGO_OAUTH2_CLIENT_SECRET")
     if not secret:
         raise ConfigError(
@@ -431,34 +435,33 @@ def _oauth(
     )
     if provider == "microsoft" and not authority:
         raise app.error("tenant", "Microsoft 365 wymaga tenant (np. biblioteka.onmicrosoft.com)")
-    refresh = env.get(oauth_refresh_variable(link_id))
-    if provider == "google" and not refresh:
+    refresh = _secret(env, oauth_refresh_variable(link_id))
+    if provider == "google" and refresh is None:
         raise ConfigError(
             "zmienna środowiskowa",
             oauth_refresh_variable(link_id),
             "brak tokenu odświeżania Google",
         )
     return OAuthSettings(
-        provider=cast(OAuthProvider, provider),
+        provider=provider,
         client_id=app.text("client_id", REQUIRED),
         client_secret=Secret(secret),
         authority=authority,
         token_url=app.text("token_url", GOOGLE_TOKEN_URL),
-        refresh_token=Secret(refresh) if refresh else None,
+        refresh_token=refresh,
     )
 
 
 def _imap(root: _Table, table: _Table, branch_id: str, env: Mapping[str, str]) -> ImapSettings:
     imap = table.table("imap")
-    security = imap.security("security", "ssl")
-    password = env.get(imap_password_variable(branch_id))
+    security = imap.choice("security", "ssl", _SECURITY)
     return imap.section(
         ImapSettings,
         other_keys={"port", "auth"},
         oauth=_oauth(root, imap, branch_id, env),
         port=imap.integer("port", 993 if security == "ssl" else 143, 1, 65535),
         security=security,
-        password=Secret(password) if password else None,
+        password=_secret(env, imap_password_variable(branch_id)),
     )
 
 
@@ -553,41 +556,21 @@ def _new_platform(platform_id: str, section: _Table) -> Platform:
 
 def _smtp(root: _Table, env: Mapping[str, str]) -> SmtpSettings:
     smtp = root.table("smtp")
-    security = smtp.security("security", "starttls")
-    password = env.get("EMPIKGO_SMTP_PASSWORD")
+    security = smtp.choice("security", "starttls", _SECURITY)
     return smtp.section(
         SmtpSettings,
         other_keys={"port", "auth"},
         oauth=_oauth(root, smtp, "smtp", env),
         port=smtp.integer("port", {"ssl": 465, "starttls": 587, "none": 25}[security], 1, 65535),
         security=security,
-        password=Secret(password) if password else None,
+        password=_secret(env, "EMPIKGO_SMTP_PASSWORD"),
     )
 
 
 def _mail(root: _Table) -> MailSettings:
     mail = root.table("mail", required=False)
-    folders = mail.table("folders", required=False)
-    folders.unknown_keys({"answered", "rejected", "staff"})
-    return mail.section(
-        MailSettings,
-        other_keys={"folders"},
-        folders=MailFolders(
-            answered=folders.text("answered", "Empik Go - wydane"),
-            rejected=folders.text("rejected", "Empik Go - odmowy"),
-            staff=folders.text("staff", "Empik Go - dla obsługi"),
-        ),
-    )
-
-
-def _web(root: _Table, env: Mapping[str, str]) -> WebSettings:
-    token = env.get("EMPIKGO_API_TOKEN")
-    metrics_token = env.get("EMPIKGO_METRICS_TOKEN")
-    return root.table("web", required=False).section(
-        WebSettings,
-        api_token=Secret(token) if token else None,
-        metrics_token=Secret(metrics_token) if metrics_token else None,
-    )
+    folders = mail.table("folders", required=False).section(MailFolders)
+    return mail.section(MailSettings, other_keys={"folders"}, folders=folders)
 
 
 def _jobs(root: _Table, data_dir: Path, path: Path) -> JobSettings:
@@ -715,7 +698,11 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
         policy=policy,
         smtp=_smtp(root, env),
         mail=_mail(root),
-        web=_web(root, env),
+        web=root.table("web", required=False).section(
+            WebSettings,
+            api_token=_secret(env, "EMPIKGO_API_TOKEN"),
+            metrics_token=_secret(env, "EMPIKGO_METRICS_TOKEN"),
+        ),
         jobs=_jobs(root, data_dir, path),
         locations=_locations(root),
         import_columns=_import_columns(root),
