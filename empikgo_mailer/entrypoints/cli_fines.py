@@ -23,6 +23,7 @@ from empikgo_mailer.entrypoints.cli_support import (
     echo_columns,
     echo_json,
     echo_problems,
+    json_fields,
     json_option,
 )
 from empikgo_mailer.entrypoints.click_pl import PolishGroup
@@ -314,58 +315,36 @@ def _echo_fines(view: FinesView) -> None:
     _echo_account_state(ledger)
 
 
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day is not None else None
-
-
 def fines_document(view: FinesView) -> dict[str, Any]:
     """`fines show --json`: the same facts as the text, in grosze and ISO dates."""
     ledger = view.ledger
     today = ledger.today
     return {
         "card": view.card_number,
-        "today": today.isoformat(),
-        "outstanding_grosze": ledger.outstanding_grosze,
-        "opening_balance_grosze": ledger.opening_balance_grosze,
-        "blocked": ledger.blocked,
+        **json_fields(ledger, "today outstanding_grosze opening_balance_grosze blocked"),
         "why": ledger.explanation(),
         "locations": [
             {
-                "id": account.location.id,
-                "name": account.location.name,
-                "accepts_transfers": account.location.accepts_transfers,
-                "fines_grosze": account.fines_grosze,
-                "paid_grosze": account.paid_grosze,
-                "pending_grosze": account.pending_grosze,
-                "balance_grosze": account.balance_grosze,
-                "blocked": account.blocked,
+                **json_fields(account.location, "id name accepts_transfers"),
+                **json_fields(
+                    account, "fines_grosze paid_grosze pending_grosze balance_grosze blocked"
+                ),
                 "why": account.why_blocked() or None,
                 "loans": [
                     {
-                        "barcode": loan.barcode,
-                        "borrowed_on": loan.borrowed_on.isoformat(),
-                        "due_on": loan.due_on.isoformat(),
-                        "returned_on": _iso(loan.returned_on),
+                        **json_fields(loan, "barcode borrowed_on due_on returned_on"),
                         "days_overdue": loan.charged_days(today),
                         "fine_grosze": loan.fine(today),
                         "blocks": loan.blocks(today),
-                        "grace_until": _iso(loan.grace_until) if loan.in_grace(today) else None,
-                        "on_hold": loan.on_hold,
-                        "renewals_used": loan.renewals_used,
-                        "renewal_limit": loan.renewal_limit,
+                        **json_fields(loan if loan.in_grace(today) else None, "grace_until"),
+                        **json_fields(loan, "on_hold renewals_used renewal_limit"),
                     }
                     for loan in account.loans
                 ],
                 "payments": [
-                    {
-                        "method": payment.method.value,
-                        "amount_grosze": payment.amount_grosze,
-                        "counted": payment.counted,
-                        "made_on": payment.made_on.isoformat(),
-                        "expected_by": _iso(payment.expected_by),
-                        "posted_on": _iso(payment.posted_on),
-                        "proof": payment.proof,
-                    }
+                    json_fields(
+                        payment, "method amount_grosze counted made_on expected_by posted_on proof"
+                    )
                     for payment in account.payments
                 ],
             }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import click
 
@@ -13,13 +12,13 @@ from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
-from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.domain.polish import moment_text, month_name
 from empikgo_mailer.domain.queue_status import QueueStatus
 from empikgo_mailer.entrypoints.cli_support import (
     MonthType,
     app_command,
     echo_json,
+    json_fields,
     json_option,
 )
 from empikgo_mailer.entrypoints.click_pl import PolishCommand
@@ -53,55 +52,57 @@ def status(
         document = {
             "month": str(month),
             "pools": [
-                _pick(p, local, "platform branch=branch_id loaded issued left") for p in pools
+                json_fields(p, "platform branch=branch_id loaded issued left") for p in pools
             ],
             "queues": [
                 {
-                    **_pick(
+                    **json_fields(
                         q,
-                        local,
                         "branch=branch_id waiting oldest_waiting decided_today set_aside_unfiled "
                         "filing_errors outbox_pending oldest_pending pending_error outbox_failed",
+                        local,
                     ),
                     "failed_replies": [
-                        _pick(f, local, "recipient error written_at=created_at")
+                        json_fields(f, "recipient error written_at=created_at", local)
                         for f in q.failed_replies
                     ],
                 }
                 for q in queues
             ],
             "links": [
-                _pick(
-                    link, local, "link ok failures last_error last_ok_at last_failure_at retry_at"
+                json_fields(
+                    link, "link ok failures last_error last_ok_at last_failure_at retry_at", local
                 )
                 for link in links
             ],
             "services": [
-                _pick(s, local, "platform on configured reason=switched_off_reason changed_at")
+                json_fields(
+                    s, "platform on configured reason=switched_off_reason changed_at", local
+                )
                 for s in services
             ],
             "jobs": [
                 {
-                    **_pick(job, local, "id next_run every_seconds"),
+                    **json_fields(job, "id next_run every_seconds", local),
                     # All None before the job's first run.
-                    **_pick(
+                    **json_fields(
                         job.last,
-                        local,
                         "last_started_at=started_at last_finished_at=finished_at "
                         "last_outcome=outcome last_summary=summary",
+                        local,
                     ),
                 }
                 for job in jobs
             ],
             "daemon": None
             if seen.heartbeat is None
-            else _pick(
+            else json_fields(
                 seen.heartbeat,
-                local,
                 "last_pass_at=beat_at last_good_pass_at pass_seconds last_problem pid host version",
+                local,
             ),
             "dropped_files": [
-                _pick(f, local, "kind name taken_at outcome summary") for f in dropped
+                json_fields(f, "kind name taken_at outcome summary", local) for f in dropped
             ],
         }
         echo_json(document)
@@ -128,19 +129,6 @@ def status(
     _echo_services(services, local)
     _echo_jobs(jobs, dropped, local)
     return ExitCode.OK
-
-
-def _pick(row: object, local: Local, names: str) -> dict[str, Any]:
-    """The attributes named (`key=attribute` where the two differ) for JSON: times in the
-    library's zone in ISO 8601, platforms by id; all None when there is no row."""
-    picked: dict[str, Any] = {}
-    for name in names.split():
-        key, _, attribute = name.partition("=")
-        value = None if row is None else getattr(row, attribute or key)
-        if isinstance(value, datetime):
-            value = local(value).isoformat()
-        picked[key] = value.value if isinstance(value, Platform) else value
-    return picked
 
 
 def _echo_services(services: list[ServiceState], local: Callable[[datetime], datetime]) -> None:

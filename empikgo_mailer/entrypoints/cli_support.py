@@ -9,7 +9,8 @@ import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -314,6 +315,24 @@ def echo_columns(found: Mapping[str, str]) -> None:
         return
     used = "; ".join(f"{name} ← „{header}”" for name, header in found.items())
     click.echo(f"Kolumny pliku: {used}.")
+
+
+def json_fields(
+    row: object, names: str, local: Callable[[datetime], datetime] | None = None
+) -> dict[str, Any]:
+    """The attributes named (`key=attribute` where the two differ) as JSON values: days
+    and times in ISO 8601 (times in the library's zone, by `local`), platforms and enums
+    by value; all None when there is no row."""
+    fields: dict[str, Any] = {}
+    for name in names.split():
+        key, _, attribute = name.partition("=")
+        value = None if row is None else getattr(row, attribute or key)
+        if isinstance(value, datetime) and local is not None:
+            value = local(value)
+        if isinstance(value, date):  # a datetime is a date too
+            value = value.isoformat()
+        fields[key] = value.value if isinstance(value, Platform | Enum) else value
+    return fields
 
 
 def echo_json(document: object) -> None:
