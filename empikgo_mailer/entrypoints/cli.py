@@ -54,8 +54,8 @@ from empikgo_mailer.entrypoints.cli_operations import (
 from empikgo_mailer.entrypoints.cli_staff import staff
 from empikgo_mailer.entrypoints.cli_status import status
 from empikgo_mailer.entrypoints.cli_support import (
+    MONTH,
     ClockChoice,
-    MonthType,
     PlatformType,
     ProgressBar,
     Runtime,
@@ -65,6 +65,7 @@ from empikgo_mailer.entrypoints.cli_support import (
     echo_columns,
     echo_json,
     echo_problems,
+    json_fields,
     json_option,
     platform_option,
     runtime_of,
@@ -193,7 +194,7 @@ def codes() -> None:
 @codes.command("import")
 @click.argument("file", metavar="PLIK", type=click.Path(path_type=Path))
 @platform_option
-@click.option("--month", type=MonthType(), required=True, help="Miesiąc puli, RRRR-MM.")
+@click.option("--month", type=MONTH, required=True, help="Miesiąc puli, RRRR-MM.")
 @click.option("--branch", "branch_id", metavar="PLACÓWKA", help="Placówka (tylko Empik Go).")
 @app_command
 def codes_import(
@@ -266,12 +267,7 @@ def check(
     month = app.library.calendar.month_of(now)
     if as_json:
         rows = [
-            {
-                "rule": r.rule.value,
-                "verdict": r.verdict.value,
-                "reason": r.reason.value if r.reason else None,
-                "explanation": explain(r),
-            }
+            {**json_fields(r, "rule verdict reason"), "explanation": explain(r)}
             for r in assessment.results
         ]
         echo_json(

@@ -21,8 +21,8 @@ from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.domain.polish import day_text, moment_text, month_name
 from empikgo_mailer.domain.report import MonthReport, place_name
 from empikgo_mailer.entrypoints.cli_support import (
+    MONTH,
     ClockChoice,
-    MonthType,
     app_command,
     card_option,
     clock_options,
@@ -40,9 +40,7 @@ from empikgo_mailer.handlers.report import ShowMonthReport
 from empikgo_mailer.handlers.service import SwitchService
 
 log = logging.getLogger("empikgo_mailer")
-month_option = click.option(
-    "--month", "which", type=MonthType(), required=True, help="Miesiąc RRRR-MM."
-)
+month_option = click.option("--month", "which", type=MONTH, required=True, help="Miesiąc RRRR-MM.")
 
 
 @click.group(cls=PolishGroup)

@@ -15,7 +15,7 @@ from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.polish import moment_text, month_name
 from empikgo_mailer.domain.queue_status import QueueStatus
 from empikgo_mailer.entrypoints.cli_support import (
-    MonthType,
+    MONTH,
     app_command,
     echo_json,
     json_fields,
@@ -37,7 +37,7 @@ Local = Callable[[datetime], datetime]
 
 @click.command(cls=PolishCommand)
 @click.option("--branch", "branch_id", metavar="PLACÓWKA", help="Tylko ta placówka.")
-@click.option("--month", type=MonthType(), help="Miesiąc RRRR-MM (domyślnie bieżący).")
+@click.option("--month", type=MONTH, help="Miesiąc RRRR-MM (domyślnie bieżący).")
 @json_option
 @app_command
 def status(

@@ -134,11 +134,13 @@ class PlatformType(click.ParamType[Platform]):
 
 
 class ParsedType(click.ParamType[T]):
-    """A value as staff type it, read by the domain's own rule, whose message says what is
-    wrong with it."""
+    """A value as staff type it, read by the domain's own rule; a wrong one is refused with
+    the rule's own message, or with `message` (the value in place of {})."""
 
-    def __init__(self, name: str, parse: Callable[[str], T], problem: type[Exception]) -> None:
-        self.name, self.parse, self.problem = name, parse, problem
+    def __init__(
+        self, name: str, parse: Callable[[str], T], problem: type[Exception], message: str = ""
+    ) -> None:
+        self.name, self.parse, self.problem, self.message = name, parse, problem, message
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> T:
         if not isinstance(value, str):  # already read (a default)
@@ -146,25 +148,16 @@ class ParsedType(click.ParamType[T]):
         try:
             return self.parse(value)
         except self.problem as problem:
-            self.fail(str(problem), param, ctx)
+            self.fail(self.message.format(value) if self.message else str(problem), param, ctx)
 
 
 # A card number in its stored form: the rule every door shares.
 CARD = ParsedType("NUMER", lambda text: CardNumber.parse(text).value, InvalidCardNumber)
 
 
-class MonthType(click.ParamType[Month]):
-    name = "RRRR-MM"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> Month:
-        if isinstance(value, Month):
-            return value
-        try:
-            return Month.parse(str(value))
-        except InvalidMonth:
-            self.fail(f"„{value}” to nie jest miesiąc w postaci RRRR-MM (np. 2026-11)", param, ctx)
+MONTH = ParsedType(
+    "RRRR-MM", Month.parse, InvalidMonth, "„{}” to nie jest miesiąc w postaci RRRR-MM (np. 2026-11)"
+)
 
 
 def runtime_of(ctx: click.Context) -> Runtime:
