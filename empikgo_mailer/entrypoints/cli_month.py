@@ -178,24 +178,6 @@ def service() -> None:
     """Włączanie i wyłączanie wydawania kodów platformy."""
 
 
-def _switch(app: App, now: datetime, platform: Platform, enabled: bool, reason: str | None) -> int:
-    app.handle(SwitchService(platform, enabled, reason, actor="cli"), now=now)
-    if enabled:
-        click.echo(f"Usługa {platform.display_name} włączona.")
-        if not app.library.platform_enabled(platform):
-            click.echo(
-                f"Uwaga: w konfiguracji [platforms.{platform.value}] enabled = false, "
-                "więc kody nadal nie są wydawane.",
-                err=True,
-            )
-    else:
-        click.echo(
-            f"Usługa {platform.display_name} wyłączona: prośby e-mail dostają odpowiedź "
-            "o wstrzymaniu, wydawanie w placówce i z konta jest wstrzymane."
-        )
-    return ExitCode.OK
-
-
 reason_option = click.option("--reason", metavar="TEKST", help="Powód (widoczny w status).")
 
 
@@ -205,7 +187,12 @@ reason_option = click.option("--reason", metavar="TEKST", help="Powód (widoczny
 @app_command
 def service_off(app: App, now: datetime, platform: Platform, reason: str | None) -> int:
     """Wyłącz wydawanie kodów platformy (np. gdy skończyły się pieniądze)."""
-    return _switch(app, now, platform, False, reason)
+    app.handle(SwitchService(platform, False, reason, actor="cli"), now=now)
+    click.echo(
+        f"Usługa {platform.display_name} wyłączona: prośby e-mail dostają odpowiedź "
+        "o wstrzymaniu, wydawanie w placówce i z konta jest wstrzymane."
+    )
+    return ExitCode.OK
 
 
 @service.command("on")
@@ -214,7 +201,15 @@ def service_off(app: App, now: datetime, platform: Platform, reason: str | None)
 @app_command
 def service_on(app: App, now: datetime, platform: Platform, reason: str | None) -> int:
     """Włącz ponownie wydawanie kodów platformy."""
-    return _switch(app, now, platform, True, reason)
+    app.handle(SwitchService(platform, True, reason, actor="cli"), now=now)
+    click.echo(f"Usługa {platform.display_name} włączona.")
+    if not app.library.platform_enabled(platform):
+        click.echo(
+            f"Uwaga: w konfiguracji [platforms.{platform.value}] enabled = false, "
+            "więc kody nadal nie są wydawane.",
+            err=True,
+        )
+    return ExitCode.OK
 
 
 def _wait_text(wait: timedelta | None) -> str:

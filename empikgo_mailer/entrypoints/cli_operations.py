@@ -32,8 +32,7 @@ def _line(what: str, ok: bool, detail: str) -> bool:
 
 
 def _database(app: App) -> bool:
-    url = make_url(app.db.url)
-    where = url.render_as_string(hide_password=True)
+    where = make_url(app.db.url).render_as_string(hide_password=True)
     if app.db.file is not None and not app.db.file.exists():
         # A check creates nothing: an empty file here would hide a wrong data directory.
         return _line(

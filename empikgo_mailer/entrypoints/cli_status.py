@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 import click
@@ -16,6 +15,7 @@ from empikgo_mailer.domain.polish import moment_text, month_name
 from empikgo_mailer.domain.queue_status import QueueStatus
 from empikgo_mailer.entrypoints.cli_support import (
     MONTH,
+    Local,
     app_command,
     echo_json,
     json_fields,
@@ -31,8 +31,6 @@ from empikgo_mailer.entrypoints.overview import (
 )
 from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS, JobStatus
 from empikgo_mailer.handlers.service import ServiceState
-
-Local = Callable[[datetime], datetime]
 
 
 @click.command(cls=PolishCommand)
@@ -131,7 +129,7 @@ def status(
     return ExitCode.OK
 
 
-def _echo_services(services: list[ServiceState], local: Callable[[datetime], datetime]) -> None:
+def _echo_services(services: list[ServiceState], local: Local) -> None:
     click.echo("Usługi")
     for state in services:
         if state.on:
@@ -145,9 +143,7 @@ def _echo_services(services: list[ServiceState], local: Callable[[datetime], dat
         click.echo(f"  {state.platform.display_name}: {text}")
 
 
-def _echo_jobs(
-    jobs: list[JobStatus], dropped: list[DroppedFile], local: Callable[[datetime], datetime]
-) -> None:
+def _echo_jobs(jobs: list[JobStatus], dropped: list[DroppedFile], local: Local) -> None:
     click.echo("Zadania demona")
     for job in jobs:
         if job.every_seconds is not None:
@@ -202,5 +198,4 @@ def _echo_mail(
     if links:
         click.echo("Połączenia")
     for link in links:
-        text = link_text(link, now, local)
-        click.echo(f"  {link_label(link.link)}: {text}")
+        click.echo(f"  {link_label(link.link)}: {link_text(link, now, local)}")

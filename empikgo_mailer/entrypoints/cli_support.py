@@ -29,6 +29,7 @@ from empikgo_mailer.handlers.errors import CommandRejected
 
 PROGRESS_THRESHOLD = 2000
 T = TypeVar("T")
+Local = Callable[[datetime], datetime]  # a moment on the library's wall clock
 
 
 class DatabaseNotReady(DatabaseProblem):
@@ -310,9 +311,7 @@ def echo_columns(found: Mapping[str, str]) -> None:
     click.echo(f"Kolumny pliku: {used}.")
 
 
-def json_fields(
-    row: object, names: str, local: Callable[[datetime], datetime] | None = None
-) -> dict[str, Any]:
+def json_fields(row: object, names: str, local: Local | None = None) -> dict[str, Any]:
     """The attributes named (`key=attribute` where the two differ) as JSON values: days
     and times in ISO 8601 (times in the library's zone, by `local`), platforms and enums
     by value; all None when there is no row."""
