@@ -289,9 +289,7 @@ class _Table:
         return cast(T, value)
 
     def table(self, name: str, required: bool = True) -> _Table:
-        value = self.data.get(name)
-        if value is None and not required:
-            return _Table(self.source, self.key(name), {})
+        value = self.data.get(name, None if required else {})
         if not isinstance(value, dict):
             raise self.error(
                 name, "brak wymaganej sekcji" if value is None else "oczekiwano sekcji"
@@ -395,6 +393,10 @@ def _opening_hours(table: _Table) -> OpeningHours:
     return OpeningHours(weekly=weekly, closures=frozenset(closures))
 
 
+def _env_error(variable: str, message: str) -> ConfigError:
+    return ConfigError("zmienna środowiskowa", variable, message)
+
+
 def _secret(env: Mapping[str, str], variable: str) -> Secret | None:
     value = env.get(variable)
     return Secret(value) if value else None
@@ -426,9 +428,7 @@ def _oauth(
     provider = app.choice("provider", REQUIRED, _PROVIDERS)
     secret = env.get("EMPIKGO_OAUTH2_CLIENT_SECRET")
     if not secret:
-        raise ConfigError(
-            "zmienna środowiskowa", "EMPIKGO_OAUTH2_CLIENT_SECRET", "brak sekretu aplikacji OAuth2"
-        )
+        raise _env_error("EMPIKGO_OAUTH2_CLIENT_SECRET", "brak sekretu aplikacji OAuth2")
     tenant = app.text("tenant", "")
     authority = app.text("authority", "") or (
         f"https://login.microsoftonline.com/{tenant}" if tenant else ""
@@ -437,11 +437,7 @@ def _oauth(
         raise app.error("tenant", "Microsoft 365 wymaga tenant (np. biblioteka.onmicrosoft.com)")
     refresh = _secret(env, oauth_refresh_variable(link_id))
     if provider == "google" and refresh is None:
-        raise ConfigError(
-            "zmienna środowiskowa",
-            oauth_refresh_variable(link_id),
-            "brak tokenu odświeżania Google",
-        )
+        raise _env_error(oauth_refresh_variable(link_id), "brak tokenu odświeżania Google")
     return OAuthSettings(
         provider=provider,
         client_id=app.text("client_id", REQUIRED),
@@ -674,7 +670,7 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
     if env.get("EMPIKGO_DATABASE_URL"):
         url = _database_url(
             env["EMPIKGO_DATABASE_URL"],
-            lambda m: ConfigError("zmienna środowiskowa", "EMPIKGO_DATABASE_URL", m),
+            lambda m: _env_error("EMPIKGO_DATABASE_URL", m),
         )
     else:
         url = _database_url(database.text("url", ""), lambda m: database.error("url", m))

@@ -105,15 +105,14 @@ def loans_return(
     outcome = app.handle(ReturnLoan(barcode, card_number, returned_on, actor="cli"), now=now)
     loan = outcome.loan
     late = loan.charged_days(outcome.today)
-    fine = (
-        f"{days_text(late)} po terminie, opłata {format_pln(loan.fine(outcome.today))}"
+    ending = (
+        f": {days_text(late)} po terminie, opłata {format_pln(loan.fine(outcome.today))}."
         if late
-        else ""
+        else " w terminie."
     )
     click.echo(
         f"Zwrot egzemplarza {loan.barcode} (karta {outcome.card_number}) "
-        f"z dnia {day_text(loan.returned_on or outcome.today)}"
-        + (f": {fine}." if fine else " w terminie.")
+        f"z dnia {day_text(loan.returned_on or outcome.today)}{ending}"
     )
     _echo_loan_outcome(outcome)
     return ExitCode.OK
