@@ -182,8 +182,7 @@ class WebSettings:
     # The catalogue's bearer token (EMPIKGO_API_TOKEN); without it every claim gets 401.
     api_token: Secret | None = field()
     claims_per_card_per_minute: int = field(metadata=option(5, 1, 1000))
-    # The staff console.
-    # A session unused this long ends.
+    # The staff console: a session unused this long ends.
     session_idle_minutes: int = field(default=30, metadata=option(30, 1, 24 * 60))
     # Served behind HTTPS: session cookies are marked Secure.
     https: bool = field(default=False, metadata=option(False))
@@ -233,9 +232,6 @@ class Settings:
     locations: Mapping[str, Location] = field(default_factory=dict)
     # The library system's own column names: "Header in the file" -> field, per import.
     import_columns: ImportColumns = field(default_factory=lambda: ImportColumns({}, {}))
-
-    def branch(self, branch_id: str) -> BranchSettings:
-        return self.branches[branch_id]
 
 
 class _Table:
@@ -383,9 +379,8 @@ def _opening_hours(table: _Table) -> OpeningHours:
         if opens >= closes:
             raise hours.error(name, f"godzina otwarcia nie jest przed zamknięciem: {text!r}")
         weekly[index] = (opens, closes)
-    closures_raw = table._get("closures", [], list, "lista dat")
     closures: set[date] = set()
-    for item in closures_raw:
+    for item in table._get("closures", [], list, "lista dat"):
         try:
             closures.add(date.fromisoformat(str(item)))
         except ValueError:

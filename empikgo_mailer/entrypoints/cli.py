@@ -361,9 +361,8 @@ def run(ctx: click.Context, once: bool, only: str | None, clock_choice: ClockCho
                 err=True,
             )
         # Cron and monitoring see a server they could not reach; the rest of the pass was done.
-        if report.unreachable or report.smtp_unreachable:
-            return ExitCode.UNREACHABLE
-        return ExitCode.OK
+        unreachable = report.unreachable or report.smtp_unreachable
+        return ExitCode.UNREACHABLE if unreachable else ExitCode.OK
     log.info("mail daemon started")
     daemon.run_forever()
     log.info("mail daemon stopped")

@@ -86,9 +86,8 @@ def loans_import(app: App, now: datetime, file: Path) -> int:
 
 
 def _echo_loan_outcome(outcome: LoanOutcome) -> None:
-    place = outcome.location.name
     click.echo(
-        f"Saldo ({place}): {format_pln(outcome.location_balance_grosze)}; "
+        f"Saldo ({outcome.location.name}): {format_pln(outcome.location_balance_grosze)}; "
         + ("konto zablokowane." if outcome.account_blocked else "konto bez blokady.")
     )
 

@@ -14,6 +14,7 @@ import click
 
 from empikgo_mailer.adapters.report_csv import write_csv
 from empikgo_mailer.bootstrap import App
+from empikgo_mailer.config import config_path
 from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
@@ -111,7 +112,7 @@ def web(
     # Each worker is a process of its own that builds the app again from the same
     # configuration file and clock, passed down in the environment.
     app.db.dispose()
-    os.environ[WORKER_CONFIG] = str(runtime.config_file())
+    os.environ[WORKER_CONFIG] = str(config_path(runtime.config_option, runtime.env).resolve())
     os.environ[WORKER_CLOCK] = clock_choice.to_json()
     uvicorn.run(
         "empikgo_mailer.entrypoints.web_workers:create",

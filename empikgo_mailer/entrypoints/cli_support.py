@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
-from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
@@ -30,10 +29,6 @@ from empikgo_mailer.handlers.errors import CommandRejected
 PROGRESS_THRESHOLD = 2000
 T = TypeVar("T")
 Local = Callable[[datetime], datetime]  # a moment on the library's wall clock
-
-
-class DatabaseNotReady(DatabaseProblem):
-    """The schema is missing or older than this version of the program."""
 
 
 @dataclass
@@ -57,19 +52,15 @@ class Runtime:
                 else schema.current_revision(self._app.db)
             )
             if current is None:
-                raise DatabaseNotReady(
+                raise DatabaseProblem(
                     "Baza danych nie jest utworzona: uruchom najpierw „empikgo-mailer init”."
                 )
             if current != schema.head_revision():
-                raise DatabaseNotReady(
+                raise DatabaseProblem(
                     "Baza danych ma starszy schemat: uruchom „empikgo-mailer init”, "
                     "aby ją zaktualizować."
                 )
         return self._app
-
-    def config_file(self) -> Path:
-        """The configuration file this invocation reads, as an absolute path."""
-        return config_path(self.config_option, self.env).resolve()
 
     def clock(self, choice: ClockChoice) -> Clock:
         """The clock a long-running command reads: the live one; --now, a moment standing
