@@ -10,7 +10,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, time
 from pathlib import Path
@@ -43,6 +43,7 @@ Security = Literal["ssl", "starttls", "none"]
 _SECURITY: tuple[Security, ...] = ("ssl", "starttls", "none")
 _HOURS_RE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 _BRANCH_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_BRANCH_ID_RULE = "małe litery, cyfry, - i _"
 
 
 class ConfigError(ProgramError):
@@ -292,6 +293,13 @@ class _Table:
             )
         return _Table(self.source, self.key(name), value)
 
+    def sections(self, pattern: re.Pattern[str], rule: str) -> Iterator[tuple[str, _Table]]:
+        """Each section of this table, by an identifier that must follow `pattern`."""
+        for name in self.data:
+            if not pattern.match(name):
+                raise self.error(name, f"identyfikator: {rule}")
+            yield name, self.table(name)
+
     def section(self, kind: type[T], *, other_keys: Iterable[str] = (), **given: Any) -> T:
         """The settings `kind` from this table: every field declared with `option` read by
         its type and checked against its bounds, `given` (computed by the caller) as they
@@ -461,10 +469,7 @@ def _branches(root: _Table, env: Mapping[str, str]) -> dict[str, BranchSettings]
     if not branches_table.data:
         raise root.error("branches", "potrzebna jest co najmniej jedna placówka")
     branches: dict[str, BranchSettings] = {}
-    for branch_id in branches_table.data:
-        if not _BRANCH_ID_RE.match(branch_id):
-            raise branches_table.error(branch_id, "identyfikator: małe litery, cyfry, - i _")
-        table = branches_table.table(branch_id)
+    for branch_id, table in branches_table.sections(_BRANCH_ID_RE, _BRANCH_ID_RULE):
         table.unknown_keys({"name", "address", "mailbox", "hours", "closures", "imap"})
         mailbox = table.text("mailbox", REQUIRED)
         if "@" not in mailbox:
@@ -496,10 +501,7 @@ def _daily_rate(table: _Table) -> int:
 def _locations(root: _Table) -> dict[str, Location]:
     table = root.table("locations", required=False)
     locations: dict[str, Location] = {}
-    for location_id in table.data:
-        if not _BRANCH_ID_RE.match(location_id):
-            raise table.error(location_id, "identyfikator: małe litery, cyfry, - i _")
-        section = table.table(location_id)
+    for location_id, section in table.sections(_BRANCH_ID_RE, _BRANCH_ID_RULE):
         section.unknown_keys({"name", "daily_rate", "accepts_transfers", "renewal_days"})
         locations[location_id] = Location(
             id=location_id,
@@ -516,10 +518,7 @@ def _platforms(root: _Table) -> dict[Platform, PlatformSettings]:
     Empik Go and Legimi come from the domain's table; any other id defines a platform."""
     table = root.table("platforms", required=False)
     platforms: dict[Platform, PlatformSettings] = {}
-    for platform_id in table.data:
-        if not PLATFORM_ID.match(platform_id):
-            raise table.error(platform_id, "identyfikator: małe litery, cyfry, - i _ (do 16)")
-        section = table.table(platform_id)
+    for platform_id, section in table.sections(PLATFORM_ID, f"{_BRANCH_ID_RULE} (do 16)"):
         platform = BUILT_IN.get(platform_id)
         if platform is None:
             section.unknown_keys({"enabled", "activation_url", "name", "pool", "claims_open"})

@@ -266,19 +266,17 @@ def check(
     assessment = app.handle(command, now=now)
     month = app.library.calendar.month_of(now)
     if as_json:
-        rows = [
-            {**json_fields(r, "rule verdict reason"), "explanation": explain(r)}
-            for r in assessment.results
-        ]
-        echo_json(
-            {
-                "card": card_number,
-                "month": str(month),
-                "platform": platform.value,
-                "eligible": assessment.eligible,
-                "rules": rows,
-            }
-        )
+        document = {
+            "card": card_number,
+            "month": str(month),
+            "platform": platform.value,
+            "eligible": assessment.eligible,
+            "rules": [
+                {**json_fields(r, "rule verdict reason"), "explanation": explain(r)}
+                for r in assessment.results
+            ],
+        }
+        echo_json(document)
     else:
         click.echo(f"Karta {card_number} — {platform.display_name}, {month_name(month)}:")
         for result in assessment.results:

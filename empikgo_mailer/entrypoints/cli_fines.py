@@ -278,11 +278,10 @@ def _loan_line(loan: LoanState, today: date) -> str:
 
 
 def _echo_account(account: LocationAccount) -> None:
-    today = account.today
     state = f"konto zablokowane: {account.why_blocked()}" if account.blocked else "rozliczona"
     click.echo(f"{account.location.name} — saldo {format_pln(account.balance_grosze)}, {state}")
     for loan in account.loans:
-        click.echo(_loan_line(loan, today))
+        click.echo(_loan_line(loan, account.today))
     for payment in account.payments:
         line = (
             f"  wpłata {day_text(payment.made_on)}, {payment.method.label}: "

@@ -49,8 +49,7 @@ def staff_add(
     app: App, now: datetime, login: str, role: str, branch_id: str | None, password_stdin: bool
 ) -> int:
     """Dodaj konto pracownika."""
-    password = _password(password_stdin)
-    app.handle(AddStaff(login, password, Role(role), branch_id), now=now)
+    app.handle(AddStaff(login, _password(password_stdin), Role(role), branch_id), now=now)
     click.echo(f"Dodano konto „{login.strip().lower()}” ({Role(role).label}).")
     return ExitCode.OK
 

@@ -3,6 +3,7 @@ common options, and progress, problem and JSON output."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -115,9 +116,8 @@ class PlatformType(click.ParamType[Platform]):
         if isinstance(value, Platform):
             return value
         # The platforms offered are the configuration's: read it to know them.
-        runtime = ctx.find_object(Runtime) if ctx is not None else None
-        assert runtime is not None
-        library = runtime.app(require_schema=False).library
+        assert ctx is not None
+        library = runtime_of(ctx).app(require_schema=False).library
         try:
             return library.platform(str(value))
         except CommandRejected:
@@ -261,7 +261,7 @@ def clock_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-class ProgressBar:
+class ProgressBar(contextlib.AbstractContextManager["ProgressBar"]):
     """A progress bar on standard error, shown only for large files."""
 
     def __init__(self, label: str) -> None:
@@ -277,9 +277,6 @@ class ProgressBar:
             self.bar.__enter__()
         self.bar.update(done - self.shown)
         self.shown = done
-
-    def __enter__(self) -> ProgressBar:
-        return self
 
     def __exit__(self, *_: object) -> None:
         if self.bar is not None:
