@@ -48,7 +48,7 @@ def add_admin_pages(api: FastAPI, console: Console) -> None:
             for e in events
         ]
         return console.page(
-            request, "audit.html.j2", staff, title="Dziennik zdarzeń", rows=rows,
+            "audit.html.j2", staff, title="Dziennik zdarzeń", rows=rows,
             actions=app.handle(ShowAuditActions()),
             filters={"kto": kto[:64], "co": co[:32], "karta": karta[:64], "od": od[:10],
                      "do": do[:10]},

@@ -62,12 +62,7 @@ class Console:
         return real_clock_of(self.clock)
 
     def page(
-        self,
-        request: Request,
-        name: str,
-        staff: OpenSession | None,
-        status: int = 200,
-        **context: Any,
+        self, name: str, staff: OpenSession | None, status: int = 200, **context: Any
     ) -> HTMLResponse:
         member = staff.member if staff is not None else None
         branches = [
@@ -100,12 +95,15 @@ class Console:
             raise NotFound
         return staff
 
-    async def form(self, request: Request, staff: OpenSession) -> FormData:
-        return await checked_form(request, staff.csrf_token)
-
-    async def sender_of(self, request: Request, *roles: Role) -> OpenSession:
-        """`session_of` for a form's route: looked up off the event loop."""
-        return await off_loop(self.session_of, request, *roles)
+    async def posted(
+        self, request: Request, *roles: Role, branch_id: str | None = None
+    ) -> tuple[OpenSession, FormData]:
+        """A form's sender and fields, checked in this order: the session (looked up off
+        the event loop) with one of `roles`, the branch of the path, the CSRF token."""
+        staff = await off_loop(self.session_of, request, *roles)
+        if branch_id is not None:
+            self.branch(staff, branch_id)
+        return staff, await checked_form(request, staff.csrf_token)
 
     def branch(self, staff: OpenSession, branch_id: str) -> BranchSettings:
         branch = self.settings.branches.get(branch_id)

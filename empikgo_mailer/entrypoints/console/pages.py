@@ -36,8 +36,7 @@ from empikgo_mailer.entrypoints.console.security import (
     Forbidden,
     LoginRequired,
     NotFound,
-    add_security,
-    client_address,
+    SecurityHeaders,
     new_token,
     set_cookie,
 )
@@ -60,19 +59,22 @@ REFRESH_SECONDS = 60
 def add_console(api: FastAPI, app: App, clock: Clock) -> None:
     settings = app.settings
     console = Console(app, clock)
-    add_security(api)
+    api.add_middleware(SecurityHeaders)
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _error_pages(api, console.page)
 
-    @api.get("/logowanie", include_in_schema=False)
-    def login_page(request: Request) -> Response:
+    def login_form(status: int = 200, login: str = "", error: str = "") -> Response:
         token = new_token()
         response = console.page(
-            request, "login.html.j2", None, title="Logowanie", csrf_token=token, login="",
-            error="",
+            "login.html.j2", None, status, title="Logowanie", csrf_token=token, login=login,
+            error=error,
         )  # fmt: skip
         set_cookie(response, LOGIN_CSRF_COOKIE, token, https=settings.web.https)
         return response
+
+    @api.get("/logowanie", include_in_schema=False)
+    def login_page() -> Response:
+        return login_form()
 
     @api.post("/logowanie", include_in_schema=False)
     async def login(request: Request) -> Response:
@@ -80,23 +82,18 @@ def add_console(api: FastAPI, app: App, clock: Clock) -> None:
         return await off_loop(log_in, request, form)
 
     def log_in(request: Request, form: FormData) -> Response:
+        password = form.get("password")
         result = app.handle(
             LogIn(
                 field(form, "login", 200),
-                form.get("password", "") if isinstance(form.get("password"), str) else "",  # type: ignore[arg-type]
-                client_address(request),
+                password if isinstance(password, str) else "",
+                request.client.host if request.client is not None else "?",
                 previous_token=request.cookies.get(SESSION_COOKIE),
             ),
             now=console.session_clock(),
         )
         if result.member is None or result.token is None:
-            token = new_token()
-            response: Response = console.page(
-                request, "login.html.j2", None, 401, title="Logowanie", csrf_token=token,
-                login=field(form, "login", 64), error=result.message,
-            )  # fmt: skip
-            set_cookie(response, LOGIN_CSRF_COOKIE, token, https=settings.web.https)
-            return response
+            return login_form(401, field(form, "login", 64), result.message)
         request.state.login = result.member.login
         response = RedirectResponse("/", status_code=303)
         set_cookie(response, SESSION_COOKIE, result.token, https=settings.web.https)
@@ -105,7 +102,7 @@ def add_console(api: FastAPI, app: App, clock: Clock) -> None:
 
     @api.post("/wyloguj", include_in_schema=False)
     async def logout(request: Request) -> Response:
-        await console.form(request, await console.sender_of(request))
+        await console.posted(request)
         await off_loop(app.handle, LogOut(request.cookies.get(SESSION_COOKIE, "")))
         response = RedirectResponse("/logowanie", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
@@ -145,9 +142,9 @@ def _error_pages(api: FastAPI, page: Page) -> None:
         if isinstance(exc, LoginRequired) and request.method == "GET":
             return RedirectResponse("/logowanie", status_code=303)
         if isinstance(exc, CommandRejected):
-            return page(request, "message.html.j2", None, 422, title="Nie wykonano", text=str(exc))
+            return page("message.html.j2", None, 422, title="Nie wykonano", text=str(exc))
         status, title, text = answers[type(exc)]
-        return page(request, "message.html.j2", None, status, title=title, text=text)
+        return page("message.html.j2", None, status, title=title, text=text)
 
     for kind in [*answers, CommandRejected]:
         api.add_exception_handler(kind, answer)
@@ -176,7 +173,7 @@ def _branch_pages(api: FastAPI, console: Console) -> None:
             for branch in settings.branches.values()
         ]
         return console.page(
-            request, "branches.html.j2", staff, title="Placówki", rows=rows,
+            "branches.html.j2", staff, title="Placówki", rows=rows,
             now_text=moment_text(calendar.local(now)), refresh=REFRESH_SECONDS,
         )  # fmt: skip
 
@@ -185,21 +182,20 @@ def _branch_pages(api: FastAPI, console: Console) -> None:
         staff = console.session_of(request)
         branch = console.branch(staff, branch_id)
         return console.page(
-            request, "dashboard.html.j2", staff, title=branch.name, refresh=REFRESH_SECONDS,
+            "dashboard.html.j2", staff, title=branch.name, refresh=REFRESH_SECONDS,
             **dashboard_context(app, branch, clock()),
         )  # fmt: skip
 
     @api.post("/placowki/{branch_id}/odpowiedzi/{reply_id}/ponow", include_in_schema=False)
     async def send_again(request: Request, branch_id: str, reply_id: int) -> Response:
-        staff = await console.sender_of(request)
+        staff, _ = await console.posted(request, branch_id=branch_id)
         branch = console.branch(staff, branch_id)
-        await console.form(request, staff)
 
         def work() -> Response:
             now = clock()
             result = app.handle(ResendReply(reply_id, branch.id, staff.member.login), now=now)
             return console.page(
-                request, "dashboard.html.j2", staff, title=branch.name,
+                "dashboard.html.j2", staff, title=branch.name,
                 message=result.message, message_class="ok" if result.done else "warn",
                 **dashboard_context(app, branch, now),
             )  # fmt: skip
