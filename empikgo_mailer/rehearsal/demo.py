@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -123,15 +123,6 @@ def samples_for(month: Month, fixtures: Path, folder: Path) -> Path:
     return folder
 
 
-def _checkout() -> Path:
-    if not (CHECKOUT / "fixtures" / "mail").is_dir():
-        raise DemoError(
-            "Demo korzysta z przykładów w katalogu fixtures/: uruchom je z katalogu "
-            "repozytorium (git clone), nie z zainstalowanej paczki."
-        )
-    return CHECKOUT
-
-
 def _config(root: Path, imap_port: int, smtp_port: int) -> Path:
     """The example configuration, pointed at the throwaway servers and directory."""
     text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
@@ -206,7 +197,6 @@ class Demo:
     root: Path
     config: Path
     env: dict[str, str]
-    checkout: Path
     now: str  # the demo's first moment: every setup command runs at it
 
     def command(self, *args: str) -> list[str]:
@@ -231,7 +221,7 @@ class Demo:
         """Readers, loans, the month's pools and a console login (its password returned),
         as staff load them."""
         at = ("--now", self.now)
-        samples = samples_for(month, self.checkout / "fixtures", self.root / "samples")
+        samples = samples_for(month, CHECKOUT / "fixtures", self.root / "samples")
         self.step("init")
         self.step("patrons", "import", str(samples / "patrons.csv"), *at, tolerate=(4,))
         self.step("loans", "import", str(samples / "loans.csv"), *at, tolerate=(4,))
@@ -261,10 +251,11 @@ class Watcher:
     each sample mail as it arrives and as the daemon decides it."""
 
     def __init__(
-        self, morning: Morning, clock: ReplayedClock, app: App, dovecot: DovecotServer, mail: Path
+        self, morning: Morning, clock: ReplayedClock, app: App, dovecot: DovecotServer
     ) -> None:
         self.morning, self.clock, self.app, self.dovecot = morning, clock, app, dovecot
         self.names = {b.id: b.name for b in app.settings.branches.values()}
+        mail = CHECKOUT / "fixtures" / "mail"
         self.raw = {a.fixture: (mail / a.fixture).read_bytes() for a in MORNING}
         self.samples = {_message_id(raw): fixture for fixture, raw in self.raw.items()}
         midnight = app.library.calendar.month_start(morning.month)
@@ -353,7 +344,11 @@ def _servers(
 
 def run_demo(port: int, *, calendar: LibraryCalendar, month: Month, real: Clock) -> int:
     """Set the morning up, run the daemon and the console until Ctrl-C or SIGTERM."""
-    checkout = _checkout()
+    if not (CHECKOUT / "fixtures" / "mail").is_dir():
+        raise DemoError(
+            "Demo korzysta z przykładów w katalogu fixtures/: uruchom je z katalogu "
+            "repozytorium (git clone), nie z zainstalowanej paczki."
+        )
     morning = Morning.plan(month, calendar, load_settings(EXAMPLE_CONFIG, {}))
     # A month to come: Dovecot would date the mail it is given at its own (real) time.
     lead = morning.real_time_from - real()
@@ -378,7 +373,7 @@ def run_demo(port: int, *, calendar: LibraryCalendar, month: Month, real: Clock)
                 **mail_env,
                 "EMPIKGO_API_TOKEN": secrets.token_urlsafe(24),
             }
-            demo = Demo(root, config, env, checkout, morning.start.isoformat())
+            demo = Demo(root, config, env, morning.start.isoformat())
             click.echo(f"Próba generalna: pierwszy poranek miesiąca {month} w {root}")
             password = demo.load_samples(month)
             # The clock starts moving once the console is up (it stands still until then).
@@ -389,8 +384,7 @@ def run_demo(port: int, *, calendar: LibraryCalendar, month: Month, real: Clock)
             processes.append(demo.spawn("-v", "run", *clock_options, log=root / "demon.log"))
             wait_for(f"http://127.0.0.1:{port}/healthz", processes[0], root / "web.log")
             app = bootstrap(load_settings(config, env))
-            mail = checkout / "fixtures" / "mail"
-            watcher = Watcher(morning, morning.clock(anchor, real), app, dovecot, mail)
+            watcher = Watcher(morning, morning.clock(anchor, real), app, dovecot)
             click.echo(
                 f"Konsola: http://127.0.0.1:{port}/  (login: {DEMO_LOGIN}, hasło: {password})\n"
                 f"Odpowiedzi dla czytelników (pliki .eml): {sink.folder}\n"
@@ -399,7 +393,17 @@ def run_demo(port: int, *, calendar: LibraryCalendar, month: Month, real: Clock)
                 "czas rzeczywisty od otwarcia ostatniej placówki. Ctrl-C kończy demo i usuwa "
                 "katalog tymczasowy.\nPoranek:"
             )
-            _follow(watcher, processes, root, lambda: stop["asked"])
+            # The morning told as it comes; a console or daemon that dies ends it.
+            next_look = 0.0
+            while not stop["asked"]:
+                for process, log in zip(processes, ("web.log", "demon.log"), strict=True):
+                    if process.poll() is not None:
+                        raise DemoError(f"Proces zakończył się:\n{_tail(root / log)}")
+                watcher.tick()
+                if time.monotonic() >= next_look:
+                    watcher.look()
+                    next_look = time.monotonic() + LOOK_EVERY
+                time.sleep(0.1)
     finally:
         for process in processes:
             process.terminate()
@@ -413,25 +417,6 @@ def run_demo(port: int, *, calendar: LibraryCalendar, month: Month, real: Clock)
         shutil.rmtree(root, ignore_errors=True)
     click.echo("Demo zakończone.")
     return 0
-
-
-def _follow(
-    watcher: Watcher,
-    processes: list[subprocess.Popen[bytes]],
-    root: Path,
-    stopped: Callable[[], bool],
-) -> None:
-    """Until stopped: the morning told as it comes; a console or daemon that dies ends it."""
-    next_look = 0.0
-    while not stopped():
-        for process, log in zip(processes, ("web.log", "demon.log"), strict=True):
-            if process.poll() is not None:
-                raise DemoError(f"Proces zakończył się:\n{_tail(root / log)}")
-        watcher.tick()
-        if time.monotonic() >= next_look:
-            watcher.look()
-            next_look = time.monotonic() + LOOK_EVERY
-        time.sleep(0.1)
 
 
 def _tail(log: Path) -> str:
