@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -187,9 +188,6 @@ class Morning:
         for pace in self.paces:
             options += ["--speed", f"{pace.since.isoformat()}={pace.speed:g}"]
         return options
-
-    def clock(self, anchor: datetime, real: Clock) -> ReplayedClock:
-        return ReplayedClock(self.start, self.paces, anchor=anchor, real=real)
 
 
 @dataclass
@@ -354,15 +352,11 @@ def run_demo(port: int, *, calendar: LibraryCalendar, month: Month, real: Clock)
     lead = morning.real_time_from - real()
     ahead = lead + AHEAD_MARGIN if lead > -AHEAD_MARGIN else None
     root = Path(tempfile.mkdtemp(prefix="empikgo-demo-"))
-    stop = {"asked": False}
-
-    def ask_stop(signum: int, _frame: object) -> None:
-        stop["asked"] = True
-
+    stop = threading.Event()
     # Ctrl-C and SIGTERM both end the demo at the next turn of the loop below. SIGINT is
     # handled explicitly: a shell that starts us in the background leaves it ignored.
-    signal.signal(signal.SIGTERM, ask_stop)
-    signal.signal(signal.SIGINT, ask_stop)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     processes: list[subprocess.Popen[bytes]] = []
     app: App | None = None
     try:
@@ -384,7 +378,8 @@ def run_demo(port: int, *, calendar: LibraryCalendar, month: Month, real: Clock)
             processes.append(demo.spawn("-v", "run", *clock_options, log=root / "demon.log"))
             wait_for(f"http://127.0.0.1:{port}/healthz", processes[0], root / "web.log")
             app = bootstrap(load_settings(config, env))
-            watcher = Watcher(morning, morning.clock(anchor, real), app, dovecot)
+            clock = ReplayedClock(morning.start, morning.paces, anchor=anchor, real=real)
+            watcher = Watcher(morning, clock, app, dovecot)
             click.echo(
                 f"Konsola: http://127.0.0.1:{port}/  (login: {DEMO_LOGIN}, hasło: {password})\n"
                 f"Odpowiedzi dla czytelników (pliki .eml): {sink.folder}\n"
@@ -395,7 +390,7 @@ def run_demo(port: int, *, calendar: LibraryCalendar, month: Month, real: Clock)
             )
             # The morning told as it comes; a console or daemon that dies ends it.
             next_look = 0.0
-            while not stop["asked"]:
+            while not stop.is_set():
                 for process, log in zip(processes, ("web.log", "demon.log"), strict=True):
                     if process.poll() is not None:
                         raise DemoError(f"Proces zakończył się:\n{_tail(root / log)}")

@@ -237,14 +237,13 @@ class DovecotServer:
         if kill:
             subprocess.run(["pkill", "-KILL", "-f", str(self.base / "dovecot.conf")], check=False)
             self.process.kill()
-            self.process.wait()
         else:
             self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         # The old master's children must be gone before a new master takes the base_dir.
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

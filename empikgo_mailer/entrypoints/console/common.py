@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import BranchSettings, Settings
 from empikgo_mailer.domain.clock import Clock, is_rehearsal, real_clock_of
-from empikgo_mailer.domain.polish import moment_text
+from empikgo_mailer.domain.polish import moment_text, month_name
 from empikgo_mailer.domain.staff import Role
 from empikgo_mailer.entrypoints.console.security import (
     SESSION_COOKIE,
@@ -42,6 +42,7 @@ _templates = Environment(
     autoescape=select_autoescape(["html", "j2"]),  # a reader's words are never markup here
     undefined=StrictUndefined,
 )
+_templates.globals["month_name"] = month_name
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Console:
             rehearsal=self.local_text(self.clock()) if is_rehearsal(self.clock) else "",
             message=context.pop("message", ""),
             message_class=context.pop("message_class", "ok"),
+            local_text=self.local_text,
             **context,
         )
         return HTMLResponse(html, status_code=status)

@@ -226,14 +226,7 @@ def _reader_context(view: ReaderView, console: Console) -> dict[str, Any]:
             }
             for c in view.codes
         ],
-        "bans": [
-            {
-                "cause": month_name(b.cause),
-                "first": month_name(b.first),
-                "last": month_name(b.last),
-            }
-            for b in view.bans
-        ],
+        "bans": view.bans,
         "accounts": [
             {
                 "name": account.location.name,

@@ -115,7 +115,7 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
             place=branch_names.get(command.branch_id or "", "cała biblioteka"),
             report={
                 "loaded": report.loaded, "refused_count": len(refused), "duplicates": repeated,
-                "refused": [{"line": p.line, "reason": p.reason} for p in refused[:500]],
+                "refused": refused[:500],
             },
         )  # fmt: skip
 
@@ -155,7 +155,7 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
             message=f"Aktywacje: nowe {report.recorded}, znane wcześniej {report.already_known}, "
             f"zdjęte blokady {report.bans_lifted}, do wyjaśnienia {len(problems)}.",
             message_class="warn" if problems else "ok",
-            problems=[{"line": p.line, "reason": p.reason} for p in problems[:200]],
+            problems=problems[:200],
         )  # fmt: skip
 
 
@@ -195,13 +195,7 @@ def add_month_pages(api: FastAPI, console: Console) -> None:
             previous=str(month.plus(-1)), following=str(month.plus(1)),
             closed=console.local_text(report.closed_at) if report.closed_at else "",
             pools=pools,
-            bans=[
-                {
-                    "card": b.card_number, "name": b.name, "first": month_name(b.first),
-                    "last": month_name(b.last), "lifted": b.lifted,
-                }
-                for b in bans
-            ],
+            bans=bans,
         )  # fmt: skip
 
     @api.get("/miesiac/{month_text}/raport.csv", include_in_schema=False)
@@ -216,20 +210,8 @@ def add_month_pages(api: FastAPI, console: Console) -> None:
         )
 
     def services_page(staff: OpenSession, **extra: Any) -> Response:
-        states = app.handle(ShowServices())
-        return console.page(
-            "services.html.j2", staff, title="Usługi",
-            services=[
-                {
-                    "id": s.platform.id, "name": s.platform.display_name, "on": s.on,
-                    "configured": s.configured, "reason": s.switched_off_reason or "",
-                    "changed": console.local_text(s.changed_at) if s.changed_at else "",
-                    "actor": s.actor or "",
-                }
-                for s in states
-            ],
-            **extra,
-        )  # fmt: skip
+        services = app.handle(ShowServices())
+        return console.page("services.html.j2", staff, title="Usługi", services=services, **extra)
 
     @api.get("/uslugi", include_in_schema=False)
     def services(request: Request) -> Response:

@@ -85,7 +85,7 @@ def add_mail_pages(api: FastAPI, console: Console) -> None:
                 }
                 for reply in view.replies
             ],
-            actions=_actions_context(staff, branch, mail),
+            actions=_actions_context(branch, mail),
         )  # fmt: skip
 
     def set_aside_page(staff: OpenSession, branch: BranchSettings, **extra: Any) -> Response:
@@ -93,7 +93,7 @@ def add_mail_pages(api: FastAPI, console: Console) -> None:
         return console.page(
             "set_aside.html.j2", staff, title=f"Odłożone — {branch.name}",
             branch=branch,
-            held=[{**row(r), "actions": _actions_context(staff, branch, r)} for r in rows],
+            held=[{**row(r), "actions": _actions_context(branch, r)} for r in rows],
             **extra,
         )  # fmt: skip
 
@@ -139,14 +139,11 @@ def _reason(request: MailRequest) -> str:
     return "; ".join(part for part in (label, request.note or "") if part)
 
 
-def _actions_context(
-    staff: OpenSession, branch: BranchSettings, request: MailRequest
-) -> dict[str, Any] | None:
+def _actions_context(branch: BranchSettings, request: MailRequest) -> dict[str, Any] | None:
     if request.status is not RequestStatus.SET_ASIDE:
         return None
     return {
         "url": f"/placowki/{branch.id}/odlozone/{request.id}",
-        "csrf": staff.csrf_token,
         "card": request.card_number or "",
         "can_reply": request.sender is not None,
         "refusals": [(outcome, OUTCOME_LABELS[outcome]) for outcome in CHOSEN_REFUSALS],

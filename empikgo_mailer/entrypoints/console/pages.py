@@ -3,12 +3,11 @@ the other pages register themselves from their own modules."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import FormData
 
@@ -51,7 +50,7 @@ from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.mail_status import ShowMailStatus
 from empikgo_mailer.handlers.set_aside import ResendReply
-from empikgo_mailer.handlers.staff import LogIn, LogOut
+from empikgo_mailer.handlers.staff import LogIn, LogOut, OpenSession
 
 REFRESH_SECONDS = 60
 
@@ -61,7 +60,7 @@ def add_console(api: FastAPI, app: App, clock: Clock) -> None:
     console = Console(app, clock)
     api.add_middleware(SecurityHeaders)
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    _error_pages(api, console.page)
+    _error_pages(api, console)
 
     def login_form(status: int = 200, login: str = "", error: str = "") -> Response:
         token = new_token()
@@ -118,10 +117,7 @@ def add_console(api: FastAPI, app: App, clock: Clock) -> None:
     add_docs_pages(api, console)
 
 
-Page = Callable[..., HTMLResponse]
-
-
-def _error_pages(api: FastAPI, page: Page) -> None:
+def _error_pages(api: FastAPI, console: Console) -> None:
     """No session, a form without its CSRF token, a page that is not there or not theirs,
     and a command refused with a reason."""
     answers: dict[type[Exception], tuple[int, str, str]] = {
@@ -142,9 +138,9 @@ def _error_pages(api: FastAPI, page: Page) -> None:
         if isinstance(exc, LoginRequired) and request.method == "GET":
             return RedirectResponse("/logowanie", status_code=303)
         if isinstance(exc, CommandRejected):
-            return page("message.html.j2", None, 422, title="Nie wykonano", text=str(exc))
+            return console.page("message.html.j2", None, 422, title="Nie wykonano", text=str(exc))
         status, title, text = answers[type(exc)]
-        return page("message.html.j2", None, status, title=title, text=text)
+        return console.page("message.html.j2", None, status, title=title, text=text)
 
     for kind in [*answers, CommandRejected]:
         api.add_exception_handler(kind, answer)
@@ -153,7 +149,6 @@ def _error_pages(api: FastAPI, page: Page) -> None:
 def _branch_pages(api: FastAPI, console: Console) -> None:
     """The list of branches (heads and admins) and each branch's dashboard."""
     app, clock = console.app, console.clock
-    settings, calendar = app.settings, app.library.calendar
 
     @api.get("/", include_in_schema=False)
     def home(request: Request) -> Response:
@@ -162,29 +157,17 @@ def _branch_pages(api: FastAPI, console: Console) -> None:
             return RedirectResponse(f"/placowki/{staff.member.branch_id}", status_code=303)
         now = clock()
         queues = {q.branch_id: q for q in app.handle(ShowMailStatus(), now=now).queues}
-        rows = [
-            {
-                "id": branch.id,
-                "name": branch.name,
-                "waiting": queues[branch.id].waiting,
-                "pending": queues[branch.id].outbox_pending,
-                "failed": queues[branch.id].outbox_failed,
-            }
-            for branch in settings.branches.values()
-        ]
+        rows = [(branch, queues[branch.id]) for branch in console.settings.branches.values()]
         return console.page(
             "branches.html.j2", staff, title="Placówki", rows=rows,
-            now_text=moment_text(calendar.local(now)), refresh=REFRESH_SECONDS,
+            now_text=console.local_text(now), refresh=REFRESH_SECONDS,
         )  # fmt: skip
 
     @api.get("/placowki/{branch_id}", include_in_schema=False)
     def dashboard(request: Request, branch_id: str) -> Response:
         staff = console.session_of(request)
         branch = console.branch(staff, branch_id)
-        return console.page(
-            "dashboard.html.j2", staff, title=branch.name, refresh=REFRESH_SECONDS,
-            **dashboard_context(app, branch, clock()),
-        )  # fmt: skip
+        return dashboard_page(console, staff, branch, clock(), refresh=REFRESH_SECONDS)
 
     @api.post("/placowki/{branch_id}/odpowiedzi/{reply_id}/ponow", include_in_schema=False)
     async def send_again(request: Request, branch_id: str, reply_id: int) -> Response:
@@ -194,17 +177,19 @@ def _branch_pages(api: FastAPI, console: Console) -> None:
         def work() -> Response:
             now = clock()
             result = app.handle(ResendReply(reply_id, branch.id, staff.member.login), now=now)
-            return console.page(
-                "dashboard.html.j2", staff, title=branch.name,
+            return dashboard_page(
+                console, staff, branch, now,
                 message=result.message, message_class="ok" if result.done else "warn",
-                **dashboard_context(app, branch, now),
             )  # fmt: skip
 
         return await off_loop(work)
 
 
-def dashboard_context(app: App, branch: BranchSettings, now: datetime) -> dict[str, Any]:
+def dashboard_page(
+    console: Console, staff: OpenSession, branch: BranchSettings, now: datetime, **extra: Any
+) -> Response:
     """What the dashboard shows, as plain Polish values: the same figures as `status`."""
+    app = console.app
     calendar, local = app.library.calendar, app.library.calendar.local
     seen = overview(app, now, branch_id=branch.id)
     queue = seen.queues[0]
@@ -253,37 +238,32 @@ def dashboard_context(app: App, branch: BranchSettings, now: datetime) -> dict[s
         }
         for job in seen.jobs
     ]
-    return {
-        "branch": branch,
-        "now_text": moment_text(local(now)),
-        "month_text": month_name(seen.month),
-        "open_now": open_now,
-        "next_opening": "Otwarta do końca godzin pracy"
+    return console.page(
+        "dashboard.html.j2",
+        staff,
+        title=branch.name,
+        **extra,
+        branch=branch,
+        now_text=moment_text(local(now)),
+        month_text=month_name(seen.month),
+        open_now=open_now,
+        next_opening="Otwarta do końca godzin pracy"
         if open_now
         else f"Następne otwarcie: {moment_text(local(opening))}"
         if opening
         else "Brak godzin otwarcia w konfiguracji",
-        "queue": queue,
-        "oldest_waiting": f"Najstarsza {since_text(queue.oldest_waiting, now, local)}"
+        queue=queue,
+        oldest_waiting=f"Najstarsza {since_text(queue.oldest_waiting, now, local)}"
         if queue.oldest_waiting
         else "Kolejka pusta.",
-        "oldest_pending": since_text(queue.oldest_pending, now, local),
-        "decided": sorted(
+        oldest_pending=since_text(queue.oldest_pending, now, local),
+        decided=sorted(
             (OUTCOME_LABELS.get(outcome, outcome), count)
             for outcome, count in queue.decided_today.items()
         ),
-        "failed_replies": [
-            {
-                "id": f.id,
-                "recipient": f.recipient,
-                "error": f.error,
-                "written": moment_text(local(f.created_at)),
-            }
-            for f in queue.failed_replies
-        ],
-        "pools": pools,
-        "services": services,
-        "links": [
+        pools=pools,
+        services=services,
+        links=[
             {
                 "label": link_label(link.link),
                 "state": "działa" if link.ok else "niedostępny",
@@ -292,11 +272,11 @@ def dashboard_context(app: App, branch: BranchSettings, now: datetime) -> dict[s
             }
             for link in seen.links
         ],
-        "daemon": heartbeat_text(
+        daemon=heartbeat_text(
             seen.heartbeat, now, local, app.settings.web.heartbeat_max_age_seconds
         ),
-        "jobs": jobs,
-        "files": [
+        jobs=jobs,
+        files=[
             {
                 "name": f.name,
                 "summary": f.summary,
@@ -307,4 +287,4 @@ def dashboard_context(app: App, branch: BranchSettings, now: datetime) -> dict[s
             }
             for f in seen.dropped
         ],
-    }
+    )
