@@ -179,7 +179,6 @@ class Morning:
 
     @property
     def real_time_from(self) -> datetime:
-        """From here on the clock keeps real time."""
         return real_time_from(self.paces)
 
     def clock_options(self, anchor: datetime) -> list[str]:
@@ -251,8 +250,8 @@ class Watcher:
     def __init__(
         self, morning: Morning, clock: ReplayedClock, app: App, dovecot: DovecotServer
     ) -> None:
-        self.morning, self.clock, self.app, self.dovecot = morning, clock, app, dovecot
-        self.names = {b.id: b.name for b in app.settings.branches.values()}
+        self.clock, self.app, self.dovecot = clock, app, dovecot
+        names = {b.id: b.name for b in app.settings.branches.values()}
         mail = CHECKOUT / "fixtures" / "mail"
         self.raw = {a.fixture: (mail / a.fixture).read_bytes() for a in MORNING}
         self.samples = {_message_id(raw): fixture for fixture, raw in self.raw.items()}
@@ -263,7 +262,7 @@ class Watcher:
             (morning.real_time_from, 3, "Wszystkie placówki otwarte: zegar biegnie teraz w "
                                         "czasie rzeczywistym."),
         ]  # fmt: skip
-        events += [(at, 1, f"Otwiera się {self.names[b]} ({b}).") for at, b in morning.openings]
+        events += [(at, 1, f"Otwiera się {names[b]} ({b}).") for at, b in morning.openings]
         self.events = sorted(events)
         self.to_deliver = list(morning.arrivals)
         self.decided: dict[str, str] = {}  # fixture -> what became of it

@@ -210,8 +210,7 @@ class DovecotServer:
         deadline = time.monotonic() + 20
         while True:
             try:
-                client = self.client(next(iter(self.users)))
-                client.logout()
+                self.client(next(iter(self.users))).logout()
                 return self
             except (OSError, imapclient.exceptions.IMAPClientError):
                 if self.process.poll() is not None or time.monotonic() > deadline:

@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.datastructures import FormData
 
 from empikgo_mailer.bootstrap import App
-from empikgo_mailer.config import BranchSettings, Settings
+from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.clock import Clock, is_rehearsal, real_clock_of
 from empikgo_mailer.domain.polish import moment_text, month_name
 from empikgo_mailer.domain.staff import Role
@@ -54,10 +54,6 @@ class Console:
     clock: Clock
 
     @property
-    def settings(self) -> Settings:
-        return self.app.settings
-
-    @property
     def session_clock(self) -> Clock:
         """Sessions and login attempts are timed in real time, even in a rehearsal."""
         return real_clock_of(self.clock)
@@ -67,9 +63,7 @@ class Console:
     ) -> HTMLResponse:
         member = staff.member if staff is not None else None
         branches = [
-            branch
-            for branch in self.settings.branches.values()
-            if member is not None and member.sees_branch(branch.id)
+            b for b in self.app.settings.branches.values() if member and member.sees_branch(b.id)
         ]
         html = _templates.get_template(name).render(
             staff=staff,
@@ -107,8 +101,13 @@ class Console:
             self.branch(staff, branch_id)
         return staff, await checked_form(request, staff.csrf_token)
 
+    def at_branch(self, request: Request, branch_id: str) -> tuple[OpenSession, BranchSettings]:
+        """A branch page's session, and the branch if the member may see it."""
+        staff = self.session_of(request)
+        return staff, self.branch(staff, branch_id)
+
     def branch(self, staff: OpenSession, branch_id: str) -> BranchSettings:
-        branch = self.settings.branches.get(branch_id)
+        branch = self.app.settings.branches.get(branch_id)
         if branch is None or not staff.member.sees_branch(branch_id):
             raise NotFound  # the same answer for "no such branch" and "not yours"
         return branch

@@ -86,8 +86,7 @@ def add_desk_pages(api: FastAPI, console: Console) -> None:
 
     @api.get("/placowki/{branch_id}/punkt", include_in_schema=False)
     def desk(request: Request, branch_id: str, karta: str = "", platforma: str = "") -> Response:
-        staff = console.session_of(request)
-        branch = console.branch(staff, branch_id)
+        staff, branch = console.at_branch(request, branch_id)
         return desk_page(staff, branch, karta[:64], platform_of(platforma))
 
     @api.post("/placowki/{branch_id}/punkt", include_in_schema=False)
@@ -125,8 +124,7 @@ def add_desk_pages(api: FastAPI, console: Console) -> None:
 
     @api.get("/placowki/{branch_id}/punkt/wydania/{issuance_id}", include_in_schema=False)
     def slip(request: Request, branch_id: str, issuance_id: int) -> Response:
-        staff = console.session_of(request)
-        branch = console.branch(staff, branch_id)
+        staff, branch = console.at_branch(request, branch_id)
         found = app.handle(ShowSlip(issuance_id, branch.id))
         month = Month.parse(found.month)
         return console.page(
@@ -204,7 +202,7 @@ def add_reader_pages(api: FastAPI, console: Console) -> None:
 def _reader_context(view: ReaderView, console: Console) -> dict[str, Any]:
     ledger: FineLedger = view.fines.ledger
     today = ledger.today
-    names = {b.id: b.name for b in console.settings.branches.values()}
+    names = {b.id: b.name for b in console.app.settings.branches.values()}
     return {
         "card": view.card_number,
         "name": view.name,

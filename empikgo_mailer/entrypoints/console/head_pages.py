@@ -59,22 +59,15 @@ def _month(text: str, fallback: Month) -> Month:
 
 def add_head_pages(api: FastAPI, console: Console) -> None:
     app, clock, library = console.app, console.clock, console.app.library
-    branch_names = {b.id: b.name for b in console.settings.branches.values()}
+    branch_names = {b.id: b.name for b in console.app.settings.branches.values()}
 
     def pools_page(staff: OpenSession, month: Month, **extra: Any) -> Response:
         pools = app.handle(ShowPools(month))
         return console.page(
             "pools.html.j2", staff, title="Pule kodów", month=str(month),
             month_text=month_name(month),
-            pools=[
-                {
-                    "platform": p.platform.display_name,
-                    "place": branch_names.get(p.branch_id or "", "cała biblioteka"),
-                    "loaded": p.loaded, "issued": p.issued, "left": p.left,
-                }
-                for p in pools
-            ],
-            platforms=library.offered, branches=list(console.settings.branches.values()),
+            pools=[(p, branch_names.get(p.branch_id or "", "cała biblioteka")) for p in pools],
+            platforms=library.offered, branches=list(console.app.settings.branches.values()),
             **extra,
         )  # fmt: skip
 
@@ -162,7 +155,7 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
 def add_month_pages(api: FastAPI, console: Console) -> None:
     """The month's report with its chart and CSV, and the service switch."""
     app, clock, library = console.app, console.clock, console.app.library
-    branch_names = {b.id: b.name for b in console.settings.branches.values()}
+    branch_names = {b.id: b.name for b in console.app.settings.branches.values()}
 
     @api.get("/miesiac", include_in_schema=False)
     def month_page(request: Request, miesiac: str = "") -> Response:
@@ -179,16 +172,10 @@ def add_month_pages(api: FastAPI, console: Console) -> None:
                 for reason, count in pool.refused.items()
                 if count
             )
+            chart, total = pool_chart(pool, title, month), sum(c for _, c in refused)
             pools.append(
-                {
-                    "platform": pool.platform.display_name, "place": place,
-                    "loaded": pool.loaded, "given": pool.given_total,
-                    "activated": pool.activated, "expired": pool.expired,
-                    "lapsed": pool.lapsed, "banned": pool.banned,
-                    "refused": refused, "refused_total": sum(c for _, c in refused),
-                    "chart": pool_chart(pool, title, month),
-                }
-            )  # fmt: skip
+                {"pool": pool, "place": place, "refused": refused, "total": total, "chart": chart}
+            )
         return console.page(
             "month.html.j2", staff, title=f"Miesiąc {month_name(month)}",
             month=str(month), month_text=month_name(month),

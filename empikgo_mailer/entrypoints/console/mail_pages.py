@@ -52,8 +52,7 @@ def add_mail_pages(api: FastAPI, console: Console) -> None:
 
     @api.get("/placowki/{branch_id}/kolejka", include_in_schema=False)
     def queue_page(request: Request, branch_id: str) -> Response:
-        staff = console.session_of(request)
-        branch = console.branch(staff, branch_id)
+        staff, branch = console.at_branch(request, branch_id)
         view = app.handle(ShowQueue(branch.id), now=clock())
         return console.page(
             "queue.html.j2", staff, title=f"Kolejka — {branch.name}", branch=branch,
@@ -64,8 +63,7 @@ def add_mail_pages(api: FastAPI, console: Console) -> None:
 
     @api.get("/placowki/{branch_id}/prosby/{request_id}", include_in_schema=False)
     def request_page(request: Request, branch_id: str, request_id: int) -> Response:
-        staff = console.session_of(request)
-        branch = console.branch(staff, branch_id)
+        staff, branch = console.at_branch(request, branch_id)
         view = app.handle(ShowRequest(request_id, branch.id))
         mail = view.request
         return console.page(
@@ -99,8 +97,7 @@ def add_mail_pages(api: FastAPI, console: Console) -> None:
 
     @api.get("/placowki/{branch_id}/odlozone", include_in_schema=False)
     def held_page(request: Request, branch_id: str) -> Response:
-        staff = console.session_of(request)
-        return set_aside_page(staff, console.branch(staff, branch_id))
+        return set_aside_page(*console.at_branch(request, branch_id))
 
     @api.post("/placowki/{branch_id}/odlozone/{request_id}", include_in_schema=False)
     async def settle(request: Request, branch_id: str, request_id: int) -> Response:

@@ -157,7 +157,7 @@ def _branch_pages(api: FastAPI, console: Console) -> None:
             return RedirectResponse(f"/placowki/{staff.member.branch_id}", status_code=303)
         now = clock()
         queues = {q.branch_id: q for q in app.handle(ShowMailStatus(), now=now).queues}
-        rows = [(branch, queues[branch.id]) for branch in console.settings.branches.values()]
+        rows = [(branch, queues[branch.id]) for branch in console.app.settings.branches.values()]
         return console.page(
             "branches.html.j2", staff, title="Placówki", rows=rows,
             now_text=console.local_text(now), refresh=REFRESH_SECONDS,
@@ -165,8 +165,7 @@ def _branch_pages(api: FastAPI, console: Console) -> None:
 
     @api.get("/placowki/{branch_id}", include_in_schema=False)
     def dashboard(request: Request, branch_id: str) -> Response:
-        staff = console.session_of(request)
-        branch = console.branch(staff, branch_id)
+        staff, branch = console.at_branch(request, branch_id)
         return dashboard_page(console, staff, branch, clock(), refresh=REFRESH_SECONDS)
 
     @api.post("/placowki/{branch_id}/odpowiedzi/{reply_id}/ponow", include_in_schema=False)
@@ -203,18 +202,7 @@ def dashboard_page(
             warning, css = "pula pusta" if pool.loaded else "nie wczytano kodów", "bad"
         elif pool.left <= low:
             warning, css = f"zostało mało kodów (≤ {low})", "warn"
-        pools.append(
-            {
-                "key": f"{pool.platform.id}:{pool.branch_id or '*'}",
-                "platform": pool.platform.display_name,
-                "place": branch.name if pool.branch_id else "cała biblioteka",
-                "loaded": pool.loaded,
-                "issued": pool.issued,
-                "left": pool.left,
-                "warning": warning,
-                "warning_class": css,
-            }
-        )
+        pools.append((pool, warning, css))
     services = [
         {
             "platform": state.platform.display_name,
@@ -234,7 +222,7 @@ def dashboard_page(
             if job.last is None
             else f"{JOB_OUTCOME_LABELS.get(job.last.outcome, job.last.outcome)}: "
             f"{job.last.summary or '—'} ({moment_text(local(job.last.started_at))})",
-            "next": moment_text(local(job.next_run)) if job.next_run else "—",
+            "next": console.local_text(job.next_run),
         }
         for job in seen.jobs
     ]
@@ -263,28 +251,13 @@ def dashboard_page(
         ),
         pools=pools,
         services=services,
-        links=[
-            {
-                "label": link_label(link.link),
-                "state": "działa" if link.ok else "niedostępny",
-                "css": "ok" if link.ok else "bad",
-                "details": link_text(link, now, local),
-            }
-            for link in seen.links
-        ],
+        links=[(link, link_label(link.link), link_text(link, now, local)) for link in seen.links],
         daemon=heartbeat_text(
             seen.heartbeat, now, local, app.settings.web.heartbeat_max_age_seconds
         ),
         jobs=jobs,
         files=[
-            {
-                "name": f.name,
-                "summary": f.summary,
-                "css": "bad"
-                if f.outcome in (DroppedOutcome.REJECTED, DroppedOutcome.PROBLEMS)
-                else "ok",
-                "when": moment_text(local(f.taken_at)),
-            }
+            (f, "bad" if f.outcome in (DroppedOutcome.REJECTED, DroppedOutcome.PROBLEMS) else "ok")
             for f in seen.dropped
         ],
     )
