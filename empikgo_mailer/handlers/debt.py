@@ -14,7 +14,9 @@ from empikgo_mailer.domain.fines import FineLedger, Location, LocationAccount
 
 
 class DebtSource(Protocol):
-    def debt_of(self, store: Store, patron: Patron, today: date) -> DebtFacts: ...
+    def debts_of(
+        self, store: Store, patrons: Sequence[Patron], today: date
+    ) -> dict[int, DebtFacts]: ...
 
 
 def read_ledger(
@@ -58,13 +60,10 @@ class LedgerDebt:
     def __init__(self, locations: Mapping[str, Location]) -> None:
         self.locations = locations
 
-    def debt_of(self, store: Store, patron: Patron, today: date) -> DebtFacts:
-        return read_ledger(FinesStore(store.session), patron, self.locations, today).debt()
-
     def debts_of(
         self, store: Store, patrons: Sequence[Patron], today: date
     ) -> dict[int, DebtFacts]:
-        """`debt_of` for many patrons, their loans and payments read in two queries."""
+        """Every patron's debt, their loans and payments read in two queries."""
         fines = FinesStore(store.session)
         ids = [p.id for p in patrons if p.id is not None]
         loans, payments = fines.loans_of_many(ids), fines.payments_of_many(ids)
@@ -75,14 +74,3 @@ class LedgerDebt:
             for p in patrons
             if p.id is not None
         }
-
-
-def debts_of(
-    source: DebtSource, store: Store, patrons: Sequence[Patron], today: date
-) -> dict[int, DebtFacts]:
-    """Every patron's debt, in bulk when the source can (another source: one by one)."""
-    bulk = getattr(source, "debts_of", None)
-    if bulk is not None:
-        found: dict[int, DebtFacts] = bulk(store, patrons, today)
-        return found
-    return {p.id: source.debt_of(store, p, today) for p in patrons if p.id is not None}
