@@ -25,8 +25,9 @@ def read_ledger(
 ) -> FineLedger:
     """A patron's loans and payments as the domain's ledger, grouped by location."""
     assert patron.id is not None
+    loans, payments = fines.of_patrons(Loan, [patron.id]), fines.of_patrons(Payment, [patron.id])
     return ledger_of(
-        patron, fines.loans_of(patron.id), fines.payments_of(patron.id), locations, today
+        patron, loans.get(patron.id, []), payments.get(patron.id, []), locations, today
     )
 
 
@@ -70,7 +71,7 @@ class LedgerDebt:
         """`debt_of` for many patrons, their loans and payments read in two queries."""
         fines = FinesStore(store.session)
         ids = [p.id for p in patrons if p.id is not None]
-        loans, payments = fines.loans_of_many(ids), fines.payments_of_many(ids)
+        loans, payments = fines.of_patrons(Loan, ids), fines.of_patrons(Payment, ids)
         return {
             p.id: ledger_of(
                 p, loans.get(p.id, []), payments.get(p.id, []), self.locations, today
