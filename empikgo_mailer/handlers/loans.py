@@ -29,7 +29,6 @@ from empikgo_mailer.handlers.errors import CommandRefused, CommandRejected
 from empikgo_mailer.handlers.library import Library
 from empikgo_mailer.handlers.patrons import BadRow, RowProblem, no_progress, parsed_card
 
-COLUMNS = LOAN_FIELDS
 _BARCODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9./_-]{0,63}$")
 
 
@@ -198,7 +197,7 @@ def import_loans(
     """
     library_names = header_names.loans if header_names is not None else {}
     aliases = with_library_names(LOAN_COLUMNS, library_names)
-    table = parse_csv(read_text(command.path), COLUMNS, command.path, aliases)
+    table = parse_csv(read_text(command.path), LOAN_FIELDS, command.path, aliases)
     today = library.calendar.today(now)
     report = LoansImportReport(columns=table.found)
     first_line: dict[tuple[str, str, date], int] = {}
