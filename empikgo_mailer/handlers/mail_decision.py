@@ -37,30 +37,18 @@ class Deciding:
 class QueuedRequest(Protocol):
     """What a decision reads of a queued request: an ORM row or a plain selected row."""
 
-    @property
-    def id(self) -> int | None: ...
-    @property
-    def sender(self) -> str | None: ...
-    @property
-    def kind(self) -> RequestKind: ...
-    @property
-    def received_at(self) -> datetime: ...
-    @property
-    def card_number(self) -> str | None: ...
-    @property
-    def cards(self) -> str | None: ...
-    @property
-    def words(self) -> str: ...
-    @property
-    def name_words(self) -> str | None: ...
-    @property
-    def size(self) -> int: ...
-    @property
-    def subject(self) -> str: ...
-    @property
-    def message_id(self) -> str | None: ...
-    @property
-    def references(self) -> str | None: ...
+    id: int | None
+    sender: str | None
+    kind: RequestKind
+    received_at: datetime
+    card_number: str | None
+    cards: str | None
+    words: str
+    name_words: str | None
+    size: int
+    subject: str
+    message_id: str | None
+    references: str | None
 
 
 def sender_key(request: QueuedRequest) -> str:
