@@ -10,7 +10,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, time
 from pathlib import Path
@@ -43,6 +43,7 @@ Security = Literal["ssl", "starttls", "none"]
 _SECURITY: tuple[Security, ...] = ("ssl", "starttls", "none")
 _HOURS_RE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 _BRANCH_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_BRANCH_ID_RULE = "małe litery, cyfry, - i _"
 
 
 class ConfigError(ProgramError):
@@ -153,9 +154,10 @@ class PlatformSettings:
 class MailFolders:
     """Where a message goes once it is decided, so staff can follow it in a mail client."""
 
-    answered: str  # a code was sent
-    rejected: str  # a refusal was sent
-    staff: str  # set aside: automatic, not understood, too large, failing
+    answered: str = field(metadata=option("Empik Go - wydane"))  # a code was sent
+    rejected: str = field(metadata=option("Empik Go - odmowy"))  # a refusal was sent
+    # Set aside: automatic, not understood, too large, failing.
+    staff: str = field(metadata=option("Empik Go - dla obsługi"))
 
 
 @dataclass(frozen=True)
@@ -181,8 +183,7 @@ class WebSettings:
     # The catalogue's bearer token (EMPIKGO_API_TOKEN); without it every claim gets 401.
     api_token: Secret | None = field()
     claims_per_card_per_minute: int = field(metadata=option(5, 1, 1000))
-    # The staff console.
-    # A session unused this long ends.
+    # The staff console: a session unused this long ends.
     session_idle_minutes: int = field(default=30, metadata=option(30, 1, 24 * 60))
     # Served behind HTTPS: session cookies are marked Secure.
     https: bool = field(default=False, metadata=option(False))
@@ -233,9 +234,6 @@ class Settings:
     # The library system's own column names: "Header in the file" -> field, per import.
     import_columns: ImportColumns = field(default_factory=lambda: ImportColumns({}, {}))
 
-    def branch(self, branch_id: str) -> BranchSettings:
-        return self.branches[branch_id]
-
 
 class _Table:
     """A TOML table with typed getters that report the full dotted key on error."""
@@ -281,21 +279,26 @@ class _Table:
     def flag(self, name: str, default: Any) -> bool:
         return cast(bool, self._get(name, default, bool, "true albo false"))
 
-    def security(self, name: str, default: Security) -> Security:
+    def choice(self, name: str, default: Any, allowed: tuple[T, ...]) -> T:
         value = self.text(name, default)
-        if value not in _SECURITY:
-            raise self.error(name, f"dozwolone: {', '.join(_SECURITY)}; jest: {value!r}")
-        return cast(Security, value)
+        if value not in allowed:
+            raise self.error(name, f"dozwolone: {', '.join(map(str, allowed))}; jest: {value!r}")
+        return cast(T, value)
 
     def table(self, name: str, required: bool = True) -> _Table:
-        value = self.data.get(name)
-        if value is None and not required:
-            return _Table(self.source, self.key(name), {})
+        value = self.data.get(name, None if required else {})
         if not isinstance(value, dict):
             raise self.error(
                 name, "brak wymaganej sekcji" if value is None else "oczekiwano sekcji"
             )
         return _Table(self.source, self.key(name), value)
+
+    def sections(self, pattern: re.Pattern[str], rule: str) -> Iterator[tuple[str, _Table]]:
+        """Each section of this table, by an identifier that must follow `pattern`."""
+        for name in self.data:
+            if not pattern.match(name):
+                raise self.error(name, f"identyfikator: {rule}")
+            yield name, self.table(name)
 
     def section(self, kind: type[T], *, other_keys: Iterable[str] = (), **given: Any) -> T:
         """The settings `kind` from this table: every field declared with `option` read by
@@ -321,7 +324,7 @@ class _Table:
         if kind is float:
             return self.number(name, spec.default, spec.low, spec.high)
         if kind == Security:
-            return self.security(name, spec.default)
+            return self.choice(name, spec.default, _SECURITY)
         if kind == str | None:  # an empty text means "none"
             return (self.text(name, spec.default) or "").strip() or None
         return self.text(name, spec.default)
@@ -384,14 +387,22 @@ def _opening_hours(table: _Table) -> OpeningHours:
         if opens >= closes:
             raise hours.error(name, f"godzina otwarcia nie jest przed zamknięciem: {text!r}")
         weekly[index] = (opens, closes)
-    closures_raw = table._get("closures", [], list, "lista dat")
     closures: set[date] = set()
-    for item in closures_raw:
+    for item in table._get("closures", [], list, "lista dat"):
         try:
             closures.add(date.fromisoformat(str(item)))
         except ValueError:
             raise table.error("closures", f"to nie jest data RRRR-MM-DD: {item!r}") from None
     return OpeningHours(weekly=weekly, closures=frozenset(closures))
+
+
+def _env_error(variable: str, message: str) -> ConfigError:
+    return ConfigError("zmienna środowiskowa", variable, message)
+
+
+def _secret(env: Mapping[str, str], variable: str) -> Secret | None:
+    value = env.get(variable)
+    return Secret(value) if value else None
 
 
 def imap_password_variable(branch_id: str) -> str:
@@ -417,48 +428,39 @@ def _oauth(
     if not app.data:
         raise link.error("auth", "oauth2 wymaga sekcji [oauth2] (provider, client_id ...)")
     app.unknown_keys({"provider", "client_id", "tenant", "authority", "token_url"})
-    provider = app.text("provider", REQUIRED)
-    if provider not in _PROVIDERS:
-        raise app.error("provider", f"dozwolone: {', '.join(_PROVIDERS)}; jest: {provider!r}")
+    provider = app.choice("provider", REQUIRED, _PROVIDERS)
     secret = env.get("EMPIKGO_OAUTH2_CLIENT_SECRET")
     if not secret:
-        raise ConfigError(
-            "zmienna środowiskowa", "EMPIKGO_OAUTH2_CLIENT_SECRET", "brak sekretu aplikacji OAuth2"
-        )
+        raise _env_error("EMPIKGO_OAUTH2_CLIENT_SECRET", "brak sekretu aplikacji OAuth2")
     tenant = app.text("tenant", "")
     authority = app.text("authority", "") or (
         f"https://login.microsoftonline.com/{tenant}" if tenant else ""
     )
     if provider == "microsoft" and not authority:
         raise app.error("tenant", "Microsoft 365 wymaga tenant (np. biblioteka.onmicrosoft.com)")
-    refresh = env.get(oauth_refresh_variable(link_id))
-    if provider == "google" and not refresh:
-        raise ConfigError(
-            "zmienna środowiskowa",
-            oauth_refresh_variable(link_id),
-            "brak tokenu odświeżania Google",
-        )
+    refresh = _secret(env, oauth_refresh_variable(link_id))
+    if provider == "google" and refresh is None:
+        raise _env_error(oauth_refresh_variable(link_id), "brak tokenu odświeżania Google")
     return OAuthSettings(
-        provider=cast(OAuthProvider, provider),
+        provider=provider,
         client_id=app.text("client_id", REQUIRED),
         client_secret=Secret(secret),
         authority=authority,
         token_url=app.text("token_url", GOOGLE_TOKEN_URL),
-        refresh_token=Secret(refresh) if refresh else None,
+        refresh_token=refresh,
     )
 
 
 def _imap(root: _Table, table: _Table, branch_id: str, env: Mapping[str, str]) -> ImapSettings:
     imap = table.table("imap")
-    security = imap.security("security", "ssl")
-    password = env.get(imap_password_variable(branch_id))
+    security = imap.choice("security", "ssl", _SECURITY)
     return imap.section(
         ImapSettings,
         other_keys={"port", "auth"},
         oauth=_oauth(root, imap, branch_id, env),
         port=imap.integer("port", 993 if security == "ssl" else 143, 1, 65535),
         security=security,
-        password=Secret(password) if password else None,
+        password=_secret(env, imap_password_variable(branch_id)),
     )
 
 
@@ -467,10 +469,7 @@ def _branches(root: _Table, env: Mapping[str, str]) -> dict[str, BranchSettings]
     if not branches_table.data:
         raise root.error("branches", "potrzebna jest co najmniej jedna placówka")
     branches: dict[str, BranchSettings] = {}
-    for branch_id in branches_table.data:
-        if not _BRANCH_ID_RE.match(branch_id):
-            raise branches_table.error(branch_id, "identyfikator: małe litery, cyfry, - i _")
-        table = branches_table.table(branch_id)
+    for branch_id, table in branches_table.sections(_BRANCH_ID_RE, _BRANCH_ID_RULE):
         table.unknown_keys({"name", "address", "mailbox", "hours", "closures", "imap"})
         mailbox = table.text("mailbox", REQUIRED)
         if "@" not in mailbox:
@@ -502,10 +501,7 @@ def _daily_rate(table: _Table) -> int:
 def _locations(root: _Table) -> dict[str, Location]:
     table = root.table("locations", required=False)
     locations: dict[str, Location] = {}
-    for location_id in table.data:
-        if not _BRANCH_ID_RE.match(location_id):
-            raise table.error(location_id, "identyfikator: małe litery, cyfry, - i _")
-        section = table.table(location_id)
+    for location_id, section in table.sections(_BRANCH_ID_RE, _BRANCH_ID_RULE):
         section.unknown_keys({"name", "daily_rate", "accepts_transfers", "renewal_days"})
         locations[location_id] = Location(
             id=location_id,
@@ -522,10 +518,7 @@ def _platforms(root: _Table) -> dict[Platform, PlatformSettings]:
     Empik Go and Legimi come from the domain's table; any other id defines a platform."""
     table = root.table("platforms", required=False)
     platforms: dict[Platform, PlatformSettings] = {}
-    for platform_id in table.data:
-        if not PLATFORM_ID.match(platform_id):
-            raise table.error(platform_id, "identyfikator: małe litery, cyfry, - i _ (do 16)")
-        section = table.table(platform_id)
+    for platform_id, section in table.sections(PLATFORM_ID, f"{_BRANCH_ID_RULE} (do 16)"):
         platform = BUILT_IN.get(platform_id)
         if platform is None:
             section.unknown_keys({"enabled", "activation_url", "name", "pool", "claims_open"})
@@ -553,41 +546,21 @@ def _new_platform(platform_id: str, section: _Table) -> Platform:
 
 def _smtp(root: _Table, env: Mapping[str, str]) -> SmtpSettings:
     smtp = root.table("smtp")
-    security = smtp.security("security", "starttls")
-    password = env.get("EMPIKGO_SMTP_PASSWORD")
+    security = smtp.choice("security", "starttls", _SECURITY)
     return smtp.section(
         SmtpSettings,
         other_keys={"port", "auth"},
         oauth=_oauth(root, smtp, "smtp", env),
         port=smtp.integer("port", {"ssl": 465, "starttls": 587, "none": 25}[security], 1, 65535),
         security=security,
-        password=Secret(password) if password else None,
+        password=_secret(env, "EMPIKGO_SMTP_PASSWORD"),
     )
 
 
 def _mail(root: _Table) -> MailSettings:
     mail = root.table("mail", required=False)
-    folders = mail.table("folders", required=False)
-    folders.unknown_keys({"answered", "rejected", "staff"})
-    return mail.section(
-        MailSettings,
-        other_keys={"folders"},
-        folders=MailFolders(
-            answered=folders.text("answered", "Empik Go - wydane"),
-            rejected=folders.text("rejected", "Empik Go - odmowy"),
-            staff=folders.text("staff", "Empik Go - dla obsługi"),
-        ),
-    )
-
-
-def _web(root: _Table, env: Mapping[str, str]) -> WebSettings:
-    token = env.get("EMPIKGO_API_TOKEN")
-    metrics_token = env.get("EMPIKGO_METRICS_TOKEN")
-    return root.table("web", required=False).section(
-        WebSettings,
-        api_token=Secret(token) if token else None,
-        metrics_token=Secret(metrics_token) if metrics_token else None,
-    )
+    folders = mail.table("folders", required=False).section(MailFolders)
+    return mail.section(MailSettings, other_keys={"folders"}, folders=folders)
 
 
 def _jobs(root: _Table, data_dir: Path, path: Path) -> JobSettings:
@@ -691,7 +664,7 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
     if env.get("EMPIKGO_DATABASE_URL"):
         url = _database_url(
             env["EMPIKGO_DATABASE_URL"],
-            lambda m: ConfigError("zmienna środowiskowa", "EMPIKGO_DATABASE_URL", m),
+            lambda m: _env_error("EMPIKGO_DATABASE_URL", m),
         )
     else:
         url = _database_url(database.text("url", ""), lambda m: database.error("url", m))
@@ -715,7 +688,11 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
         policy=policy,
         smtp=_smtp(root, env),
         mail=_mail(root),
-        web=_web(root, env),
+        web=root.table("web", required=False).section(
+            WebSettings,
+            api_token=_secret(env, "EMPIKGO_API_TOKEN"),
+            metrics_token=_secret(env, "EMPIKGO_METRICS_TOKEN"),
+        ),
         jobs=_jobs(root, data_dir, path),
         locations=_locations(root),
         import_columns=_import_columns(root),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table
 from sqlmodel import Session, SQLModel, col, select
@@ -15,6 +15,7 @@ from empikgo_mailer.adapters.tables import Loan, Payment
 from empikgo_mailer.domain.fines import LoanState, PaymentMethod, PaymentRecord
 
 LoanKey = tuple[int, str, date]
+R = TypeVar("R", Loan, Payment)
 _LOAN: Table = SQLModel.metadata.tables["loan"]  # patron id, item barcode, borrowed on
 _LOAN_DEFAULTS: dict[str, Any] = {
     column.name: column.default.arg  # type: ignore[attr-defined]
@@ -90,32 +91,14 @@ class FinesStore:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def loans_of(self, patron_id: int) -> list[Loan]:
-        query = select(Loan).where(Loan.patron_id == patron_id).order_by(col(Loan.id))
-        return list(self.session.exec(query))
-
-    def payments_of(self, patron_id: int) -> list[Payment]:
-        query = select(Payment).where(Payment.patron_id == patron_id).order_by(col(Payment.id))
-        return list(self.session.exec(query))
-
-    def loans_of_many(self, patron_ids: Sequence[int]) -> dict[int, list[Loan]]:
-        """`loans_of` for many patrons: one query per chunk of ids."""
-        found: dict[int, list[Loan]] = {}
+    def of_patrons(self, model: type[R], patron_ids: Sequence[int]) -> dict[int, list[R]]:
+        """The loans or payments of these patrons in id order, by patron: one query per
+        chunk of ids."""
+        found: dict[int, list[R]] = {}
         for chunk in in_chunks(sorted(set(patron_ids))):
-            query = select(Loan).where(col(Loan.patron_id).in_(chunk)).order_by(col(Loan.id))
-            for loan in self.session.exec(query):
-                found.setdefault(loan.patron_id, []).append(loan)
-        return found
-
-    def payments_of_many(self, patron_ids: Sequence[int]) -> dict[int, list[Payment]]:
-        """`payments_of` for many patrons: one query per chunk of ids."""
-        found: dict[int, list[Payment]] = {}
-        for chunk in in_chunks(sorted(set(patron_ids))):
-            query = (
-                select(Payment).where(col(Payment.patron_id).in_(chunk)).order_by(col(Payment.id))
-            )
-            for payment in self.session.exec(query):
-                found.setdefault(payment.patron_id, []).append(payment)
+            query = select(model).where(col(model.patron_id).in_(chunk)).order_by(col(model.id))
+            for row in self.session.exec(query):
+                found.setdefault(row.patron_id, []).append(row)
         return found
 
     def open_loans_of_item(self, barcode: str) -> list[Loan]:
@@ -124,13 +107,11 @@ class FinesStore:
 
     def loans_by_key(self, patron_ids: Sequence[int]) -> dict[LoanKey, Loan]:
         """Every loan of these patrons, by the key the library system's export upserts on."""
-        found: dict[LoanKey, Loan] = {}
-        unique = sorted(set(patron_ids))
-        for chunk in in_chunks(unique):
-            query = select(Loan).where(col(Loan.patron_id).in_(chunk))
-            for loan in self.session.exec(query):
-                found[(loan.patron_id, loan.item_barcode, loan.borrowed_on)] = loan
-        return found
+        return {
+            (loan.patron_id, loan.item_barcode, loan.borrowed_on): loan
+            for loans in self.of_patrons(Loan, patron_ids).values()
+            for loan in loans
+        }
 
     def insert_loans(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """New loans, every column given (the model's defaults for the rest): one COPY on

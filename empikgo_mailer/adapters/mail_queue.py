@@ -70,6 +70,13 @@ class MailQueue:
     def add(self, row: MailRequest | OutboxMessage) -> None:
         self.session.add(row)
 
+    def _count(self, *where: Any) -> int:
+        return int(self.session.exec(select(func.count()).where(*where)).one())
+
+    def _requests(self, *where: Any, order: tuple[Any, ...], limit: int) -> list[MailRequest]:
+        query = select(MailRequest).where(*where).order_by(*order).limit(limit)
+        return list(self.session.exec(query))
+
     # collecting ----------------------------------------------------------------------
     def insert_requests(self, entries: Sequence[MailRequest]) -> None:
         """New requests: one COPY on PostgreSQL, one multi-row INSERT per chunk on SQLite
@@ -319,13 +326,9 @@ class MailQueue:
         filing_errors = self.session.exec(
             select(MailRequest.filing_error).where(mine, col(MailRequest.filing_error).is_not(None))
         ).all()
-        unfiled = self.session.exec(
-            select(func.count()).where(
-                mine,
-                MailRequest.status == RequestStatus.SET_ASIDE,
-                col(MailRequest.filed_at).is_(None),
-            )
-        ).one()
+        unfiled = self._count(
+            mine, MailRequest.status == RequestStatus.SET_ASIDE, col(MailRequest.filed_at).is_(None)
+        )
         theirs = OutboxMessage.branch_id == branch_id
         pending, oldest_pending = self.session.exec(
             select(func.count(), func.min(OutboxMessage.created_at)).where(
@@ -357,7 +360,7 @@ class MailQueue:
             waiting=int(waiting),
             oldest_waiting=oldest,
             decided_today={str(outcome): int(n) for outcome, n in decided},
-            set_aside_unfiled=int(unfiled),
+            set_aside_unfiled=unfiled,
             filing_errors=[str(e) for e in filing_errors],
             outbox_pending=int(pending),
             oldest_pending=oldest_pending,
@@ -369,69 +372,43 @@ class MailQueue:
     # the console ---------------------------------------------------------------------
     def waiting(self, branch_id: str, limit: int) -> list[MailRequest]:
         """The queue in receipt order: its first `limit` requests (position = index + 1)."""
-        return list(
-            self.session.exec(
-                select(MailRequest)
-                .where(
-                    MailRequest.branch_id == branch_id, MailRequest.status == RequestStatus.QUEUED
-                )
-                .order_by(col(MailRequest.received_at), col(MailRequest.uid))
-                .limit(limit)
-            )
+        return self._requests(
+            MailRequest.branch_id == branch_id,
+            MailRequest.status == RequestStatus.QUEUED,
+            order=(col(MailRequest.received_at), col(MailRequest.uid)),
+            limit=limit,
         )
 
     def count_waiting(self, branch_id: str) -> int:
-        return int(
-            self.session.exec(
-                select(func.count()).where(
-                    MailRequest.branch_id == branch_id, MailRequest.status == RequestStatus.QUEUED
-                )
-            ).one()
+        return self._count(
+            MailRequest.branch_id == branch_id, MailRequest.status == RequestStatus.QUEUED
         )
 
     def count_queued(self) -> int:
         """Requests waiting for a decision in every branch."""
-        return int(
-            self.session.exec(
-                select(func.count()).where(MailRequest.status == RequestStatus.QUEUED)
-            ).one()
-        )
+        return self._count(MailRequest.status == RequestStatus.QUEUED)
 
     def count_to_send(self) -> int:
         """Replies waiting to be sent, due or not."""
-        return int(
-            self.session.exec(
-                select(func.count()).where(OutboxMessage.status == ReplyStatus.PENDING)
-            ).one()
-        )
+        return self._count(OutboxMessage.status == ReplyStatus.PENDING)
 
     def decided_since(self, branch_id: str, since: datetime, limit: int) -> list[MailRequest]:
         """Requests decided since `since`, the newest first."""
-        return list(
-            self.session.exec(
-                select(MailRequest)
-                .where(
-                    MailRequest.branch_id == branch_id,
-                    MailRequest.status == RequestStatus.DECIDED,
-                    col(MailRequest.decided_at) >= since,
-                )
-                .order_by(col(MailRequest.decided_at).desc(), col(MailRequest.id).desc())
-                .limit(limit)
-            )
+        return self._requests(
+            MailRequest.branch_id == branch_id,
+            MailRequest.status == RequestStatus.DECIDED,
+            col(MailRequest.decided_at) >= since,
+            order=(col(MailRequest.decided_at).desc(), col(MailRequest.id).desc()),
+            limit=limit,
         )
 
     def set_aside(self, branch_id: str, limit: int) -> list[MailRequest]:
         """Messages waiting for staff, the oldest first."""
-        return list(
-            self.session.exec(
-                select(MailRequest)
-                .where(
-                    MailRequest.branch_id == branch_id,
-                    MailRequest.status == RequestStatus.SET_ASIDE,
-                )
-                .order_by(col(MailRequest.received_at), col(MailRequest.id))
-                .limit(limit)
-            )
+        return self._requests(
+            MailRequest.branch_id == branch_id,
+            MailRequest.status == RequestStatus.SET_ASIDE,
+            order=(col(MailRequest.received_at), col(MailRequest.id)),
+            limit=limit,
         )
 
     def request(self, request_id: int) -> MailRequest | None:
@@ -476,15 +453,13 @@ class MailQueue:
 
     def position_in_queue(self, request: MailRequest) -> int:
         """1 for the next request to be decided."""
-        ahead = self.session.exec(
-            select(func.count()).where(
-                MailRequest.branch_id == request.branch_id,
-                MailRequest.status == RequestStatus.QUEUED,
-                or_(
-                    col(MailRequest.received_at) < request.received_at,
-                    (col(MailRequest.received_at) == request.received_at)
-                    & (col(MailRequest.uid) < request.uid),
-                ),
-            )
-        ).one()
-        return int(ahead) + 1
+        ahead = self._count(
+            MailRequest.branch_id == request.branch_id,
+            MailRequest.status == RequestStatus.QUEUED,
+            or_(
+                col(MailRequest.received_at) < request.received_at,
+                (col(MailRequest.received_at) == request.received_at)
+                & (col(MailRequest.uid) < request.uid),
+            ),
+        )
+        return ahead + 1

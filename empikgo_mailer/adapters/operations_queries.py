@@ -4,7 +4,6 @@ from the database, so the web process reports what the daemon (another process) 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import case, func, text
 from sqlmodel import col, select
@@ -76,7 +75,3 @@ def figures(db: Database, month: str) -> Figures:
         links=links,
         heartbeat=beat,
     )
-
-
-def age_seconds(moment: datetime | None, now: datetime) -> float | None:
-    return None if moment is None else (now - moment).total_seconds()

@@ -102,10 +102,11 @@ class Store:
     def _platform(self, platform_id: str) -> Platform:
         return platform_by_id(platform_id, self.platforms)
 
-    # patrons -------------------------------------------------------------------------
     @property
     def _postgres(self) -> bool:
         return self.session.get_bind().dialect.name == "postgresql"
+
+    # patrons -------------------------------------------------------------------------
 
     def patron_by_card(self, card_number: str, *, lock: bool = False) -> Patron | None:
         """The patron whose card `card_number` is, written any way a card number may be
@@ -150,7 +151,9 @@ class Store:
                 .where(i.patron_id.in_(chunk), i.month == str(month))
             )
             for patron_id, platform, channel, issued_at, branch_id, value in rows:
-                earlier = self._earlier(platform, channel, issued_at, branch_id)
+                earlier = EarlierCode(
+                    self._platform(platform), Channel(channel), issued_at, branch_id
+                )
                 found[patron_id] = (earlier, value)
         return found
 
@@ -198,35 +201,13 @@ class Store:
             statement, [{**{n: row[n] for n in columns}, "patron_id": row["id"]} for row in rows]
         )
 
-    def _earlier(
-        self, platform_id: str, channel: str, issued_at: datetime, branch_id: str | None
-    ) -> EarlierCode:
-        return EarlierCode(
-            platform=self._platform(platform_id),
-            channel=Channel(channel),
-            issued_at=issued_at,
-            branch_id=branch_id,
-        )
-
-    def bans(self, patron_id: int) -> tuple[BanPeriod, ...]:
-        rows = self.session.exec(
-            select(Ban).where(Ban.patron_id == patron_id, col(Ban.lifted_at).is_(None))
-        )
-        return tuple(
-            BanPeriod(
-                Month.parse(b.cause_month), Month.parse(b.first_month), Month.parse(b.last_month)
-            )
-            for b in rows
-        )
-
     # codes ---------------------------------------------------------------------------
     def known_code_values(self, platform: Platform, values: Sequence[str]) -> set[str]:
         """Which of `values` are loaded already: on PostgreSQL in one statement (one array
         parameter: a 5 MB pool file's 300,000 codes took 1.8 s in 643 IN lists, all of it
         Python holding the web process's GIL), on SQLite in IN lists it accepts."""
-        one_go = self.session.get_bind().dialect.name == "postgresql"
         known: set[str] = set()
-        for chunk in [values] if one_go else in_chunks(values):
+        for chunk in [values] if self._postgres else in_chunks(values):
             known.update(
                 self.session.exec(
                     select(Code.value).where(
@@ -286,15 +267,9 @@ class Store:
         (they may still roll back) rather than call the pool empty too early. `after`:
         only codes above this id (see CodeSupply)."""
         c = _CODE.c
-        branch = c.branch_id.is_(None) if branch_id is None else c.branch_id == branch_id
         query = (
             sql_select(c.id, c.value)
-            .where(
-                c.platform == platform.value,
-                c.month == str(month),
-                branch,
-                c.status == CodeStatus.FREE,
-            )
+            .where(*_pool(platform, month, branch_id), c.status == CodeStatus.FREE)
             .order_by(c.id)
             .limit(limit)
         )
@@ -424,7 +399,6 @@ class Store:
         )
         return [Month.parse(month) for (month,) in self.session.execute(query)]
 
-    # service switch ------------------------------------------------------------------
     # the drop folder ------------------------------------------------------------------
     def dropped_file(self, kind: str, sha256: str) -> DroppedFile | None:
         """The file of this kind with these bytes, if one was taken already."""

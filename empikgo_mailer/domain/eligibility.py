@@ -167,9 +167,7 @@ def active_ban(bans: tuple[BanPeriod, ...], month: Month) -> BanPeriod | None:
     return max(covering, key=lambda ban: ban.last) if covering else None
 
 
-def _identity_rules(
-    situation: Situation, claimant: Claimant, policy: Policy, patron: PatronFacts
-) -> list[RuleResult]:
+def _identity_rules(claimant: Claimant, policy: Policy, patron: PatronFacts) -> list[RuleResult]:
     results: list[RuleResult] = []
     if claimant.written_name is None:
         results.append(_not_checked(Rule.NAME))
@@ -188,55 +186,37 @@ def _identity_rules(
 
 
 def _account_rules(situation: Situation, policy: Policy, patron: PatronFacts) -> list[RuleResult]:
-    results: list[RuleResult] = []
-    if contact_up_to_date(
-        patron.contact_confirmed_on, situation.today, policy.contact_max_age_months
-    ):
-        results.append(_passed(Rule.CONTACT, confirmed_on=patron.contact_confirmed_on))
-    else:
-        results.append(
-            _failed(
-                Rule.CONTACT,
-                Reason.CONTACT_OUTDATED,
-                confirmed_on=patron.contact_confirmed_on,
-                max_age_months=policy.contact_max_age_months,
-            )
-        )
-
-    debt = situation.debt
-    if has_debt(debt):
-        results.append(
-            _failed(
-                Rule.DEBT,
-                Reason.DEBT,
-                outstanding_grosze=debt.outstanding_grosze,
-                blocked=debt.blocked,
-                why=debt.explanation,
-            )
-        )
-    else:
-        results.append(_passed(Rule.DEBT, outstanding_grosze=0))
-
+    confirmed, max_age = patron.contact_confirmed_on, policy.contact_max_age_months
+    debt, earlier = situation.debt, situation.earlier_code
     ban = active_ban(situation.bans, situation.month)
-    if ban is None:
-        results.append(_passed(Rule.BAN))
-    else:
-        results.append(_failed(Rule.BAN, Reason.BANNED, cause=ban.cause, last=ban.last))
-
-    earlier = situation.earlier_code
-    if earlier is None:
-        results.append(_passed(Rule.MONTHLY_LIMIT))
-    else:
-        results.append(
-            _failed(
-                Rule.MONTHLY_LIMIT,
-                Reason.ALREADY_HAS_CODE,
-                platform=earlier.platform,
-                channel=earlier.channel,
-                issued_at=earlier.issued_at,
-            )
+    return [
+        _passed(Rule.CONTACT, confirmed_on=confirmed)
+        if contact_up_to_date(confirmed, situation.today, max_age)
+        else _failed(
+            Rule.CONTACT, Reason.CONTACT_OUTDATED, confirmed_on=confirmed, max_age_months=max_age
+        ),
+        _failed(
+            Rule.DEBT,
+            Reason.DEBT,
+            outstanding_grosze=debt.outstanding_grosze,
+            blocked=debt.blocked,
+            why=debt.explanation,
         )
-    return results
+        if has_debt(debt)
+        else _passed(Rule.DEBT, outstanding_grosze=0),
+        _passed(Rule.BAN)
+        if ban is None
+        else _failed(Rule.BAN, Reason.BANNED, cause=ban.cause, last=ban.last),
+        _passed(Rule.MONTHLY_LIMIT)
+        if earlier is None
+        else _failed(
+            Rule.MONTHLY_LIMIT,
+            Reason.ALREADY_HAS_CODE,
+            platform=earlier.platform,
+            channel=earlier.channel,
+            issued_at=earlier.issued_at,
+        ),
+    ]
 
 
 def _pool_rules(situation: Situation) -> list[RuleResult]:
@@ -271,7 +251,7 @@ def assess(situation: Situation, claimant: Claimant, policy: Policy) -> Assessme
     results = [
         _passed(Rule.ACCOUNT) if patron.active else _failed(Rule.ACCOUNT, Reason.ACCOUNT_INACTIVE)
     ]
-    results += _identity_rules(situation, claimant, policy, patron)
+    results += _identity_rules(claimant, policy, patron)
     results += _account_rules(situation, policy, patron)
     results += _pool_rules(situation)
     return Assessment(tuple(results))

@@ -54,7 +54,6 @@ class ClaimDesk:
         self._due = False  # a batch is scheduled on the loop
 
     async def claim(self, command: ClaimLegimiCode, now: datetime) -> ClaimAnswer | Limited:
-        """Queue a claim and wait for its answer."""
         loop = asyncio.get_running_loop()
         waiting = _Waiting(command, now, loop.create_future())
         self._waiting.append(waiting)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
 
 import click
 from sqlalchemy.engine import make_url
@@ -18,6 +17,7 @@ from empikgo_mailer import __version__
 from empikgo_mailer.adapters import schema
 from empikgo_mailer.adapters.database import unavailable_message
 from empikgo_mailer.adapters.operations_queries import ping
+from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import (
     EXAMPLE_CONFIG,
     imap_password_variable,
@@ -54,16 +54,20 @@ from empikgo_mailer.entrypoints.cli_operations import (
 from empikgo_mailer.entrypoints.cli_staff import staff
 from empikgo_mailer.entrypoints.cli_status import status
 from empikgo_mailer.entrypoints.cli_support import (
-    CardType,
+    MONTH,
     ClockChoice,
-    MonthType,
     PlatformType,
     ProgressBar,
     Runtime,
+    app_command,
+    card_option,
     clock_options,
     echo_columns,
+    echo_json,
     echo_problems,
-    now_option,
+    json_fields,
+    json_option,
+    platform_option,
     runtime_of,
 )
 from empikgo_mailer.entrypoints.click_pl import PolishGroup, polish_error
@@ -74,7 +78,6 @@ from empikgo_mailer.handlers.patrons import ImportPatrons
 from empikgo_mailer.handlers.pools import ImportCodes
 
 log = logging.getLogger("empikgo_mailer")
-T = TypeVar("T")
 
 
 @click.group(cls=PolishGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -164,9 +167,8 @@ def patrons() -> None:
 
 @patrons.command("import")
 @click.argument("file", metavar="PLIK.csv", type=click.Path(path_type=Path))
-@now_option
-@click.pass_context
-def patrons_import(ctx: click.Context, file: Path, now_text: str | None) -> int:
+@app_command
+def patrons_import(app: App, now: datetime, file: Path) -> int:
     """Wczytaj czytelników z pliku CSV (aktualizacja po numerze karty).
 
     Kolumny: numer karty, imię, nazwisko, e-mail, aktywny, data potwierdzenia danych,
@@ -174,22 +176,14 @@ def patrons_import(ctx: click.Context, file: Path, now_text: str | None) -> int:
     contact_confirmed_on, balance; inne nazwy: [import_columns.patrons] w konfiguracji).
     UTF-8 (z BOM lub bez), separator przecinek, średnik albo tabulator.
     """
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    bar = ProgressBar("Wczytywanie czytelników")
-    try:
-        report = app.handle(
-            ImportPatrons(file, actor="cli"), now=runtime.now(now_text), progress=bar
-        )
-    finally:
-        bar.close()
+    with ProgressBar("Wczytywanie czytelników") as bar:
+        report = app.handle(ImportPatrons(file, actor="cli"), now=now, progress=bar)
     echo_columns(report.columns)
     click.echo(
         f"Zaimportowano czytelników: {report.imported} (nowych: {report.created}, "
         f"zaktualizowanych: {report.updated}); odrzuconych wierszy: {len(report.rejected)}."
     )
-    echo_problems(report.rejected)
-    return ExitCode.BAD_INPUT if report.rejected else ExitCode.OK
+    return echo_problems(report.rejected)
 
 
 @cli.group(cls=PolishGroup)
@@ -199,61 +193,32 @@ def codes() -> None:
 
 @codes.command("import")
 @click.argument("file", metavar="PLIK", type=click.Path(path_type=Path))
-@click.option(
-    "--platform",
-    type=PlatformType(),
-    required=True,
-    help="Platforma z konfiguracji, np. empik-go albo legimi.",
-)
-@click.option("--month", type=MonthType(), required=True, help="Miesiąc puli, RRRR-MM.")
+@platform_option
+@click.option("--month", type=MONTH, required=True, help="Miesiąc puli, RRRR-MM.")
 @click.option("--branch", "branch_id", metavar="PLACÓWKA", help="Placówka (tylko Empik Go).")
-@now_option
-@click.pass_context
+@app_command
 def codes_import(
-    ctx: click.Context,
-    file: Path,
-    platform: Platform,
-    month: Month,
-    branch_id: str | None,
-    now_text: str | None,
+    app: App, now: datetime, file: Path, platform: Platform, month: Month, branch_id: str | None
 ) -> int:
     """Wczytaj kody z pliku: jeden kod w linii albo CSV z kolumną „code”."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    report = app.handle(
-        ImportCodes(file, platform, month, branch_id, actor="cli"), now=runtime.now(now_text)
-    )
+    report = app.handle(ImportCodes(file, platform, month, branch_id, actor="cli"), now=now)
     where = f", placówka {branch_id}" if branch_id else ""
     click.echo(
         f"Wczytano kodów {platform.display_name} na {month_name(month)}{where}: {report.loaded}; "
         f"odrzuconych: {len(report.refused)}."
     )
-    echo_problems(report.refused)
-    return ExitCode.BAD_INPUT if report.refused else ExitCode.OK
+    return echo_problems(report.refused)
 
 
 @cli.command()
 @click.option(
     "--branch", "branch_id", metavar="PLACÓWKA", required=True, help="Placówka wydająca kod."
 )
-@click.option(
-    "--card", "card_number", type=CardType(), required=True, help="Numer karty czytelnika."
-)
-@click.option(
-    "--platform",
-    type=PlatformType(),
-    required=True,
-    help="Platforma z konfiguracji, np. empik-go albo legimi.",
-)
-@now_option
-@click.pass_context
-def issue(
-    ctx: click.Context, branch_id: str, card_number: str, platform: Platform, now_text: str | None
-) -> int:
+@card_option
+@platform_option
+@app_command
+def issue(app: App, now: datetime, branch_id: str, card_number: str, platform: Platform) -> int:
     """Wydaj kod czytelnikowi w placówce (kod 0: wydano, 3: odmowa)."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    now = runtime.now(now_text)
     command = GiveCode(card_number, platform, Channel.DESK, branch_id, actor=f"desk:{branch_id}")
     decision = app.handle(command, now=now)
     refusal = decision.refusal
@@ -279,56 +244,39 @@ def issue(
 
 
 @cli.command()
-@click.option(
-    "--card", "card_number", type=CardType(), required=True, help="Numer karty czytelnika."
-)
+@card_option
 @click.option("--platform", type=PlatformType(), default="empik-go", help="Domyślnie empik-go.")
 @click.option("--branch", "branch_id", metavar="PLACÓWKA", help="Pula placówki (Empik Go).")
 @click.option("--name", "written_name", metavar="TEKST", help="Imię i nazwisko z prośby.")
 @click.option("--sender", metavar="ADRES", help="Adres nadawcy prośby e-mail.")
-@click.option("--json", "as_json", is_flag=True, help="Wynik jako JSON.")
-@now_option
-@click.pass_context
+@json_option
+@app_command
 def check(
-    ctx: click.Context,
+    app: App,
+    now: datetime,
     card_number: str,
     platform: Platform,
     branch_id: str | None,
     written_name: str | None,
     sender: str | None,
     as_json: bool,
-    now_text: str | None,
 ) -> int:
     """Sprawdź każdy warunek wydania kodu i pokaż, dlaczego jest (nie)spełniony."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    now = runtime.now(now_text)
     command = CheckEligibility(card_number, platform, branch_id, written_name, sender)
     assessment = app.handle(command, now=now)
     month = app.library.calendar.month_of(now)
     if as_json:
-        rows = [
-            {
-                "rule": r.rule.value,
-                "verdict": r.verdict.value,
-                "reason": r.reason.value if r.reason else None,
-                "explanation": explain(r),
-            }
-            for r in assessment.results
-        ]
-        click.echo(
-            json.dumps(
-                {
-                    "card": card_number,
-                    "month": str(month),
-                    "platform": platform.value,
-                    "eligible": assessment.eligible,
-                    "rules": rows,
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        document = {
+            "card": card_number,
+            "month": str(month),
+            "platform": platform.value,
+            "eligible": assessment.eligible,
+            "rules": [
+                {**json_fields(r, "rule verdict reason"), "explanation": explain(r)}
+                for r in assessment.results
+            ],
+        }
+        echo_json(document)
     else:
         click.echo(f"Karta {card_number} — {platform.display_name}, {month_name(month)}:")
         for result in assessment.results:
@@ -411,26 +359,16 @@ def run(ctx: click.Context, once: bool, only: str | None, clock_choice: ClockCho
                 err=True,
             )
         # Cron and monitoring see a server they could not reach; the rest of the pass was done.
-        if report.unreachable or report.smtp_unreachable:
-            return ExitCode.UNREACHABLE
-        return ExitCode.OK
+        unreachable = report.unreachable or report.smtp_unreachable
+        return ExitCode.UNREACHABLE if unreachable else ExitCode.OK
     log.info("mail daemon started")
     daemon.run_forever()
     log.info("mail daemon stopped")
     return ExitCode.OK
 
 
-cli.add_command(status)
-cli.add_command(legimi)
-cli.add_command(loans)
-cli.add_command(fines)
-cli.add_command(web)
-cli.add_command(month)
-cli.add_command(service)
-cli.add_command(report)
-cli.add_command(staff)
-cli.add_command(demo)
-cli.add_command(doctor)
+for command in (status, legimi, loans, fines, web, month, service, report, staff, demo, doctor):
+    cli.add_command(command)
 cli.add_command(healthcheck)
 cli.add_command(backup_command, "backup")
 cli.add_command(restore_command, "restore")

@@ -15,8 +15,6 @@ from empikgo_mailer.domain.month import Month
 from empikgo_mailer.entrypoints.click_pl import PolishCommand
 from empikgo_mailer.rehearsal.demo import DemoError, run_demo
 
-ZONE = "Europe/Warsaw"
-
 
 @click.command(cls=PolishCommand)
 @click.option("--port", default=8080, show_default=True, help="Port konsoli na 127.0.0.1.")
@@ -30,7 +28,7 @@ ZONE = "Europe/Warsaw"
 def demo(port: int, month_text: str | None) -> int:
     """Próba generalna: pierwszy poranek miesiąca na tymczasowym Dovecocie i serwerze SMTP,
     z demonem i konsolą pod http://127.0.0.1:8080 (do Ctrl-C)."""
-    calendar = LibraryCalendar(ZoneInfo(ZONE), PolishHolidays())
+    calendar = LibraryCalendar(ZoneInfo("Europe/Warsaw"), PolishHolidays())
     real = partial(datetime.now, calendar.zone)
     try:
         month = Month.parse(month_text) if month_text else calendar.month_of(real())

@@ -3,25 +3,28 @@ returns, renewals and holds, payments, the bank's postings and a patron's ledger
 
 from __future__ import annotations
 
-import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.fines import FineLedger, LoanState, LocationAccount, PaymentMethod
 from empikgo_mailer.domain.money import format_pln
 from empikgo_mailer.domain.polish import day_text, days_text
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
 from empikgo_mailer.entrypoints.cli_support import (
-    CardType,
+    CARD,
+    ParsedType,
     ProgressBar,
+    app_command,
     echo_columns,
+    echo_json,
     echo_problems,
-    now_option,
-    runtime_of,
+    json_fields,
+    json_option,
 )
 from empikgo_mailer.entrypoints.click_pl import PolishGroup
 from empikgo_mailer.handlers.fines import (
@@ -41,35 +44,14 @@ from empikgo_mailer.handlers.loans import (
 )
 from empikgo_mailer.handlers.patrons import BadRow
 
-
-class AmountType(click.ParamType[int]):
-    """An amount in PLN ('1,20', '1.2') as grosze; zero, negative or not a number fails."""
-
-    name = "KWOTA"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            return amount_of(str(value))
-        except BadRow as problem:
-            self.fail(str(problem), param, ctx)
-
-
-class DayType(click.ParamType[date]):
-    name = "DATA"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            return parse_day(str(value))
-        except InvalidMoment as problem:
-            self.fail(str(problem), param, ctx)
-
-
+# An amount in PLN ('1,20', '1.2') as grosze; zero, negative or not a number fails.
+AMOUNT = ParsedType("KWOTA", amount_of, BadRow)
+DAY = ParsedType("DATA", parse_day, InvalidMoment)
 card_option = click.option(
-    "--card", "card_number", type=CardType(), help="Numer karty czytelnika (dla pewności)."
+    "--card", "card_number", type=CARD, help="Numer karty czytelnika (dla pewności)."
+)
+patron_card_option = click.option(
+    "--card", "card_number", type=CARD, required=True, help="Numer karty."
 )
 barcode_option = click.option(
     "--barcode", metavar="KOD", required=True, help="Kod kreskowy egzemplarza."
@@ -83,9 +65,8 @@ def loans() -> None:
 
 @loans.command("import")
 @click.argument("file", metavar="PLIK.csv", type=click.Path(path_type=Path))
-@now_option
-@click.pass_context
-def loans_import(ctx: click.Context, file: Path, now_text: str | None) -> int:
+@app_command
+def loans_import(app: App, now: datetime, file: Path) -> int:
     """Wczytaj wypożyczenia z pliku CSV (aktualizacja po karcie, egzemplarzu i dacie).
 
     Kolumny: numer karty, kod kreskowy, lokalizacja, data wypożyczenia, termin zwrotu,
@@ -94,26 +75,19 @@ def loans_import(ctx: click.Context, file: Path, now_text: str | None) -> int:
     renewal_limit, on_hold; inne nazwy: [import_columns.loans] w konfiguracji).
     Daty RRRR-MM-DD albo DD.MM.RRRR.
     """
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    bar = ProgressBar("Wczytywanie wypożyczeń")
-    try:
-        report = app.handle(ImportLoans(file, actor="cli"), now=runtime.now(now_text), progress=bar)
-    finally:
-        bar.close()
+    with ProgressBar("Wczytywanie wypożyczeń") as bar:
+        report = app.handle(ImportLoans(file, actor="cli"), now=now, progress=bar)
     echo_columns(report.columns)
     click.echo(
         f"Wypożyczenia: nowych {report.created}, zmienionych {report.updated}, "
         f"bez zmian {report.unchanged}; odrzuconych wierszy: {len(report.rejected)}."
     )
-    echo_problems(report.rejected)
-    return ExitCode.BAD_INPUT if report.rejected else ExitCode.OK
+    return echo_problems(report.rejected)
 
 
 def _echo_loan_outcome(outcome: LoanOutcome) -> None:
-    place = outcome.location.name
     click.echo(
-        f"Saldo ({place}): {format_pln(outcome.location_balance_grosze)}; "
+        f"Saldo ({outcome.location.name}): {format_pln(outcome.location_balance_grosze)}; "
         + ("konto zablokowane." if outcome.account_blocked else "konto bez blokady.")
     )
 
@@ -121,33 +95,23 @@ def _echo_loan_outcome(outcome: LoanOutcome) -> None:
 @loans.command("return")
 @barcode_option
 @card_option
-@click.option("--on", "returned_on", type=DayType(), help="Dzień zwrotu (domyślnie dziś).")
-@now_option
-@click.pass_context
+@click.option("--on", "returned_on", type=DAY, help="Dzień zwrotu (domyślnie dziś).")
+@app_command
 def loans_return(
-    ctx: click.Context,
-    barcode: str,
-    card_number: str | None,
-    returned_on: date | None,
-    now_text: str | None,
+    app: App, now: datetime, barcode: str, card_number: str | None, returned_on: date | None
 ) -> int:
     """Zapisz zwrot egzemplarza; opłata za przetrzymanie przestaje rosnąć."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    outcome = app.handle(
-        ReturnLoan(barcode, card_number, returned_on, actor="cli"), now=runtime.now(now_text)
-    )
+    outcome = app.handle(ReturnLoan(barcode, card_number, returned_on, actor="cli"), now=now)
     loan = outcome.loan
     late = loan.charged_days(outcome.today)
-    fine = (
-        f"{days_text(late)} po terminie, opłata {format_pln(loan.fine(outcome.today))}"
+    ending = (
+        f": {days_text(late)} po terminie, opłata {format_pln(loan.fine(outcome.today))}."
         if late
-        else ""
+        else " w terminie."
     )
     click.echo(
         f"Zwrot egzemplarza {loan.barcode} (karta {outcome.card_number}) "
-        f"z dnia {day_text(loan.returned_on or outcome.today)}"
-        + (f": {fine}." if fine else " w terminie.")
+        f"z dnia {day_text(loan.returned_on or outcome.today)}{ending}"
     )
     _echo_loan_outcome(outcome)
     return ExitCode.OK
@@ -156,23 +120,14 @@ def loans_return(
 @loans.command("renew")
 @barcode_option
 @card_option
-@click.option("--until", type=DayType(), help="Nowy termin (domyślnie okres z konfiguracji).")
-@now_option
-@click.pass_context
+@click.option("--until", type=DAY, help="Nowy termin (domyślnie okres z konfiguracji).")
+@app_command
 def loans_renew(
-    ctx: click.Context,
-    barcode: str,
-    card_number: str | None,
-    until: date | None,
-    now_text: str | None,
+    app: App, now: datetime, barcode: str, card_number: str | None, until: date | None
 ) -> int:
     """Prolonguj egzemplarz (nie, gdy ktoś go zamówił, limit jest wykorzystany albo konto
     jest zablokowane)."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    outcome = app.handle(
-        RenewLoan(barcode, card_number, until, actor="cli"), now=runtime.now(now_text)
-    )
+    outcome = app.handle(RenewLoan(barcode, card_number, until, actor="cli"), now=now)
     loan = outcome.loan
     click.echo(
         f"Prolongata egzemplarza {loan.barcode} do {day_text(loan.due_on)} "
@@ -185,13 +140,10 @@ def loans_renew(
 @loans.command("hold")
 @barcode_option
 @click.option("--off", is_flag=True, help="Zdejmij rezerwację.")
-@now_option
-@click.pass_context
-def loans_hold(ctx: click.Context, barcode: str, off: bool, now_text: str | None) -> int:
+@app_command
+def loans_hold(app: App, now: datetime, barcode: str, off: bool) -> int:
     """Zaznacz, że inny czytelnik zamówił wypożyczony egzemplarz (albo zdejmij --off)."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    outcome = app.handle(HoldLoan(barcode, on_hold=not off, actor="cli"), now=runtime.now(now_text))
+    outcome = app.handle(HoldLoan(barcode, on_hold=not off, actor="cli"), now=now)
     if off:
         click.echo(f"Egzemplarz {outcome.loan.barcode}: rezerwacja zdjęta.")
     else:
@@ -208,9 +160,9 @@ def fines() -> None:
 
 
 @fines.command("pay")
-@click.option("--card", "card_number", type=CardType(), required=True, help="Numer karty.")
+@patron_card_option
 @click.option("--location", "location_id", metavar="LOKALIZACJA", required=True, help="Biblioteka.")
-@click.option("--amount", type=AmountType(), required=True, help="Kwota, np. 1,20.")
+@click.option("--amount", type=AMOUNT, required=True, help="Kwota, np. 1,20.")
 @click.option(
     "--method",
     type=click.Choice([m.value for m in PaymentMethod]),
@@ -218,23 +170,20 @@ def fines() -> None:
     help="online, transfer (przelew) albo cash (gotówka).",
 )
 @click.option("--proof", is_flag=True, help="Bibliotekarz widział dowód przelewu.")
-@now_option
-@click.pass_context
+@app_command
 def fines_pay(
-    ctx: click.Context,
+    app: App,
+    now: datetime,
     card_number: str,
     location_id: str,
     amount: int,
     method: str,
     proof: bool,
-    now_text: str | None,
 ) -> int:
     """Zapisz wpłatę za jedną bibliotekę (kod 0: przyjęta, 3: odmowa)."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
     result = app.handle(
         PayFine(card_number, location_id, amount, PaymentMethod(method), proof, actor="cli"),
-        now=runtime.now(now_text),
+        now=now,
     )
     if result.refusal is not None:
         click.echo(f"Odmowa: {result.refusal}.")
@@ -280,37 +229,31 @@ def _echo_account_state(ledger: FineLedger) -> None:
 
 @fines.command("post-transfers")
 @click.argument("file", metavar="PLIK.csv", type=click.Path(path_type=Path))
-@now_option
-@click.pass_context
-def fines_post_transfers(ctx: click.Context, file: Path, now_text: str | None) -> int:
+@app_command
+def fines_post_transfers(app: App, now: datetime, file: Path) -> int:
     """Zaksięguj przelewy z wyciągu banku (każdy identyfikator przelewu liczy się raz).
 
     Kolumny: posting_id, posted_on, card_number, location, amount.
     """
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    report = app.handle(PostTransfers(file, actor="cli"), now=runtime.now(now_text))
+    report = app.handle(PostTransfers(file, actor="cli"), now=now)
     click.echo(
         f"Zaksięgowano przelewy: zgłoszone wcześniej {report.matched}, nowe {report.recorded}; "
         f"pominięte jako już policzone: {len(report.repeated)}; "
         f"do wyjaśnienia: {len(report.rejected)}."
     )
-    echo_problems([*report.repeated, *report.rejected])
-    return ExitCode.BAD_INPUT if report.rejected else ExitCode.OK
+    echo_problems(report.repeated)
+    return echo_problems(report.rejected)
 
 
 @fines.command("show")
-@click.option("--card", "card_number", type=CardType(), required=True, help="Numer karty.")
-@click.option("--json", "as_json", is_flag=True, help="Wynik jako JSON.")
-@now_option
-@click.pass_context
-def fines_show(ctx: click.Context, card_number: str, as_json: bool, now_text: str | None) -> int:
+@patron_card_option
+@json_option
+@app_command
+def fines_show(app: App, now: datetime, card_number: str, as_json: bool) -> int:
     """Pokaż opłaty czytelnika w każdej bibliotece: przetrzymania, wpłaty, saldo, blokadę."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    view = app.handle(ShowFines(card_number), now=runtime.now(now_text))
+    view = app.handle(ShowFines(card_number), now=now)
     if as_json:
-        click.echo(json.dumps(fines_document(view), ensure_ascii=False, indent=2))
+        echo_json(fines_document(view))
     else:
         _echo_fines(view)
     return ExitCode.OK
@@ -335,11 +278,10 @@ def _loan_line(loan: LoanState, today: date) -> str:
 
 
 def _echo_account(account: LocationAccount) -> None:
-    today = account.today
     state = f"konto zablokowane: {account.why_blocked()}" if account.blocked else "rozliczona"
     click.echo(f"{account.location.name} — saldo {format_pln(account.balance_grosze)}, {state}")
     for loan in account.loans:
-        click.echo(_loan_line(loan, today))
+        click.echo(_loan_line(loan, account.today))
     for payment in account.payments:
         line = (
             f"  wpłata {day_text(payment.made_on)}, {payment.method.label}: "
@@ -370,58 +312,36 @@ def _echo_fines(view: FinesView) -> None:
     _echo_account_state(ledger)
 
 
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day is not None else None
-
-
 def fines_document(view: FinesView) -> dict[str, Any]:
     """`fines show --json`: the same facts as the text, in grosze and ISO dates."""
     ledger = view.ledger
     today = ledger.today
     return {
         "card": view.card_number,
-        "today": today.isoformat(),
-        "outstanding_grosze": ledger.outstanding_grosze,
-        "opening_balance_grosze": ledger.opening_balance_grosze,
-        "blocked": ledger.blocked,
+        **json_fields(ledger, "today outstanding_grosze opening_balance_grosze blocked"),
         "why": ledger.explanation(),
         "locations": [
             {
-                "id": account.location.id,
-                "name": account.location.name,
-                "accepts_transfers": account.location.accepts_transfers,
-                "fines_grosze": account.fines_grosze,
-                "paid_grosze": account.paid_grosze,
-                "pending_grosze": account.pending_grosze,
-                "balance_grosze": account.balance_grosze,
-                "blocked": account.blocked,
+                **json_fields(account.location, "id name accepts_transfers"),
+                **json_fields(
+                    account, "fines_grosze paid_grosze pending_grosze balance_grosze blocked"
+                ),
                 "why": account.why_blocked() or None,
                 "loans": [
                     {
-                        "barcode": loan.barcode,
-                        "borrowed_on": loan.borrowed_on.isoformat(),
-                        "due_on": loan.due_on.isoformat(),
-                        "returned_on": _iso(loan.returned_on),
+                        **json_fields(loan, "barcode borrowed_on due_on returned_on"),
                         "days_overdue": loan.charged_days(today),
                         "fine_grosze": loan.fine(today),
                         "blocks": loan.blocks(today),
-                        "grace_until": _iso(loan.grace_until) if loan.in_grace(today) else None,
-                        "on_hold": loan.on_hold,
-                        "renewals_used": loan.renewals_used,
-                        "renewal_limit": loan.renewal_limit,
+                        **json_fields(loan if loan.in_grace(today) else None, "grace_until"),
+                        **json_fields(loan, "on_hold renewals_used renewal_limit"),
                     }
                     for loan in account.loans
                 ],
                 "payments": [
-                    {
-                        "method": payment.method.value,
-                        "amount_grosze": payment.amount_grosze,
-                        "counted": payment.counted,
-                        "made_on": payment.made_on.isoformat(),
-                        "expected_by": _iso(payment.expected_by),
-                        "posted_on": _iso(payment.posted_on),
-                        "proof": payment.proof,
-                    }
+                    json_fields(
+                        payment, "method amount_grosze counted made_on expected_by posted_on proof"
+                    )
                     for payment in account.payments
                 ],
             }

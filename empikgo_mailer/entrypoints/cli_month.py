@@ -13,6 +13,8 @@ from pathlib import Path
 import click
 
 from empikgo_mailer.adapters.report_csv import write_csv
+from empikgo_mailer.bootstrap import App
+from empikgo_mailer.config import config_path
 from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
@@ -20,13 +22,13 @@ from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.domain.polish import day_text, moment_text, month_name
 from empikgo_mailer.domain.report import MonthReport, place_name
 from empikgo_mailer.entrypoints.cli_support import (
-    CardType,
+    MONTH,
     ClockChoice,
-    MonthType,
-    PlatformType,
+    app_command,
+    card_option,
     clock_options,
     echo_problems,
-    now_option,
+    platform_option,
     runtime_of,
 )
 from empikgo_mailer.entrypoints.click_pl import PolishCommand, PolishGroup
@@ -39,6 +41,7 @@ from empikgo_mailer.handlers.report import ShowMonthReport
 from empikgo_mailer.handlers.service import SwitchService
 
 log = logging.getLogger("empikgo_mailer")
+month_option = click.option("--month", "which", type=MONTH, required=True, help="Miesiąc RRRR-MM.")
 
 
 @click.group(cls=PolishGroup)
@@ -47,16 +50,11 @@ def legimi() -> None:
 
 
 @legimi.command("claim")
-@click.option(
-    "--card", "card_number", type=CardType(), required=True, help="Numer karty czytelnika."
-)
-@now_option
-@click.pass_context
-def legimi_claim(ctx: click.Context, card_number: str, now_text: str | None) -> int:
+@card_option
+@app_command
+def legimi_claim(app: App, now: datetime, card_number: str) -> int:
     """Pobierz kod Legimi dla czytelnika, jak przycisk w katalogu (kod 0: wydano, 3: odmowa)."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    answer = app.handle(ClaimLegimiCode(card_number, actor="cli"), now=runtime.now(now_text))
+    answer = app.handle(ClaimLegimiCode(card_number, actor="cli"), now=now)
     click.echo(answer.message)
     if not answer.granted:
         return ExitCode.REFUSED
@@ -114,7 +112,7 @@ def web(
     # Each worker is a process of its own that builds the app again from the same
     # configuration file and clock, passed down in the environment.
     app.db.dispose()
-    os.environ[WORKER_CONFIG] = str(runtime.config_file())
+    os.environ[WORKER_CONFIG] = str(config_path(runtime.config_option, runtime.env).resolve())
     os.environ[WORKER_CLOCK] = clock_choice.to_json()
     uvicorn.run(
         "empikgo_mailer.entrypoints.web_workers:create",
@@ -129,25 +127,15 @@ def web(
 
 @click.command("activations", cls=PolishCommand)
 @click.argument("file", metavar="PLIK.csv", type=click.Path(path_type=Path))
-@click.option(
-    "--platform",
-    type=PlatformType(),
-    required=True,
-    help="Platforma z konfiguracji, np. empik-go albo legimi.",
-)
-@now_option
-@click.pass_context
-def codes_activations(
-    ctx: click.Context, file: Path, platform: Platform, now_text: str | None
-) -> int:
+@platform_option
+@app_command
+def codes_activations(app: App, now: datetime, file: Path, platform: Platform) -> int:
     """Wczytaj raport aktywacji z panelu platformy (kolumny: kod, czas aktywacji).
 
     Można wczytywać wielokrotnie. Późny raport, który dowodzi aktywacji w terminie,
     zdejmuje blokadę za nieaktywowany kod.
     """
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    report = app.handle(ImportActivations(file, platform, actor="cli"), now=runtime.now(now_text))
+    report = app.handle(ImportActivations(file, platform, actor="cli"), now=now)
     click.echo(
         f"Aktywacje {platform.display_name}: nowe {report.recorded}, już znane "
         f"{report.already_known}, zdjęte blokady {report.bans_lifted}."
@@ -157,8 +145,7 @@ def codes_activations(
         echo_problems(report.unknown)
     if report.refused:
         click.echo(f"Błędne wiersze (pominięte): {len(report.refused)}")
-        echo_problems(report.refused)
-    return ExitCode.BAD_INPUT if report.refused else ExitCode.OK
+    return echo_problems(report.refused)
 
 
 @click.group(cls=PolishGroup)
@@ -167,14 +154,11 @@ def month() -> None:
 
 
 @month.command("close")
-@click.option("--month", "which", type=MonthType(), required=True, help="Miesiąc RRRR-MM.")
-@now_option
-@click.pass_context
-def month_close(ctx: click.Context, which: Month, now_text: str | None) -> int:
+@month_option
+@app_command
+def month_close(app: App, now: datetime, which: Month) -> int:
     """Zamknij miesiąc (robi to też demon o 00:05 1. dnia); ponowne uruchomienie nic nie zmienia."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    report = app.handle(CloseMonth(which, actor="cli"), now=runtime.now(now_text))
+    report = app.handle(CloseMonth(which, actor="cli"), now=now)
     local = app.library.calendar.local(report.closed_at)
     if report.already_closed:
         click.echo(
@@ -195,59 +179,38 @@ def service() -> None:
     """Włączanie i wyłączanie wydawania kodów platformy."""
 
 
-def _switch(
-    ctx: click.Context, platform: Platform, enabled: bool, reason: str | None, now: str | None
-) -> int:
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    app.handle(SwitchService(platform, enabled, reason, actor="cli"), now=runtime.now(now))
-    if enabled:
-        click.echo(f"Usługa {platform.display_name} włączona.")
-        if not app.library.platform_enabled(platform):
-            click.echo(
-                f"Uwaga: w konfiguracji [platforms.{platform.value}] enabled = false, "
-                "więc kody nadal nie są wydawane.",
-                err=True,
-            )
-    else:
-        click.echo(
-            f"Usługa {platform.display_name} wyłączona: prośby e-mail dostają odpowiedź "
-            "o wstrzymaniu, wydawanie w placówce i z konta jest wstrzymane."
-        )
-    return ExitCode.OK
-
-
 reason_option = click.option("--reason", metavar="TEKST", help="Powód (widoczny w status).")
-platform_option = click.option(
-    "--platform",
-    type=PlatformType(),
-    required=True,
-    help="Platforma z konfiguracji, np. empik-go albo legimi.",
-)
 
 
 @service.command("off")
 @platform_option
 @reason_option
-@now_option
-@click.pass_context
-def service_off(
-    ctx: click.Context, platform: Platform, reason: str | None, now_text: str | None
-) -> int:
+@app_command
+def service_off(app: App, now: datetime, platform: Platform, reason: str | None) -> int:
     """Wyłącz wydawanie kodów platformy (np. gdy skończyły się pieniądze)."""
-    return _switch(ctx, platform, False, reason, now_text)
+    app.handle(SwitchService(platform, False, reason, actor="cli"), now=now)
+    click.echo(
+        f"Usługa {platform.display_name} wyłączona: prośby e-mail dostają odpowiedź "
+        "o wstrzymaniu, wydawanie w placówce i z konta jest wstrzymane."
+    )
+    return ExitCode.OK
 
 
 @service.command("on")
 @platform_option
 @reason_option
-@now_option
-@click.pass_context
-def service_on(
-    ctx: click.Context, platform: Platform, reason: str | None, now_text: str | None
-) -> int:
+@app_command
+def service_on(app: App, now: datetime, platform: Platform, reason: str | None) -> int:
     """Włącz ponownie wydawanie kodów platformy."""
-    return _switch(ctx, platform, True, reason, now_text)
+    app.handle(SwitchService(platform, True, reason, actor="cli"), now=now)
+    click.echo(f"Usługa {platform.display_name} włączona.")
+    if not app.library.platform_enabled(platform):
+        click.echo(
+            f"Uwaga: w konfiguracji [platforms.{platform.value}] enabled = false, "
+            "więc kody nadal nie są wydawane.",
+            err=True,
+        )
+    return ExitCode.OK
 
 
 def _wait_text(wait: timedelta | None) -> str:
@@ -288,7 +251,7 @@ CHART_FORMATS = (".png", ".svg", ".pdf")  # what matplotlib writes for `report -
 
 
 @click.command(cls=PolishCommand)
-@click.option("--month", "which", type=MonthType(), required=True, help="Miesiąc RRRR-MM.")
+@month_option
 @click.option("--csv", "csv_file", type=click.Path(path_type=Path), help="Zapisz też jako CSV.")
 @click.option(
     "--chart",
@@ -296,18 +259,11 @@ CHART_FORMATS = (".png", ".svg", ".pdf")  # what matplotlib writes for `report -
     type=click.Path(path_type=Path),
     help="Wykres wydanych kodów na tle puli (.png, .svg albo .pdf).",
 )
-@now_option
-@click.pass_context
+@app_command
 def report(
-    ctx: click.Context,
-    which: Month,
-    csv_file: Path | None,
-    chart_file: Path | None,
-    now_text: str | None,
+    app: App, now: datetime, which: Month, csv_file: Path | None, chart_file: Path | None
 ) -> int:
     """Raport miesięczny: pule, wydane, aktywowane, utracone kody, odmowy, czas oczekiwania."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
     if chart_file is not None:
         if chart_file.suffix.lower() not in CHART_FORMATS:
             raise click.BadParameter(
@@ -320,7 +276,7 @@ def report(
                 "wykresy wymagają pakietu matplotlib: pip install 'empikgo-mailer[charts]'",
                 param_hint="'--chart'",
             )
-    result = app.handle(ShowMonthReport(which), now=runtime.now(now_text))
+    result = app.handle(ShowMonthReport(which), now=now)
     names = {branch_id: branch.name for branch_id, branch in app.library.branches.items()}
     _print_report(result, names)
     try:

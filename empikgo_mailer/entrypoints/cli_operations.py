@@ -22,18 +22,16 @@ from empikgo_mailer.entrypoints.cli_support import ClockChoice, runtime_of
 from empikgo_mailer.entrypoints.click_pl import PolishCommand
 from empikgo_mailer.entrypoints.readiness import readiness
 
-OK, FAIL = "OK", "BŁĄD"
 MAILBOX_ERRORS: tuple[type[BaseException], ...] = (MailboxUnavailable, *CONNECTION_ERRORS)
 
 
 def _line(what: str, ok: bool, detail: str) -> bool:
-    click.echo(f"{what}: {OK if ok else FAIL} — {detail}")
+    click.echo(f"{what}: {'OK' if ok else 'BŁĄD'} — {detail}")
     return ok
 
 
 def _database(app: App) -> bool:
-    url = make_url(app.db.url)
-    where = url.render_as_string(hide_password=True)
+    where = make_url(app.db.url).render_as_string(hide_password=True)
     if app.db.file is not None and not app.db.file.exists():
         # A check creates nothing: an empty file here would hide a wrong data directory.
         return _line(
@@ -134,8 +132,7 @@ def doctor(ctx: click.Context) -> int:
     if not _database(app):
         return ExitCode.DATABASE
     servers = [_mailbox(app, branch) for branch in settings.branches.values()]
-    servers.append(_smtp(app))
-    servers.append(_drop_folder(app))
+    servers += [_smtp(app), _drop_folder(app)]
     return ExitCode.OK if all(servers) else ExitCode.UNREACHABLE
 
 
@@ -157,8 +154,7 @@ def healthcheck(ctx: click.Context, url: str | None) -> int:
         click.echo("gotowy" if ok else "niegotowy")
         return 0 if ok else 1
     runtime = runtime_of(ctx)
-    app = runtime.app(require_schema=False)
-    ok, checks = readiness(app, runtime.clock(ClockChoice()))
+    ok, checks = readiness(runtime.app(require_schema=False), runtime.clock(ClockChoice()))
     click.echo(
         ("gotowy: " if ok else "niegotowy: ") + "; ".join(f"{k}: {v}" for k, v in checks.items())
     )

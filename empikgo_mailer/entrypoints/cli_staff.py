@@ -5,12 +5,14 @@ which would stay in the shell history and in the process list."""
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 import click
 
+from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.staff import Role
-from empikgo_mailer.entrypoints.cli_support import now_option, runtime_of
+from empikgo_mailer.entrypoints.cli_support import app_command
 from empikgo_mailer.entrypoints.click_pl import PolishGroup
 from empikgo_mailer.handlers.staff import AddStaff, ChangePassword, DisableStaff
 
@@ -24,13 +26,7 @@ password_stdin = click.option(
 def _password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    return str(
-        click.prompt(
-            "Hasło",
-            hide_input=True,
-            confirmation_prompt="Powtórz hasło",
-        )
-    )
+    return str(click.prompt("Hasło", hide_input=True, confirmation_prompt="Powtórz hasło"))
 
 
 @click.group(cls=PolishGroup)
@@ -48,21 +44,12 @@ def staff() -> None:
 )
 @click.option("--branch", "branch_id", metavar="PLACÓWKA", help="Placówka bibliotekarza.")
 @password_stdin
-@now_option
-@click.pass_context
+@app_command
 def staff_add(
-    ctx: click.Context,
-    login: str,
-    role: str,
-    branch_id: str | None,
-    password_stdin: bool,
-    now_text: str | None,
+    app: App, now: datetime, login: str, role: str, branch_id: str | None, password_stdin: bool
 ) -> int:
     """Dodaj konto pracownika."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    password = _password(password_stdin)
-    app.handle(AddStaff(login, password, Role(role), branch_id), now=runtime.now(now_text))
+    app.handle(AddStaff(login, _password(password_stdin), Role(role), branch_id), now=now)
     click.echo(f"Dodano konto „{login.strip().lower()}” ({Role(role).label}).")
     return ExitCode.OK
 
@@ -70,26 +57,19 @@ def staff_add(
 @staff.command("passwd")
 @click.option("--login", required=True, metavar="LOGIN", help="Login konta.")
 @password_stdin
-@now_option
-@click.pass_context
-def staff_passwd(ctx: click.Context, login: str, password_stdin: bool, now_text: str | None) -> int:
+@app_command
+def staff_passwd(app: App, now: datetime, login: str, password_stdin: bool) -> int:
     """Ustaw nowe hasło (kończy otwarte sesje tego konta)."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    password = _password(password_stdin)
-    app.handle(ChangePassword(login, password), now=runtime.now(now_text))
+    app.handle(ChangePassword(login, _password(password_stdin)), now=now)
     click.echo(f"Zmieniono hasło konta „{login.strip().lower()}”.")
     return ExitCode.OK
 
 
 @staff.command("disable")
 @click.option("--login", required=True, metavar="LOGIN", help="Login konta.")
-@now_option
-@click.pass_context
-def staff_disable(ctx: click.Context, login: str, now_text: str | None) -> int:
+@app_command
+def staff_disable(app: App, now: datetime, login: str) -> int:
     """Zablokuj konto (kończy jego sesje; historia w dzienniku zostaje)."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    app.handle(DisableStaff(login), now=runtime.now(now_text))
+    app.handle(DisableStaff(login), now=now)
     click.echo(f"Zablokowano konto „{login.strip().lower()}”.")
     return ExitCode.OK

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from datetime import datetime
 
 import click
 
 from empikgo_mailer.adapters.tables import DroppedFile, LinkState
+from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.polish import moment_text, month_name
 from empikgo_mailer.domain.queue_status import QueueStatus
-from empikgo_mailer.entrypoints.cli_support import MonthType, now_option, runtime_of
+from empikgo_mailer.entrypoints.cli_support import (
+    MONTH,
+    Local,
+    app_command,
+    echo_json,
+    json_fields,
+    json_option,
+)
 from empikgo_mailer.entrypoints.click_pl import PolishCommand
 from empikgo_mailer.entrypoints.overview import (
     heartbeat_text,
@@ -26,26 +32,16 @@ from empikgo_mailer.entrypoints.overview import (
 from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS, JobStatus
 from empikgo_mailer.handlers.service import ServiceState
 
-Local = Callable[[datetime], datetime]
-
 
 @click.command(cls=PolishCommand)
 @click.option("--branch", "branch_id", metavar="PLACÓWKA", help="Tylko ta placówka.")
-@click.option("--month", type=MonthType(), help="Miesiąc RRRR-MM (domyślnie bieżący).")
-@click.option("--json", "as_json", is_flag=True, help="Wynik jako JSON.")
-@now_option
-@click.pass_context
+@click.option("--month", type=MONTH, help="Miesiąc RRRR-MM (domyślnie bieżący).")
+@json_option
+@app_command
 def status(
-    ctx: click.Context,
-    branch_id: str | None,
-    month: Month | None,
-    as_json: bool,
-    now_text: str | None,
+    app: App, now: datetime, branch_id: str | None, month: Month | None, as_json: bool
 ) -> int:
     """Stan pul kodów i kolejek próśb e-mailowych, według placówki i platformy."""
-    runtime = runtime_of(ctx)
-    app = runtime.app()
-    now = runtime.now(now_text)
     seen = overview(app, now, month, branch_id)
     month, pools, queues, links = seen.month, seen.pools, seen.queues, seen.links
     services, jobs, dropped = seen.services, seen.jobs, seen.dropped
@@ -54,97 +50,60 @@ def status(
         document = {
             "month": str(month),
             "pools": [
-                {
-                    "platform": p.platform.value,
-                    "branch": p.branch_id,
-                    "loaded": p.loaded,
-                    "issued": p.issued,
-                    "left": p.left,
-                }
-                for p in pools
+                json_fields(p, "platform branch=branch_id loaded issued left") for p in pools
             ],
             "queues": [
                 {
-                    "branch": q.branch_id,
-                    "waiting": q.waiting,
-                    "oldest_waiting": _iso(q.oldest_waiting, local),
-                    "decided_today": q.decided_today,
-                    "set_aside_unfiled": q.set_aside_unfiled,
-                    "filing_errors": q.filing_errors,
-                    "outbox_pending": q.outbox_pending,
-                    "oldest_pending": _iso(q.oldest_pending, local),
-                    "pending_error": q.pending_error,
-                    "outbox_failed": q.outbox_failed,
+                    **json_fields(
+                        q,
+                        "branch=branch_id waiting oldest_waiting decided_today set_aside_unfiled "
+                        "filing_errors outbox_pending oldest_pending pending_error outbox_failed",
+                        local,
+                    ),
                     "failed_replies": [
-                        {
-                            "recipient": f.recipient,
-                            "error": f.error,
-                            "written_at": _iso(f.created_at, local),
-                        }
+                        json_fields(f, "recipient error written_at=created_at", local)
                         for f in q.failed_replies
                     ],
                 }
                 for q in queues
             ],
             "links": [
-                {
-                    "link": link.link,
-                    "ok": link.ok,
-                    "failures": link.failures,
-                    "last_error": link.last_error,
-                    "last_ok_at": _iso(link.last_ok_at, local),
-                    "last_failure_at": _iso(link.last_failure_at, local),
-                    "retry_at": _iso(link.retry_at, local),
-                }
+                json_fields(
+                    link, "link ok failures last_error last_ok_at last_failure_at retry_at", local
+                )
                 for link in links
             ],
             "services": [
-                {
-                    "platform": state.platform.value,
-                    "on": state.on,
-                    "configured": state.configured,
-                    "reason": state.switched_off_reason,
-                    "changed_at": _iso(state.changed_at, local),
-                }
-                for state in services
+                json_fields(
+                    s, "platform on configured reason=switched_off_reason changed_at", local
+                )
+                for s in services
             ],
             "jobs": [
                 {
-                    "id": job.id,
-                    "next_run": _iso(job.next_run, local),
-                    "every_seconds": job.every_seconds,
-                    "last_started_at": _iso(job.last.started_at if job.last else None, local),
-                    "last_finished_at": _iso(job.last.finished_at if job.last else None, local),
-                    "last_outcome": job.last.outcome if job.last else None,
-                    "last_summary": job.last.summary if job.last else None,
+                    **json_fields(job, "id next_run every_seconds", local),
+                    # All None before the job's first run.
+                    **json_fields(
+                        job.last,
+                        "last_started_at=started_at last_finished_at=finished_at "
+                        "last_outcome=outcome last_summary=summary",
+                        local,
+                    ),
                 }
                 for job in jobs
             ],
-            "daemon": (
-                None
-                if seen.heartbeat is None
-                else {
-                    "last_pass_at": _iso(seen.heartbeat.beat_at, local),
-                    "last_good_pass_at": _iso(seen.heartbeat.last_good_pass_at, local),
-                    "pass_seconds": seen.heartbeat.pass_seconds,
-                    "last_problem": seen.heartbeat.last_problem,
-                    "pid": seen.heartbeat.pid,
-                    "host": seen.heartbeat.host,
-                    "version": seen.heartbeat.version,
-                }
+            "daemon": None
+            if seen.heartbeat is None
+            else json_fields(
+                seen.heartbeat,
+                "last_pass_at=beat_at last_good_pass_at pass_seconds last_problem pid host version",
+                local,
             ),
             "dropped_files": [
-                {
-                    "kind": f.kind,
-                    "name": f.name,
-                    "taken_at": _iso(f.taken_at, local),
-                    "outcome": f.outcome,
-                    "summary": f.summary,
-                }
-                for f in dropped
+                json_fields(f, "kind name taken_at outcome summary", local) for f in dropped
             ],
         }
-        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        echo_json(document)
         return ExitCode.OK
 
     def where(pool_branch: str | None) -> str:
@@ -170,11 +129,7 @@ def status(
     return ExitCode.OK
 
 
-def _iso(at: datetime | None, local: Callable[[datetime], datetime]) -> str | None:
-    return None if at is None else local(at).isoformat()
-
-
-def _echo_services(services: list[ServiceState], local: Callable[[datetime], datetime]) -> None:
+def _echo_services(services: list[ServiceState], local: Local) -> None:
     click.echo("Usługi")
     for state in services:
         if state.on:
@@ -188,9 +143,7 @@ def _echo_services(services: list[ServiceState], local: Callable[[datetime], dat
         click.echo(f"  {state.platform.display_name}: {text}")
 
 
-def _echo_jobs(
-    jobs: list[JobStatus], dropped: list[DroppedFile], local: Callable[[datetime], datetime]
-) -> None:
+def _echo_jobs(jobs: list[JobStatus], dropped: list[DroppedFile], local: Local) -> None:
     click.echo("Zadania demona")
     for job in jobs:
         if job.every_seconds is not None:
@@ -245,5 +198,4 @@ def _echo_mail(
     if links:
         click.echo("Połączenia")
     for link in links:
-        text = link_text(link, now, local)
-        click.echo(f"  {link_label(link.link)}: {text}")
+        click.echo(f"  {link_label(link.link)}: {link_text(link, now, local)}")

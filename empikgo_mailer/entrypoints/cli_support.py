@@ -1,17 +1,18 @@
 """What every command of the staff command line shares: the runtime, parameter types,
-`--now`, and progress output."""
+common options, and progress, problem and JSON output."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
-from typing import Any
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -20,17 +21,15 @@ from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.config import config_path, load_settings
 from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
 from empikgo_mailer.domain.clock import Clock, FixedClock, Pace, ReplayedClock
-from empikgo_mailer.domain.errors import DatabaseProblem
+from empikgo_mailer.domain.errors import DatabaseProblem, ExitCode
 from empikgo_mailer.domain.month import InvalidMonth, Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.entrypoints.logs import set_log_zone
 from empikgo_mailer.handlers.errors import CommandRejected
 
 PROGRESS_THRESHOLD = 2000
-
-
-class DatabaseNotReady(DatabaseProblem):
-    """The schema is missing or older than this version of the program."""
+T = TypeVar("T")
+Local = Callable[[datetime], datetime]  # a moment on the library's wall clock
 
 
 @dataclass
@@ -54,19 +53,15 @@ class Runtime:
                 else schema.current_revision(self._app.db)
             )
             if current is None:
-                raise DatabaseNotReady(
+                raise DatabaseProblem(
                     "Baza danych nie jest utworzona: uruchom najpierw „empikgo-mailer init”."
                 )
             if current != schema.head_revision():
-                raise DatabaseNotReady(
+                raise DatabaseProblem(
                     "Baza danych ma starszy schemat: uruchom „empikgo-mailer init”, "
                     "aby ją zaktualizować."
                 )
         return self._app
-
-    def config_file(self) -> Path:
-        """The configuration file this invocation reads, as an absolute path."""
-        return config_path(self.config_option, self.env).resolve()
 
     def clock(self, choice: ClockChoice) -> Clock:
         """The clock a long-running command reads: the live one; --now, a moment standing
@@ -121,9 +116,8 @@ class PlatformType(click.ParamType[Platform]):
         if isinstance(value, Platform):
             return value
         # The platforms offered are the configuration's: read it to know them.
-        runtime = ctx.find_object(Runtime) if ctx is not None else None
-        assert runtime is not None
-        library = runtime.app(require_schema=False).library
+        assert ctx is not None
+        library = runtime_of(ctx).app(require_schema=False).library
         try:
             return library.platform(str(value))
         except CommandRejected:
@@ -131,30 +125,31 @@ class PlatformType(click.ParamType[Platform]):
             self.fail(f"„{value}” — dozwolone: {allowed}", param, ctx)
 
 
-class CardType(click.ParamType[str]):
-    """A card number as staff type it, in its stored form: the rule every door shares."""
+class ParsedType(click.ParamType[T]):
+    """A value as staff type it, read by the domain's own rule; a wrong one is refused with
+    the rule's own message, or with `message` (the value in place of {})."""
 
-    name = "NUMER"
+    def __init__(
+        self, name: str, parse: Callable[[str], T], problem: type[Exception], message: str = ""
+    ) -> None:
+        self.name, self.parse, self.problem, self.message = name, parse, problem, message
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> T:
+        if not isinstance(value, str):  # already read (a default)
+            return cast(T, value)
         try:
-            return CardNumber.parse(str(value)).value
-        except InvalidCardNumber as problem:
-            self.fail(str(problem), param, ctx)
+            return self.parse(value)
+        except self.problem as problem:
+            self.fail(self.message.format(value) if self.message else str(problem), param, ctx)
 
 
-class MonthType(click.ParamType[Month]):
-    name = "RRRR-MM"
+# A card number in its stored form: the rule every door shares.
+CARD = ParsedType("NUMER", lambda text: CardNumber.parse(text).value, InvalidCardNumber)
 
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> Month:
-        if isinstance(value, Month):
-            return value
-        try:
-            return Month.parse(str(value))
-        except InvalidMonth:
-            self.fail(f"„{value}” to nie jest miesiąc w postaci RRRR-MM (np. 2026-11)", param, ctx)
+
+MONTH = ParsedType(
+    "RRRR-MM", Month.parse, InvalidMonth, "„{}” to nie jest miesiąc w postaci RRRR-MM (np. 2026-11)"
+)
 
 
 def runtime_of(ctx: click.Context) -> Runtime:
@@ -169,6 +164,31 @@ now_option = click.option(
     metavar="ISO8601",
     help="Udawany bieżący czas, np. 2026-11-02T10:00 (domyślnie: zegar systemowy).",
 )
+platform_option = click.option(
+    "--platform",
+    type=PlatformType(),
+    required=True,
+    help="Platforma z konfiguracji, np. empik-go albo legimi.",
+)
+card_option = click.option(
+    "--card", "card_number", type=CARD, required=True, help="Numer karty czytelnika."
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Wynik jako JSON.")
+
+
+def app_command(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--now, and the command called with the app (its schema checked) and the moment
+    (--now, or the clock) before its own parameters."""
+
+    @now_option
+    @click.pass_context
+    @functools.wraps(command)
+    def wrapped(ctx: click.Context, /, *args: Any, now_text: str | None, **kwargs: Any) -> Any:
+        runtime = runtime_of(ctx)
+        app = runtime.app()
+        return command(app, runtime.now(now_text), *args, **kwargs)
+
+    return wrapped
 
 
 @dataclass(frozen=True)
@@ -203,6 +223,30 @@ class ClockChoice:
 def clock_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--now, --from, --speed and --anchor, given to the command as `clock_choice`."""
 
+    @now_option
+    @click.option(
+        "--from",
+        "from_text",
+        metavar="ISO8601",
+        help="Powtórka: zegar zaczyna od tej chwili i biegnie dalej "
+        "(np. 2026-10-31T23:55; próba generalna dowolnego miesiąca).",
+    )
+    @click.option(
+        "--speed",
+        "speeds",
+        multiple=True,
+        metavar="[CHWILA=]N",
+        help="Z --from: zegar biegnie N razy szybciej (720: godzina w 5 s); "
+        "CHWILA=N zmienia tempo od tej chwili (1: czas rzeczywisty). Można powtórzyć.",
+    )
+    @click.option(
+        "--anchor",
+        "anchor_text",
+        metavar="ISO8601",
+        help="Z --from: rzeczywista chwila, w której zegar pokazuje --from (domyślnie "
+        "start polecenia); ta sama w kilku procesach daje im jeden zegar.",
+    )
+    @functools.wraps(command)
     def wrapped(
         *args: Any,
         now_text: str | None,
@@ -214,38 +258,10 @@ def clock_options(command: Callable[..., Any]) -> Callable[..., Any]:
         choice = ClockChoice(now_text, from_text, speeds, anchor_text)
         return command(*args, clock_choice=choice, **kwargs)
 
-    functools.update_wrapper(wrapped, command)
-    options = [
-        now_option,
-        click.option(
-            "--from",
-            "from_text",
-            metavar="ISO8601",
-            help="Powtórka: zegar zaczyna od tej chwili i biegnie dalej "
-            "(np. 2026-10-31T23:55; próba generalna dowolnego miesiąca).",
-        ),
-        click.option(
-            "--speed",
-            "speeds",
-            multiple=True,
-            metavar="[CHWILA=]N",
-            help="Z --from: zegar biegnie N razy szybciej (720: godzina w 5 s); "
-            "CHWILA=N zmienia tempo od tej chwili (1: czas rzeczywisty). Można powtórzyć.",
-        ),
-        click.option(
-            "--anchor",
-            "anchor_text",
-            metavar="ISO8601",
-            help="Z --from: rzeczywista chwila, w której zegar pokazuje --from (domyślnie "
-            "start polecenia); ta sama w kilku procesach daje im jeden zegar.",
-        ),
-    ]
-    for option in reversed(options):
-        wrapped = option(wrapped)
     return wrapped
 
 
-class ProgressBar:
+class ProgressBar(contextlib.AbstractContextManager["ProgressBar"]):
     """A progress bar on standard error, shown only for large files."""
 
     def __init__(self, label: str) -> None:
@@ -262,14 +278,16 @@ class ProgressBar:
         self.bar.update(done - self.shown)
         self.shown = done
 
-    def close(self) -> None:
+    def __exit__(self, *_: object) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
 
 
-def echo_problems(problems: Iterable[Any]) -> None:
+def echo_problems(problems: Sequence[Any]) -> ExitCode:
+    """Each problem row; BAD_INPUT when there is any."""
     for problem in problems:
         click.echo(f"  linia {problem.line}: {problem.reason}")
+    return ExitCode.BAD_INPUT if problems else ExitCode.OK
 
 
 def echo_columns(found: Mapping[str, str]) -> None:
@@ -279,3 +297,23 @@ def echo_columns(found: Mapping[str, str]) -> None:
         return
     used = "; ".join(f"{name} ← „{header}”" for name, header in found.items())
     click.echo(f"Kolumny pliku: {used}.")
+
+
+def json_fields(row: object, names: str, local: Local | None = None) -> dict[str, Any]:
+    """The attributes named (`key=attribute` where the two differ) as JSON values: days
+    and times in ISO 8601 (times in the library's zone, by `local`), platforms and enums
+    by value; all None when there is no row."""
+    fields: dict[str, Any] = {}
+    for name in names.split():
+        key, _, attribute = name.partition("=")
+        value = None if row is None else getattr(row, attribute or key)
+        if isinstance(value, datetime) and local is not None:
+            value = local(value)
+        if isinstance(value, date):  # a datetime is a date too
+            value = value.isoformat()
+        fields[key] = value.value if isinstance(value, Platform | Enum) else value
+    return fields
+
+
+def echo_json(document: object) -> None:
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))

@@ -81,12 +81,6 @@ class PolishContext(click.Context):
     formatter_class = PolishFormatter
 
 
-def _polish_help_option(option: click.Option | None) -> click.Option | None:
-    if option is not None:
-        option.help = "Pokaż tę pomoc i zakończ."
-    return option
-
-
 class PolishCommand(click.Command):
     context_class = PolishContext
 
@@ -94,15 +88,14 @@ class PolishCommand(click.Command):
         return ["[OPCJE]" if p == "[OPTIONS]" else p for p in super().collect_usage_pieces(ctx)]
 
     def get_help_option(self, ctx: click.Context) -> click.Option | None:
-        return _polish_help_option(super().get_help_option(ctx))
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = "Pokaż tę pomoc i zakończ."
+        return option
 
 
-class PolishGroup(click.Group):
-    context_class = PolishContext
+class PolishGroup(click.Group, PolishCommand):
     command_class = PolishCommand
-
-    def get_help_option(self, ctx: click.Context) -> click.Option | None:
-        return _polish_help_option(super().get_help_option(ctx))
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage(ctx.command_path, "[OPCJE] POLECENIE [ARGUMENTY]...")

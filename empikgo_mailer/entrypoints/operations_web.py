@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterator
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -102,8 +101,8 @@ def add_operations(api: FastAPI, app: App, clock: Clock) -> None:
     @api.get("/readyz", include_in_schema=False)
     def ready() -> JSONResponse:
         ok, checks = readiness(app, clock)
-        body: dict[str, Any] = {"status": "ok" if ok else "not ready", "checks": checks}
-        return JSONResponse(body, status_code=200 if ok else 503)
+        status = "ok" if ok else "not ready"
+        return JSONResponse({"status": status, "checks": checks}, status_code=200 if ok else 503)
 
     @api.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:

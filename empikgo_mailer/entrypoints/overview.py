@@ -21,7 +21,6 @@ from empikgo_mailer.handlers.pools import ShowPools
 from empikgo_mailer.handlers.service import ServiceState, ShowServices
 
 Local = Callable[[datetime], datetime]
-LINK_LABELS = {"smtp": "serwer poczty wychodzącej (SMTP)"}
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def since_text(at: datetime | None, now: datetime, local: Local) -> str:
 def link_label(link: str) -> str:
     if link.startswith("imap:"):
         return f"skrzynka placówki {link.removeprefix('imap:')} (IMAP)"
-    return LINK_LABELS.get(link, link)
+    return "serwer poczty wychodzącej (SMTP)" if link == "smtp" else link
 
 
 def link_text(link: LinkState, now: datetime, local: Local) -> str:

@@ -22,14 +22,11 @@ def readiness(app: App, clock: Clock) -> tuple[bool, dict[str, str]]:
     current, head = schema.current_revision(app.db), schema.head_revision()
     checks["schema"] = "ok" if current == head else f"at {current}, this version needs {head}"
     beat = heartbeat(app.db) if current == head else None
-    limit = app.settings.web.heartbeat_max_age_seconds
     if beat is None:
         checks["daemon"] = "no heartbeat yet (is `empikgo-mailer run` started?)"
     else:
         age = (clock() - beat.beat_at).total_seconds()
-        fresh = age <= limit
-        checks["daemon"] = (
-            f"ok, last pass {age:.0f} s ago" if fresh else f"stale: last pass {age:.0f} s ago"
-        )
+        fresh = age <= app.settings.web.heartbeat_max_age_seconds
+        checks["daemon"] = f"{'ok,' if fresh else 'stale:'} last pass {age:.0f} s ago"
     ready = all(v.startswith("ok") for v in checks.values())
     return ready, checks

@@ -30,7 +30,6 @@ from empikgo_mailer.domain.statuses import DropKind, DroppedOutcome, JobState
 from empikgo_mailer.handlers.drop_folder import (
     ACTIVATIONS,
     POOLS,
-    DroppedFileResult,
     TakeDroppedFiles,
 )
 from empikgo_mailer.handlers.month_close import CloseDueMonths
@@ -85,20 +84,14 @@ def _close_months(app: App, now: datetime) -> JobOutcome:
     )
 
 
-def _files_outcome(results: list[DroppedFileResult]) -> JobOutcome:
-    if not results:
-        return JobOutcome(JobState.NOTHING, "brak nowych plików")
-    bad = any(
-        result.outcome in (DroppedOutcome.REJECTED, DroppedOutcome.PROBLEMS) for result in results
-    )
-    summary = "; ".join(f"{r.name}: {r.summary}" for r in results)
-    return JobOutcome(JobState.PROBLEMS if bad else JobState.OK, summary)
-
-
 def _take(kind: DropKind) -> Callable[[App, datetime], JobOutcome]:
     def run(app: App, now: datetime) -> JobOutcome:
-        command = TakeDroppedFiles(kind, app.settings.jobs.drop_dir)
-        return _files_outcome(app.handle(command, now=now))
+        results = app.handle(TakeDroppedFiles(kind, app.settings.jobs.drop_dir), now=now)
+        if not results:
+            return JobOutcome(JobState.NOTHING, "brak nowych plików")
+        bad = any(r.outcome in (DroppedOutcome.REJECTED, DroppedOutcome.PROBLEMS) for r in results)
+        summary = "; ".join(f"{r.name}: {r.summary}" for r in results)
+        return JobOutcome(JobState.PROBLEMS if bad else JobState.OK, summary)
 
     return run
 

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Protocol
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -65,10 +65,6 @@ class ErrorResponse(BaseModel):
     detail: str
 
 
-class ClaimLimiter(Protocol):
-    def retry_after(self, key: str) -> float | None: ...
-
-
 class RateLimiter:
     """At most `limit` requests per key in any `window` seconds (a sliding window).
 
@@ -105,10 +101,9 @@ class RateLimiter:
             return None
 
 
-def create_web_app(app: App, clock: Clock, *, limiter: ClaimLimiter | None = None) -> FastAPI:
+def create_web_app(app: App, clock: Clock, *, limiter: RateLimiter | None = None) -> FastAPI:
     """`limiter`: a per-card limit of the caller's own (tests); by default the limit is
     counted in the database, inside each batch of claims."""
-    settings = app.settings
     desk = ClaimDesk(app, counted=limiter is None)
     bearer = HTTPBearer(auto_error=False, description="Token katalogu (EMPIKGO_API_TOKEN).")
     api = FastAPI(
@@ -124,7 +119,7 @@ def create_web_app(app: App, clock: Clock, *, limiter: ClaimLimiter | None = Non
     async def authorised(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> None:
-        expected = settings.web.api_token
+        expected = app.settings.web.api_token
         given = credentials.credentials if credentials is not None else ""
         # Constant-time comparison; the token itself is never logged or echoed.
         if expected is None or not hmac.compare_digest(given.encode(), expected.value.encode()):

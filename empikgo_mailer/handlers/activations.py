@@ -103,25 +103,19 @@ def import_activations(
     with uow:
         store = uow.store
         codes = store.codes_by_value(command.platform, [code for _, code, _ in rows])
+        unknown = f"nieznany kod (nie ma go w pulach {command.platform.display_name})"
+        early = "czas aktywacji wcześniejszy niż wydanie kodu (zły format daty?)"
         for line, value, at in rows:
             code = codes.get(value)
             issuance = None if code is None or code.id is None else store.issuance_of_code(code.id)
             if code is None:
-                report.unknown.append(
-                    RowProblem(
-                        line, f"nieznany kod (nie ma go w pulach {command.platform.display_name})"
-                    )
-                )
+                report.unknown.append(RowProblem(line, unknown))
                 continue
             if issuance is None:
                 report.refused.append(RowProblem(line, "ten kod nie został nikomu wydany"))
                 continue
             if at < issuance.issued_at:
-                report.refused.append(
-                    RowProblem(
-                        line, "czas aktywacji wcześniejszy niż wydanie kodu (zły format daty?)"
-                    )
-                )
+                report.refused.append(RowProblem(line, early))
                 continue
             if code.activated_at is not None and code.activated_at <= at:
                 report.already_known += 1

@@ -26,7 +26,6 @@ from empikgo_mailer.domain.card_number import shown_card
 from empikgo_mailer.domain.debt import DebtFacts
 from empikgo_mailer.domain.eligibility import (
     Assessment,
-    BanPeriod,
     Claimant,
     EarlierCode,
     PatronFacts,
@@ -41,7 +40,7 @@ from empikgo_mailer.domain.errors import Conflict
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.handlers.code_supply import CodeSupply, PoolMarks
 from empikgo_mailer.handlers.command import Command
-from empikgo_mailer.handlers.debt import DebtSource, debts_of
+from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.library import Library
 
 log = logging.getLogger(__name__)
@@ -91,80 +90,9 @@ class Decision:
         return self.assessment.refusal
 
 
-def patron_facts(patron: Patron) -> PatronFacts:
-    return PatronFacts(
-        card_number=patron.card_number,
-        first_name=patron.first_name,
-        last_name=patron.last_name,
-        email=patron.email,
-        active=patron.active,
-        contact_confirmed_on=patron.contact_confirmed_on,
-    )
-
-
-def base_situation(
-    library: Library,
-    *,
-    platform: Platform,
-    now: datetime,
-    service_on: bool,
-    free_codes: int | None,
-) -> Situation:
-    """The facts of the moment and the pool, before anything about the patron."""
-    calendar = library.calendar
-    month = calendar.month_of(now)
-    opens_at: datetime | None = library.claims_open_at(platform, month)
-    if opens_at is not None and now >= opens_at:
-        opens_at = None
-    return Situation(
-        platform=platform,
-        month=month,
-        today=calendar.today(now),
-        patron=None,
-        debt=DebtFacts(0),
-        service_on=library.platform_enabled(platform) and service_on,
-        claims_open_at=opens_at,
-        free_codes=free_codes,
-    )
-
-
-def patron_situation(
-    base: Situation,
-    library: Library,
-    *,
-    patron: Patron,
-    earlier: EarlierCode | None,
-    debt: DebtFacts,
-    bans: tuple[BanPeriod, ...],
-) -> Situation:
-    """`base` with the patron's own facts (an earlier code's time in the library's zone)."""
-    if earlier is not None:
-        earlier = dataclasses.replace(earlier, issued_at=library.calendar.local(earlier.issued_at))
-    return dataclasses.replace(
-        base, patron=patron_facts(patron), debt=debt, bans=bans, earlier_code=earlier
-    )
-
-
-def pool_exhausted(assessment: Assessment, situation: Situation) -> Assessment:
-    results = tuple(
-        RuleResult(Rule.POOL, Verdict.FAIL, Reason.NO_CODES_LEFT, {"month": situation.month})
-        if r.rule is Rule.POOL
-        else r
-        for r in assessment.results
-    )
-    return Assessment(results)
-
-
-def pool_gave(assessment: Assessment) -> Assessment:
-    """The pool rule, not counted before the claim, passed: a code was taken from it."""
-    return Assessment(
-        tuple(
-            RuleResult(Rule.POOL, Verdict.PASS, None, {"claimed": True})
-            if r.rule is Rule.POOL and r.verdict is Verdict.NOT_CHECKED
-            else r
-            for r in assessment.results
-        )
-    )
+def _with_pool(assessment: Assessment, pool: RuleResult) -> Assessment:
+    """The assessment with the pool rule's result as the claim found it."""
+    return Assessment(tuple(pool if r.rule is Rule.POOL else r for r in assessment.results))
 
 
 class Facts:
@@ -199,7 +127,7 @@ class Facts:
         # This month's code of each patron and its value (a repeated Legimi claim shows it).
         self.this_month = store.codes_this_month(ids, self.month)
         self.bans = store.bans_of(ids)
-        self.debts = debts_of(debt_source, store, list(self.patrons.values()), self.day)
+        self.debts = debt_source.debts_of(store, list(self.patrons.values()), self.day)
         self.service_on = store.service_switched_on(platform)
         self.supply = (
             CodeSupply(store, platform, self.month, pool, ahead=max(1, len(ids)), marks=marks)
@@ -215,21 +143,39 @@ class Facts:
 
     def situation(self, card_number: str, now: datetime) -> tuple[Situation, Patron | None]:
         """The facts for the rules about one card, and its patron (None: no such card)."""
-        library = self.library
-        situation = base_situation(
-            library, platform=self.platform, now=now, service_on=self.service_on, free_codes=None
+        library, calendar = self.library, self.library.calendar
+        month = calendar.month_of(now)
+        opens_at = library.claims_open_at(self.platform, month)
+        situation = Situation(
+            platform=self.platform,
+            month=month,
+            today=calendar.today(now),
+            patron=None,
+            debt=DebtFacts(0),
+            service_on=library.platform_enabled(self.platform) and self.service_on,
+            claims_open_at=None if opens_at is None or now >= opens_at else opens_at,
         )
         patron = self.patrons.get(card_number)
         if patron is None or patron.id is None:
             return situation, None
         known = self.this_month.get(patron.id)
-        situation = patron_situation(
+        earlier = None if known is None else known[0]
+        if earlier is not None:  # its time in the library's zone
+            earlier = dataclasses.replace(earlier, issued_at=calendar.local(earlier.issued_at))
+        facts = PatronFacts(
+            card_number=patron.card_number,
+            first_name=patron.first_name,
+            last_name=patron.last_name,
+            email=patron.email,
+            active=patron.active,
+            contact_confirmed_on=patron.contact_confirmed_on,
+        )
+        situation = dataclasses.replace(
             situation,
-            library,
-            patron=patron,
-            earlier=None if known is None else known[0],
+            patron=facts,
             debt=self.debts[patron.id],
             bans=self.bans.get(patron.id, ()),
+            earlier_code=earlier,
         )
         return situation, patron
 
@@ -245,9 +191,14 @@ class Facts:
         if not assessment.eligible or patron is None or patron.id is None:
             decision = Decision(assessment)
         elif (code := self.supply.take()) is None:
-            decision = Decision(pool_exhausted(assessment, situation))
+            no_codes = RuleResult(
+                Rule.POOL, Verdict.FAIL, Reason.NO_CODES_LEFT, {"month": situation.month}
+            )
+            decision = Decision(_with_pool(assessment, no_codes))
         else:
-            decision = Decision(pool_gave(assessment), code=code[1], code_id=code[0])
+            # The pool rule, not counted before the claim (free_codes None), passed.
+            claimed = RuleResult(Rule.POOL, Verdict.PASS, None, {"claimed": True})
+            decision = Decision(_with_pool(assessment, claimed), code=code[1], code_id=code[0])
             earlier = EarlierCode(self.platform, self.channel, now, self.branch_id)
             self.this_month[patron.id] = (earlier, code[1])
             given = len(self.issuances)

@@ -15,6 +15,9 @@ from empikgo_mailer.domain.fines import FineLedger, Location, LocationAccount
 
 class DebtSource(Protocol):
     def debt_of(self, store: Store, patron: Patron, today: date) -> DebtFacts: ...
+    def debts_of(
+        self, store: Store, patrons: Sequence[Patron], today: date
+    ) -> dict[int, DebtFacts]: ...
 
 
 def read_ledger(
@@ -22,8 +25,9 @@ def read_ledger(
 ) -> FineLedger:
     """A patron's loans and payments as the domain's ledger, grouped by location."""
     assert patron.id is not None
+    loans, payments = fines.of_patrons(Loan, [patron.id]), fines.of_patrons(Payment, [patron.id])
     return ledger_of(
-        patron, fines.loans_of(patron.id), fines.payments_of(patron.id), locations, today
+        patron, loans.get(patron.id, []), payments.get(patron.id, []), locations, today
     )
 
 
@@ -67,7 +71,7 @@ class LedgerDebt:
         """`debt_of` for many patrons, their loans and payments read in two queries."""
         fines = FinesStore(store.session)
         ids = [p.id for p in patrons if p.id is not None]
-        loans, payments = fines.loans_of_many(ids), fines.payments_of_many(ids)
+        loans, payments = fines.of_patrons(Loan, ids), fines.of_patrons(Payment, ids)
         return {
             p.id: ledger_of(
                 p, loans.get(p.id, []), payments.get(p.id, []), self.locations, today
@@ -75,14 +79,3 @@ class LedgerDebt:
             for p in patrons
             if p.id is not None
         }
-
-
-def debts_of(
-    source: DebtSource, store: Store, patrons: Sequence[Patron], today: date
-) -> dict[int, DebtFacts]:
-    """Every patron's debt, in bulk when the source can (another source: one by one)."""
-    bulk = getattr(source, "debts_of", None)
-    if bulk is not None:
-        found: dict[int, DebtFacts] = bulk(store, patrons, today)
-        return found
-    return {p.id: source.debt_of(store, p, today) for p in patrons if p.id is not None}

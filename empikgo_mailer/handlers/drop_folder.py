@@ -104,29 +104,27 @@ def _pool_of(relative: Path, library: Library) -> tuple[Platform, Month, str | N
         else f"pools/{p.id}/<RRRR-MM>.csv"
         for p in library.offered
     )
+    wrong = CommandRejected(f"nazwa pliku nie pasuje do układu {layout}")
     try:
         platform = library.platform(parts[0])
         month = Month.parse(Path(parts[-1]).stem)
     except (CommandRejected, InvalidMonth, IndexError):
-        raise CommandRejected(f"nazwa pliku nie pasuje do układu {layout}") from None
+        raise wrong from None
     expected = 3 if platform.pooled_per_branch else 2
     if len(parts) != expected or Path(parts[-1]).suffix.lower() not in SUFFIXES:
-        raise CommandRejected(f"nazwa pliku nie pasuje do układu {layout}")
+        raise wrong
     return platform, month, parts[1] if platform.pooled_per_branch else None
 
 
 def _activations_of(relative: Path, library: Library) -> Platform:
     parts = relative.parts[1:]
+    wrong = CommandRejected("nazwa pliku nie pasuje do układu activations/<platforma>/<nazwa>.csv")
     try:
         platform = library.platform(parts[0])
     except (CommandRejected, IndexError):
-        raise CommandRejected(
-            "nazwa pliku nie pasuje do układu activations/<platforma>/<nazwa>.csv"
-        ) from None
+        raise wrong from None
     if len(parts) != 2 or relative.suffix.lower() not in SUFFIXES:
-        raise CommandRejected(
-            "nazwa pliku nie pasuje do układu activations/<platforma>/<nazwa>.csv"
-        )
+        raise wrong
     return platform
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
-from empikgo_mailer.adapters.fines_store import FinesStore, store_state
+from empikgo_mailer.adapters.fines_store import store_state
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import Loan, Patron, Payment
 from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_text
@@ -136,7 +136,8 @@ def pay_fine(
                 actor=command.actor,
             )
         )
-        _store_settled(uow, plan.settled_loans, now)
+        for state in plan.settled_loans:
+            store_state(uow.get_one(Loan, state.id), state, now)
         outcome = "counted" if plan.counted else "pending"
         _audit_payment(store, command, patron, location, now, outcome=outcome)
         return replace(
@@ -146,11 +147,6 @@ def pay_fine(
             settled=plan.settled_loans,
             ledger=read_ledger(fines, patron, library.locations, today),
         )
-
-
-def _store_settled(uow: UnitOfWork, settled: tuple[LoanState, ...], now: datetime) -> None:
-    for state in settled:
-        store_state(uow.get_one(Loan, state.id), state, now)
 
 
 def _audit_payment(
@@ -254,9 +250,17 @@ def post_transfers(
                     declared.counted = True
                     report.matched += 1
                 else:
-                    _record_undeclared(
-                        fines,
-                        patron,
+                    # Nobody declared it: the transfer rules decide whether it can count.
+                    ledger = read_ledger(fines, patron, library.locations, today)
+                    plan_payment(
+                        ledger,
+                        location,
+                        PaymentMethod.TRANSFER,
+                        amount,
+                        proof=True,
+                        expected_by=posted_on,
+                    )
+                    fines.add_payment(
                         Payment(
                             patron_id=patron.id,
                             location_id=location.id,
@@ -268,9 +272,7 @@ def post_transfers(
                             posted_on=posted_on,
                             recorded_at=now,
                             actor="bank",
-                        ),
-                        location=location,
-                        library=library,
+                        )
                     )
                     report.recorded += 1
                 uow.flush()
@@ -292,23 +294,6 @@ def post_transfers(
             rejected=len(report.rejected),
         )
     return report
-
-
-def _record_undeclared(
-    fines: FinesStore, patron: Patron, posting: Payment, *, location: Location, library: Library
-) -> None:
-    """A posting nobody declared: the transfer rules decide whether it can be counted."""
-    today = library.calendar.today(posting.recorded_at)
-    ledger = read_ledger(fines, patron, library.locations, today)
-    plan_payment(
-        ledger,
-        location,
-        PaymentMethod.TRANSFER,
-        posting.amount_grosze,
-        proof=True,
-        expected_by=posting.made_on,
-    )
-    fines.add_payment(posting)
 
 
 def show_fines(

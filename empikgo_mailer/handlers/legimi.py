@@ -16,11 +16,10 @@ from empikgo_mailer.adapters.claim_limits import DatabaseRateLimiter
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.claim_answers import CODES_AVAILABLE, refusal_message
-from empikgo_mailer.domain.eligibility import EarlierCode, Reason
-from empikgo_mailer.domain.month import Month
+from empikgo_mailer.domain.eligibility import Reason
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.handlers.code_supply import PoolMarks
-from empikgo_mailer.handlers.codes import Decision, Facts, GiveCode, decided_once
+from empikgo_mailer.handlers.codes import Facts, GiveCode, decided_once
 from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.library import Library
@@ -42,63 +41,30 @@ class ClaimAnswer:
     repeated: bool = False  # the same code as an earlier claim this month
 
 
-def claim_command(command: ClaimLegimiCode) -> GiveCode:
-    return GiveCode(
-        command.card_number, Platform.LEGIMI, Channel.SELF_SERVICE, None, actor=command.actor
-    )
-
-
-def repeated_answer(earlier: EarlierCode, code: str, month: Month) -> ClaimAnswer | None:
-    """The same code again when this month's code was a Legimi claim (a double click);
-    None when the patron's code this month came another way (the rules then refuse)."""
-    if earlier.platform.id != Platform.LEGIMI.id or earlier.channel != Channel.SELF_SERVICE:
-        return None
-    return ClaimAnswer(True, CODES_AVAILABLE, code=code, activate_by=month.last_day, repeated=True)
-
-
-def answer_of(decision: Decision, month: Month) -> ClaimAnswer:
-    refusal = decision.refusal
-    if refusal is None:
-        return ClaimAnswer(True, CODES_AVAILABLE, code=decision.code, activate_by=month.last_day)
-    assert refusal.reason is not None
-    return ClaimAnswer(False, refusal_message(refusal.reason, refusal.details), refusal.reason)
-
-
-def claim_facts(
-    store: Store,
-    cards: list[str],
-    *,
-    library: Library,
-    debt_source: DebtSource,
-    now: datetime,
-    marks: PoolMarks | None = None,
-) -> Facts:
-    """The facts of a batch of claims (the first arrived at `now`)."""
-    return Facts(
-        store,
-        cards,
-        library=library,
-        debt_source=debt_source,
-        platform=Platform.LEGIMI,
-        channel=Channel.SELF_SERVICE,
-        branch_id=None,
-        first=now,
-        marks=marks,
-    )
-
-
 def answer_claim(facts: Facts, command: ClaimLegimiCode, now: datetime) -> ClaimAnswer:
     """One claim of a batch: the same code again for a repeated claim, else the decision.
     The patrons' rows are locked (Facts), so of two identical claims at once the second
     sees the first one's code here rather than a refusal from the rules."""
+    activate_by = facts.month.last_day
     patron = facts.patrons.get(command.card_number)
-    if patron is not None and patron.id is not None:
-        known = facts.this_month.get(patron.id)
-        repeated = None if known is None else repeated_answer(known[0], known[1], facts.month)
-        if repeated is not None:
-            return repeated
-    decision, _given = facts.decide(claim_command(command), now)
-    return answer_of(decision, facts.month)
+    known = None if patron is None or patron.id is None else facts.this_month.get(patron.id)
+    if known is not None:
+        earlier, code = known
+        # Only a Legimi claim (a double click) is answered again; a code this month that
+        # came another way is left to the rules, which refuse.
+        if earlier.platform.id == Platform.LEGIMI.id and earlier.channel == Channel.SELF_SERVICE:
+            return ClaimAnswer(
+                True, CODES_AVAILABLE, code=code, activate_by=activate_by, repeated=True
+            )
+    give = GiveCode(
+        command.card_number, Platform.LEGIMI, Channel.SELF_SERVICE, None, actor=command.actor
+    )
+    decision, _given = facts.decide(give, now)
+    refusal = decision.refusal
+    if refusal is None:
+        return ClaimAnswer(True, CODES_AVAILABLE, code=decision.code, activate_by=activate_by)
+    assert refusal.reason is not None
+    return ClaimAnswer(False, refusal_message(refusal.reason, refusal.details), refusal.reason)
 
 
 @dataclass(frozen=True)
@@ -145,12 +111,15 @@ def claim_legimi_codes(
                 else [None] * len(cards)
             )
             allowed = [card for card, limit in zip(cards, limits, strict=True) if not limit]
-            facts = claim_facts(
+            facts = Facts(
                 store,
                 allowed,
                 library=library,
                 debt_source=debt_source,
-                now=claims[0][1],
+                platform=Platform.LEGIMI,
+                channel=Channel.SELF_SERVICE,
+                branch_id=None,
+                first=claims[0][1],  # the first claim's moment
                 marks=marks,
             )
             decided: list[ClaimAnswer | Limited] = [

@@ -29,7 +29,6 @@ from empikgo_mailer.handlers.errors import CommandRefused, CommandRejected
 from empikgo_mailer.handlers.library import Library
 from empikgo_mailer.handlers.patrons import BadRow, RowProblem, no_progress, parsed_card
 
-COLUMNS = LOAN_FIELDS
 _BARCODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9./_-]{0,63}$")
 
 
@@ -198,7 +197,7 @@ def import_loans(
     """
     library_names = header_names.loans if header_names is not None else {}
     aliases = with_library_names(LOAN_COLUMNS, library_names)
-    table = parse_csv(read_text(command.path), COLUMNS, command.path, aliases)
+    table = parse_csv(read_text(command.path), LOAN_FIELDS, command.path, aliases)
     today = library.calendar.today(now)
     report = LoansImportReport(columns=table.found)
     first_line: dict[tuple[str, str, date], int] = {}
@@ -306,21 +305,20 @@ def _open_loan(fines: FinesStore, store: Store, barcode: str, card: str | None) 
 
 def _desk_event(
     change: Callable[[LoanState, Location, bool], LoanState],
-    *,
-    barcode: str,
-    card: str | None,
+    command: ReturnLoan | RenewLoan | HoldLoan,
     action: str,
-    actor: str,
+    *,
     uow: UnitOfWork,
     library: Library,
     now: datetime,
 ) -> LoanOutcome:
     """Find the open loan, apply `change` (given the loan, its location and whether the
     account is blocked), check the balances, store it and audit it."""
+    card = None if isinstance(command, HoldLoan) else command.card_number
     today = library.calendar.today(now)
     with uow:
         store, fines = uow.store, uow.fines
-        loan = _open_loan(fines, store, barcode, card)
+        loan = _open_loan(fines, store, command.barcode, card)
         # Locked like a payment, so a return and a payment for one patron never interleave.
         patron = uow.get_one(Patron, loan.patron_id, with_for_update=True)
         location = library.locations.get(loan.location_id) or Location(
@@ -338,7 +336,7 @@ def _desk_event(
         after = read_ledger(fines, patron, library.locations, today)
         store.audit(
             at=now,
-            actor=actor,
+            actor=command.actor,
             action=action,
             outcome="done",
             card_number=patron.card_number,
@@ -363,16 +361,7 @@ def return_loan(
     def returned(state: LoanState, location: Location, blocked: bool) -> LoanState:
         return state.returned_at(command.returned_on or today, today)
 
-    return _desk_event(
-        returned,
-        barcode=command.barcode,
-        card=command.card_number,
-        action="return-loan",
-        actor=command.actor,
-        uow=uow,
-        library=library,
-        now=now,
-    )
+    return _desk_event(returned, command, "return-loan", uow=uow, library=library, now=now)
 
 
 def renew_loan(
@@ -384,16 +373,7 @@ def renew_loan(
         until = command.until or max(state.due_on, today) + timedelta(days=location.renewal_days)
         return state.renewed(until, today, account_blocked=blocked)
 
-    return _desk_event(
-        renewed,
-        barcode=command.barcode,
-        card=command.card_number,
-        action="renew-loan",
-        actor=command.actor,
-        uow=uow,
-        library=library,
-        now=now,
-    )
+    return _desk_event(renewed, command, "renew-loan", uow=uow, library=library, now=now)
 
 
 def hold_loan(
@@ -402,13 +382,5 @@ def hold_loan(
     def held(state: LoanState, location: Location, blocked: bool) -> LoanState:
         return replace(state, on_hold=command.on_hold)
 
-    return _desk_event(
-        held,
-        barcode=command.barcode,
-        card=None,
-        action="hold-loan" if command.on_hold else "release-hold",
-        actor=command.actor,
-        uow=uow,
-        library=library,
-        now=now,
-    )
+    action = "hold-loan" if command.on_hold else "release-hold"
+    return _desk_event(held, command, action, uow=uow, library=library, now=now)

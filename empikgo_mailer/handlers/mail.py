@@ -66,69 +66,40 @@ def queue_reply(
     queue.add(OutboxMessage(**reply_row(branch=branch, request=request, to=to, text=text, now=now)))
 
 
-def _decide_safely(
-    uow: UnitOfWork,
-    request: QueuedRequest,
-    *,
-    deciding: Deciding,
-    branch: BranchSettings,
-    replies_today: Counter[str],
-    clock: Clock,
-    may_go_on: Callable[[datetime], bool],
-) -> str | None:
-    """The request as a batch of one, up to MAX_ATTEMPTS tries, each in a savepoint: a
-    failure rolls back that message's decision only (no code is taken for it); then the
-    message is set aside for staff. None: the branch closed meanwhile."""
-    error = ""
-    for _ in range(MAX_ATTEMPTS):
-        counted = replies_today.copy()
-        try:
-            with uow.savepoint():
-                decided = decide_batch(
-                    uow,
-                    [request],
-                    deciding=deciding,
-                    branch=branch,
-                    replies_today=replies_today,
-                    clock=clock,
-                    may_go_on=may_go_on,
-                )
-            return decided[0][1] if decided else None
-        except Exception as exc:
-            log.exception("deciding mail request %s failed", request.id)
-            error = f"{type(exc).__name__}: {exc}"
-            replies_today.clear()
-            replies_today.update(counted)
-    assert request.id is not None
-    uow.queue.set_aside_failed(request.id, storable(error, 2000), MAX_ATTEMPTS, clock())
-    return MailOutcome.FAILED
+Decide = Callable[[Sequence[QueuedRequest], Counter[str]], list[tuple[int, str]]]
 
 
 def _one_at_a_time(
     uow: UnitOfWork,
     batch: Sequence[QueuedRequest],
-    *,
-    deciding: Deciding,
-    branch: BranchSettings,
+    decide: Decide,
     replies_today: Counter[str],
     clock: Clock,
-    may_go_on: Callable[[datetime], bool],
 ) -> list[tuple[int, str]]:
+    """Each request as a batch of one, up to MAX_ATTEMPTS tries, each in a savepoint: a
+    failure rolls back that message's decision only (no code is taken for it); then the
+    message is set aside for staff. Stops when the branch closes meanwhile."""
     decided = []
     for request in batch:
-        outcome = _decide_safely(
-            uow,
-            request,
-            deciding=deciding,
-            branch=branch,
-            replies_today=replies_today,
-            clock=clock,
-            may_go_on=may_go_on,
-        )
-        if outcome is None:
-            break
         assert request.id is not None
-        decided.append((request.id, outcome))
+        error = ""
+        for _ in range(MAX_ATTEMPTS):
+            counted = replies_today.copy()
+            try:
+                with uow.savepoint():
+                    done = decide([request], replies_today)
+                break
+            except Exception as exc:
+                log.exception("deciding mail request %s failed", request.id)
+                error = f"{type(exc).__name__}: {exc}"
+                replies_today.clear()
+                replies_today.update(counted)
+        else:
+            uow.queue.set_aside_failed(request.id, storable(error, 2000), MAX_ATTEMPTS, clock())
+            done = [(request.id, MailOutcome.FAILED)]
+        if not done:
+            break
+        decided += done
     return decided
 
 
@@ -164,6 +135,17 @@ def decide_queue(
     def may_go_on(now: datetime) -> bool:
         return calendar.is_open(branch.hours, now) and not should_stop()
 
+    def decide(requests: Sequence[QueuedRequest], replies: Counter[str]) -> list[tuple[int, str]]:
+        return decide_batch(
+            uow,
+            requests,
+            deciding=deciding,
+            branch=branch,
+            replies_today=replies,
+            clock=clock,
+            may_go_on=may_go_on,
+        )
+
     size = min(batch, FIRST_BATCH)
     while may_go_on(clock()):
         report.open = True
@@ -178,26 +160,10 @@ def decide_queue(
             counted = replies_today.copy()
             try:
                 with uow.savepoint():
-                    decided = decide_batch(
-                        uow,
-                        heads,
-                        deciding=deciding,
-                        branch=branch,
-                        replies_today=replies_today,
-                        clock=clock,
-                        may_go_on=may_go_on,
-                    )
+                    decided = decide(heads, replies_today)
             except Exception:
                 log.exception("deciding a batch of %s failed; deciding it one by one", branch_id)
-                decided = _one_at_a_time(
-                    uow,
-                    heads,
-                    deciding=deciding,
-                    branch=branch,
-                    replies_today=counted,
-                    clock=clock,
-                    may_go_on=may_go_on,
-                )
+                decided = _one_at_a_time(uow, heads, decide, counted, clock)
             for request_id, outcome in decided:
                 report.outcomes[outcome] += 1
                 # The request id and outcome only: never the code, the card or the address.

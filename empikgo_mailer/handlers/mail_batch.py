@@ -18,7 +18,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -27,18 +27,17 @@ from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.explanations import rule_rows
+from empikgo_mailer.domain.mail_outcomes import SET_ASIDE_OUTCOMES, MailOutcome
 from empikgo_mailer.domain.platforms import Channel, Platform
-from empikgo_mailer.handlers.codes import Facts
+from empikgo_mailer.domain.statuses import RequestStatus
+from empikgo_mailer.handlers.codes import Facts, GiveCode
 from empikgo_mailer.handlers.mail_decision import (
     Deciding,
     QueuedRequest,
-    decided_facts,
-    give_code_by_mail,
     reply_row,
     reply_text,
     screened_facts,
     sender_key,
-    status_of,
 )
 
 log = logging.getLogger(__name__)
@@ -97,14 +96,30 @@ def decide_batch(
         )
         row: dict[str, Any] = {"request_id": request.id, "issuance_id": None, "rules": None}
         if screened is None:
-            decision, given = facts_of_batch.decide(give_code_by_mail(branch, request), now)
+            assert request.card_number is not None  # screened: one card number
+            give = GiveCode(
+                request.card_number,
+                Platform.EMPIK_GO,
+                Channel.EMAIL,
+                branch.id,
+                written_name=request.name_words or request.words,
+                sender=request.sender,
+                actor=f"mail:{branch.id}",
+            )
+            decision, given = facts_of_batch.decide(give, now)
             if given is not None:
                 writes.issued.append((row, given))
             row["rules"] = json.dumps(rule_rows(decision.assessment.results), ensure_ascii=False)
-            outcome, facts = decided_facts(facts, decision)
+            if (refusal := decision.refusal) is None:
+                outcome: str = MailOutcome.ISSUED
+                facts = replace(facts, code=decision.code)
+            else:
+                outcome = str(refusal.reason)
+                facts = replace(facts, details=dict(refusal.details))
         else:
             outcome = str(screened)
-        row |= {"status": status_of(outcome), "outcome": outcome, "decided_at": now}
+        status = RequestStatus.SET_ASIDE if outcome in SET_ASIDE_OUTCOMES else RequestStatus.DECIDED
+        row |= {"status": status, "outcome": outcome, "decided_at": now}
         writes.requests.append(row)
         text = reply_text(deciding, outcome, facts, request.sender)
         if text is not None and request.sender is not None:

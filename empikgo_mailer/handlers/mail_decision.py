@@ -1,5 +1,5 @@
-"""What deciding one mail request takes, shared by the batch and the one-at-a-time path:
-screening, the reply's facts, the code request, the reply and its outbox row."""
+"""What deciding one mail request takes: screening, the reply's facts, the reply and its
+outbox row."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ from typing import Any, Protocol
 
 from empikgo_mailer.config import BranchSettings, MailSettings
 from empikgo_mailer.domain.addresses import address_key
-from empikgo_mailer.domain.mail_outcomes import SET_ASIDE_OUTCOMES, TEMPLATE_OF, MailOutcome
+from empikgo_mailer.domain.mail_outcomes import TEMPLATE_OF, MailOutcome
 from empikgo_mailer.domain.mail_requests import card_numbers
-from empikgo_mailer.domain.platforms import Channel, Platform
+from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.domain.replies import Render, ReplyFacts, compose_reply, reply_context
 from empikgo_mailer.domain.screening import MailFacts, screen
-from empikgo_mailer.domain.statuses import ReplyStatus, RequestKind, RequestStatus
+from empikgo_mailer.domain.statuses import ReplyStatus, RequestKind
 from empikgo_mailer.handlers.code_supply import PoolMarks
-from empikgo_mailer.handlers.codes import Decision, GiveCode
 from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.library import Library
 
@@ -38,30 +37,18 @@ class Deciding:
 class QueuedRequest(Protocol):
     """What a decision reads of a queued request: an ORM row or a plain selected row."""
 
-    @property
-    def id(self) -> int | None: ...
-    @property
-    def sender(self) -> str | None: ...
-    @property
-    def kind(self) -> RequestKind: ...
-    @property
-    def received_at(self) -> datetime: ...
-    @property
-    def card_number(self) -> str | None: ...
-    @property
-    def cards(self) -> str | None: ...
-    @property
-    def words(self) -> str: ...
-    @property
-    def name_words(self) -> str | None: ...
-    @property
-    def size(self) -> int: ...
-    @property
-    def subject(self) -> str: ...
-    @property
-    def message_id(self) -> str | None: ...
-    @property
-    def references(self) -> str | None: ...
+    id: int | None
+    sender: str | None
+    kind: RequestKind
+    received_at: datetime
+    card_number: str | None
+    cards: str | None
+    words: str
+    name_words: str | None
+    size: int
+    subject: str
+    message_id: str | None
+    references: str | None
 
 
 def sender_key(request: QueuedRequest) -> str:
@@ -107,27 +94,6 @@ def screened_facts(
     return facts, screened
 
 
-def give_code_by_mail(branch: BranchSettings, request: QueuedRequest) -> GiveCode:
-    assert request.card_number is not None  # screened: one card number
-    return GiveCode(
-        request.card_number,
-        Platform.EMPIK_GO,
-        Channel.EMAIL,
-        branch.id,
-        written_name=request.name_words or request.words,
-        sender=request.sender,
-        actor=f"mail:{branch.id}",
-    )
-
-
-def decided_facts(facts: ReplyFacts, decision: Decision) -> tuple[str, ReplyFacts]:
-    """The outcome of a decision, and the reply's facts with the code or the refusal."""
-    refusal = decision.refusal
-    if refusal is None:
-        return MailOutcome.ISSUED, dataclasses.replace(facts, code=decision.code)
-    return str(refusal.reason), dataclasses.replace(facts, details=dict(refusal.details))
-
-
 def reply_text(
     deciding: Deciding, outcome: str, facts: ReplyFacts, sender: str | None
 ) -> str | None:
@@ -136,10 +102,6 @@ def reply_text(
     if template is None or sender is None:
         return None
     return deciding.render(f"mail/{template}.txt.j2", **reply_context(facts))
-
-
-def status_of(outcome: str) -> RequestStatus:
-    return RequestStatus.SET_ASIDE if outcome in SET_ASIDE_OUTCOMES else RequestStatus.DECIDED
 
 
 def reply_row(

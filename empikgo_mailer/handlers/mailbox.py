@@ -31,6 +31,8 @@ from empikgo_mailer.handlers.command import Command
 
 log = logging.getLogger(__name__)
 WAIT_FOR_ALL = (datetime(1970, 1, 1, tzinfo=UTC), 0)  # a mark no request comes before
+# What is kept of a message whose row the database refused.
+_KNOWN = ("branch_id", "uidvalidity", "uid", "content_hash", "received_at", "size")
 
 
 class Mailbox(Protocol):
@@ -69,37 +71,26 @@ def content_hash(fetched: FetchedMessage) -> str | None:
     return hashlib.sha256(data).hexdigest() if data and fetched.error is None else None
 
 
-def _problem_row(
-    fetched: FetchedMessage, *, branch_id: str, uidvalidity: int, now: datetime, problem: str
-) -> MailRequest:
-    """A message that cannot be read at all: recorded, set aside for staff, unanswered."""
+def _set_aside_row(values: dict[str, Any], problem: str, at: datetime) -> MailRequest:
+    """A message that cannot be read, or whose row the database refused: recorded (what
+    is known of it: `values`), set aside for staff, unanswered."""
     return bare_row(
         MailRequest,
         {
-            "branch_id": branch_id,
-            "uidvalidity": uidvalidity,
-            "uid": fetched.uid,
-            "fingerprint": f"uid:{uidvalidity}:{fetched.uid}",
-            "content_hash": content_hash(fetched),
-            "received_at": fetched.received_at or now,
-            "size": max(0, fetched.size),
+            **values,
+            "fingerprint": f"uid:{values['uidvalidity']}:{values['uid']}",
             "kind": RequestKind.UNREADABLE,
             "status": RequestStatus.SET_ASIDE,
             "outcome": MailOutcome.FAILED,
             "note": storable(problem, 2000),
-            "decided_at": now,
-            "created_at": now,
+            "decided_at": at,
+            "created_at": at,
         },
     )
 
 
 def _entry(
-    fetched: FetchedMessage,
-    reading: MessageReading,
-    *,
-    branch_id: str,
-    uidvalidity: int,
-    now: datetime,
+    fetched: FetchedMessage, reading: MessageReading, known: dict[str, Any], now: datetime
 ) -> MailRequest:
     content = fetched.raw if fetched.raw is not None else fetched.header
     sender = reading.sender.address
@@ -110,15 +101,10 @@ def _entry(
     if fetched.received_at is None:
         notes.append("serwer nie podał czasu odbioru; przyjęto czas pobrania")
     values: dict[str, Any] = {
-        "branch_id": branch_id,
-        "uidvalidity": uidvalidity,
-        "uid": fetched.uid,
+        **known,
         "fingerprint": fingerprint(sender, reading.message_id, content),
-        "content_hash": content_hash(fetched),
         "message_id": reading.message_id,
         "references": " ".join(reading.references) or None,
-        "received_at": fetched.received_at or now,
-        "size": max(0, fetched.size),
         "sender": sender,
         "subject": storable(reading.subject or "", 500),
         "kind": RequestKind.REQUEST,
@@ -160,28 +146,27 @@ def classify(
 ) -> MailRequest | None:
     """The row for a fetched message; None only when its subject is readable and not ours
     (it stays in the inbox, untouched). Never raises."""
-    if fetched.error is not None:
-        return _problem_row(
-            fetched, branch_id=branch_id, uidvalidity=uidvalidity, now=now, problem=fetched.error
-        )
-    try:
-        reading = read_message(fetched.raw or fetched.header, own_addresses=own_addresses)
-        if reading.subject is None:
+    known = {
+        "branch_id": branch_id,
+        "uidvalidity": uidvalidity,
+        "uid": fetched.uid,
+        "content_hash": content_hash(fetched),
+        "received_at": fetched.received_at or now,
+        "size": max(0, fetched.size),
+    }
+    problem = fetched.error
+    if problem is None:
+        try:
+            reading = read_message(fetched.raw or fetched.header, own_addresses=own_addresses)
+            if reading.subject is not None:
+                return _entry(fetched, reading, known, now) if reading.is_request else None
             problem = "; ".join(reading.problems) or "nieczytelne nagłówki"
-            return _problem_row(
-                fetched, branch_id=branch_id, uidvalidity=uidvalidity, now=now, problem=problem
+        except Exception as exc:
+            log.exception(
+                "cannot read message uid=%s in %s; set aside for staff", fetched.uid, branch_id
             )
-        if not reading.is_request:
-            return None
-        return _entry(fetched, reading, branch_id=branch_id, uidvalidity=uidvalidity, now=now)
-    except Exception as exc:
-        log.exception(
-            "cannot read message uid=%s in %s; set aside for staff", fetched.uid, branch_id
-        )
-        problem = f"błąd odczytu wiadomości ({type(exc).__name__})"
-        return _problem_row(
-            fetched, branch_id=branch_id, uidvalidity=uidvalidity, now=now, problem=problem
-        )
+            problem = f"błąd odczytu wiadomości ({type(exc).__name__})"
+    return _set_aside_row(known, problem, now)
 
 
 def _legacy_fingerprint(entry: MailRequest) -> str | None:
@@ -283,28 +268,6 @@ def _copy(entry: MailRequest, **changes: Any) -> MailRequest:
     return bare_row(MailRequest, {**request_values(entry), **changes})
 
 
-def _safe_copy(entry: MailRequest, error: Exception) -> MailRequest:
-    """The least that can be stored about a message whose row the database refused."""
-    return bare_row(
-        MailRequest,
-        {
-            "branch_id": entry.branch_id,
-            "uidvalidity": entry.uidvalidity,
-            "uid": entry.uid,
-            "fingerprint": f"uid:{entry.uidvalidity}:{entry.uid}",
-            "content_hash": entry.content_hash,
-            "received_at": entry.received_at,
-            "size": entry.size,
-            "kind": RequestKind.UNREADABLE,
-            "status": RequestStatus.SET_ASIDE,
-            "outcome": MailOutcome.FAILED,
-            "note": storable(f"baza danych nie przyjęła wiadomości ({type(error).__name__})", 2000),
-            "decided_at": entry.created_at,
-            "created_at": entry.created_at,
-        },
-    )
-
-
 def _store_batch(
     uow: UnitOfWork,
     batch: _Batch,
@@ -349,8 +312,10 @@ def _store_batch(
                     entry.uid,
                     batch.branch_id,
                 )
+                known = {name: getattr(entry, name) for name in _KNOWN}
+                problem = f"baza danych nie przyjęła wiadomości ({type(exc).__name__})"
                 with uow.savepoint():
-                    queue.insert_requests([_safe_copy(entry, exc)])
+                    queue.insert_requests([_set_aside_row(known, problem, entry.created_at)])
                 counted = CollectReport(unreadable=1)
             report.add(counted)
         queue.move_position(batch.branch_id, batch.uidvalidity, last_uid, now, uncollected)

@@ -8,11 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from empikgo_mailer.adapters.import_columns import (
-    PATRON_COLUMNS,
-    PATRON_FIELDS,
-    with_library_names,
-)
+from empikgo_mailer.adapters.import_columns import PATRON_COLUMNS, PATRON_FIELDS, with_library_names
 from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_flag, read_text
 from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import ImportColumns
@@ -23,7 +19,6 @@ from empikgo_mailer.domain.money import InvalidAmount, parse_pln
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
 from empikgo_mailer.handlers.command import Command
 
-COLUMNS = PATRON_FIELDS
 _ACTIVE = {"aktywny", "aktywne", "aktywna"}
 _INACTIVE = {"nieaktywny", "nieaktywne", "nieaktywna"}
 
@@ -149,7 +144,7 @@ def import_patrons(
     """
     library_names = header_names.patrons if header_names is not None else {}
     aliases = with_library_names(PATRON_COLUMNS, library_names)
-    table = parse_csv(read_text(command.path), COLUMNS, command.path, aliases)
+    table = parse_csv(read_text(command.path), PATRON_FIELDS, command.path, aliases)
     report = ImportReport(columns=table.found)
     first_line: dict[str, int] = {}
     done = 0

@@ -92,7 +92,7 @@ def show_reader(
             active=patron.active,
             contact_confirmed_on=patron.contact_confirmed_on,
             codes=codes,
-            bans=store.bans(patron.id),
+            bans=store.bans_of([patron.id]).get(patron.id, ()),
             fines=FinesView(patron.card_number, name, ledger),
         )
 

@@ -88,7 +88,7 @@ class ShowMonthBans(Command["list[BannedReader]"]):
     month: Month
 
 
-def month_bans(query: ShowMonthBans, *, uow: UnitOfWork, library: Library) -> list[BannedReader]:
+def month_bans(query: ShowMonthBans, *, uow: UnitOfWork) -> list[BannedReader]:
     with uow:
         rows = uow.store.bans_caused_in(query.month)
         return [

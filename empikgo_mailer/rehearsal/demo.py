@@ -27,9 +27,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -123,15 +124,6 @@ def samples_for(month: Month, fixtures: Path, folder: Path) -> Path:
     return folder
 
 
-def _checkout() -> Path:
-    if not (CHECKOUT / "fixtures" / "mail").is_dir():
-        raise DemoError(
-            "Demo korzysta z przykładów w katalogu fixtures/: uruchom je z katalogu "
-            "repozytorium (git clone), nie z zainstalowanej paczki."
-        )
-    return CHECKOUT
-
-
 def _config(root: Path, imap_port: int, smtp_port: int) -> Path:
     """The example configuration, pointed at the throwaway servers and directory."""
     text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
@@ -187,7 +179,6 @@ class Morning:
 
     @property
     def real_time_from(self) -> datetime:
-        """From here on the clock keeps real time."""
         return real_time_from(self.paces)
 
     def clock_options(self, anchor: datetime) -> list[str]:
@@ -197,16 +188,12 @@ class Morning:
             options += ["--speed", f"{pace.since.isoformat()}={pace.speed:g}"]
         return options
 
-    def clock(self, anchor: datetime, real: Clock) -> ReplayedClock:
-        return ReplayedClock(self.start, self.paces, anchor=anchor, real=real)
-
 
 @dataclass
 class Demo:
     root: Path
     config: Path
     env: dict[str, str]
-    checkout: Path
     now: str  # the demo's first moment: every setup command runs at it
 
     def command(self, *args: str) -> list[str]:
@@ -231,7 +218,7 @@ class Demo:
         """Readers, loans, the month's pools and a console login (its password returned),
         as staff load them."""
         at = ("--now", self.now)
-        samples = samples_for(month, self.checkout / "fixtures", self.root / "samples")
+        samples = samples_for(month, CHECKOUT / "fixtures", self.root / "samples")
         self.step("init")
         self.step("patrons", "import", str(samples / "patrons.csv"), *at, tolerate=(4,))
         self.step("loans", "import", str(samples / "loans.csv"), *at, tolerate=(4,))
@@ -261,10 +248,11 @@ class Watcher:
     each sample mail as it arrives and as the daemon decides it."""
 
     def __init__(
-        self, morning: Morning, clock: ReplayedClock, app: App, dovecot: DovecotServer, mail: Path
+        self, morning: Morning, clock: ReplayedClock, app: App, dovecot: DovecotServer
     ) -> None:
-        self.morning, self.clock, self.app, self.dovecot = morning, clock, app, dovecot
-        self.names = {b.id: b.name for b in app.settings.branches.values()}
+        self.clock, self.app, self.dovecot = clock, app, dovecot
+        names = {b.id: b.name for b in app.settings.branches.values()}
+        mail = CHECKOUT / "fixtures" / "mail"
         self.raw = {a.fixture: (mail / a.fixture).read_bytes() for a in MORNING}
         self.samples = {_message_id(raw): fixture for fixture, raw in self.raw.items()}
         midnight = app.library.calendar.month_start(morning.month)
@@ -274,7 +262,7 @@ class Watcher:
             (morning.real_time_from, 3, "Wszystkie placówki otwarte: zegar biegnie teraz w "
                                         "czasie rzeczywistym."),
         ]  # fmt: skip
-        events += [(at, 1, f"Otwiera się {self.names[b]} ({b}).") for at, b in morning.openings]
+        events += [(at, 1, f"Otwiera się {names[b]} ({b}).") for at, b in morning.openings]
         self.events = sorted(events)
         self.to_deliver = list(morning.arrivals)
         self.decided: dict[str, str] = {}  # fixture -> what became of it
@@ -353,21 +341,21 @@ def _servers(
 
 def run_demo(port: int, *, calendar: LibraryCalendar, month: Month, real: Clock) -> int:
     """Set the morning up, run the daemon and the console until Ctrl-C or SIGTERM."""
-    checkout = _checkout()
+    if not (CHECKOUT / "fixtures" / "mail").is_dir():
+        raise DemoError(
+            "Demo korzysta z przykładów w katalogu fixtures/: uruchom je z katalogu "
+            "repozytorium (git clone), nie z zainstalowanej paczki."
+        )
     morning = Morning.plan(month, calendar, load_settings(EXAMPLE_CONFIG, {}))
     # A month to come: Dovecot would date the mail it is given at its own (real) time.
     lead = morning.real_time_from - real()
     ahead = lead + AHEAD_MARGIN if lead > -AHEAD_MARGIN else None
     root = Path(tempfile.mkdtemp(prefix="empikgo-demo-"))
-    stop = {"asked": False}
-
-    def ask_stop(signum: int, _frame: object) -> None:
-        stop["asked"] = True
-
+    stop = threading.Event()
     # Ctrl-C and SIGTERM both end the demo at the next turn of the loop below. SIGINT is
     # handled explicitly: a shell that starts us in the background leaves it ignored.
-    signal.signal(signal.SIGTERM, ask_stop)
-    signal.signal(signal.SIGINT, ask_stop)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     processes: list[subprocess.Popen[bytes]] = []
     app: App | None = None
     try:
@@ -378,7 +366,7 @@ def run_demo(port: int, *, calendar: LibraryCalendar, month: Month, real: Clock)
                 **mail_env,
                 "EMPIKGO_API_TOKEN": secrets.token_urlsafe(24),
             }
-            demo = Demo(root, config, env, checkout, morning.start.isoformat())
+            demo = Demo(root, config, env, morning.start.isoformat())
             click.echo(f"Próba generalna: pierwszy poranek miesiąca {month} w {root}")
             password = demo.load_samples(month)
             # The clock starts moving once the console is up (it stands still until then).
@@ -389,8 +377,8 @@ def run_demo(port: int, *, calendar: LibraryCalendar, month: Month, real: Clock)
             processes.append(demo.spawn("-v", "run", *clock_options, log=root / "demon.log"))
             wait_for(f"http://127.0.0.1:{port}/healthz", processes[0], root / "web.log")
             app = bootstrap(load_settings(config, env))
-            mail = checkout / "fixtures" / "mail"
-            watcher = Watcher(morning, morning.clock(anchor, real), app, dovecot, mail)
+            clock = ReplayedClock(morning.start, morning.paces, anchor=anchor, real=real)
+            watcher = Watcher(morning, clock, app, dovecot)
             click.echo(
                 f"Konsola: http://127.0.0.1:{port}/  (login: {DEMO_LOGIN}, hasło: {password})\n"
                 f"Odpowiedzi dla czytelników (pliki .eml): {sink.folder}\n"
@@ -399,7 +387,17 @@ def run_demo(port: int, *, calendar: LibraryCalendar, month: Month, real: Clock)
                 "czas rzeczywisty od otwarcia ostatniej placówki. Ctrl-C kończy demo i usuwa "
                 "katalog tymczasowy.\nPoranek:"
             )
-            _follow(watcher, processes, root, lambda: stop["asked"])
+            # The morning told as it comes; a console or daemon that dies ends it.
+            next_look = 0.0
+            while not stop.is_set():
+                for process, log in zip(processes, ("web.log", "demon.log"), strict=True):
+                    if process.poll() is not None:
+                        raise DemoError(f"Proces zakończył się:\n{_tail(root / log)}")
+                watcher.tick()
+                if time.monotonic() >= next_look:
+                    watcher.look()
+                    next_look = time.monotonic() + LOOK_EVERY
+                time.sleep(0.1)
     finally:
         for process in processes:
             process.terminate()
@@ -413,25 +411,6 @@ def run_demo(port: int, *, calendar: LibraryCalendar, month: Month, real: Clock)
         shutil.rmtree(root, ignore_errors=True)
     click.echo("Demo zakończone.")
     return 0
-
-
-def _follow(
-    watcher: Watcher,
-    processes: list[subprocess.Popen[bytes]],
-    root: Path,
-    stopped: Callable[[], bool],
-) -> None:
-    """Until stopped: the morning told as it comes; a console or daemon that dies ends it."""
-    next_look = 0.0
-    while not stopped():
-        for process, log in zip(processes, ("web.log", "demon.log"), strict=True):
-            if process.poll() is not None:
-                raise DemoError(f"Proces zakończył się:\n{_tail(root / log)}")
-        watcher.tick()
-        if time.monotonic() >= next_look:
-            watcher.look()
-            next_look = time.monotonic() + LOOK_EVERY
-        time.sleep(0.1)
 
 
 def _tail(log: Path) -> str:

@@ -11,7 +11,6 @@ the server must not touch the system's /etc/dovecot: everything lives in a temp 
 from __future__ import annotations
 
 import glob
-import grp
 import os
 import pwd
 import shutil
@@ -111,11 +110,8 @@ class DovecotUnavailable(Unreachable):
 
 def libfaketime() -> Path | None:
     """libfaketime's library, if installed (Debian's package `faketime`)."""
-    for pattern in LIBFAKETIME:
-        found = sorted(glob.glob(pattern))
-        if found:
-            return Path(found[0])
-    return None
+    found = (Path(path) for pattern in LIBFAKETIME for path in sorted(glob.glob(pattern)))
+    return next(found, None)
 
 
 class DovecotServer:
@@ -195,7 +191,6 @@ class DovecotServer:
                 gid=gid,
                 login_user=login_user,
                 internal_user=internal_user,
-                group=grp.getgrgid(gid).gr_name,
                 # The master and every process it starts keep one (faked) clock.
                 environment=" ".join(
                     [*KEPT_ENVIRONMENT, *self.faked, FAKE_FILE_TIMES]
@@ -215,8 +210,7 @@ class DovecotServer:
         deadline = time.monotonic() + 20
         while True:
             try:
-                client = self.client(next(iter(self.users)))
-                client.logout()
+                self.client(next(iter(self.users))).logout()
                 return self
             except (OSError, imapclient.exceptions.IMAPClientError):
                 if self.process.poll() is not None or time.monotonic() > deadline:
@@ -242,14 +236,13 @@ class DovecotServer:
         if kill:
             subprocess.run(["pkill", "-KILL", "-f", str(self.base / "dovecot.conf")], check=False)
             self.process.kill()
-            self.process.wait()
         else:
             self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         # The old master's children must be gone before a new master takes the base_dir.
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -45,6 +45,3 @@ class SmtpSink:
 
     def stop(self) -> None:
         self.controller.stop()
-
-    def count(self) -> int:
-        return len(list(self.folder.glob("*.eml")))

@@ -29,26 +29,20 @@ def add_admin_pages(api: FastAPI, console: Console) -> None:
         given = request.query_params
         kto, co, karta = given.get("kto", "staff:"), given.get("co", ""), given.get("karta", "")
         od, do = given.get("od", ""), given.get("do", "")
-        query = ShowAudit(kto[:64], co[:32], karta[:64], _day(od), _day(do))
-        events = app.handle(query)
+        events = app.handle(ShowAudit(kto[:64], co[:32], karta[:64], _day(od), _day(do)))
         rows = [
-            {
-                "at": console.local_text(e.at),
-                "actor": e.actor,
-                "action": e.action,
-                "outcome": e.outcome,
-                "card": e.card_number or "",
-                "address": e.address or "",
-                "details": ", ".join(
+            (
+                e,
+                ", ".join(
                     f"{key}: {value}"
                     for key, value in json.loads(e.details or "{}").items()
                     if value not in (None, "")
                 ),
-            }
+            )
             for e in events
         ]
         return console.page(
-            request, "audit.html.j2", staff, title="Dziennik zdarzeń", rows=rows,
+            "audit.html.j2", staff, title="Dziennik zdarzeń", rows=rows,
             actions=app.handle(ShowAuditActions()),
             filters={"kto": kto[:64], "co": co[:32], "karta": karta[:64], "od": od[:10],
                      "do": do[:10]},

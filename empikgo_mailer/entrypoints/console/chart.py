@@ -53,16 +53,16 @@ def pool_chart(pool: PoolReport, title: str, month: Month) -> Markup:
             f'<line class="pool" x1="{LEFT}" y1="{y(pool.loaded):.1f}" x2="{WIDTH - RIGHT}" '
             f'y2="{y(pool.loaded):.1f}"/>'
         )
-    for value in sorted({0, top // 2, top}):
-        parts.append(
-            f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end">{value}</text>'
-        )
-    for day in range(1, month_days + 1):
-        if day == 1 or day % 5 == 0:
-            parts.append(
-                f'<text x="{LEFT + (day - 0.5) * step:.1f}" y="{TOP + plot_h + 16}" '
-                f'text-anchor="middle">{day}</text>'
-            )
+    parts += (
+        f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end">{value}</text>'
+        for value in sorted({0, top // 2, top})
+    )
+    parts += (
+        f'<text x="{LEFT + (day - 0.5) * step:.1f}" y="{TOP + plot_h + 16}" '
+        f'text-anchor="middle">{day}</text>'
+        for day in range(1, month_days + 1)
+        if day == 1 or day % 5 == 0
+    )
     parts.append(
         f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 4}" text-anchor="middle">'
         "dzień miesiąca</text></svg>"

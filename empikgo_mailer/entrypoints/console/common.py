@@ -21,9 +21,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.datastructures import FormData
 
 from empikgo_mailer.bootstrap import App
-from empikgo_mailer.config import BranchSettings, Settings
+from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.clock import Clock, is_rehearsal, real_clock_of
-from empikgo_mailer.domain.polish import moment_text
+from empikgo_mailer.domain.polish import moment_text, month_name
 from empikgo_mailer.domain.staff import Role
 from empikgo_mailer.entrypoints.console.security import (
     SESSION_COOKIE,
@@ -42,6 +42,7 @@ _templates = Environment(
     autoescape=select_autoescape(["html", "j2"]),  # a reader's words are never markup here
     undefined=StrictUndefined,
 )
+_templates.globals["month_name"] = month_name
 
 
 @dataclass(frozen=True)
@@ -53,27 +54,16 @@ class Console:
     clock: Clock
 
     @property
-    def settings(self) -> Settings:
-        return self.app.settings
-
-    @property
     def session_clock(self) -> Clock:
         """Sessions and login attempts are timed in real time, even in a rehearsal."""
         return real_clock_of(self.clock)
 
     def page(
-        self,
-        request: Request,
-        name: str,
-        staff: OpenSession | None,
-        status: int = 200,
-        **context: Any,
+        self, name: str, staff: OpenSession | None, status: int = 200, **context: Any
     ) -> HTMLResponse:
         member = staff.member if staff is not None else None
         branches = [
-            branch
-            for branch in self.settings.branches.values()
-            if member is not None and member.sees_branch(branch.id)
+            b for b in self.app.settings.branches.values() if member and member.sees_branch(b.id)
         ]
         html = _templates.get_template(name).render(
             staff=staff,
@@ -84,6 +74,7 @@ class Console:
             rehearsal=self.local_text(self.clock()) if is_rehearsal(self.clock) else "",
             message=context.pop("message", ""),
             message_class=context.pop("message_class", "ok"),
+            local_text=self.local_text,
             **context,
         )
         return HTMLResponse(html, status_code=status)
@@ -100,15 +91,23 @@ class Console:
             raise NotFound
         return staff
 
-    async def form(self, request: Request, staff: OpenSession) -> FormData:
-        return await checked_form(request, staff.csrf_token)
+    async def posted(
+        self, request: Request, *roles: Role, branch_id: str | None = None
+    ) -> tuple[OpenSession, FormData]:
+        """A form's sender and fields, checked in this order: the session (looked up off
+        the event loop) with one of `roles`, the branch of the path, the CSRF token."""
+        staff = await off_loop(self.session_of, request, *roles)
+        if branch_id is not None:
+            self.branch(staff, branch_id)
+        return staff, await checked_form(request, staff.csrf_token)
 
-    async def sender_of(self, request: Request, *roles: Role) -> OpenSession:
-        """`session_of` for a form's route: looked up off the event loop."""
-        return await off_loop(self.session_of, request, *roles)
+    def at_branch(self, request: Request, branch_id: str) -> tuple[OpenSession, BranchSettings]:
+        """A branch page's session, and the branch if the member may see it."""
+        staff = self.session_of(request)
+        return staff, self.branch(staff, branch_id)
 
     def branch(self, staff: OpenSession, branch_id: str) -> BranchSettings:
-        branch = self.settings.branches.get(branch_id)
+        branch = self.app.settings.branches.get(branch_id)
         if branch is None or not staff.member.sees_branch(branch_id):
             raise NotFound  # the same answer for "no such branch" and "not yours"
         return branch

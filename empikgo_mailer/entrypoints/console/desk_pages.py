@@ -10,7 +10,6 @@ from fastapi.responses import RedirectResponse, Response
 
 from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
-from empikgo_mailer.domain.eligibility import Assessment
 from empikgo_mailer.domain.explanations import (
     CHANNEL_LABELS,
     RULE_LABELS,
@@ -52,10 +51,8 @@ def add_desk_pages(api: FastAPI, console: Console) -> None:
             return library.offered[0]
 
     def desk_page(
-        request: Request,
         staff: OpenSession,
         branch: BranchSettings,
-        *,
         card_text: str,
         platform: Platform,
         status: int = 200,
@@ -67,10 +64,21 @@ def add_desk_pages(api: FastAPI, console: Console) -> None:
         if card is not None:
             # The branch is given, so the pool is this branch's: the rules are all counted.
             assessment = app.handle(CheckEligibility(card, platform, branch.id), now=clock())
-            rules = _rule_rows(assessment)
-            verdict, eligible = _verdict(assessment), assessment.eligible
+            rules = [
+                {
+                    "rule": RULE_LABELS[r.rule],
+                    "verdict": VERDICT_LABELS[r.verdict],
+                    "css": {"pass": "ok", "fail": "bad"}.get(r.verdict.value, ""),
+                    "why": explain(r),
+                }
+                for r in assessment.results
+            ]
+            refusal, eligible = assessment.refusal, assessment.eligible
+            verdict = "Kod może zostać wydany."
+            if refusal is not None and refusal.reason is not None:
+                verdict = f"Odmowa — {explain_refusal(refusal.reason, dict(refusal.details))}"
         return console.page(
-            request, "desk.html.j2", staff, status, title=f"Wydanie w placówce — {branch.name}",
+            "desk.html.j2", staff, status, title=f"Wydanie w placówce — {branch.name}",
             branch=branch, card=card or card_text[:64], problem=problem, rules=rules,
             verdict=verdict, eligible=eligible,
             platform=platform, platforms=library.offered, **extra,
@@ -78,25 +86,21 @@ def add_desk_pages(api: FastAPI, console: Console) -> None:
 
     @api.get("/placowki/{branch_id}/punkt", include_in_schema=False)
     def desk(request: Request, branch_id: str, karta: str = "", platforma: str = "") -> Response:
-        staff = console.session_of(request)
-        branch = console.branch(staff, branch_id)
-        return desk_page(
-            request, staff, branch, card_text=karta[:64], platform=platform_of(platforma)
-        )
+        staff, branch = console.at_branch(request, branch_id)
+        return desk_page(staff, branch, karta[:64], platform_of(platforma))
 
     @api.post("/placowki/{branch_id}/punkt", include_in_schema=False)
     async def give(request: Request, branch_id: str) -> Response:
-        staff = await console.sender_of(request)
+        staff, form = await console.posted(request, branch_id=branch_id)
         branch = console.branch(staff, branch_id)
-        form = await console.form(request, staff)
 
         def work() -> Response:
             platform = platform_of(field(form, "platform", 32))
             card, problem = typed_card(field(form, "card", 64))
             if card is None:
                 return desk_page(
-                    request, staff, branch, card_text=field(form, "card", 64), platform=platform,
-                    status=422, message=problem or "Podaj numer karty.", message_class="bad",
+                    staff, branch, field(form, "card", 64), platform, 422,
+                    message=problem or "Podaj numer karty.", message_class="bad",
                 )  # fmt: skip
             decision = app.handle(
                 GiveCode(
@@ -110,9 +114,8 @@ def add_desk_pages(api: FastAPI, console: Console) -> None:
                 assert refusal.reason is not None
                 why = explain_refusal(refusal.reason, dict(refusal.details))
                 return desk_page(
-                    request, staff, branch, card_text=card, platform=platform,
-                    message=f"Odmowa: {why}.", message_class="bad",
-                )  # fmt: skip
+                    staff, branch, card, platform, message=f"Odmowa: {why}.", message_class="bad"
+                )
             return RedirectResponse(
                 f"/placowki/{branch.id}/punkt/wydania/{decision.issuance_id}", status_code=303
             )
@@ -121,12 +124,11 @@ def add_desk_pages(api: FastAPI, console: Console) -> None:
 
     @api.get("/placowki/{branch_id}/punkt/wydania/{issuance_id}", include_in_schema=False)
     def slip(request: Request, branch_id: str, issuance_id: int) -> Response:
-        staff = console.session_of(request)
-        branch = console.branch(staff, branch_id)
+        staff, branch = console.at_branch(request, branch_id)
         found = app.handle(ShowSlip(issuance_id, branch.id))
         month = Month.parse(found.month)
         return console.page(
-            request, "slip.html.j2", staff, title="Kod wydany w placówce", branch=branch,
+            "slip.html.j2", staff, title="Kod wydany w placówce", branch=branch,
             platform=found.platform.display_name, code=found.code,
             activation_url=library.activation_url(found.platform),
             last_day=day_text(month.last_day), month_text=month_name(month),
@@ -138,7 +140,7 @@ def add_reader_pages(api: FastAPI, console: Console) -> None:
     app, clock, library = console.app, console.clock, console.app.library
 
     def reader_page(
-        request: Request, staff: OpenSession, card_text: str, status: int = 200, **extra: Any
+        staff: OpenSession, card_text: str, status: int = 200, **extra: Any
     ) -> Response:
         card, problem = typed_card(card_text)
         reader = None
@@ -148,7 +150,7 @@ def add_reader_pages(api: FastAPI, console: Console) -> None:
             except CommandRejected as exc:
                 problem = str(exc)
         return console.page(
-            request, "reader.html.j2", staff, status, title="Czytelnik",
+            "reader.html.j2", staff, status, title="Czytelnik",
             card=card or card_text[:64], problem=problem, reader=reader,
             locations=list(library.locations.values()),
             methods=[(m.value, m.label) for m in PaymentMethod], **extra,
@@ -156,13 +158,11 @@ def add_reader_pages(api: FastAPI, console: Console) -> None:
 
     @api.get("/czytelnik", include_in_schema=False)
     def reader(request: Request, karta: str = "") -> Response:
-        staff = console.session_of(request)
-        return reader_page(request, staff, karta[:64])
+        return reader_page(console.session_of(request), karta[:64])
 
     @api.post("/czytelnik/wplata", include_in_schema=False)
     async def payment(request: Request) -> Response:
-        staff = await console.sender_of(request)
-        form = await console.form(request, staff)
+        staff, form = await console.posted(request)
 
         def work() -> Response:
             card_text = field(form, "card", 64)
@@ -171,8 +171,9 @@ def add_reader_pages(api: FastAPI, console: Console) -> None:
                 method = PaymentMethod(field(form, "method", 16))
             except (BadRow, ValueError) as exc:
                 why = str(exc) if isinstance(exc, BadRow) else "wybierz sposób zapłaty"
-                return reader_page(request, staff, card_text, 422,
-                                   message=f"Kwota: {why}.", message_class="bad")  # fmt: skip
+                return reader_page(
+                    staff, card_text, 422, message=f"Kwota: {why}.", message_class="bad"
+                )
             result = app.handle(
                 PayFine(
                     card_text, field(form, "location", 32), amount, method,
@@ -182,9 +183,8 @@ def add_reader_pages(api: FastAPI, console: Console) -> None:
             )  # fmt: skip
             if result.refusal is not None:
                 return reader_page(
-                    request, staff, card_text, message=f"Odmowa: {result.refusal}.",
-                    message_class="bad",
-                )  # fmt: skip
+                    staff, card_text, message=f"Odmowa: {result.refusal}.", message_class="bad"
+                )
             place = result.location.name
             if result.counted:
                 text = f"Przyjęto wpłatę ({result.method.label}) {format_pln(amount)} — {place}."
@@ -194,34 +194,15 @@ def add_reader_pages(api: FastAPI, console: Console) -> None:
                     f"Zapisano przelew {format_pln(amount)} ({place}): czeka na zaksięgowanie "
                     f"(zwykle do {expected}). Do tego czasu należność pozostaje."
                 )
-            return reader_page(request, staff, card_text, message=text)
+            return reader_page(staff, card_text, message=text)
 
         return await off_loop(work)
-
-
-def _rule_rows(assessment: Assessment) -> list[dict[str, str]]:
-    return [
-        {
-            "rule": RULE_LABELS[r.rule],
-            "verdict": VERDICT_LABELS[r.verdict],
-            "css": {"pass": "ok", "fail": "bad"}.get(r.verdict.value, ""),
-            "why": explain(r),
-        }
-        for r in assessment.results
-    ]
-
-
-def _verdict(assessment: Assessment) -> str:
-    refusal = assessment.refusal
-    if refusal is not None and refusal.reason is not None:
-        return f"Odmowa — {explain_refusal(refusal.reason, dict(refusal.details))}"
-    return "Kod może zostać wydany."
 
 
 def _reader_context(view: ReaderView, console: Console) -> dict[str, Any]:
     ledger: FineLedger = view.fines.ledger
     today = ledger.today
-    names = {b.id: b.name for b in console.settings.branches.values()}
+    names = {b.id: b.name for b in console.app.settings.branches.values()}
     return {
         "card": view.card_number,
         "name": view.name,
@@ -243,14 +224,7 @@ def _reader_context(view: ReaderView, console: Console) -> dict[str, Any]:
             }
             for c in view.codes
         ],
-        "bans": [
-            {
-                "cause": month_name(b.cause),
-                "first": month_name(b.first),
-                "last": month_name(b.last),
-            }
-            for b in view.bans
-        ],
+        "bans": view.bans,
         "accounts": [
             {
                 "name": account.location.name,

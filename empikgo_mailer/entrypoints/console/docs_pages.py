@@ -28,4 +28,4 @@ def add_docs_pages(api: FastAPI, console: Console) -> None:
     @api.get("/docs", include_in_schema=False)
     def docs(request: Request) -> Response:
         staff = console.session_of(request)
-        return console.page(request, "docs.html.j2", staff, title="API katalogu")
+        return console.page("docs.html.j2", staff, title="API katalogu")

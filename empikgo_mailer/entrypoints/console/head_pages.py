@@ -22,7 +22,7 @@ from empikgo_mailer.entrypoints.console.common import HEADS, Console, field, off
 from empikgo_mailer.entrypoints.console.security import new_token
 from empikgo_mailer.handlers.activations import ImportActivations
 from empikgo_mailer.handlers.errors import CommandRejected
-from empikgo_mailer.handlers.pools import CodeImportReport, ImportCodes, ShowPools
+from empikgo_mailer.handlers.pools import ImportCodes, ShowPools
 from empikgo_mailer.handlers.report import ShowMonthBans, ShowMonthReport
 from empikgo_mailer.handlers.service import ShowServices, SwitchService
 from empikgo_mailer.handlers.staff import OpenSession
@@ -59,32 +59,22 @@ def _month(text: str, fallback: Month) -> Month:
 
 def add_head_pages(api: FastAPI, console: Console) -> None:
     app, clock, library = console.app, console.clock, console.app.library
-    branch_names = {b.id: b.name for b in console.settings.branches.values()}
+    branch_names = {b.id: b.name for b in console.app.settings.branches.values()}
 
-    def pools_page(
-        request: Request, staff: OpenSession, month: Month, status: int = 200, **extra: Any
-    ) -> Response:
+    def pools_page(staff: OpenSession, month: Month, **extra: Any) -> Response:
         pools = app.handle(ShowPools(month))
         return console.page(
-            request, "pools.html.j2", staff, status, title="Pule kodów", month=str(month),
+            "pools.html.j2", staff, title="Pule kodów", month=str(month),
             month_text=month_name(month),
-            pools=[
-                {
-                    "platform": p.platform.display_name,
-                    "place": branch_names.get(p.branch_id or "", "cała biblioteka"),
-                    "loaded": p.loaded, "issued": p.issued, "left": p.left,
-                }
-                for p in pools
-            ],
-            platforms=library.offered, branches=list(console.settings.branches.values()),
+            pools=[(p, branch_names.get(p.branch_id or "", "cała biblioteka")) for p in pools],
+            platforms=library.offered, branches=list(console.app.settings.branches.values()),
             **extra,
         )  # fmt: skip
 
     @api.get("/pule", include_in_schema=False)
     def pools(request: Request, miesiac: str = "") -> Response:
         staff = console.session_of(request, *HEADS)
-        current = library.calendar.month_of(clock())
-        return pools_page(request, staff, _month(miesiac, current))
+        return pools_page(staff, _month(miesiac, library.calendar.month_of(clock())))
 
     def pool_command(
         form: FormData, path: Path, staff: OpenSession, *, preview: bool
@@ -97,34 +87,36 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
 
     @api.post("/pule/podglad", include_in_schema=False)
     async def preview(request: Request) -> Response:
-        staff = await console.sender_of(request, *HEADS)
-        form = await console.form(request, staff)
+        staff, form = await console.posted(request, *HEADS)
         path = await _staged(form, "file")
-        return await off_loop(preview_page, request, staff, form, path)
+        return await off_loop(preview_page, staff, form, path)
 
-    def preview_page(request: Request, staff: OpenSession, form: FormData, path: Path) -> Response:
+    def preview_page(staff: OpenSession, form: FormData, path: Path) -> Response:
         command = pool_command(form, path, staff, preview=True)
         try:
             report = app.handle(command, now=clock())
         except CommandRejected:
             path.unlink(missing_ok=True)
             raise
+        refused = report.refused
+        repeated = sum(1 for p in refused if "powtórzony" in p.reason or "już jest" in p.reason)
         return console.page(
-            request, "pool_preview.html.j2", staff, title="Podgląd puli",
+            "pool_preview.html.j2", staff, title="Podgląd puli",
             token=path.stem, platform=command.platform, month=str(command.month),
             month_text=month_name(command.month),
             branch=command.branch_id or "",
             place=branch_names.get(command.branch_id or "", "cała biblioteka"),
-            report=_report_rows(report),
+            report={
+                "loaded": report.loaded, "refused_count": len(refused), "duplicates": repeated,
+                "refused": refused[:500],
+            },
         )  # fmt: skip
 
     @api.post("/pule/wczytaj", include_in_schema=False)
     async def confirm(request: Request) -> Response:
-        staff = await console.sender_of(request, *HEADS)
-        form = await console.form(request, staff)
-        return await off_loop(load_pool, request, staff, form)
+        return await off_loop(load_pool, *await console.posted(request, *HEADS))
 
-    def load_pool(request: Request, staff: OpenSession, form: FormData) -> Response:
+    def load_pool(staff: OpenSession, form: FormData) -> Response:
         token = field(form, "token", 64)
         path = STAGING / f"{token}.txt"
         if not _TOKEN.match(token) or not path.exists():
@@ -133,21 +125,15 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
         report = app.handle(command, now=clock())
         path.unlink(missing_ok=True)
         refused = f"; odrzucone linie: {len(report.refused)}" if report.refused else ""
-        return pools_page(
-            request, staff, command.month,
-            message=f"Wczytano {report.loaded} kodów{refused}.",
-        )  # fmt: skip
+        return pools_page(staff, command.month, message=f"Wczytano {report.loaded} kodów{refused}.")
 
     @api.post("/pule/aktywacje", include_in_schema=False)
     async def activations(request: Request) -> Response:
-        staff = await console.sender_of(request, *HEADS)
-        form = await console.form(request, staff)
+        staff, form = await console.posted(request, *HEADS)
         path = await _staged(form, "file")
-        return await off_loop(load_activations, request, staff, form, path)
+        return await off_loop(load_activations, staff, form, path)
 
-    def load_activations(
-        request: Request, staff: OpenSession, form: FormData, path: Path
-    ) -> Response:
+    def load_activations(staff: OpenSession, form: FormData, path: Path) -> Response:
         try:
             report = app.handle(
                 ImportActivations(path, library.platform(field(form, "platform", 32)),
@@ -158,18 +144,18 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
             path.unlink(missing_ok=True)
         problems = [*report.unknown, *report.refused]
         return pools_page(
-            request, staff, library.calendar.month_of(clock()),
+            staff, library.calendar.month_of(clock()),
             message=f"Aktywacje: nowe {report.recorded}, znane wcześniej {report.already_known}, "
             f"zdjęte blokady {report.bans_lifted}, do wyjaśnienia {len(problems)}.",
             message_class="warn" if problems else "ok",
-            problems=[{"line": p.line, "reason": p.reason} for p in problems[:200]],
+            problems=problems[:200],
         )  # fmt: skip
 
 
 def add_month_pages(api: FastAPI, console: Console) -> None:
     """The month's report with its chart and CSV, and the service switch."""
     app, clock, library = console.app, console.clock, console.app.library
-    branch_names = {b.id: b.name for b in console.settings.branches.values()}
+    branch_names = {b.id: b.name for b in console.app.settings.branches.values()}
 
     @api.get("/miesiac", include_in_schema=False)
     def month_page(request: Request, miesiac: str = "") -> Response:
@@ -186,29 +172,17 @@ def add_month_pages(api: FastAPI, console: Console) -> None:
                 for reason, count in pool.refused.items()
                 if count
             )
+            chart, total = pool_chart(pool, title, month), sum(c for _, c in refused)
             pools.append(
-                {
-                    "platform": pool.platform.display_name, "place": place,
-                    "loaded": pool.loaded, "given": pool.given_total,
-                    "activated": pool.activated, "expired": pool.expired,
-                    "lapsed": pool.lapsed, "banned": pool.banned,
-                    "refused": refused, "refused_total": sum(c for _, c in refused),
-                    "chart": pool_chart(pool, title, month),
-                }
-            )  # fmt: skip
+                {"pool": pool, "place": place, "refused": refused, "total": total, "chart": chart}
+            )
         return console.page(
-            request, "month.html.j2", staff, title=f"Miesiąc {month_name(month)}",
+            "month.html.j2", staff, title=f"Miesiąc {month_name(month)}",
             month=str(month), month_text=month_name(month),
             previous=str(month.plus(-1)), following=str(month.plus(1)),
             closed=console.local_text(report.closed_at) if report.closed_at else "",
             pools=pools,
-            bans=[
-                {
-                    "card": b.card_number, "name": b.name, "first": month_name(b.first),
-                    "last": month_name(b.last), "lifted": b.lifted,
-                }
-                for b in bans
-            ],
+            bans=bans,
         )  # fmt: skip
 
     @api.get("/miesiac/{month_text}/raport.csv", include_in_schema=False)
@@ -222,52 +196,29 @@ def add_month_pages(api: FastAPI, console: Console) -> None:
             headers={"Content-Disposition": f'attachment; filename="raport-{month}.csv"'},
         )
 
-    def services_page(request: Request, staff: OpenSession, **extra: Any) -> Response:
-        states = app.handle(ShowServices())
-        return console.page(
-            request, "services.html.j2", staff, title="Usługi",
-            services=[
-                {
-                    "id": s.platform.id, "name": s.platform.display_name, "on": s.on,
-                    "configured": s.configured, "reason": s.switched_off_reason or "",
-                    "changed": console.local_text(s.changed_at) if s.changed_at else "",
-                    "actor": s.actor or "",
-                }
-                for s in states
-            ],
-            **extra,
-        )  # fmt: skip
+    def services_page(staff: OpenSession, **extra: Any) -> Response:
+        services = app.handle(ShowServices())
+        return console.page("services.html.j2", staff, title="Usługi", services=services, **extra)
 
     @api.get("/uslugi", include_in_schema=False)
     def services(request: Request) -> Response:
-        return services_page(request, console.session_of(request, *HEADS))
+        return services_page(console.session_of(request, *HEADS))
 
     @api.post("/uslugi", include_in_schema=False)
     async def switch(request: Request) -> Response:
-        staff = await console.sender_of(request, *HEADS)
-        form = await console.form(request, staff)
-        return await off_loop(switch_service, request, staff, form)
+        return await off_loop(switch_service, *await console.posted(request, *HEADS))
 
-    def switch_service(request: Request, staff: OpenSession, form: FormData) -> Response:
+    def switch_service(staff: OpenSession, form: FormData) -> Response:
         platform = library.platform(field(form, "platform", 32))
         enabled = field(form, "state", 8) == "on"
         reason = field(form, "reason", 500)
         if not enabled and not reason:
-            return services_page(request, staff, message="Podaj powód wyłączenia usługi.",
-                                 message_class="bad")  # fmt: skip
+            return services_page(
+                staff, message="Podaj powód wyłączenia usługi.", message_class="bad"
+            )
         app.handle(
             SwitchService(platform, enabled, reason or None, actor=f"staff:{staff.member.login}"),
             now=clock(),
         )
         state = "włączona" if enabled else "wyłączona"
-        return services_page(request, staff, message=f"{platform.display_name}: usługa {state}.")
-
-
-def _report_rows(report: CodeImportReport) -> dict[str, Any]:
-    repeated = sum(1 for p in report.refused if "powtórzony" in p.reason or "już jest" in p.reason)
-    return {
-        "loaded": report.loaded,
-        "refused": [{"line": p.line, "reason": p.reason} for p in report.refused[:500]],
-        "refused_count": len(report.refused),
-        "duplicates": repeated,
-    }
+        return services_page(staff, message=f"{platform.display_name}: usługa {state}.")

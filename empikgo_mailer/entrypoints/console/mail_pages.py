@@ -52,11 +52,10 @@ def add_mail_pages(api: FastAPI, console: Console) -> None:
 
     @api.get("/placowki/{branch_id}/kolejka", include_in_schema=False)
     def queue_page(request: Request, branch_id: str) -> Response:
-        staff = console.session_of(request)
-        branch = console.branch(staff, branch_id)
+        staff, branch = console.at_branch(request, branch_id)
         view = app.handle(ShowQueue(branch.id), now=clock())
         return console.page(
-            request, "queue.html.j2", staff, title=f"Kolejka — {branch.name}", branch=branch,
+            "queue.html.j2", staff, title=f"Kolejka — {branch.name}", branch=branch,
             waiting=[row(r) for r in view.waiting], decided=[row(r) for r in view.decided_today],
             waiting_total=view.waiting_total,
             now_text=console.local_text(clock()), refresh=60,
@@ -64,12 +63,11 @@ def add_mail_pages(api: FastAPI, console: Console) -> None:
 
     @api.get("/placowki/{branch_id}/prosby/{request_id}", include_in_schema=False)
     def request_page(request: Request, branch_id: str, request_id: int) -> Response:
-        staff = console.session_of(request)
-        branch = console.branch(staff, branch_id)
+        staff, branch = console.at_branch(request, branch_id)
         view = app.handle(ShowRequest(request_id, branch.id))
         mail = view.request
         return console.page(
-            request, "request.html.j2", staff, title=f"Prośba nr {mail.id}", branch=branch,
+            "request.html.j2", staff, title=f"Prośba nr {mail.id}", branch=branch,
             mail=row(mail), kind=KIND_LABELS.get(mail.kind, str(mail.kind)),
             words=mail.words, note=mail.note or "", position=view.position,
             state=mail.status.value, handled_by=mail.handled_by or "",
@@ -85,37 +83,33 @@ def add_mail_pages(api: FastAPI, console: Console) -> None:
                 }
                 for reply in view.replies
             ],
-            actions=_actions_context(staff, branch, mail),
+            actions=_actions_context(branch, mail),
         )  # fmt: skip
 
-    def set_aside_page(
-        request: Request, staff: OpenSession, branch: BranchSettings, **extra: Any
-    ) -> Response:
+    def set_aside_page(staff: OpenSession, branch: BranchSettings, **extra: Any) -> Response:
         rows = app.handle(ShowSetAside(branch.id))
         return console.page(
-            request, "set_aside.html.j2", staff, title=f"Odłożone — {branch.name}",
+            "set_aside.html.j2", staff, title=f"Odłożone — {branch.name}",
             branch=branch,
-            held=[{**row(r), "actions": _actions_context(staff, branch, r)} for r in rows],
+            held=[{**row(r), "actions": _actions_context(branch, r)} for r in rows],
             **extra,
         )  # fmt: skip
 
     @api.get("/placowki/{branch_id}/odlozone", include_in_schema=False)
     def held_page(request: Request, branch_id: str) -> Response:
-        staff = console.session_of(request)
-        return set_aside_page(request, staff, console.branch(staff, branch_id))
+        return set_aside_page(*console.at_branch(request, branch_id))
 
     @api.post("/placowki/{branch_id}/odlozone/{request_id}", include_in_schema=False)
     async def settle(request: Request, branch_id: str, request_id: int) -> Response:
-        staff = await console.sender_of(request)
+        staff, form = await console.posted(request, branch_id=branch_id)
         branch = console.branch(staff, branch_id)
-        form = await console.form(request, staff)
 
         def work() -> Response:
             try:
                 action = SetAsideAction(field(form, "action", 16))
             except ValueError:
                 return set_aside_page(
-                    request, staff, branch, message="Wybierz działanie.", message_class="bad"
+                    staff, branch, message="Wybierz działanie.", message_class="bad"
                 )
             result = app.handle(
                 SettleSetAside(
@@ -127,7 +121,7 @@ def add_mail_pages(api: FastAPI, console: Console) -> None:
                 now=clock(),
             )  # fmt: skip
             return set_aside_page(
-                request, staff, branch, message=result.message,
+                staff, branch, message=result.message,
                 message_class="ok" if result.done else "warn",
             )  # fmt: skip
 
@@ -142,14 +136,11 @@ def _reason(request: MailRequest) -> str:
     return "; ".join(part for part in (label, request.note or "") if part)
 
 
-def _actions_context(
-    staff: OpenSession, branch: BranchSettings, request: MailRequest
-) -> dict[str, Any] | None:
+def _actions_context(branch: BranchSettings, request: MailRequest) -> dict[str, Any] | None:
     if request.status is not RequestStatus.SET_ASIDE:
         return None
     return {
         "url": f"/placowki/{branch.id}/odlozone/{request.id}",
-        "csrf": staff.csrf_token,
         "card": request.card_number or "",
         "can_reply": request.sender is not None,
         "refusals": [(outcome, OUTCOME_LABELS[outcome]) for outcome in CHOSEN_REFUSALS],

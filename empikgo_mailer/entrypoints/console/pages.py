@@ -3,12 +3,11 @@ the other pages register themselves from their own modules."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import FormData
 
@@ -36,8 +35,7 @@ from empikgo_mailer.entrypoints.console.security import (
     Forbidden,
     LoginRequired,
     NotFound,
-    add_security,
-    client_address,
+    SecurityHeaders,
     new_token,
     set_cookie,
 )
@@ -52,7 +50,7 @@ from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.mail_status import ShowMailStatus
 from empikgo_mailer.handlers.set_aside import ResendReply
-from empikgo_mailer.handlers.staff import LogIn, LogOut
+from empikgo_mailer.handlers.staff import LogIn, LogOut, OpenSession
 
 REFRESH_SECONDS = 60
 
@@ -60,19 +58,22 @@ REFRESH_SECONDS = 60
 def add_console(api: FastAPI, app: App, clock: Clock) -> None:
     settings = app.settings
     console = Console(app, clock)
-    add_security(api)
+    api.add_middleware(SecurityHeaders)
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    _error_pages(api, console.page)
+    _error_pages(api, console)
 
-    @api.get("/logowanie", include_in_schema=False)
-    def login_page(request: Request) -> Response:
+    def login_form(status: int = 200, login: str = "", error: str = "") -> Response:
         token = new_token()
         response = console.page(
-            request, "login.html.j2", None, title="Logowanie", csrf_token=token, login="",
-            error="",
+            "login.html.j2", None, status, title="Logowanie", csrf_token=token, login=login,
+            error=error,
         )  # fmt: skip
         set_cookie(response, LOGIN_CSRF_COOKIE, token, https=settings.web.https)
         return response
+
+    @api.get("/logowanie", include_in_schema=False)
+    def login_page() -> Response:
+        return login_form()
 
     @api.post("/logowanie", include_in_schema=False)
     async def login(request: Request) -> Response:
@@ -80,23 +81,18 @@ def add_console(api: FastAPI, app: App, clock: Clock) -> None:
         return await off_loop(log_in, request, form)
 
     def log_in(request: Request, form: FormData) -> Response:
+        password = form.get("password")
         result = app.handle(
             LogIn(
                 field(form, "login", 200),
-                form.get("password", "") if isinstance(form.get("password"), str) else "",  # type: ignore[arg-type]
-                client_address(request),
+                password if isinstance(password, str) else "",
+                request.client.host if request.client is not None else "?",
                 previous_token=request.cookies.get(SESSION_COOKIE),
             ),
             now=console.session_clock(),
         )
         if result.member is None or result.token is None:
-            token = new_token()
-            response: Response = console.page(
-                request, "login.html.j2", None, 401, title="Logowanie", csrf_token=token,
-                login=field(form, "login", 64), error=result.message,
-            )  # fmt: skip
-            set_cookie(response, LOGIN_CSRF_COOKIE, token, https=settings.web.https)
-            return response
+            return login_form(401, field(form, "login", 64), result.message)
         request.state.login = result.member.login
         response = RedirectResponse("/", status_code=303)
         set_cookie(response, SESSION_COOKIE, result.token, https=settings.web.https)
@@ -105,7 +101,7 @@ def add_console(api: FastAPI, app: App, clock: Clock) -> None:
 
     @api.post("/wyloguj", include_in_schema=False)
     async def logout(request: Request) -> Response:
-        await console.form(request, await console.sender_of(request))
+        await console.posted(request)
         await off_loop(app.handle, LogOut(request.cookies.get(SESSION_COOKIE, "")))
         response = RedirectResponse("/logowanie", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
@@ -121,10 +117,7 @@ def add_console(api: FastAPI, app: App, clock: Clock) -> None:
     add_docs_pages(api, console)
 
 
-Page = Callable[..., HTMLResponse]
-
-
-def _error_pages(api: FastAPI, page: Page) -> None:
+def _error_pages(api: FastAPI, console: Console) -> None:
     """No session, a form without its CSRF token, a page that is not there or not theirs,
     and a command refused with a reason."""
     answers: dict[type[Exception], tuple[int, str, str]] = {
@@ -145,9 +138,9 @@ def _error_pages(api: FastAPI, page: Page) -> None:
         if isinstance(exc, LoginRequired) and request.method == "GET":
             return RedirectResponse("/logowanie", status_code=303)
         if isinstance(exc, CommandRejected):
-            return page(request, "message.html.j2", None, 422, title="Nie wykonano", text=str(exc))
+            return console.page("message.html.j2", None, 422, title="Nie wykonano", text=str(exc))
         status, title, text = answers[type(exc)]
-        return page(request, "message.html.j2", None, status, title=title, text=text)
+        return console.page("message.html.j2", None, status, title=title, text=text)
 
     for kind in [*answers, CommandRejected]:
         api.add_exception_handler(kind, answer)
@@ -156,7 +149,6 @@ def _error_pages(api: FastAPI, page: Page) -> None:
 def _branch_pages(api: FastAPI, console: Console) -> None:
     """The list of branches (heads and admins) and each branch's dashboard."""
     app, clock = console.app, console.clock
-    settings, calendar = app.settings, app.library.calendar
 
     @api.get("/", include_in_schema=False)
     def home(request: Request) -> Response:
@@ -165,50 +157,38 @@ def _branch_pages(api: FastAPI, console: Console) -> None:
             return RedirectResponse(f"/placowki/{staff.member.branch_id}", status_code=303)
         now = clock()
         queues = {q.branch_id: q for q in app.handle(ShowMailStatus(), now=now).queues}
-        rows = [
-            {
-                "id": branch.id,
-                "name": branch.name,
-                "waiting": queues[branch.id].waiting,
-                "pending": queues[branch.id].outbox_pending,
-                "failed": queues[branch.id].outbox_failed,
-            }
-            for branch in settings.branches.values()
-        ]
+        rows = [(branch, queues[branch.id]) for branch in console.app.settings.branches.values()]
         return console.page(
-            request, "branches.html.j2", staff, title="Placówki", rows=rows,
-            now_text=moment_text(calendar.local(now)), refresh=REFRESH_SECONDS,
+            "branches.html.j2", staff, title="Placówki", rows=rows,
+            now_text=console.local_text(now), refresh=REFRESH_SECONDS,
         )  # fmt: skip
 
     @api.get("/placowki/{branch_id}", include_in_schema=False)
     def dashboard(request: Request, branch_id: str) -> Response:
-        staff = console.session_of(request)
-        branch = console.branch(staff, branch_id)
-        return console.page(
-            request, "dashboard.html.j2", staff, title=branch.name, refresh=REFRESH_SECONDS,
-            **dashboard_context(app, branch, clock()),
-        )  # fmt: skip
+        staff, branch = console.at_branch(request, branch_id)
+        return dashboard_page(console, staff, branch, clock(), refresh=REFRESH_SECONDS)
 
     @api.post("/placowki/{branch_id}/odpowiedzi/{reply_id}/ponow", include_in_schema=False)
     async def send_again(request: Request, branch_id: str, reply_id: int) -> Response:
-        staff = await console.sender_of(request)
+        staff, _ = await console.posted(request, branch_id=branch_id)
         branch = console.branch(staff, branch_id)
-        await console.form(request, staff)
 
         def work() -> Response:
             now = clock()
             result = app.handle(ResendReply(reply_id, branch.id, staff.member.login), now=now)
-            return console.page(
-                request, "dashboard.html.j2", staff, title=branch.name,
+            return dashboard_page(
+                console, staff, branch, now,
                 message=result.message, message_class="ok" if result.done else "warn",
-                **dashboard_context(app, branch, now),
             )  # fmt: skip
 
         return await off_loop(work)
 
 
-def dashboard_context(app: App, branch: BranchSettings, now: datetime) -> dict[str, Any]:
+def dashboard_page(
+    console: Console, staff: OpenSession, branch: BranchSettings, now: datetime, **extra: Any
+) -> Response:
     """What the dashboard shows, as plain Polish values: the same figures as `status`."""
+    app = console.app
     calendar, local = app.library.calendar, app.library.calendar.local
     seen = overview(app, now, branch_id=branch.id)
     queue = seen.queues[0]
@@ -222,18 +202,7 @@ def dashboard_context(app: App, branch: BranchSettings, now: datetime) -> dict[s
             warning, css = "pula pusta" if pool.loaded else "nie wczytano kodów", "bad"
         elif pool.left <= low:
             warning, css = f"zostało mało kodów (≤ {low})", "warn"
-        pools.append(
-            {
-                "key": f"{pool.platform.id}:{pool.branch_id or '*'}",
-                "platform": pool.platform.display_name,
-                "place": branch.name if pool.branch_id else "cała biblioteka",
-                "loaded": pool.loaded,
-                "issued": pool.issued,
-                "left": pool.left,
-                "warning": warning,
-                "warning_class": css,
-            }
-        )
+        pools.append((pool, warning, css))
     services = [
         {
             "platform": state.platform.display_name,
@@ -253,62 +222,42 @@ def dashboard_context(app: App, branch: BranchSettings, now: datetime) -> dict[s
             if job.last is None
             else f"{JOB_OUTCOME_LABELS.get(job.last.outcome, job.last.outcome)}: "
             f"{job.last.summary or '—'} ({moment_text(local(job.last.started_at))})",
-            "next": moment_text(local(job.next_run)) if job.next_run else "—",
+            "next": console.local_text(job.next_run),
         }
         for job in seen.jobs
     ]
-    return {
-        "branch": branch,
-        "now_text": moment_text(local(now)),
-        "month_text": month_name(seen.month),
-        "open_now": open_now,
-        "next_opening": "Otwarta do końca godzin pracy"
+    return console.page(
+        "dashboard.html.j2",
+        staff,
+        title=branch.name,
+        **extra,
+        branch=branch,
+        now_text=moment_text(local(now)),
+        month_text=month_name(seen.month),
+        open_now=open_now,
+        next_opening="Otwarta do końca godzin pracy"
         if open_now
         else f"Następne otwarcie: {moment_text(local(opening))}"
         if opening
         else "Brak godzin otwarcia w konfiguracji",
-        "queue": queue,
-        "oldest_waiting": f"Najstarsza {since_text(queue.oldest_waiting, now, local)}"
+        queue=queue,
+        oldest_waiting=f"Najstarsza {since_text(queue.oldest_waiting, now, local)}"
         if queue.oldest_waiting
         else "Kolejka pusta.",
-        "oldest_pending": since_text(queue.oldest_pending, now, local),
-        "decided": sorted(
+        oldest_pending=since_text(queue.oldest_pending, now, local),
+        decided=sorted(
             (OUTCOME_LABELS.get(outcome, outcome), count)
             for outcome, count in queue.decided_today.items()
         ),
-        "failed_replies": [
-            {
-                "id": f.id,
-                "recipient": f.recipient,
-                "error": f.error,
-                "written": moment_text(local(f.created_at)),
-            }
-            for f in queue.failed_replies
-        ],
-        "pools": pools,
-        "services": services,
-        "links": [
-            {
-                "label": link_label(link.link),
-                "state": "działa" if link.ok else "niedostępny",
-                "css": "ok" if link.ok else "bad",
-                "details": link_text(link, now, local),
-            }
-            for link in seen.links
-        ],
-        "daemon": heartbeat_text(
+        pools=pools,
+        services=services,
+        links=[(link, link_label(link.link), link_text(link, now, local)) for link in seen.links],
+        daemon=heartbeat_text(
             seen.heartbeat, now, local, app.settings.web.heartbeat_max_age_seconds
         ),
-        "jobs": jobs,
-        "files": [
-            {
-                "name": f.name,
-                "summary": f.summary,
-                "css": "bad"
-                if f.outcome in (DroppedOutcome.REJECTED, DroppedOutcome.PROBLEMS)
-                else "ok",
-                "when": moment_text(local(f.taken_at)),
-            }
+        jobs=jobs,
+        files=[
+            (f, "bad" if f.outcome in (DroppedOutcome.REJECTED, DroppedOutcome.PROBLEMS) else "ok")
             for f in seen.dropped
         ],
-    }
+    )

@@ -7,7 +7,7 @@ import logging
 import secrets
 import time
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Response
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -61,20 +61,13 @@ def set_cookie(response: Response, name: str, value: str, *, https: bool) -> Non
     )
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client is not None else "?"
-
-
-def add_security(api: FastAPI) -> None:
-    """Headers on every response, and one access-log line per request: method, path
-    (never the query string, which could carry a card number), status, time, login."""
-    api.add_middleware(SecurityHeaders)
-
-
 class SecurityHeaders:
-    """`add_security`'s middleware, written against ASGI itself: Starlette's
-    BaseHTTPMiddleware (`@app.middleware`) costs a task and a stream per request, a
-    quarter of what a Legimi claim costs the web process."""
+    """Headers on every response, and one access-log line per request: method, path
+    (never the query string, which could carry a card number), status, time, login.
+
+    Written against ASGI itself: Starlette's BaseHTTPMiddleware (`@app.middleware`) costs
+    a task and a stream per request, a quarter of what a Legimi claim costs the web
+    process."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
