@@ -23,7 +23,7 @@ _LIMIT: Table = ClaimLimit.__table__  # type: ignore[attr-defined]
 
 
 class DatabaseRateLimiter:
-    """`RateLimiter`'s interface (`retry_after`), counted in the database."""
+    """At most `limit` claims per card in `window` seconds, counted in the database."""
 
     def __init__(
         self,

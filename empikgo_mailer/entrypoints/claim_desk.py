@@ -22,7 +22,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.handlers.legimi import ClaimAnswer, ClaimLegimiCode, ClaimLegimiCodes, Limited
@@ -45,11 +44,8 @@ class ClaimDesk:
     each claim to (and wait for the GIL on the way back), and the batch grows by itself
     with the rush, since whatever arrives while one batch is decided forms the next."""
 
-    def __init__(self, app: App, *, counted: bool = True, max_batch: int = MAX_BATCH) -> None:
-        """`counted`: the per-card limit is counted in the database with each batch (off
-        when the caller counts it itself)."""
+    def __init__(self, app: App, *, max_batch: int = MAX_BATCH) -> None:
         self.app, self.max_batch = app, max_batch
-        self._limits: dict[str, Any] = {} if counted else {"claim_limits": None}
         self._waiting: list[_Waiting] = []
         self._due = False  # a batch is scheduled on the loop
 
@@ -83,7 +79,7 @@ class ClaimDesk:
 
     def _decide(self, batch: list[_Waiting]) -> list[ClaimAnswer | Limited]:
         claims = tuple((waiting.command, waiting.now) for waiting in batch)
-        return self.app.handle(ClaimLegimiCodes(claims), **self._limits)
+        return self.app.handle(ClaimLegimiCodes(claims))
 
     def _alone(self, waiting: _Waiting) -> Outcome:
         """A claim of a failed batch, as a batch of its own: one bad claim answers alone."""

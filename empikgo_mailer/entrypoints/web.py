@@ -9,10 +9,6 @@ console (entrypoints/console) is served by the same application.
 # run time, and `Depends(bearer)` refers to a local of create_web_app.
 import hmac
 import math
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 
@@ -28,10 +24,9 @@ from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.entrypoints.claim_desk import ClaimDesk
 from empikgo_mailer.entrypoints.console.pages import add_console
 from empikgo_mailer.entrypoints.operations_web import add_operations
-from empikgo_mailer.handlers.legimi import ClaimAnswer, ClaimLegimiCode, Limited
+from empikgo_mailer.handlers.legimi import ClaimLegimiCode, Limited
 
 CLAIMS_PATH = "/api/legimi/claims"
-RATE_WINDOW_SECONDS = 60.0
 
 
 class ClaimRequest(BaseModel):
@@ -65,46 +60,10 @@ class ErrorResponse(BaseModel):
     detail: str
 
 
-class RateLimiter:
-    """At most `limit` requests per key in any `window` seconds (a sliding window).
-
-    In memory, so for one process only; `web` counts in the database instead
-    (DatabaseRateLimiter), where all its workers see the same counts.
-    """
-
-    def __init__(
-        self,
-        limit: int,
-        window: float = RATE_WINDOW_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-        self._next_prune = clock() + window
-
-    def retry_after(self, key: str) -> float | None:
-        """Count a request; None when it may go ahead, else the seconds to wait."""
-        now = self.clock()
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return hits[0] + self.window - now
-            hits.append(now)
-            if now >= self._next_prune:
-                # Forget cards idle for a whole window: once a window, so memory stays
-                # bounded by one window's readers and no request pays for a full sweep.
-                self._hits = {k: v for k, v in self._hits.items() if v[-1] > now - self.window}
-                self._next_prune = now + self.window
-            return None
-
-
-def create_web_app(app: App, clock: Clock, *, limiter: RateLimiter | None = None) -> FastAPI:
-    """`limiter`: a per-card limit of the caller's own (tests); by default the limit is
-    counted in the database, inside each batch of claims."""
-    desk = ClaimDesk(app, counted=limiter is None)
+def create_web_app(app: App, clock: Clock) -> FastAPI:
+    """The per-card limit is counted in the database, inside each batch of claims: every
+    worker sees the same counts."""
+    desk = ClaimDesk(app)
     bearer = HTTPBearer(auto_error=False, description="Token katalogu (EMPIKGO_API_TOKEN).")
     api = FastAPI(
         title="empikgo-mailer",
@@ -145,16 +104,12 @@ def create_web_app(app: App, clock: Clock, *, limiter: RateLimiter | None = None
         dependencies=[Depends(authorised)],
     )
     async def claim(body: ClaimRequest) -> ClaimResponse:
-        card = body.card_number
-        wait = limiter.retry_after(card) if limiter is not None else None
-        answer = await desk.claim(ClaimLegimiCode(card), clock()) if wait is None else None
+        answer = await desk.claim(ClaimLegimiCode(body.card_number), clock())
         if isinstance(answer, Limited):
-            wait = answer.retry_after
-        if wait is not None or not isinstance(answer, ClaimAnswer):
             raise HTTPException(
                 status_code=429,
                 detail="Zbyt wiele prób pobrania kodu. Spróbuj ponownie za chwilę.",
-                headers={"Retry-After": str(max(1, math.ceil(wait or 1)))},
+                headers={"Retry-After": str(max(1, math.ceil(answer.retry_after)))},
             )
         return ClaimResponse(
             granted=answer.granted,

@@ -5,6 +5,7 @@ and what cannot be a card number is refused with a Polish reason, nothing stored
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sqlite3
 from datetime import datetime
@@ -17,7 +18,7 @@ import pytest
 from empikgo_mailer.bootstrap import bootstrap
 from empikgo_mailer.config import load_settings
 from empikgo_mailer.domain.errors import ExitCode
-from empikgo_mailer.entrypoints.web import RateLimiter, create_web_app
+from empikgo_mailer.entrypoints.web import create_web_app
 from tests.support.card_cases import CARD_CASES, NOT_CARDS, STORED
 from tests.support.cli import Cli
 from tests.support.config import write_config
@@ -87,10 +88,11 @@ def test_the_catalogue_finds_the_reader_however_the_card_is_typed(
 ) -> None:
     assert desk("patrons", "import", str(patrons_file(tmp_path / "p.csv", STORED)), NOW)[0] == 0
     settings = load_settings(desk.config, {"EMPIKGO_API_TOKEN": TOKEN})
-    app = bootstrap(settings)
+    # Several typed forms are one card: the per-card limit counts them together.
+    web_settings = dataclasses.replace(settings.web, claims_per_card_per_minute=len(CARD_CASES))
+    app = bootstrap(dataclasses.replace(settings, web=web_settings))
     moment = datetime(2027, 1, 4, 10, 0, tzinfo=ZoneInfo("Europe/Warsaw"))
-    # Several typed forms are one card: the per-card limit would count them together.
-    web = create_web_app(app, lambda: moment, limiter=RateLimiter(len(CARD_CASES)))
+    web = create_web_app(app, lambda: moment)
     auth = {"Authorization": f"Bearer {TOKEN}"}
 
     async def claims(cards: list[str]) -> list[httpx.Response]:
