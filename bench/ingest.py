@@ -63,10 +63,9 @@ def child(config: str) -> None:
         timed(box.connect, spent, "log-in")()
         box.fetch = timed(box.fetch, spent, "fetch")  # type: ignore[method-assign]
         try:
-            report = collector.collect(
-                branch, box, uow=app.uow(), mail=settings.mail, clock=lambda: OPENING
-            )
-            collected += report.queued
+            command = collector.CollectMailbox(branch)
+            for stored in app.handle(command, mailbox=box, clock=lambda: OPENING):
+                collected += stored.queued
         finally:
             timed(box.close, spent, "log-out")()
     total = time.perf_counter() - started
@@ -74,7 +73,7 @@ def child(config: str) -> None:
         profile.disable()
         stats = pstats.Stats(profile, stream=sys.stderr)
         stats.sort_stats("tottime").print_stats(30)
-        stats.sort_stats("cumtime").print_callees("collect")
+        stats.sort_stats("cumtime").print_callees("collect_batches")
     print(json.dumps({"total": total, "queued": collected, **spent}))
 
 

@@ -27,7 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, bindparam, or_, update
+from sqlalchemy import ColumnElement, Connection, Table, Update, bindparam, or_, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import SQLModel, col, select
@@ -86,57 +86,35 @@ class OutgoingReply:
 _o = _OUTBOX.c
 _ONE = _o.id == bindparam("reply_id")
 _FREE = {"lease_owner": None, "lease_until": None}
-_SENT = (
-    update(_OUTBOX)
-    .where(_ONE)
-    .values(
-        status=ReplyStatus.SENT,
-        sent_at=bindparam("at"),
-        last_attempt_at=bindparam("at"),
-        last_error=None,
-        **_FREE,
-    )
+
+
+def _one_reply(*also: ColumnElement[bool], **values: Any) -> Update:
+    """An UPDATE of the reply `reply_id` that also gives its lease back."""
+    return update(_OUTBOX).where(_ONE, *also).values(**values, **_FREE)
+
+
+def _sent() -> dict[str, Any]:
+    at = bindparam("at", type_=_o.sent_at.type)  # one value for both columns
+    return {"status": ReplyStatus.SENT, "sent_at": at, "last_attempt_at": at, "last_error": None}
+
+
+_SENT = _one_reply(**_sent())
+_DEFERRED = _one_reply(
+    attempts=bindparam("tries"),
+    last_error=bindparam("error"),
+    last_attempt_at=bindparam("at"),
+    next_attempt_at=bindparam("next_at"),
 )
-_DEFERRED = (
-    update(_OUTBOX)
-    .where(_ONE)
-    .values(
-        attempts=bindparam("tries"),
-        last_error=bindparam("error"),
-        last_attempt_at=bindparam("at"),
-        next_attempt_at=bindparam("next_at"),
-        **_FREE,
-    )
-)
-_FAILED = (
-    update(_OUTBOX)
-    .where(_ONE)
-    .values(
-        status=ReplyStatus.FAILED,
-        attempts=bindparam("tries"),
-        last_error=bindparam("error"),
-        last_attempt_at=bindparam("at"),
-        **_FREE,
-    )
+_FAILED = _one_reply(
+    status=ReplyStatus.FAILED,
+    attempts=bindparam("tries"),
+    last_error=bindparam("error"),
+    last_attempt_at=bindparam("at"),
 )
 # A journal entry, applied only while the sender that wrote it still holds the lease: an
 # entry applied once already (a crash between applying and forgetting) changes nothing.
-_SENT_BY = (
-    update(_OUTBOX)
-    .where(_ONE, _o.lease_owner == bindparam("owner"))
-    .values(
-        status=ReplyStatus.SENT,
-        sent_at=bindparam("at"),
-        last_attempt_at=bindparam("at"),
-        last_error=None,
-        **_FREE,
-    )
-)
-_UNREACHABLE = (
-    update(_OUTBOX)
-    .where(_ONE)
-    .values(last_error=bindparam("error"), last_attempt_at=bindparam("at"), **_FREE)
-)
+_SENT_BY = _one_reply(_o.lease_owner == bindparam("owner"), **_sent())
+_UNREACHABLE = _one_reply(last_error=bindparam("error"), last_attempt_at=bindparam("at"))
 _RECORDS = {
     Answer.SENT: _SENT,
     Answer.DEFERRED: _DEFERRED,

@@ -76,21 +76,12 @@ def _parsed(raw: bytes) -> tuple[Message, str | None]:
         return headers_only, f"nieczytelna treść ({type(exc).__name__})"
 
 
-def sender(message: Message) -> SenderReading:
-    return read_sender(Headers(message).all("From"))
-
-
-def automatic_reason(message: Message, own_addresses: frozenset[str] = frozenset()) -> str | None:
-    """Why a message is automatic (RFC 3834 and friends) or our own, in Polish for staff;
-    None for mail from a person. `own_addresses`: the branch mailboxes (address keys)."""
-    headers = Headers(message)
-    address = read_sender(headers.all("From")).address
-    return _automatic(message, headers, address, own_addresses)
-
-
 def _automatic(
     message: Message, headers: Headers, address: str | None, own_addresses: frozenset[str]
 ) -> str | None:
+    """Why a message is automatic (RFC 3834 and friends) or our own, in Polish for staff;
+    None for mail from a person. `own_addresses`: the branch mailboxes (address keys)."""
+
     def value(name: str) -> str:
         return (header_text(headers, name, limit=100) or "").lower()
 

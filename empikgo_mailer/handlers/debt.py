@@ -14,7 +14,6 @@ from empikgo_mailer.domain.fines import FineLedger, Location, LocationAccount
 
 
 class DebtSource(Protocol):
-    def debt_of(self, store: Store, patron: Patron, today: date) -> DebtFacts: ...
     def debts_of(
         self, store: Store, patrons: Sequence[Patron], today: date
     ) -> dict[int, DebtFacts]: ...
@@ -62,13 +61,10 @@ class LedgerDebt:
     def __init__(self, locations: Mapping[str, Location]) -> None:
         self.locations = locations
 
-    def debt_of(self, store: Store, patron: Patron, today: date) -> DebtFacts:
-        return read_ledger(FinesStore(store.session), patron, self.locations, today).debt()
-
     def debts_of(
         self, store: Store, patrons: Sequence[Patron], today: date
     ) -> dict[int, DebtFacts]:
-        """`debt_of` for many patrons, their loans and payments read in two queries."""
+        """Each patron's debt (rule 4), their loans and payments read in two queries."""
         fines = FinesStore(store.session)
         ids = [p.id for p in patrons if p.id is not None]
         loans, payments = fines.of_patrons(Loan, ids), fines.of_patrons(Payment, ids)

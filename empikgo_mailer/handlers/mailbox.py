@@ -330,29 +330,6 @@ class CollectMailbox(Command[Iterator[CollectReport]]):
     branch_id: str
 
 
-def collect(
-    branch_id: str,
-    mailbox: Mailbox,
-    *,
-    uow: UnitOfWork,
-    mail: MailSettings,
-    clock: Clock,
-    own_addresses: frozenset[str] = frozenset(),
-) -> CollectReport:
-    """Record every new message (`collect_batches`, to the end)."""
-    report = CollectReport()
-    for part in collect_batches(
-        CollectMailbox(branch_id),
-        mailbox=mailbox,
-        uow=uow,
-        mail=mail,
-        clock=clock,
-        own_addresses=own_addresses,
-    ):
-        report.add(part)
-    return report
-
-
 def collect_batches(
     command: CollectMailbox,
     *,

@@ -15,10 +15,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from empikgo_mailer.bootstrap import bootstrap
-from empikgo_mailer.handlers.mailbox import collect
 from tests.conftest import fresh_database_url
 from tests.support.config import settings_for
-from tests.support.mail import FakeMailbox
+from tests.support.mail import FakeMailbox, collect
 from tests.support.mail_lab import request_message
 
 WARSAW = ZoneInfo("Europe/Warsaw")

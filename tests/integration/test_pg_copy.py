@@ -18,10 +18,9 @@ from sqlalchemy.exc import OperationalError
 from empikgo_mailer.adapters.mail_queue import MailQueue
 from empikgo_mailer.bootstrap import bootstrap
 from empikgo_mailer.domain.errors import DatabaseUnavailable
-from empikgo_mailer.handlers.mailbox import collect
 from tests.conftest import fresh_database_url
 from tests.support.config import settings_for
-from tests.support.mail import FakeMailbox, fixture
+from tests.support.mail import FakeMailbox, collect, fixture
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 FIRST_SECOND = datetime(2026, 11, 1, 0, 0, 1, tzinfo=WARSAW)

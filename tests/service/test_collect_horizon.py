@@ -14,8 +14,8 @@ from imapclient.exceptions import IMAPClientError
 
 from empikgo_mailer.adapters.imap_mailbox import FetchedMessage
 from empikgo_mailer.bootstrap import App
-from empikgo_mailer.handlers.mailbox import WAIT_FOR_ALL, collect
-from tests.support.mail import FakeMailbox, fixture
+from empikgo_mailer.handlers.mailbox import WAIT_FOR_ALL
+from tests.support.mail import FakeMailbox, collect, fixture
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 MIDNIGHT = datetime(2026, 11, 1, 0, 0, tzinfo=WARSAW)

@@ -28,11 +28,10 @@ from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.handlers.mail import DecideQueue
 from empikgo_mailer.handlers.mail_send import SendReport, new_owner, send_outbox
-from empikgo_mailer.handlers.mailbox import collect
 from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
 from tests.support.config import settings_for
 from tests.support.data import add_codes
-from tests.support.mail import FakeMailbox, FakeTransport, fixture
+from tests.support.mail import FakeMailbox, FakeTransport, collect, fixture
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 FIRST_SECOND = datetime(2026, 11, 1, 0, 0, 1, tzinfo=WARSAW)

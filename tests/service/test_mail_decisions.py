@@ -29,13 +29,12 @@ from empikgo_mailer.handlers.filing import FileDecided
 from empikgo_mailer.handlers.mail import DecideQueue
 from empikgo_mailer.handlers.mail_send import new_owner, send_outbox
 from empikgo_mailer.handlers.mail_status import queue_status
-from empikgo_mailer.handlers.mailbox import collect
 from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
 from empikgo_mailer.handlers.report import ShowMonthReport, month_report
 from empikgo_mailer.handlers.service import SwitchService, switch_service
 from tests.support.config import settings_for
 from tests.support.data import add_codes
-from tests.support.mail import FakeMailbox, FakeTransport, fixture, reply_text
+from tests.support.mail import FakeMailbox, FakeTransport, collect, fixture, reply_text
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 FIRST_SECOND = datetime(2026, 11, 1, 0, 0, 1, tzinfo=WARSAW)

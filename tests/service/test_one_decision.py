@@ -26,11 +26,10 @@ from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.handlers.codes import GiveCode, give_code
 from empikgo_mailer.handlers.mail import DecideQueue
-from empikgo_mailer.handlers.mailbox import collect
 from tests.support.config import settings_for
 from tests.support.data import add_ban, add_codes, add_patron
 from tests.support.databases import migrated_sqlite
-from tests.support.mail import FakeMailbox, reply_text
+from tests.support.mail import FakeMailbox, collect, reply_text
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 MONTH = Month(2026, 11)

@@ -17,6 +17,10 @@ from empikgo_mailer.adapters.smtp_sender import (
     SendResult,
     nothing_to_wait_for,
 )
+from empikgo_mailer.adapters.unit_of_work import UnitOfWork
+from empikgo_mailer.config import MailSettings
+from empikgo_mailer.domain.clock import Clock
+from empikgo_mailer.handlers.mailbox import CollectMailbox, CollectReport, Mailbox, collect_batches
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "mail"
 
@@ -98,3 +102,27 @@ def reply_text(message: EmailMessage) -> str:
     body = message.get_body(preferencelist=("plain",))
     assert body is not None
     return str(body.get_content())
+
+
+def collect(
+    branch_id: str,
+    mailbox: Mailbox,
+    *,
+    uow: UnitOfWork,
+    mail: MailSettings,
+    clock: Clock,
+    own_addresses: frozenset[str] = frozenset(),
+) -> CollectReport:
+    """The collect runner's work on one mailbox, to the end (`collect_batches`), called
+    directly as a test sets it up."""
+    report = CollectReport()
+    for part in collect_batches(
+        CollectMailbox(branch_id),
+        mailbox=mailbox,
+        uow=uow,
+        mail=mail,
+        clock=clock,
+        own_addresses=own_addresses,
+    ):
+        report.add(part)
+    return report
