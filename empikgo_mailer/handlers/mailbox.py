@@ -56,7 +56,6 @@ class CollectReport:
     unreadable: int = 0
     duplicates: int = 0
     renumbered: int = 0  # known messages found again after a UIDVALIDITY change
-    not_ours: int = 0
     left: int = 0  # new messages still to read after this batch (a burst in the making)
 
     def add(self, part: CollectReport) -> None:
@@ -376,7 +375,7 @@ def collect_batches(
         batch = _Batch(branch_id, mailbox.uidvalidity, renumbered, entries)
         mark = marks.get(start + mail.fetch_batch)
         stored = _store_batch(uow, batch, max(chunk), now, mark)
-        stored.fetched, stored.not_ours = len(fetched), len(rows) - len(entries)
+        stored.fetched = len(fetched)
         stored.left = max(0, len(uids) - start - len(chunk))
         if start == 0 and len(uids) > mail.fetch_batch:
             with uow:  # a new table's first statistics, so each batch's look-ups use indexes

@@ -35,7 +35,6 @@ class SentFolder(Protocol):
 @dataclass
 class CopyReport:
     copied: int = 0
-    already_there: int = 0
     refused: int = 0
 
 
@@ -70,7 +69,6 @@ def copy_sent(
         there = [reply.id for reply in batch if reply.message_id in present]
         if there:
             copies.copied(there, clock())
-            report.already_there += len(there)
         missing = [reply for reply in batch if reply.message_id not in present]
         if missing:
             try:
@@ -116,7 +114,6 @@ def _one_by_one(
     for reply in replies:
         if reply.message_id in present:
             copies.copied([reply.id], clock())
-            report.already_there += 1
             continue
         try:
             mailbox.append_copies(folder, [_copy(reply)])
