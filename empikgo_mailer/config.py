@@ -158,12 +158,19 @@ class MailFolders:
     rejected: str = field(metadata=option("Empik Go - odmowy"))  # a refusal was sent
     # Set aside: automatic, not understood, too large, failing.
     staff: str = field(metadata=option("Empik Go - dla obsługi"))
+    # Requests from senders not on file for any reader (RULES section 9), answered or not.
+    strangers: str = field(metadata=option("Empik Go - nieznani nadawcy"))
+    # Delivery reports about our replies (RULES section 8), once read.
+    bounces: str = field(metadata=option("Empik Go - zwroty"))
 
 
 @dataclass(frozen=True)
 class MailSettings:
     max_message_bytes: int = field(metadata=option(10 * 1024 * 1024, 10_000, 2**31))
     max_replies_per_sender_per_day: int = field(metadata=option(3, 1, 1000))
+    # Neutral replies to senders not on file for any reader, per branch and hour (RULES
+    # section 9); above it such requests are filed without a reply and counted.
+    stranger_replies_per_hour: int = field(metadata=option(100, 0, 100_000))
     fetch_batch: int = field(metadata=option(200, 1, 5000))
     # IMAP servers may drop an IDLE after 29 minutes; renew well before.
     idle_renew_seconds: int = field(metadata=option(600, 10, 1500))

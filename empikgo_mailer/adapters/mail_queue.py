@@ -22,7 +22,7 @@ from empikgo_mailer.adapters.pg_bulk import insert_rows, one_of
 from empikgo_mailer.adapters.tables import MailboxState, MailRequest, OutboxMessage
 from empikgo_mailer.domain.mail_outcomes import MailOutcome
 from empikgo_mailer.domain.queue_status import FailedReply, QueueStatus
-from empikgo_mailer.domain.statuses import ReplyStatus, RequestKind, RequestStatus
+from empikgo_mailer.domain.statuses import ReplyPriority, ReplyStatus, RequestKind, RequestStatus
 
 _REQUESTS: Table = SQLModel.metadata.tables["mail_request"]
 
@@ -231,14 +231,16 @@ class MailQueue:
         )
 
     # deciding ------------------------------------------------------------------------
-    def next_queued_rows(self, branch_id: str, limit: int) -> Sequence[Row[Any]]:
+    def next_queued_rows(self, branch_id: str, limit: int, now: datetime) -> Sequence[Row[Any]]:
         """The branch's queue in receipt order, as plain rows (no ORM objects); while a
-        collect is under way, only the requests before its first unread message."""
+        collect is under way, only the requests before its first unread message. A request
+        received after `now` (the mail server's clock ahead of ours) waits until the clock
+        has passed it: it is decided with the pool of its own month (RULES section 2)."""
         before = self.uncollected(branch_id)
         r = _REQUESTS.c
         query = (
             sql_select(_REQUESTS)
-            .where(r.branch_id == branch_id, r.status == RequestStatus.QUEUED)
+            .where(r.branch_id == branch_id, r.status == RequestStatus.QUEUED, r.received_at <= now)
             .order_by(r.received_at, r.uid)
             .limit(limit)
         )
@@ -261,6 +263,14 @@ class MailQueue:
                 outcome=MailOutcome.FAILED,
                 decided_at=now,
             )
+        )
+
+    def stranger_replies_since(self, branch_id: str, since: datetime) -> int:
+        """Replies the branch wrote to senders not on file for any reader since `since`."""
+        return self._count(
+            OutboxMessage.branch_id == branch_id,
+            OutboxMessage.priority == ReplyPriority.STRANGER,
+            col(OutboxMessage.created_at) >= since,
         )
 
     def replies_since(self, recipient_keys: Iterable[str], since: datetime) -> Counter[str]:

@@ -40,6 +40,7 @@ from empikgo_mailer.domain.statuses import ReplyStatus
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _OUTBOX: Table = SQLModel.metadata.tables["outbox"]
+_ISSUANCE: Table = SQLModel.metadata.tables["issuance"]
 LEASE = timedelta(minutes=10)
 # How long a result waits for a database held by someone else before the pass gives up
 # on it (and the reply may be sent once more by a later pass).
@@ -63,6 +64,7 @@ class Result:
     error: str = ""
     attempts: int = 0
     next_at: datetime | None = None
+    issuance_id: int | None = None  # the code the reply carries
 
     def params(self) -> dict[str, Any]:
         return {
@@ -81,6 +83,7 @@ class OutgoingReply:
     recipient: str
     message: str
     attempts: int
+    issuance_id: int | None = None  # the code it carries, if any
 
 
 _o = _OUTBOX.c
@@ -115,6 +118,13 @@ _FAILED = _one_reply(
 # entry applied once already (a crash between applying and forgetting) changes nothing.
 _SENT_BY = _one_reply(_o.lease_owner == bindparam("owner"), **_sent())
 _UNREACHABLE = _one_reply(last_error=bindparam("error"), last_attempt_at=bindparam("at"))
+# A reply carrying a code refused for good: the code never reached its reader (RULES
+# section 8), so the month close does not ban anyone for it.
+UNDELIVERED = (
+    update(_ISSUANCE)
+    .where(_ISSUANCE.c.id == bindparam("issuance_id"))
+    .values(undelivered_at=bindparam("at"), undelivered_reason=bindparam("error"))
+)
 _RECORDS = {
     Answer.SENT: _SENT,
     Answer.DEFERRED: _DEFERRED,
@@ -172,13 +182,20 @@ class Outbox:
         by_answer: dict[Answer, list[dict[str, Any]]] = {}
         for result in results:
             by_answer.setdefault(result.answer, []).append(result.params())
+        undelivered = [
+            {"issuance_id": r.issuance_id, "at": r.at, "error": r.error[:2000]}
+            for r in results
+            if r.answer is Answer.FAILED and r.issuance_id is not None
+        ]
+
+        def write(connection: Connection) -> None:
+            if undelivered:  # first: on PostgreSQL each statement commits on its own
+                connection.execute(UNDELIVERED, undelivered)
+            for answer, params in by_answer.items():
+                connection.execute(_RECORDS[answer], params)
+
         if by_answer:
-            self._results.run(
-                lambda connection: [
-                    connection.execute(_RECORDS[answer], params)
-                    for answer, params in by_answer.items()
-                ]
-            )
+            self._results.run(write)
 
     def take_back_leases(self) -> int:
         """Free the leases of other senders. Call only with the sender lock held
@@ -194,15 +211,17 @@ class Outbox:
         return self._claims.run(lambda connection: int(connection.execute(statement).rowcount))
 
     def claim(self, now: datetime, limit: int) -> list[OutgoingReply]:
-        """Lease up to `limit` due replies, oldest first; committed before any is sent."""
+        """Lease up to `limit` due replies, codes first, then oldest first; committed before
+        any is sent."""
         query = (
-            sql_select(_o.id, _o.sender, _o.recipient, _o.message, _o.attempts)
+            sql_select(_o.id, _o.sender, _o.recipient, _o.message, _o.attempts, _o.issuance_id)
             .where(
                 _o.status == ReplyStatus.PENDING,
                 _o.next_attempt_at <= now,
                 or_(_o.lease_owner.is_(None), _o.lease_until < now),
             )
-            .order_by(_o.id)
+            # Codes first (RULES section 8): a flood of refusals never delays them.
+            .order_by(_o.priority, _o.id)
             .limit(limit)
         )
         if self.db.dialect == "postgresql":
@@ -217,7 +236,7 @@ class Outbox:
                     .where(_o.id.in_([row.id for row in rows]))
                     .values(lease_owner=self.owner, lease_until=now + LEASE)
                 )
-            return [OutgoingReply(r.id, r.sender, r.recipient, r.message, r.attempts) for r in rows]
+            return [OutgoingReply(*row) for row in rows]
 
         return self._claims.run(lease)
 

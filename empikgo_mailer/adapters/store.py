@@ -36,6 +36,7 @@ from empikgo_mailer.adapters.tables import (
     Patron,
     ServiceSwitch,
 )
+from empikgo_mailer.domain.addresses import address_key
 from empikgo_mailer.domain.card_number import CardNumber
 from empikgo_mailer.domain.eligibility import BanPeriod, EarlierCode
 from empikgo_mailer.domain.month import Month
@@ -181,16 +182,27 @@ class Store:
         rows = self.session.execute(sql_select(col(Patron.card_number), col(Patron.id)))
         return {card: patron_id for card, patron_id in rows if patron_id is not None}
 
+    def addresses_on_file(self, keys: Iterable[str]) -> frozenset[str]:
+        """Which of these address keys (`address_key`) are on file for some reader."""
+        found: set[str] = set()
+        for chunk in in_chunks(sorted(set(keys))):
+            rows = self.session.exec(
+                select(Patron.email_key).where(col(Patron.email_key).in_(chunk)).distinct()
+            )
+            found.update(key for key in rows if key is not None)
+        return frozenset(found)
+
     def insert_patrons(self, rows: Sequence[Mapping[str, Any]]) -> None:
         # The ORM's bulk INSERT sends multi-row VALUES batches ("insertmanyvalues"); plain
         # Core executemany on psycopg went row by row, 30x slower on PostgreSQL.
         if rows:
-            self.session.execute(insert(Patron), list(rows))
+            self.session.execute(insert(Patron), [_with_email_key(row) for row in rows])
 
     def update_patrons(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Bulk UPDATE by primary key; each row carries its `id`."""
         if not rows:
             return
+        rows = [_with_email_key(row) for row in rows]
         columns = [name for name in rows[0] if name != "id"]
         statement = (
             update(_PATRON)
@@ -367,6 +379,13 @@ class Store:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    def undelivered_count(self, month: Month) -> int:
+        """Codes of `month` whose reply was refused for good or bounced."""
+        query = select(func.count()).where(
+            Issuance.month == str(month), col(Issuance.undelivered_at).is_not(None)
+        )
+        return int(self.session.exec(query).one())
+
     def unactivated_issuances(self, month: Month, deadline: datetime) -> list[Issuance]:
         """Codes given in `month`, not yet expired, with no activation before `deadline`."""
         activated_in_time = col(Code.activated_at).is_not(None) & (
@@ -378,6 +397,8 @@ class Store:
             .where(
                 Issuance.month == str(month),
                 col(Issuance.expired_at).is_(None),
+                # A code that never reached its reader never costs a ban (RULES section 8).
+                col(Issuance.undelivered_at).is_(None),
                 ~activated_in_time,
             )
             .order_by(col(Issuance.id))
@@ -470,3 +491,11 @@ class Store:
         """An import that went through, with its file's name and what it counted."""
         details: dict[str, Any] = {"file": file.name, **counts}
         self.audit(at=at, actor=actor, action=action, outcome="done", **details)
+
+
+def _with_email_key(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A patron row with its address key beside its address (tables.Patron.email_key)."""
+    if "email" not in row:
+        return dict(row)
+    email = row["email"]
+    return {**row, "email_key": address_key(email) if email else None}

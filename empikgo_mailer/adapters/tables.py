@@ -15,11 +15,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from empikgo_mailer.domain.addresses import address_key
 from empikgo_mailer.domain.statuses import (
     CodeStatus,
     DropKind,
@@ -88,6 +90,9 @@ class Patron(SQLModel, table=True):
     first_name: str = Field(max_length=100)
     last_name: str = Field(max_length=100)
     email: str | None = Field(default=None, max_length=254)
+    # `address_key(email)`, written with it (Store.insert_patrons/update_patrons): is a
+    # sender on file for any reader (RULES section 9), one index look-up for a batch.
+    email_key: str | None = Field(default=None, max_length=254, index=True)
     active: bool
     contact_confirmed_on: date | None = None
     # The balance the library's own system exported; the fines ledger starts from it.
@@ -132,6 +137,11 @@ class Issuance(SQLModel, table=True):
     issued_at: datetime = Field(sa_type=UTCDateTime)
     # Set when the month closed without an activation in time; cleared by a late report.
     expired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The reply carrying the code was refused for good, or bounced (RULES section 8): the
+    # code never reached the reader, so it never counts toward a ban. Cleared when staff
+    # send it again; staff may instead return the code to the pool (the row goes).
+    undelivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    undelivered_reason: str | None = Field(default=None, sa_type=Text)  # the server's answer
 
 
 class Ban(SQLModel, table=True):
@@ -239,6 +249,8 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_recipient_key", "recipient_key", "created_at"),
+        # The hourly budget of replies to senders not on file, per branch.
+        Index("ix_outbox_branch_priority", "branch_id", "priority", "created_at"),
         # The replies whose copy in Sent is still to be made, in the order they are
         # copied: only the rows not yet copied, so a copy round reads those and not the
         # growing history of every month's sent replies (sent_copies.SentCopies).
@@ -255,6 +267,10 @@ class OutboxMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: int | None = Field(default=None, sa_column_args=[ForeignKey("mail_request.id")])
+    # The code this reply carries: a refusal for good or a bounce makes it undelivered.
+    issuance_id: int | None = Field(default=None, sa_column_args=[ForeignKey("issuance.id")])
+    # The order replies go out in (domain/statuses.ReplyPriority): codes first.
+    priority: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     branch_id: str = Field(max_length=32)
     sender: str = Field(max_length=254)
     recipient: str = Field(max_length=254)
@@ -467,3 +483,11 @@ class LoginAttempt(SQLModel, table=True):
     address: str = Field(max_length=64)
     at: datetime = Field(sa_type=UTCDateTime)
     ok: bool
+
+
+@event.listens_for(Patron, "before_insert")
+@event.listens_for(Patron, "before_update")
+def _email_key(_mapper: object, _connection: object, patron: Patron) -> None:
+    """A patron written through the ORM keeps its address key beside its address, as the
+    bulk writes of `Store` do."""
+    patron.email_key = address_key(patron.email) if patron.email else None

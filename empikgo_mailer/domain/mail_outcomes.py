@@ -16,7 +16,11 @@ class MailOutcome(StrEnum):
     CARD_MISSING = "card-missing"
     TOO_LARGE = "too-large"
     AUTOMATIC = "automatic"
-    RATE_LIMITED = "rate-limited"
+    RATE_LIMITED = "rate-limited"  # before 0013: a repeat that was set aside for staff
+    REPEAT = "repeat"  # one sender's replies for the day used up: filed, never answered
+    STRANGER = "stranger"  # a sender not on file for any reader: one neutral reply
+    UNANSWERED = "unanswered"  # a sender not on file, over the branch's hourly budget
+    BOUNCE = "bounce"  # a delivery report about one of our replies: read, never answered
     NO_SENDER = "no-sender"
     FAILED = "failed"
     DUPLICATE = "duplicate"  # a second copy of a request: filed with it, never answered
@@ -29,7 +33,7 @@ SET_ASIDE_OUTCOMES = frozenset(
         MailOutcome.AUTOMATIC,
         MailOutcome.CARD_MISSING,
         MailOutcome.TOO_LARGE,
-        MailOutcome.RATE_LIMITED,
+        MailOutcome.RATE_LIMITED,  # rows of before 0013 stay where they are
         MailOutcome.NO_SENDER,
         MailOutcome.FAILED,
     }
@@ -50,6 +54,7 @@ TEMPLATE_OF = {reason.value: reason.value for reason in Reason} | {
     MailOutcome.BEFORE_FIRST.value: "written-before-first",
     MailOutcome.CARD_MISSING.value: "card-missing",
     MailOutcome.TOO_LARGE.value: "too-large",
+    MailOutcome.STRANGER.value: "stranger",
 }
 
 # The refusals a librarian may send to a message set aside for them: those a reader can act

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 
 class CodeStatus(StrEnum):
@@ -31,6 +31,16 @@ class ReplyStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"  # the server refused it for good, or it ran out of tries
+    BOUNCED = "bounced"  # taken by the server, then returned by a delivery report
+
+
+class ReplyPriority(IntEnum):
+    """The order replies go out in: a code before a refusal (RULES section 8), a reader
+    before a sender not on file for any reader (section 9)."""
+
+    CODE = 0
+    READER = 1
+    STRANGER = 2
 
 
 class JobState(StrEnum):

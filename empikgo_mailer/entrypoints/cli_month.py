@@ -171,6 +171,8 @@ def month_close(app: App, now: datetime, which: Month) -> int:
         f"  niewykorzystane kody: {report.lapsed}; nieaktywowane kody: {report.expired}; "
         f"czytelnicy z blokadą na 3 miesiące: {report.banned}"
     )
+    if report.undelivered:
+        click.echo(f"  kody, które nie dotarły (bez blokady dla czytelników): {report.undelivered}")
     return ExitCode.OK
 
 

@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 def folder_for(outcome: str | None, mail: MailSettings) -> str:
     if outcome == MailOutcome.ISSUED:
         return mail.folders.answered
+    if outcome in (MailOutcome.STRANGER, MailOutcome.UNANSWERED):
+        return mail.folders.strangers
+    if outcome == MailOutcome.BOUNCE:
+        return mail.folders.bounces
     if outcome in SET_ASIDE_OUTCOMES or outcome is None:
         return mail.folders.staff
     return mail.folders.rejected

@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from empikgo_mailer.adapters.mail_queue import MailQueue
 from empikgo_mailer.adapters.tables import MailRequest, OutboxMessage
@@ -27,7 +27,13 @@ from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.library import Library
 from empikgo_mailer.handlers.mail_batch import decide_batch
-from empikgo_mailer.handlers.mail_decision import Deciding, QueuedRequest, reply_row, sender_key
+from empikgo_mailer.handlers.mail_decision import (
+    Deciding,
+    QueuedRequest,
+    SenderTally,
+    reply_row,
+    sender_key,
+)
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -60,20 +66,25 @@ def queue_reply(
     to: str,
     text: str,
     now: datetime,
+    issuance_id: int | None = None,
 ) -> None:
     """Write the reply to `request` into the outbox, threaded to it (In-Reply-To and
-    References), from the branch's mailbox; the sender loop sends it."""
-    queue.add(OutboxMessage(**reply_row(branch=branch, request=request, to=to, text=text, now=now)))
+    References), from the branch's mailbox; the sender loop sends it. `issuance_id`: the
+    code it carries."""
+    row = reply_row(
+        branch=branch, request=request, to=to, text=text, now=now, issuance_id=issuance_id
+    )
+    queue.add(OutboxMessage(**row))
 
 
-Decide = Callable[[Sequence[QueuedRequest], Counter[str]], list[tuple[int, str]]]
+Decide = Callable[[Sequence[QueuedRequest], SenderTally], list[tuple[int, str]]]
 
 
 def _one_at_a_time(
     uow: UnitOfWork,
     batch: Sequence[QueuedRequest],
     decide: Decide,
-    replies_today: Counter[str],
+    tally: SenderTally,
     clock: Clock,
 ) -> list[tuple[int, str]]:
     """Each request as a batch of one, up to MAX_ATTEMPTS tries, each in a savepoint: a
@@ -84,16 +95,15 @@ def _one_at_a_time(
         assert request.id is not None
         error = ""
         for _ in range(MAX_ATTEMPTS):
-            counted = replies_today.copy()
+            counted = tally.copy()
             try:
                 with uow.savepoint():
-                    done = decide([request], replies_today)
+                    done = decide([request], tally)
                 break
             except Exception as exc:
                 log.exception("deciding mail request %s failed", request.id)
                 error = f"{type(exc).__name__}: {exc}"
-                replies_today.clear()
-                replies_today.update(counted)
+                tally.restore(counted)
         else:
             uow.queue.set_aside_failed(request.id, storable(error, 2000), MAX_ATTEMPTS, clock())
             done = [(request.id, MailOutcome.FAILED)]
@@ -101,6 +111,31 @@ def _one_at_a_time(
             break
         decided += done
     return decided
+
+
+def _tally(
+    uow: UnitOfWork,
+    deciding: Deciding,
+    branch_id: str,
+    heads: Sequence[QueuedRequest],
+    now: datetime,
+) -> SenderTally:
+    """What the batch's senders got today, whether they are on file, and the replies to
+    strangers the branch may still write this hour: three queries."""
+    calendar = deciding.library.calendar
+    day_start = calendar.at(calendar.today(now), datetime.min.time())
+    senders = {sender_key(r) for r in heads if r.sender is not None}
+    queue = uow.queue
+    written = queue.stranger_replies_since(branch_id, now - timedelta(hours=1))
+    return SenderTally(
+        replies_today=queue.replies_since(senders, day_start),
+        strangers_left=max(0, deciding.mail.stranger_replies_per_hour - written),
+        on_file=(
+            uow.store.addresses_on_file(senders)
+            if deciding.library.policy.require_sender_match
+            else None
+        ),
+    )
 
 
 def decide_queue(
@@ -135,13 +170,13 @@ def decide_queue(
     def may_go_on(now: datetime) -> bool:
         return calendar.is_open(branch.hours, now) and not should_stop()
 
-    def decide(requests: Sequence[QueuedRequest], replies: Counter[str]) -> list[tuple[int, str]]:
+    def decide(requests: Sequence[QueuedRequest], tally: SenderTally) -> list[tuple[int, str]]:
         return decide_batch(
             uow,
             requests,
             deciding=deciding,
             branch=branch,
-            replies_today=replies,
+            tally=tally,
             clock=clock,
             may_go_on=may_go_on,
         )
@@ -151,16 +186,15 @@ def decide_queue(
         report.open = True
         with uow:
             queue = uow.queue
-            heads = queue.next_queued_rows(branch_id, size)
+            now = clock()
+            heads = queue.next_queued_rows(branch_id, size, now)
             if not heads:
                 break
-            day_start = calendar.at(calendar.today(clock()), datetime.min.time())
-            senders = {sender_key(r) for r in heads if r.sender is not None}
-            replies_today = queue.replies_since(senders, day_start)
-            counted = replies_today.copy()
+            tally = _tally(uow, deciding, branch_id, heads, now)
+            counted = tally.copy()
             try:
                 with uow.savepoint():
-                    decided = decide(heads, replies_today)
+                    decided = decide(heads, tally)
             except Exception:
                 log.exception("deciding a batch of %s failed; deciding it one by one", branch_id)
                 decided = _one_at_a_time(uow, heads, decide, counted, clock)

@@ -9,14 +9,14 @@ fallback after a failed batch) is a batch of one; a property test
 deciding them one by one gives:
 - receipt order, and a code to the earliest eligible request first;
 - one code per patron a month when one patron writes twice in a batch;
-- the per-sender daily reply limit counted across the batch.
+- the per-sender daily reply limit, and the hourly budget of replies to senders not on
+  file, counted across the batch.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -29,11 +29,12 @@ from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.explanations import rule_rows
 from empikgo_mailer.domain.mail_outcomes import SET_ASIDE_OUTCOMES, MailOutcome
 from empikgo_mailer.domain.platforms import Channel, Platform
-from empikgo_mailer.domain.statuses import RequestStatus
+from empikgo_mailer.domain.statuses import ReplyPriority, RequestStatus
 from empikgo_mailer.handlers.codes import Facts, GiveCode
 from empikgo_mailer.handlers.mail_decision import (
     Deciding,
     QueuedRequest,
+    SenderTally,
     reply_row,
     reply_text,
     screened_facts,
@@ -41,6 +42,10 @@ from empikgo_mailer.handlers.mail_decision import (
 )
 
 log = logging.getLogger(__name__)
+_PRIORITY: dict[str, ReplyPriority] = {
+    MailOutcome.ISSUED: ReplyPriority.CODE,
+    MailOutcome.STRANGER: ReplyPriority.STRANGER,
+}
 
 
 @dataclass
@@ -48,7 +53,8 @@ class _Writes:
     """What the batch decided about its requests, written together at its end."""
 
     requests: list[dict[str, Any]] = field(default_factory=list)
-    issued: list[tuple[dict[str, Any], int]] = field(default_factory=list)  # row, issuance
+    # The rows (a request's, its reply's) that name an issuance, with its index.
+    issued: list[tuple[dict[str, Any], int]] = field(default_factory=list)
     replies: list[dict[str, Any]] = field(default_factory=list)
 
     def save(self, facts: Facts, queue: MailQueue) -> None:
@@ -65,7 +71,7 @@ def decide_batch(
     *,
     deciding: Deciding,
     branch: BranchSettings,
-    replies_today: Counter[str],
+    tally: SenderTally,
     clock: Clock,
     may_go_on: Callable[[datetime], bool],
 ) -> list[tuple[int, str]]:
@@ -91,10 +97,9 @@ def decide_batch(
             break  # the rest waits for the next batch (a new day: new limits, new month)
         assert request.id is not None
         key = sender_key(request)
-        facts, screened = screened_facts(
-            deciding, branch, request, replies_today=replies_today[key], now=now
-        )
+        facts, screened = screened_facts(deciding, branch, request, tally=tally, now=now)
         row: dict[str, Any] = {"request_id": request.id, "issuance_id": None, "rules": None}
+        given: int | None = None
         if screened is None:
             assert request.card_number is not None  # screened: one card number
             give = GiveCode(
@@ -107,8 +112,6 @@ def decide_batch(
                 actor=f"mail:{branch.id}",
             )
             decision, given = facts_of_batch.decide(give, now)
-            if given is not None:
-                writes.issued.append((row, given))
             row["rules"] = json.dumps(rule_rows(decision.assessment.results), ensure_ascii=False)
             if (refusal := decision.refusal) is None:
                 outcome: str = MailOutcome.ISSUED
@@ -121,12 +124,18 @@ def decide_batch(
         status = RequestStatus.SET_ASIDE if outcome in SET_ASIDE_OUTCOMES else RequestStatus.DECIDED
         row |= {"status": status, "outcome": outcome, "decided_at": now}
         writes.requests.append(row)
+        if given is not None:
+            writes.issued.append((row, given))
         text = reply_text(deciding, outcome, facts, request.sender)
         if text is not None and request.sender is not None:
-            writes.replies.append(
-                reply_row(branch=branch, request=request, to=request.sender, text=text, now=now)
-            )
-            replies_today[key] += 1
+            reply = reply_row(
+                branch=branch, request=request, to=request.sender, text=text, now=now,
+                priority=_PRIORITY.get(outcome, ReplyPriority.READER),
+            )  # fmt: skip
+            writes.replies.append(reply)
+            if given is not None:
+                writes.issued.append((reply, given))
+            tally.count(key, outcome)
         decided.append((request.id, outcome))
     writes.save(facts_of_batch, uow.queue)
     return decided

@@ -4,7 +4,8 @@ outbox row."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -15,7 +16,7 @@ from empikgo_mailer.domain.mail_requests import card_numbers
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.domain.replies import Render, ReplyFacts, compose_reply, reply_context
 from empikgo_mailer.domain.screening import MailFacts, screen
-from empikgo_mailer.domain.statuses import ReplyStatus, RequestKind
+from empikgo_mailer.domain.statuses import ReplyPriority, ReplyStatus, RequestKind
 from empikgo_mailer.handlers.code_supply import PoolMarks
 from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.library import Library
@@ -55,12 +56,38 @@ def sender_key(request: QueuedRequest) -> str:
     return address_key(request.sender) if request.sender is not None else ""
 
 
+@dataclass
+class SenderTally:
+    """What deciding counts per sender, read for a batch and kept up as it decides: the
+    replies each sender got today, and the replies to senders not on file the branch may
+    still write this hour (RULES section 9)."""
+
+    replies_today: Counter[str] = field(default_factory=Counter)
+    strangers_left: int = 0
+    # The batch's senders that are on file for some reader; None: not asked (the library
+    # does not require requests to come from the address on file).
+    on_file: frozenset[str] | None = None
+
+    def copy(self) -> SenderTally:
+        return dataclasses.replace(self, replies_today=self.replies_today.copy())
+
+    def restore(self, earlier: SenderTally) -> None:
+        """Back to `earlier` (a copy), after a decision was rolled back."""
+        self.replies_today = earlier.replies_today.copy()
+        self.strangers_left = earlier.strangers_left
+
+    def count(self, key: str, outcome: str) -> None:
+        """A reply was written to `key` for `outcome`."""
+        self.replies_today[key] += 1
+        self.strangers_left -= outcome == MailOutcome.STRANGER
+
+
 def screened_facts(
     deciding: Deciding,
     branch: BranchSettings,
     request: QueuedRequest,
     *,
-    replies_today: int,
+    tally: SenderTally,
     now: datetime,
 ) -> tuple[ReplyFacts, MailOutcome | None]:
     """What a reply may say about the request, and the outcome of screening it (None:
@@ -77,13 +104,16 @@ def screened_facts(
         limit_bytes=deciding.mail.max_message_bytes,
         activation_url=deciding.library.activation_url(Platform.EMPIK_GO),
     )
+    key = sender_key(request)
     screened = screen(
         MailFacts(
             sender=request.sender,
-            replies_today=replies_today,
+            replies_today=tally.replies_today[key],
             too_large=request.kind == RequestKind.TOO_LARGE,
             written_in=calendar.month_of(request.received_at),
             card=request.card_number,
+            on_file=None if tally.on_file is None else key in tally.on_file,
+            strangers_left=tally.strangers_left,
         ),
         month=month,
         daily_limit=deciding.mail.max_replies_per_sender_per_day,
@@ -105,9 +135,16 @@ def reply_text(
 
 
 def reply_row(
-    *, branch: BranchSettings, request: QueuedRequest, to: str, text: str, now: datetime
+    *,
+    branch: BranchSettings,
+    request: QueuedRequest,
+    to: str,
+    text: str,
+    now: datetime,
+    priority: ReplyPriority = ReplyPriority.READER,
+    issuance_id: int | None = None,
 ) -> dict[str, Any]:
-    """The outbox row of a reply to `request`."""
+    """The outbox row of a reply to `request`; `issuance_id`: the code it carries."""
     reply = compose_reply(
         text=text,
         from_name=branch.name,
@@ -120,6 +157,8 @@ def reply_row(
     )
     return {
         "request_id": request.id,
+        "issuance_id": issuance_id,
+        "priority": int(ReplyPriority.CODE if issuance_id is not None else priority),
         "branch_id": branch.id,
         "sender": branch.mailbox,
         "recipient": to,

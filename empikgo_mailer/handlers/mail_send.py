@@ -71,6 +71,7 @@ class SendReport:
     sent: int = 0
     deferred: int = 0
     failed: int = 0
+    undelivered: int = 0  # of the failed, replies that carried a code (RULES section 8)
     unreachable: str | None = None  # why the server could not be reached this pass
     paused_until: datetime | None = None  # the breaker was open: nothing was tried
 
@@ -79,6 +80,7 @@ class SendReport:
         self.sent += later.sent
         self.deferred += later.deferred
         self.failed += later.failed
+        self.undelivered += later.undelivered
         self.unreachable = later.unreachable or self.unreachable
         self.paused_until = later.paused_until or self.paused_until
 
@@ -303,8 +305,17 @@ class _Phase:
         retry_at = next_try(attempts, now) if delivery.result is SendResult.TEMPORARY else None
         if retry_at is None:
             self.report.failed += 1
-            log.warning("reply %s failed for good: %s", reply.id, delivery.detail)
-            return Result(reply.id, Answer.FAILED, now, delivery.detail, attempts)
+            if reply.issuance_id is not None:
+                self.report.undelivered += 1
+                log.warning(
+                    "reply %s carrying a code failed for good: %s", reply.id, delivery.detail
+                )
+            else:
+                log.warning("reply %s failed for good: %s", reply.id, delivery.detail)
+            return Result(
+                reply.id, Answer.FAILED, now, delivery.detail, attempts,
+                issuance_id=reply.issuance_id,
+            )  # fmt: skip
         self.report.deferred += 1
         return Result(reply.id, Answer.DEFERRED, now, delivery.detail, attempts, retry_at)
 

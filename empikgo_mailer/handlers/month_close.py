@@ -38,6 +38,7 @@ class CloseReport:
     lapsed: int  # codes never given
     expired: int  # codes given and not activated in time
     banned: int  # readers banned for the next three months
+    undelivered: int = 0  # codes that never reached their readers: nobody banned for them
 
 
 def close_month(
@@ -55,7 +56,9 @@ def close_month(
             store = uow.store
             done = uow.get(MonthClose, str(month))
             if done is not None:
-                return _report(done, already_closed=True)
+                return _report(
+                    done, already_closed=True, undelivered=store.undelivered_count(month)
+                )
             lapsed = store.lapse_free_codes(month)
             expired = store.unactivated_issuances(month, deadline)
             first, last = ban_months(month)
@@ -83,6 +86,7 @@ def close_month(
                 banned=banned,
             )
             uow.add(record)
+            undelivered = store.undelivered_count(month)
             store.audit(
                 at=now,
                 actor=command.actor,
@@ -92,20 +96,23 @@ def close_month(
                 lapsed=lapsed,
                 expired=len(expired),
                 banned=banned,
+                undelivered=undelivered,
             )
             log.info(
-                "closed %s: %d lapsed, %d expired, %d banned", month, lapsed, len(expired), banned
-            )
-            return _report(record, already_closed=False)
+                "closed %s: %d lapsed, %d expired, %d banned, %d undelivered",
+                month, lapsed, len(expired), banned, undelivered,
+            )  # fmt: skip
+            return _report(record, already_closed=False, undelivered=undelivered)
     except Conflict:
         # Another process closed the same month in the same instant; its close stands.
         with uow:
             done = uow.get(MonthClose, str(month))
             assert done is not None
-            return _report(done, already_closed=True)
+            undelivered = uow.store.undelivered_count(month)
+            return _report(done, already_closed=True, undelivered=undelivered)
 
 
-def _report(record: MonthClose, *, already_closed: bool) -> CloseReport:
+def _report(record: MonthClose, *, already_closed: bool, undelivered: int) -> CloseReport:
     return CloseReport(
         month=Month.parse(record.month),
         closed_at=record.closed_at,
@@ -113,6 +120,7 @@ def _report(record: MonthClose, *, already_closed: bool) -> CloseReport:
         lapsed=record.lapsed,
         expired=record.expired,
         banned=record.banned,
+        undelivered=undelivered,
     )
 
 

@@ -214,7 +214,10 @@ def _give(
     queue.add(request)
     facts = dataclasses.replace(facts, code=decision.code, card=card)
     text = render("mail/issued.txt.j2", **reply_context(facts))
-    queue_reply(queue, branch=branch, request=request, to=patron.email, text=text, now=now)
+    queue_reply(
+        queue, branch=branch, request=request, to=patron.email, text=text, now=now,
+        issuance_id=decision.issuance_id,
+    )  # fmt: skip
     return f"Wydano kod czytelnikowi z kartą {shown_card(card)}; odpowiedź idzie na {patron.email}."
 
 

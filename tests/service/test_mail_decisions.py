@@ -61,7 +61,18 @@ EXPECTED: dict[str, tuple[str | None, str | None, str | None]] = {
         "Empik Go - dla obsługi",
         "więcej niż jeden numer karty (1000003, 1000004)",
     ),
-    "wrong_sender.eml": ("sender-mismatch", "Empik Go - odmowy", "tylko na adres e-mail zapisany"),
+    # A sender not on file for any reader learns nothing about the card (RULES section 9).
+    "wrong_sender.eml": (
+        "stranger",
+        "Empik Go - nieznani nadawcy",
+        "nie udało nam się potwierdzić danych czytelnika",
+    ),
+    # A reader on file writing about another reader's card (RULES section 1).
+    "other_readers_address.eml": (
+        "sender-mismatch",
+        "Empik Go - odmowy",
+        "tylko na adres e-mail zapisany",
+    ),
     "debt.eml": ("debt", "Empik Go - odmowy", "jest zaległość (1,20 zł)"),
 }
 
@@ -115,7 +126,11 @@ def test_every_client_fixture_is_decided_correctly(app: App) -> None:
     recipients = [str(m["To"]) for m in transport.sent]
     assert "g.brzeczyszczykiewicz@example.com" not in recipients
     assert not any("mailer-daemon" in r.lower() for r in recipients)
-    assert len(transport.sent) == 12
+    assert len(transport.sent) == 13
+    # Replies carrying a code go out first, the stranger's neutral reply last (RULES 8, 9).
+    carries_code = ["oto Twój kod" in text for text in texts]
+    assert carries_code == sorted(carries_code, reverse=True)
+    assert recipients[-1] == "someone.else@example.net"
 
 
 def test_replies_are_threaded_polish_and_marked_automatic(app: App) -> None:
@@ -198,7 +213,8 @@ def test_replies_per_sender_per_day_are_limited(app: App) -> None:
         outcomes = [
             r.outcome for r in session.exec(select(MailRequest).order_by(col(MailRequest.uid)))
         ]
-    assert outcomes == ["card-missing"] * 3 + ["rate-limited"] * 2
+    # The rest are repeats: filed, never on the librarians' list (RULES section 9).
+    assert outcomes == ["card-missing"] * 3 + ["repeat"] * 2
 
 
 def test_a_message_that_keeps_failing_is_set_aside_and_the_queue_goes_on(app: App) -> None:
