@@ -120,6 +120,12 @@ from empikgo_mailer.handlers.staff import (
     log_out,
     resume_session,
 )
+from empikgo_mailer.handlers.undelivered import (
+    ReturnCode,
+    SendCodeAgain,
+    return_code,
+    send_code_again,
+)
 
 R = TypeVar("R")
 Handler = Callable[..., Any]
@@ -159,6 +165,8 @@ HANDLERS: Mapping[type[Command[Any]], Handler] = {
     ShowRequest: show_request,
     SettleSetAside: settle_set_aside,
     ResendReply: resend_reply,
+    SendCodeAgain: send_code_again,
+    ReturnCode: return_code,
     ShowReader: show_reader,
     ShowSlip: show_slip,
     ShowMonthBans: month_bans,

@@ -19,9 +19,15 @@ from sqlmodel import Session, SQLModel, col, select
 
 from empikgo_mailer.adapters.database import in_chunks
 from empikgo_mailer.adapters.pg_bulk import insert_rows, one_of
-from empikgo_mailer.adapters.tables import MailboxState, MailRequest, OutboxMessage
+from empikgo_mailer.adapters.tables import (
+    Issuance,
+    MailboxState,
+    MailRequest,
+    OutboxMessage,
+    Patron,
+)
 from empikgo_mailer.domain.mail_outcomes import MailOutcome
-from empikgo_mailer.domain.queue_status import FailedReply, QueueStatus
+from empikgo_mailer.domain.queue_status import FailedReply, QueueStatus, UndeliveredCode
 from empikgo_mailer.domain.statuses import ReplyPriority, ReplyStatus, RequestKind, RequestStatus
 
 _REQUESTS: Table = SQLModel.metadata.tables["mail_request"]
@@ -362,9 +368,15 @@ class MailQueue:
                 OutboxMessage.last_error,
                 OutboxMessage.created_at,
             )
-            .where(theirs, OutboxMessage.status == ReplyStatus.FAILED)
+            .where(
+                theirs,
+                col(OutboxMessage.status).in_([ReplyStatus.FAILED, ReplyStatus.BOUNCED]),
+                # A code's reply is shown with its code (`undelivered_codes`).
+                col(OutboxMessage.issuance_id).is_(None),
+            )
             .order_by(col(OutboxMessage.id))
         ).all()
+        undelivered = self.undelivered_codes(branch_id)
         return QueueStatus(
             branch_id=branch_id,
             waiting=int(waiting),
@@ -375,9 +387,69 @@ class MailQueue:
             outbox_pending=int(pending),
             oldest_pending=oldest_pending,
             pending_error=pending_error,
-            outbox_failed=len(failed),
+            outbox_failed=len(failed) + len(undelivered),
             failed_replies=[FailedReply(i or 0, r, e or "", c) for i, r, e, c in failed],
+            undelivered_codes=undelivered,
         )
+
+    def undelivered(
+        self, issuance_id: int, branch_id: str
+    ) -> tuple[Issuance, Patron, MailRequest | None] | None:
+        """The branch's undelivered issuance (locked until commit), its reader and its
+        request; None when it is not, or no longer, undelivered here."""
+        row = self.session.exec(
+            select(Issuance, Patron)
+            .join(Patron, col(Patron.id) == col(Issuance.patron_id))
+            .where(
+                Issuance.id == issuance_id,
+                Issuance.branch_id == branch_id,
+                col(Issuance.undelivered_at).is_not(None),
+            )
+            .with_for_update()
+        ).first()
+        if row is None:
+            return None
+        request = self.session.exec(
+            select(MailRequest).where(MailRequest.issuance_id == issuance_id)
+        ).first()
+        return row[0], row[1], request
+
+    def last_recipient_of(self, issuance_id: int) -> str | None:
+        """Where the last reply carrying this issuance's code went."""
+        return self.session.exec(
+            select(OutboxMessage.recipient)
+            .where(OutboxMessage.issuance_id == issuance_id)
+            .order_by(col(OutboxMessage.id).desc())
+            .limit(1)
+        ).first()
+
+    def undelivered_codes(self, branch_id: str) -> list[UndeliveredCode]:
+        """The branch's codes that never reached their readers, oldest first."""
+        rows = self.session.exec(
+            select(Issuance, Patron)
+            .join(Patron, col(Patron.id) == col(Issuance.patron_id))
+            .where(Issuance.branch_id == branch_id, col(Issuance.undelivered_at).is_not(None))
+            .order_by(col(Issuance.undelivered_at))
+        ).all()
+        sent_to = dict(
+            self.session.exec(
+                select(OutboxMessage.issuance_id, OutboxMessage.recipient)
+                .where(col(OutboxMessage.issuance_id).in_([i.id for i, _ in rows]))
+                .order_by(col(OutboxMessage.id))
+            ).all()
+        )  # the last reply of each issuance wins
+        return [
+            UndeliveredCode(
+                issuance_id=issuance.id or 0,
+                card_number=patron.card_number,
+                month=issuance.month,
+                sent_to=sent_to.get(issuance.id, ""),
+                address_now=patron.email,
+                reason=issuance.undelivered_reason or "",
+                at=issuance.undelivered_at or issuance.issued_at,
+            )
+            for issuance, patron in rows
+        ]
 
     # the console ---------------------------------------------------------------------
     def waiting(self, branch_id: str, limit: int) -> list[MailRequest]:

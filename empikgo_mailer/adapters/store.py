@@ -32,7 +32,9 @@ from empikgo_mailer.adapters.tables import (
     Code,
     DroppedFile,
     Issuance,
+    MailRequest,
     MonthClose,
+    OutboxMessage,
     Patron,
     ServiceSwitch,
 )
@@ -358,6 +360,20 @@ class Store:
             .where(Issuance.id == issuance_id)
         ).first()
         return None if row is None else (row[0], row[1])
+
+    def return_code(self, issuance: Issuance, code: Code, *, to_pool: bool) -> None:
+        """Undo an issuance whose code never reached its reader (RULES section 8): the
+        reader's code of the month is free again, and the code goes back to its pool
+        (`to_pool`) or, its month over, lapses. The requests and replies that named it
+        keep their history and lose the link."""
+        for table in (MailRequest, OutboxMessage):
+            self.session.execute(
+                update(table).where(col(table.issuance_id) == issuance.id).values(issuance_id=None)
+            )
+        self.session.delete(issuance)
+        code.status = CodeStatus.FREE if to_pool else CodeStatus.LAPSED
+        self.session.add(code)
+        self.session.flush()
 
     def bans_caused_in(self, month: Month) -> list[tuple[Ban, Patron]]:
         """The bans for codes of `month` left unactivated, with their patrons."""

@@ -3,7 +3,7 @@ and the replies waiting or failed (with why, and since when)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -13,6 +13,20 @@ class FailedReply:
     recipient: str
     error: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class UndeliveredCode:
+    """A code whose reply was refused for good or bounced (RULES section 8): staff send it
+    again once the reader's address is corrected, or return it to the pool."""
+
+    issuance_id: int  # the actions name it
+    card_number: str
+    month: str
+    sent_to: str  # where the refused reply went
+    address_now: str | None  # the reader's address on file now
+    reason: str  # the server's answer
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -28,3 +42,4 @@ class QueueStatus:
     pending_error: str | None  # the newest error among replies waiting
     outbox_failed: int
     failed_replies: list[FailedReply]  # why each permanently failed reply failed
+    undelivered_codes: list[UndeliveredCode] = field(default_factory=list)

@@ -8,6 +8,7 @@ import click
 
 from empikgo_mailer.adapters.tables import DroppedFile, LinkState
 from empikgo_mailer.bootstrap import App
+from empikgo_mailer.domain.card_number import shown_card
 from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
@@ -63,6 +64,14 @@ def status(
                     "failed_replies": [
                         json_fields(f, "recipient error written_at=created_at", local)
                         for f in q.failed_replies
+                    ],
+                    "undelivered_codes": [
+                        json_fields(
+                            u,
+                            "issuance=issuance_id card=card_number month sent_to reason at",
+                            local,
+                        )
+                        for u in q.undelivered_codes
                     ],
                 }
                 for q in queues
@@ -190,6 +199,12 @@ def _echo_mail(
             click.echo(
                 f"    niewysłana odpowiedź do {failure.recipient} "
                 f"(z {moment_text(local(failure.created_at))}) — {failure.error}"
+            )
+        for code in queue.undelivered_codes:
+            # The card, never the code or the address: staff find the reader by the card.
+            click.echo(
+                f"    kod nie dotarł: karta {shown_card(code.card_number)} "
+                f"(od {moment_text(local(code.at))}) — {code.reason}"
             )
         if queue.set_aside_unfiled:
             click.echo(f"    odłożone dla obsługi, jeszcze w skrzynce: {queue.set_aside_unfiled}")

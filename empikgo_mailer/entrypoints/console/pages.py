@@ -3,6 +3,7 @@ the other pages register themselves from their own modules."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +52,7 @@ from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.mail_status import ShowMailStatus
 from empikgo_mailer.handlers.set_aside import ResendReply
 from empikgo_mailer.handlers.staff import LogIn, LogOut, OpenSession
+from empikgo_mailer.handlers.undelivered import ReturnCode, SendCodeAgain
 
 REFRESH_SECONDS = 60
 
@@ -182,6 +184,34 @@ def _branch_pages(api: FastAPI, console: Console) -> None:
             )  # fmt: skip
 
         return await off_loop(work)
+
+    for path, command in (("wyslij", SendCodeAgain), ("zwroc", ReturnCode)):
+        api.post(f"/placowki/{{branch_id}}/kody/{{issuance_id}}/{path}", include_in_schema=False)(
+            _code_action(console, command)
+        )
+
+
+def _code_action(
+    console: Console, command: type[SendCodeAgain] | type[ReturnCode]
+) -> Callable[[Request, str, int], Awaitable[Response]]:
+    """A dashboard button for an undelivered code: the action, then the dashboard."""
+    app, clock = console.app, console.clock
+
+    async def act(request: Request, branch_id: str, issuance_id: int) -> Response:
+        staff, _ = await console.posted(request, branch_id=branch_id)
+        branch = console.branch(staff, branch_id)
+
+        def work() -> Response:
+            now = clock()
+            result = app.handle(command(issuance_id, branch.id, staff.member.login), now=now)
+            return dashboard_page(
+                console, staff, branch, now,
+                message=result.message, message_class="ok" if result.done else "warn",
+            )  # fmt: skip
+
+        return await off_loop(work)
+
+    return act
 
 
 def dashboard_page(
