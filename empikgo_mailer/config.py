@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast, get_type_hints
@@ -131,6 +131,10 @@ class SmtpSettings:
     connections: int = field(default=1, metadata=option(1, 1, 20))
     # Queued requests from which a pass sends from a second process while it decides.
     send_while_deciding_from: int = field(default=1000, metadata=option(1000, 0, 1_000_000))
+    # The name in EHLO/HELO. A strict server refuses "localhost" (aiosmtplib's fallback
+    # on a machine without a proper host name): by default the domain of the first
+    # branch's mailbox, the domain the replies come from.
+    helo_name: str = field(default="", metadata=option(""))
 
 
 @dataclass(frozen=True)
@@ -683,6 +687,11 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
         contact_max_age_months=rules.integer("contact_max_age_months", 12, 1, 120),
         require_sender_match=rules.flag("require_sender_match", True),
     )
+    branches = _branches(root, env)
+    smtp = _smtp(root, env)
+    if not smtp.helo_name and branches:
+        first = next(iter(branches.values()))
+        smtp = replace(smtp, helo_name=first.mailbox.rpartition("@")[2])
     return Settings(
         source=path,
         timezone=zone,
@@ -690,10 +699,10 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
         templates_dir=templates_dir,
         database_url=url,
         database_busy_timeout=database.number("busy_timeout_seconds", 15.0, 0.1, 600.0),
-        branches=_branches(root, env),
+        branches=branches,
         platforms=_platforms(root),
         policy=policy,
-        smtp=_smtp(root, env),
+        smtp=smtp,
         mail=_mail(root),
         web=root.table("web", required=False).section(
             WebSettings,

@@ -12,7 +12,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Row, String, Table, and_, bindparam, func, or_, text, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Row,
+    String,
+    Table,
+    and_,
+    bindparam,
+    func,
+    or_,
+    text,
+    update,
+)
 from sqlalchemy import select as sql_select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, select
@@ -391,6 +403,59 @@ class MailQueue:
             failed_replies=[FailedReply(i or 0, r, e or "", c) for i, r, e, c in failed],
             undelivered_codes=undelivered,
         )
+
+    def mark_bounced(
+        self,
+        branch_id: str,
+        message_ids: Sequence[str],
+        reply_id: int | None,
+        diagnostic: str,
+        at: datetime,
+        *,
+        permanent: bool = True,
+    ) -> int:
+        """A delivery report came back for the branch's sent replies named by Message-ID
+        or by the id of their return path: for a failure for good (`permanent`), each
+        becomes bounced, and the code it carried undelivered (RULES section 8). How many
+        replies it was about."""
+        o = OutboxMessage
+        named: list[ColumnElement[bool]] = []
+        if message_ids:
+            named.append(col(o.message_id).in_(list(message_ids)))
+        if reply_id is not None:
+            named.append(col(o.id) == reply_id)
+        if not named:
+            return 0
+        # A reply whose result still sits in the sender's journal is leased and pending:
+        # a report can be read that fast (Postfix bounces within a second).
+        out = or_(
+            col(o.status) == ReplyStatus.SENT,
+            and_(col(o.status) == ReplyStatus.PENDING, col(o.lease_owner).is_not(None)),
+        )
+        rows = self.session.exec(
+            select(o.id, o.issuance_id).where(o.branch_id == branch_id, out, or_(*named))
+        ).all()
+        if not rows or not permanent:
+            return len(rows)
+        self.session.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id).in_([reply for reply, _ in rows]))
+            # The lease goes too: the journal no longer finds the reply its own (sent).
+            .values(
+                status=ReplyStatus.BOUNCED,
+                last_error=diagnostic,
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
+        codes = [issuance for _, issuance in rows if issuance is not None]
+        if codes:
+            self.session.execute(
+                update(Issuance)
+                .where(col(Issuance.id).in_(codes), col(Issuance.undelivered_at).is_(None))
+                .values(undelivered_at=at, undelivered_reason=diagnostic)
+            )
+        return len(rows)
 
     def undelivered(
         self, issuance_id: int, branch_id: str

@@ -89,6 +89,7 @@ class SmtpSender:
             start_tls=s.security == "starttls",
             tls_context=ssl.create_default_context() if s.security != "none" else None,
             timeout=s.timeout_seconds,
+            local_hostname=s.helo_name or None,
         )
         await smtp.connect()
         if smtp.is_ehlo_or_helo_needed:

@@ -19,6 +19,7 @@ class RequestKind(StrEnum):
     TOO_LARGE = "too-large"
     UNREADABLE = "unreadable"  # could not be fetched or parsed: staff read it themselves
     DUPLICATE = "duplicate"  # a second copy of a request already recorded
+    BOUNCE = "bounce"  # a delivery report about one of our replies (any subject)
 
 
 class RequestStatus(StrEnum):

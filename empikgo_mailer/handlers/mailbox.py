@@ -9,6 +9,7 @@ keeps its row (and its decision); a second copy of a request is filed as a dupli
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from empikgo_mailer.adapters.row_objects import bare_row
 from empikgo_mailer.adapters.tables import MailRequest
 from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import MailSettings
+from empikgo_mailer.domain.bounces import BounceReading, read_bounce
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.errors import DatabaseUnavailable
 from empikgo_mailer.domain.mail_headers import storable
@@ -55,6 +57,7 @@ class CollectReport:
     too_large: int = 0
     unreadable: int = 0
     duplicates: int = 0
+    bounces: int = 0  # delivery reports about our replies, read and filed
     renumbered: int = 0  # known messages found again after a UIDVALIDITY change
     left: int = 0  # new messages still to read after this batch (a burst in the making)
 
@@ -135,6 +138,72 @@ def _entry(
     return bare_row(MailRequest, values)
 
 
+def _bounce_entry(
+    fetched: FetchedMessage,
+    reading: MessageReading,
+    bounce: BounceReading,
+    known: dict[str, Any],
+    now: datetime,
+) -> MailRequest:
+    """A delivery report: recorded as decided (never answered), with what it says about
+    which of our replies, for `_store` to apply (`_apply_bounce`)."""
+    content = fetched.raw if fetched.raw is not None else fetched.header
+    status = f" {bounce.status}" if bounce.status else ""
+    kind = "zwrot" if bounce.permanent else "opóźnienie doręczenia"
+    facts = {
+        "permanent": bounce.permanent,
+        "reply_id": bounce.reply_id,
+        "diagnostic": bounce.diagnostic,
+        "request_subject": reading.is_request,
+    }
+    return bare_row(
+        MailRequest,
+        {
+            **known,
+            "fingerprint": fingerprint(reading.sender.address, reading.message_id, content),
+            "message_id": reading.message_id,
+            # The messages it reports on: our replies' Message-IDs.
+            "references": " ".join(bounce.original_message_ids) or None,
+            "sender": reading.sender.address,
+            "subject": storable(reading.subject or "", 500),
+            "kind": RequestKind.BOUNCE,
+            "status": RequestStatus.DECIDED,
+            "outcome": MailOutcome.BOUNCE,
+            "decided_at": now,
+            "note": storable(f"raport doręczenia ({kind}{status}): {bounce.diagnostic}", 2000),
+            "rules": json.dumps(facts, ensure_ascii=False),
+            "created_at": now,
+        },
+    )
+
+
+def _apply_bounce(queue: MailQueue, entry: MailRequest) -> MailRequest | None:
+    """What a delivery report does: a failure for good makes the replies it names bounced
+    and their codes undelivered. The report is kept (and filed) when it is about our
+    replies; otherwise it is left alone in the inbox like any mail not ours, or, with the
+    request subject, set aside for staff as automatic mail."""
+    facts = json.loads(entry.rules or "{}")
+    matched = queue.mark_bounced(
+        entry.branch_id,
+        (entry.references or "").split(),
+        facts.get("reply_id"),
+        str(facts.get("diagnostic", "")),
+        entry.created_at,
+        permanent=bool(facts.get("permanent")),
+    )
+    if matched:
+        return entry
+    if not facts.get("request_subject"):
+        return None
+    return _copy(
+        entry,
+        kind=RequestKind.AUTOMATIC,
+        status=RequestStatus.SET_ASIDE,
+        outcome=MailOutcome.AUTOMATIC,
+        rules=None,
+    )
+
+
 def classify(
     fetched: FetchedMessage,
     *,
@@ -156,8 +225,13 @@ def classify(
     problem = fetched.error
     if problem is None:
         try:
-            reading = read_message(fetched.raw or fetched.header, own_addresses=own_addresses)
+            raw = fetched.raw or fetched.header
+            reading = read_message(raw, own_addresses=own_addresses)
             if reading.subject is not None:
+                # Only mail that looks automatic is read as a delivery report (cheap).
+                bounce = read_bounce(raw) if reading.automatic is not None else None
+                if bounce is not None:
+                    return _bounce_entry(fetched, reading, bounce, known, now)
                 return _entry(fetched, reading, known, now) if reading.is_request else None
             problem = "; ".join(reading.problems) or "nieczytelne nagłówki"
         except Exception as exc:
@@ -232,6 +306,11 @@ def _store(queue: MailQueue, batch: _Batch) -> CollectReport:
     new: list[MailRequest] = []
     for given in fresh:
         entry = given
+        if entry.kind == RequestKind.BOUNCE:
+            applied = _apply_bounce(queue, entry)
+            if applied is None:
+                continue  # not about our replies: left in the inbox, untouched
+            entry = applied
         if entry.kind != RequestKind.UNREADABLE and entry.fingerprint in originals:
             # The same sender's same message again (a client resending, a copy): one
             # request, one answer; the copy is filed with the original.
@@ -256,6 +335,7 @@ def _store(queue: MailQueue, batch: _Batch) -> CollectReport:
             report.automatic += entry.kind == RequestKind.AUTOMATIC
             report.too_large += entry.kind == RequestKind.TOO_LARGE
             report.unreadable += entry.kind == RequestKind.UNREADABLE
+            report.bounces += entry.kind == RequestKind.BOUNCE
         new.append(entry)
     queue.insert_requests(new)
     return report

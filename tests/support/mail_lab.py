@@ -336,3 +336,31 @@ def make_lab(
     lab.seed(requests, codes_per_branch)
     lab.deliver(range(requests))
     return lab
+
+
+def forged_request(n: int, readers: int) -> bytes:
+    """A forged request to the multimedia branch from a random address, naming a real
+    reader's card (every second one) or a card that does not exist."""
+    card = 9_000_000 + n % readers if n % 2 else 8_000_000 + n
+    return (
+        f"From: <x{n}@forged{n % 97}.example.net>\r\nTo: multimedia@biblioteka.test\r\n"
+        f"Subject: EMPIK GO\r\nMessage-ID: <forged-{n}@forged.example.net>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n"
+        f"Czytelnik Numer{n % readers}\r\nnr karty {card}\r\n"
+    ).encode()
+
+
+def deliver_flood(dovecot: DovecotServer, forged: int, readers: int) -> None:
+    """`forged` forged requests after midnight on 1 November, and the real readers'
+    requests (`request_message`) in the middle of the flood: in receipt order each real
+    reader stands behind thousands of forged requests."""
+    arrivals = [forged_request(n, readers) for n in range(forged)]
+    for k in range(0, readers, 2):  # reader k writes to branch k % 2: multimedia
+        arrivals.insert((k + 1) * forged // (readers + 1), request_message(k))
+    with dovecot.client("multimedia") as client:
+        for start in range(0, len(arrivals), 500):
+            chunk = arrivals[start : start + 500]
+            client.multiappend("INBOX", [{"msg": m, "date": FIRST_SECOND} for m in chunk])
+    with dovecot.client("w63") as client:
+        for k in range(1, readers, 2):
+            client.append("INBOX", request_message(k), msg_time=FIRST_SECOND)

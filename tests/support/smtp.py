@@ -30,14 +30,36 @@ class SmtpSink:
     # Called with the number of messages accepted so far, before the server answers 250:
     # a test can kill the sender right there, with the message in flight.
     on_accept: Callable[[int], None] | None = None
+    greetings: list[str] = field(default_factory=list)  # the names clients gave in EHLO
+    # Answers to RCPT TO for one recipient, one per try (the last one kept for good).
+    rcpt_answers: dict[str, list[str]] = field(default_factory=dict)
+    # A relay's sending limit: every RCPT after this many accepted messages gets `limited`.
+    limit_after: int | None = None
+    limited: str = "550 5.7.1 Message rate limit exceeded, try again later"
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         with self.lock:
             self.connections += 1
+            self.greetings.append(hostname)
         session.host_name = hostname
         return responses
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        with self.lock:
+            answers = self.rcpt_answers.get(address)
+            if answers:
+                answer = answers.pop(0) if len(answers) > 1 else answers[0]
+                self.refused.append(answer)
+                return answer
+            if self.limit_after is not None and len(self.accepted) >= self.limit_after:
+                self.refused.append(self.limited)
+                return self.limited
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
