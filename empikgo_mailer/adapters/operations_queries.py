@@ -12,6 +12,7 @@ from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.adapters.tables import (
     Code,
     Heartbeat,
+    Issuance,
     LinkState,
     MailRequest,
     OutboxMessage,
@@ -25,7 +26,8 @@ class Figures:
     set_aside: dict[str, int]  # branch -> messages waiting for staff
     decisions: dict[tuple[str, str], int]  # (branch, outcome) -> ever
     codes_left: dict[tuple[str, str, str], int]  # (platform, pool, month) -> free codes
-    replies: dict[str, int]  # pending / sent / failed -> rows
+    replies: dict[str, int]  # pending / sent / failed / bounced -> rows
+    undelivered: dict[str, int]  # branch -> codes that never reached their readers
     links: list[LinkState]
     heartbeat: Heartbeat | None
 
@@ -64,6 +66,11 @@ def figures(db: Database, month: str) -> Figures:
         replies = session.exec(
             select(col(reply.status), func.count()).group_by(col(reply.status))
         ).all()
+        undelivered = session.exec(
+            select(col(Issuance.branch_id), func.count())
+            .where(col(Issuance.undelivered_at).is_not(None))
+            .group_by(col(Issuance.branch_id))
+        ).all()
         links = list(session.exec(select(LinkState).order_by(col(LinkState.link))))
         beat = session.get(Heartbeat, "daemon")
     return Figures(
@@ -72,6 +79,7 @@ def figures(db: Database, month: str) -> Figures:
         decisions={(b, o or "unknown"): n for b, o, n in decided},
         codes_left={(p, b or "library", month): int(n or 0) for p, b, n in free},
         replies={str(s): n for s, n in replies},
+        undelivered={b or "library": n for b, n in undelivered},
         links=links,
         heartbeat=beat,
     )

@@ -51,8 +51,15 @@ class DatabaseCollector(Collector):
         for (platform, pool, month), count in sorted(found.codes_left.items()):
             codes.add_metric([platform, pool, month], count)
         replies = CounterMetricFamily("empikgo_replies", "Replies by result", labels=["result"])
-        for result in ("sent", "failed"):
+        for result in ("sent", "failed", "bounced"):
             replies.add_metric([result], found.replies.get(result, 0))
+        undelivered = GaugeMetricFamily(
+            "empikgo_codes_undelivered",
+            "Codes whose reply was refused or bounced, not yet sent again or returned",
+            labels=["branch"],
+        )
+        for branch in self.app.settings.branches:
+            undelivered.add_metric([branch], found.undelivered.get(branch, 0))
         pending = GaugeMetricFamily("empikgo_replies_pending", "Replies waiting to be sent")
         pending.add_metric([], found.replies.get("pending", 0))
         errors = CounterMetricFamily(
@@ -65,7 +72,7 @@ class DatabaseCollector(Collector):
             protocol = link.link.split(":", maxsplit=1)[0]
             errors.add_metric([protocol, link.link], link.errors_total)
             up.add_metric([protocol, link.link], 1 if link.ok else 0)
-        yield from (waiting, set_aside, decisions, codes, replies, pending, errors, up)
+        yield from (waiting, set_aside, decisions, codes, replies, pending, undelivered, errors, up)
         beat = found.heartbeat
         if beat is not None:
             yield GaugeMetricFamily(
