@@ -26,6 +26,7 @@ from aiosmtplib.email import parse_address
 
 from empikgo_mailer.adapters.oauth2 import access_token
 from empikgo_mailer.config import SmtpSettings
+from empikgo_mailer.domain.smtp_answers import is_permanent
 
 log = logging.getLogger(__name__)
 SERVICE_CLOSING = 421  # the server is going away: a link problem, not this message's
@@ -44,8 +45,8 @@ async def nothing_to_wait_for() -> None:
 
 class SendResult(StrEnum):
     SENT = "sent"
-    TEMPORARY = "temporary"  # 4xx for this message: try it again later
-    PERMANENT = "permanent"  # 5xx, or a message this server can never take
+    TEMPORARY = "temporary"  # 4xx, a full mailbox, a sending limit: try it again later
+    PERMANENT = "permanent"  # refused for good (domain/smtp_answers), or never takeable
     UNREACHABLE = "unreachable"  # the server cannot be reached or went away mid-way
 
 
@@ -63,7 +64,7 @@ def _described(exc: BaseException) -> str:
 def _by_code(code: int, text: str) -> Delivery:
     if code == SERVICE_CLOSING:
         return Delivery(SendResult.UNREACHABLE, f"{code} {text}".strip())
-    result = SendResult.PERMANENT if 500 <= code < 600 else SendResult.TEMPORARY
+    result = SendResult.PERMANENT if is_permanent(code, text) else SendResult.TEMPORARY
     return Delivery(result, f"{code} {text}".strip())
 
 
