@@ -29,7 +29,7 @@ OUTCOMES = {
     "gmail.eml": "przed 1. dniem miesiąca",
     "phone.eml": "zadłużenie",
     "thunderbird.eml": "wydano kod",
-    "wrong_sender.eml": "inny nadawca",
+    "wrong_sender.eml": "nadawca spoza kartoteki (odpowiedź neutralna)",
     "debt.eml": "zadłużenie",
     "vacation_autoreply.eml": "odłożona dla obsługi (poczta automatyczna)",
     "no_card.eml": "odłożona dla obsługi (brak numeru karty)",
