@@ -400,8 +400,8 @@ def test_the_api_documentation_works_offline_for_staff(library: Library, browser
 
 def test_a_refused_reply_is_shown_and_sent_again(mail_library: Library, browser: Browser) -> None:
     library = mail_library
-    library.deliver("w63", "Anna Nowak <czytelnik1@example.com>", "<z-karta@example.com>",
-                    "Anna Nowak, karta 1000001")  # fmt: skip
+    library.deliver("w63", "Anna Nowak <czytelnik1@example.com>", "<zla-karta@example.com>",
+                    "Anna Nowak, karta 1000009")  # fmt: skip
     library.sink.script.append("550 5.1.1 Mailbox unavailable")
     library.run_once()
     assert library.count("SELECT count(*) FROM outbox WHERE status = 'failed'") == 1
@@ -417,5 +417,39 @@ def test_a_refused_reply_is_shown_and_sent_again(mail_library: Library, browser:
     expect(page.locator("[data-figure=pending]")).to_have_text("1")
     library.run_once()
     (reply,) = library.replies_to("czytelnik1@example.com")
-    assert re.search(r"W63-\d+", reply_text(reply))
+    assert "1000009" in reply_text(reply)
     assert library.count("SELECT count(*) FROM outbox WHERE status = 'sent'") == 1
+
+
+def test_a_code_that_never_arrived_goes_back_to_the_pool(
+    mail_library: Library, browser: Browser
+) -> None:
+    """RULES section 8: a code refused for good is not a code given. The librarian sees
+    it at once, cannot send it again to the same refused address, and returns it to the
+    pool; the reader's next request gets a code."""
+    library = mail_library
+    library.deliver("w63", "Anna Nowak <czytelnik1@example.com>", "<z-karta@example.com>",
+                    "Anna Nowak, karta 1000001")  # fmt: skip
+    library.sink.script.append("550 5.1.1 <czytelnik1@example.com>: User unknown")
+    library.run_once()
+    assert library.count("SELECT count(*) FROM issuance WHERE undelivered_at IS NOT NULL") == 1
+    page = new_page(browser)
+    log_in(page, library, "anna")
+    expect(page.locator("[data-figure=undelivered]")).to_have_text("1")
+    codes = page.locator("[data-table=undelivered]")
+    expect(codes).to_contain_text("1000001")
+    expect(codes).to_contain_text("User unknown")
+    screenshot(page, "kod-nie-dotarl", library)
+    codes.get_by_role("button", name="Wyślij ponownie").click()
+    expect(page.get_by_role("status")).to_contain_text("który serwer odrzucił")
+    page.locator("[data-table=undelivered]").get_by_role("button", name="Zwróć kod do puli").click()
+    expect(page.get_by_role("status")).to_contain_text("Kod wrócił do puli")
+    expect(page.locator("[data-table=undelivered]")).to_have_count(0)
+    assert library.count("SELECT count(*) FROM issuance") == 0
+    assert library.count("SELECT count(*) FROM audit_event WHERE action = 'code-return'") == 1
+
+    library.deliver("w63", "Anna Nowak <czytelnik1@example.com>", "<jeszcze-raz@example.com>",
+                    "Anna Nowak, karta 1000001")  # fmt: skip
+    library.run_once()
+    (reply,) = library.replies_to("czytelnik1@example.com")
+    assert re.search(r"W63-\d+", reply_text(reply))
