@@ -132,10 +132,16 @@ def test_card_numbers_stored_with_dashes_are_stored_plainly(tmp_path: Path) -> N
     """Imports before 0006 kept "AB-123456"; the mail door could never find such a card."""
     db = Database(f"sqlite:///{tmp_path / 'old.sqlite3'}")
     command.upgrade(schema._alembic_config(db), "0005")
-    add_patron(db, "AB-123456")
-    add_patron(db, "cd 77")
-    add_patron(db, "EF-1")
-    add_patron(db, "EF1")  # the same card twice: left for staff to merge
+    with db.engine.begin() as connection:  # the tables of 0005, not of today's model
+        for card in ("AB-123456", "cd 77", "EF-1", "EF1"):  # EF-1, EF1: left for staff
+            connection.execute(
+                text(
+                    "INSERT INTO patron (card_number, first_name, last_name, email, active, "
+                    "opening_balance_grosze, updated_at) VALUES (:card, 'Jan', 'Kowalski', "
+                    "'jan@example.com', 1, 0, '2026-10-30 12:00:00')"
+                ),
+                {"card": card},
+            )
     schema.upgrade(db)
     with db.engine.connect() as connection:
         cards = sorted(

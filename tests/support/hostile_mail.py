@@ -92,7 +92,15 @@ PATRONS_CSV = """card_number;first_name;last_name;email;active;contact_confirmed
 2000012;Karol;Gniazdo;karol.gniazdo@example.com;tak;2026-09-01;
 2000013;Lucyna;Iso;lucyna.iso@example.com;tak;2026-09-01;
 2000014;Wit;Wątek;wit.watek@example.com;tak;2026-09-01;
+2000015;Nula;Bajtowa;nul@example.com;tak;2026-09-01;
+2000016;Wielki;Nagłówek;big.header@example.com;tak;2026-09-01;
+2000017;Base;Sześćdziesiąt;b64@example.com;tak;2026-09-01;
+2000018;Nieznany;Zestaw;unknown8@example.com;tak;2026-09-01;
+2000019;Pusty;List;empty@example.com;tak;2026-09-01;
 """
+# The attacks' senders are readers on file (the last five): their messages go through the
+# body's parsing and the rules, which is what they attack; a sender on file for no reader
+# gets the neutral reply whatever the body holds (RULES section 9).
 
 
 def _nested(depth: int) -> str:
