@@ -37,8 +37,8 @@ _ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 _LEADING = re.compile(r"\s*(?:[245]\d\d[ -])?\s*#?([245]\.\d{1,3}\.\d{1,3})(?![\d.]*\d)")
 # Temporary by nature: a mailbox over its quota, a relay's sending or receiving limit.
 _TEMPORARY_WORDS = re.compile(
-    r"mailbox (?:is )?full|mailbox.{0,20}(?:quota|storage)|over ?quota|quota exceeded"
-    r"|exceed\w* (?:the |their |his |her )?(?:storage|quota)|insufficient (?:system )?storage"
+    r"mailbox (?:is )?full|mailbox.{0,20}storage|quota|disk full"
+    r"|exceed\w* (?:the |their |his |her )?storage|insufficient (?:system )?storage"
     r"|rate[ -]?limit|ratelimit|sending limit|(?:message|sending|receiving) rate"
     r"|too many (?!hops)|throttl|limit exceeded|exceeded\b.{0,40}\blimit"
     r"|try (?:again )?later|skrzynka.{0,20}(?:pełna|przepełniona)",

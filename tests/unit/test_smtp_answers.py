@@ -74,6 +74,7 @@ def test_refusals_are_read_as_the_rulebook_means_them(
         ("5.0.0", "550 Recipient address rejected: User unknown", P),
         ("4.4.1", "connect to mx.example.com[192.0.2.25]:25: Connection timed out", T),
         ("5.2.2", "552 5.2.2 Mailbox full", T),
+        ("5.0.0", "5.0.0 (recipient reached disk quota)", T),
         ("5.7.1", "550 5.7.1 Message rejected as spam", P),
         ("5.7.1", "550 5.7.1 Sending rate limit exceeded", T),
         ("bogus", "550 5.1.1 user unknown", P),  # a broken Status: the text's code counts
