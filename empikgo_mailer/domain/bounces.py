@@ -193,10 +193,9 @@ class _Parts:
     """The parts of a report that matter, found in one walk."""
 
     blocks: list[Headers]  # message/delivery-status header blocks
-    text: list[str]  # human-readable text parts (plain; HTML only when no plain)
-    html: list[str]
+    text: list[str]  # text/plain parts outside the returned message
+    html: list[str]  # text/html parts, read when there is no plain text
     originals: list[Headers]  # the returned message's headers
-    report: bool  # a message/delivery-status part was found
 
 
 def read_bounce(
@@ -220,7 +219,7 @@ def _read(raw: bytes, pattern: ReturnPathPattern) -> BounceReading | None:
     human, _, quoted = _split_copy(text)
     subject = header_text(headers, "Subject") or ""
     failures = _report_failures(parts.blocks)
-    if parts.report and not failures:
+    if not failures and any(_field(block, "Action", 100) for block in parts.blocks):
         return None  # a report that every recipient got it ("delivered", "relayed")
     if not failures:
         if not _looks_like_bounce(headers, subject, human):
@@ -286,7 +285,7 @@ def _decoded(part: Message) -> str:
 def _walk(message: Message) -> _Parts:
     """The report's parts, depth-first without recursion. A returned message is read for
     its headers only, never walked: a report attached to a reader's forward is not ours."""
-    found = _Parts(blocks=[], text=[], html=[], originals=[], report=False)
+    found = _Parts(blocks=[], text=[], html=[], originals=[])
     stack: list[tuple[Message, int]] = [(message, 0)]
     seen = 0
     while stack and seen < MAX_PARTS:
@@ -294,7 +293,6 @@ def _walk(message: Message) -> _Parts:
         seen += 1
         content_type = _content_type(part)
         if content_type in _REPORT_TYPES:
-            found.report = True
             found.blocks.extend(_blocks(part))
         elif content_type in _ORIGINAL_TYPES:
             payload = part.get_payload()
@@ -354,14 +352,17 @@ def _report_failures(blocks: list[Headers]) -> list[_Failure]:
     failures = []
     for block in blocks:
         action = _field(block, "Action", 100).lower()
+        status_field = _field(block, "Status", 300)
+        status = enhanced_status(status_field) if status_field else None
+        if not action and block.all("Final-Recipient"):
+            # No Action (a broken report): the status's class says what happened.
+            action = {"4": "delayed", "5": "failed"}.get((status or "")[:1], "")
         if action.startswith("delayed"):
             delayed = True
         elif action.startswith(("failed", "failure", "error")):  # opensmtpd: "error"
             delayed = False
         else:
             continue  # delivered, relayed, expanded, or a per-message block
-        status_field = _field(block, "Status", 300)
-        status = enhanced_status(status_field) if status_field else None
         # Some servers give the reason only as a comment of the Status: "5.0.0
         # (recipient reached disk quota)".
         diagnostic = _diagnostic(block.all("Diagnostic-Code")[:1]) or (

@@ -321,6 +321,19 @@ def test_a_failed_recipient_is_permanent_as_its_answer_says(
     assert reading.permanent is permanent
 
 
+def test_a_broken_report_falls_back_to_what_it_still_says() -> None:
+    no_action = read_bounce(report("Final-Recipient: rfc822; a@example.com\nStatus: 5.1.1"))
+    assert no_action is not None
+    assert (no_action.permanent, no_action.recipients) == (True, ("a@example.com",))
+    empty = read_bounce(report(text="<a@example.com>: host mx said: 550 5.1.1 no such user"))
+    assert empty is not None
+    assert (empty.permanent, empty.recipients, empty.status) == (
+        True,
+        ("a@example.com",),
+        "5.1.1",
+    )
+
+
 def test_the_permanent_recipients_are_named_first_and_alone() -> None:
     reading = read_bounce(
         report(
