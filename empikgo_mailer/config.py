@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from empikgo_mailer.adapters.import_columns import LOAN_FIELDS, PATRON_FIELDS
+from empikgo_mailer.domain.bounces import ReturnPathPattern
 from empikgo_mailer.domain.calendar import WEEKDAYS, OpeningHours
 from empikgo_mailer.domain.eligibility import Policy
 from empikgo_mailer.domain.errors import ExitCode, ProgramError
@@ -183,6 +184,15 @@ class MailSettings:
     # Every reply is also appended here in its branch mailbox, so staff see in their mail
     # client what each reader was told; None (an empty name) switches the copies off.
     sent_folder: str | None = field(default="Sent", metadata=option("Sent"))
+    # A per-reply return path (RULES section 8): each reply's envelope sender is the
+    # branch mailbox with this recipient delimiter and "r<reply id>" (dwm+r42@...), so a
+    # delivery report names its reply even when it quotes nothing of it. "": off (the
+    # mail server must deliver user+detail to user for it).
+    return_path_separator: str = ""
+
+    def return_path(self) -> ReturnPathPattern | None:
+        separator = self.return_path_separator
+        return ReturnPathPattern(separator=separator) if separator else None
 
 
 @dataclass(frozen=True)
@@ -571,7 +581,13 @@ def _smtp(root: _Table, env: Mapping[str, str]) -> SmtpSettings:
 def _mail(root: _Table) -> MailSettings:
     mail = root.table("mail", required=False)
     folders = mail.table("folders", required=False).section(MailFolders)
-    return mail.section(MailSettings, other_keys={"folders"}, folders=folders)
+    separator = mail.choice("return_path_separator", "", ("", "+", "-", "_", ".", "="))
+    return mail.section(
+        MailSettings,
+        other_keys={"folders", "return_path_separator"},
+        folders=folders,
+        return_path_separator=separator,
+    )
 
 
 def _jobs(root: _Table, data_dir: Path, path: Path) -> JobSettings:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything empikgo-mailer and its tests need on a fresh Debian 12 / Ubuntu 24.04
-# machine: the PostgreSQL server binaries, Dovecot and Chromium (the tests and the demo
-# start throwaway servers of their own on loopback, never the system services), then a
+# machine: the PostgreSQL server binaries, Dovecot, Postfix and Chromium (the tests and the
+# demo start throwaway servers of their own on loopback, never the system services), then a
 # virtual environment in .venv with every Python dependency at the version the lock
 # (requirements/dev.lock, hashes checked) names, and the package itself, editable.
 # A venv, not the system Python: Debian and Ubuntu refuse `pip install` there (PEP 668).
@@ -19,6 +19,10 @@ fi
 command -v runuser >/dev/null 2>&1 || packages+=(util-linux)
 # The mail tests run a throwaway Dovecot of their own (never the system service).
 [ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || packages+=(dovecot-imapd)
+# The bounce tests put a throwaway Postfix of their own in front of it, delivering over
+# LMTP (tests/support/postfix.py); neither system service is used.
+[ -x /usr/lib/dovecot/lmtp ] || [ -x /usr/libexec/dovecot/lmtp ] || packages+=(dovecot-lmtpd)
+[ -x /usr/sbin/postfix ] || command -v postfix >/dev/null 2>&1 || packages+=(postfix)
 # The console's tests drive Chromium through Playwright: Debian's package where apt has it
 # (Playwright's own download needs its CDN, which some networks do not reach); on Ubuntu,
 # whose chromium is a snap, Playwright's own build, installed below.
@@ -50,15 +54,24 @@ fi
 
 if ((${#packages[@]})); then
     if [ "$(id -u)" -eq 0 ]; then
-        apt_get=(apt-get)
+        as_root=()
     elif command -v sudo >/dev/null 2>&1; then
-        apt_get=(sudo apt-get)
+        as_root=(sudo)
     else
         echo "Missing system packages: ${packages[*]} (install them as root)" >&2
         exit 1
     fi
-    "${apt_get[@]}" update -q
-    DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q --no-install-recommends "${packages[@]}"
+    # Postfix's package asks what kind of mail system this is. "No configuration": it
+    # writes no /etc/postfix/main.cf, so its init script starts no system MTA (port 25)
+    # and nothing waits for an answer; the tests bring their own main.cf.
+    if [[ " ${packages[*]} " == *" postfix "* ]]; then
+        echo "postfix postfix/main_mailer_type select No configuration" \
+            | "${as_root[@]}" debconf-set-selections
+    fi
+    "${as_root[@]}" apt-get update -q
+    # (env: sudo would drop a variable set in front of it.)
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${packages[@]}"
 fi
 
 # A venv left half-made (no pip) by an interrupted run is made again.

@@ -16,6 +16,7 @@ from tests.support.cli import Cli
 from tests.support.config import MAILBOX_PASSWORDS, settings_for, write_config
 from tests.support.databases import migrated, migrated_sqlite
 from tests.support.dovecot import DovecotServer
+from tests.support.postfix import mail_relay  # noqa: F401 (a fixture: pytest finds it here)
 from tests.support.postgres import PostgresServer
 from tests.support.smtp import SmtpServer
 

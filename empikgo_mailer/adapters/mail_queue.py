@@ -426,6 +426,8 @@ class MailQueue:
             named.append(col(o.id) == reply_id)
         if not named:
             return 0
+        # Both, when the report gives both: a report's headers can be written by anyone.
+        which = and_(*named)
         # A reply whose result still sits in the sender's journal is leased and pending:
         # a report can be read that fast (Postfix bounces within a second).
         out = or_(
@@ -433,7 +435,7 @@ class MailQueue:
             and_(col(o.status) == ReplyStatus.PENDING, col(o.lease_owner).is_not(None)),
         )
         rows = self.session.exec(
-            select(o.id, o.issuance_id).where(o.branch_id == branch_id, out, or_(*named))
+            select(o.id, o.issuance_id).where(o.branch_id == branch_id, out, which)
         ).all()
         if not rows or not permanent:
             return len(rows)

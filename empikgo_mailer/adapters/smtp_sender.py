@@ -26,7 +26,7 @@ from aiosmtplib.email import parse_address
 
 from empikgo_mailer.adapters.oauth2 import access_token
 from empikgo_mailer.config import SmtpSettings
-from empikgo_mailer.domain.smtp_answers import is_permanent
+from empikgo_mailer.domain.smtp_answers import smtp_answer_is_permanent
 
 log = logging.getLogger(__name__)
 SERVICE_CLOSING = 421  # the server is going away: a link problem, not this message's
@@ -64,7 +64,7 @@ def _described(exc: BaseException) -> str:
 def _by_code(code: int, text: str) -> Delivery:
     if code == SERVICE_CLOSING:
         return Delivery(SendResult.UNREACHABLE, f"{code} {text}".strip())
-    result = SendResult.PERMANENT if is_permanent(code, text) else SendResult.TEMPORARY
+    result = SendResult.PERMANENT if smtp_answer_is_permanent(code, text) else SendResult.TEMPORARY
     return Delivery(result, f"{code} {text}".strip())
 
 

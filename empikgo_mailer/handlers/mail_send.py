@@ -35,7 +35,8 @@ from empikgo_mailer.adapters.smtp_sender import (
     SendResult,
     nothing_to_wait_for,
 )
-from empikgo_mailer.config import SmtpSettings
+from empikgo_mailer.config import MailSettings, SmtpSettings
+from empikgo_mailer.domain.bounces import ReturnPathPattern
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.retries import next_try, pause_after
 from empikgo_mailer.handlers.command import Command
@@ -110,6 +111,7 @@ def send_due(
     smtp: SmtpSettings,
     transport_factory: TransportFactory,
     clock: Clock,
+    mail: MailSettings | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     more_coming: Callable[[], bool] = lambda: False,
 ) -> SendReport:
@@ -138,6 +140,7 @@ def send_due(
                         more_transports=more,
                         clock=clock,
                         should_stop=should_stop,
+                        return_path=mail.return_path() if mail is not None else None,
                     )
                     total.add(part)
                     over = part.unreachable is not None or part.paused_until is not None
@@ -157,6 +160,7 @@ async def send_outbox(
     clock: Clock,
     should_stop: Callable[[], bool] = lambda: False,
     more_transports: Sequence[Transport] = (),
+    return_path: ReturnPathPattern | None = None,
 ) -> SendReport:
     """Send every due reply. Call with the sender lock held (`pass_lock.SEND`): leases
     of senders that died are taken back first, so their replies go out now rather than
@@ -175,7 +179,7 @@ async def send_outbox(
     if taken_back:
         log.warning("%d replies were claimed by a pass that died; sending them now", taken_back)
     lanes = [transport, *more_transports]
-    phase = _Phase(outbox, links, clock, report, should_stop, lanes=lanes)
+    phase = _Phase(outbox, links, clock, report, should_stop, lanes=lanes, return_path=return_path)
     try:
         await phase.lane(transport, until_connected=True)
         if phase.connected and not phase.over():
@@ -203,8 +207,10 @@ class _Phase:
         should_stop: Callable[[], bool],
         *,
         lanes: list[Transport],
+        return_path: ReturnPathPattern | None = None,
     ) -> None:
         self.outbox, self.links, self.clock, self.report = outbox, links, clock, report
+        self.return_path = return_path  # each reply's own envelope sender, if any
         self.records = _Records(outbox)
         self.should_stop = should_stop
         self.lanes = lanes  # the sessions still sending
@@ -224,8 +230,9 @@ class _Phase:
         try:
             while (reply := await self._next()) is not None:
                 delivery = await _deliver(
-                    transport, reply, second_chance=self.connected, before_data=self.records.written
-                )
+                    transport, reply, self._envelope_sender(reply),
+                    second_chance=self.connected, before_data=self.records.written,
+                )  # fmt: skip
                 self.records.write()  # this session's last result, if no DATA came
                 now = self.clock()
                 if delivery.result is SendResult.UNREACHABLE:
@@ -247,6 +254,13 @@ class _Phase:
                     return
         finally:
             self.records.write()
+
+    def _envelope_sender(self, reply: OutgoingReply) -> str:
+        """The branch mailbox, tagged with the reply's id when the library uses a
+        per-reply return path: a delivery report then names its reply."""
+        if self.return_path is None:
+            return reply.sender
+        return self.return_path.address(reply.sender, reply.id)
 
     async def _next(self) -> OutgoingReply | None:
         """The next claimed reply; the next claim is started while enough are left."""
@@ -356,14 +370,19 @@ class _Records:
 
 
 async def _deliver(
-    transport: Transport, reply: OutgoingReply, *, second_chance: bool, before_data: BeforeData
+    transport: Transport,
+    reply: OutgoingReply,
+    sender: str,
+    *,
+    second_chance: bool,
+    before_data: BeforeData,
 ) -> Delivery:
     """Send one reply. A connection that worked in this phase and then broke (servers
     close sessions after so many messages, or after a while) gets one fresh try before
     the server counts as unreachable."""
     message = reply.message.encode("utf-8")
-    delivery = await transport.send(reply.sender, reply.recipient, message, before_data)
+    delivery = await transport.send(sender, reply.recipient, message, before_data)
     if delivery.result is SendResult.UNREACHABLE and second_chance:
         log.info("SMTP connection lost (%s); one more try on a new one", delivery.detail)
-        delivery = await transport.send(reply.sender, reply.recipient, message, before_data)
+        delivery = await transport.send(sender, reply.recipient, message, before_data)
     return delivery

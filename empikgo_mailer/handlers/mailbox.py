@@ -8,6 +8,7 @@ keeps its row (and its decision); a second copy of a request is filed as a dupli
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -22,7 +23,12 @@ from empikgo_mailer.adapters.row_objects import bare_row
 from empikgo_mailer.adapters.tables import MailRequest
 from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import MailSettings
-from empikgo_mailer.domain.bounces import BounceReading, read_bounce
+from empikgo_mailer.domain.bounces import (
+    DEFAULT_RETURN_PATH,
+    BounceReading,
+    ReturnPathPattern,
+    read_bounce,
+)
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.errors import DatabaseUnavailable
 from empikgo_mailer.domain.mail_headers import storable
@@ -211,9 +217,11 @@ def classify(
     uidvalidity: int,
     now: datetime,
     own_addresses: frozenset[str] = frozenset(),
+    return_path: ReturnPathPattern | None = None,
 ) -> MailRequest | None:
     """The row for a fetched message; None only when its subject is readable and not ours
-    (it stays in the inbox, untouched). Never raises."""
+    (it stays in the inbox, untouched). `return_path`: the per-reply return path our
+    replies go out with, if any. Never raises."""
     known = {
         "branch_id": branch_id,
         "uidvalidity": uidvalidity,
@@ -229,8 +237,13 @@ def classify(
             reading = read_message(raw, own_addresses=own_addresses)
             if reading.subject is not None:
                 # Only mail that looks automatic is read as a delivery report (cheap).
-                bounce = read_bounce(raw) if reading.automatic is not None else None
+                bounce = None
+                if reading.automatic is not None:
+                    pattern = return_path or DEFAULT_RETURN_PATH
+                    bounce = read_bounce(raw, return_path_pattern=pattern)
                 if bounce is not None:
+                    if return_path is None:  # our replies carry no id: a tag is not one
+                        bounce = dataclasses.replace(bounce, reply_id=None)
                     return _bounce_entry(fetched, reading, bounce, known, now)
                 return _entry(fetched, reading, known, now) if reading.is_request else None
             problem = "; ".join(reading.problems) or "nieczytelne nagłówki"
@@ -448,6 +461,7 @@ def collect_batches(
                 uidvalidity=mailbox.uidvalidity,
                 now=now,
                 own_addresses=own_addresses,
+                return_path=mail.return_path(),
             )
             for m in fetched
         ]

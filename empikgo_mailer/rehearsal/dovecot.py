@@ -1,5 +1,5 @@
 """A throwaway Dovecot IMAP server on a loopback port, configured from scratch (for the
-tests and the demo).
+tests and the demo), with an LMTP listener on request (for a throwaway MTA to deliver to).
 
 Dovecot's login process refuses to run as root, mailboxes must not belong to uid 0, and
 the server must not touch the system's /etc/dovecot: everything lives in a temp dir.
@@ -74,6 +74,30 @@ service stats {{
 }}
 """
 
+# LMTP for a test MTA (tests/support/postfix.py). "dwm+r42" is delivered to "dwm" (the
+# detail is dropped: lmtp_save_to_detail_mailbox = no), as a branch's per-reply return
+# path must be. The static userdb checks each recipient against the passdb, so an
+# unknown user is refused at RCPT with 550 5.1.1, as a real mailbox server does. LMTP
+# looks recipients up by their whole address; the passwd-file (as IMAP logins) has bare
+# user names, hence the domain dropped for LMTP alone.
+LMTP_CONFIG = """
+protocols = imap lmtp
+recipient_delimiter = +
+lmtp_save_to_detail_mailbox = no
+protocol lmtp {{
+  auth_username_format = %Ln
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp_port}
+  }}
+}}
+"""
+
+
+# Where Dovecot's lmtp program lives: Debian and Ubuntu, then Fedora and source builds.
+LMTP_PROGRAM = ("/usr/lib/dovecot/lmtp", "/usr/libexec/dovecot/lmtp")
 
 # Tokens for XOAUTH2 / OAUTHBEARER go to the oauth2 passdb; passwords to the passwd-file.
 OAUTH2_PASSDB = """auth_mechanisms = plain login xoauth2 oauthbearer
@@ -122,23 +146,30 @@ class DovecotServer:
         oauth2_introspection: str | None = None,
         parent: Path | None = None,
         ahead: timedelta | None = None,
+        lmtp: bool = False,
     ) -> None:
         """`oauth2_introspection`: also accept SASL XOAUTH2 / OAUTHBEARER logins, their
         tokens checked at this URL (RFC 7662 style: POST token=..., JSON with `active` and
         `username`). `parent`: where its directory is made (the system's temp dir).
         `ahead`: the server's clock runs this far ahead of the real one (libfaketime), for
         a rehearsal of a month to come: Dovecot dates a message APPENDed with a time later
-        than its own clock at its own clock."""
+        than its own clock at its own clock. `lmtp`: also accept deliveries over LMTP on
+        127.0.0.1:`lmtp_port` (Debian's package dovecot-lmtpd)."""
         self.binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
         if not Path(self.binary).exists():
             raise DovecotUnavailable(
                 "dovecot not found: install dovecot-imapd (scripts/setup.sh does)"
+            )
+        if lmtp and not any(Path(path).exists() for path in LMTP_PROGRAM):
+            raise DovecotUnavailable(
+                "dovecot's lmtp not found: install dovecot-lmtpd (scripts/setup.sh does)"
             )
         self.users = users
         self.oauth2_introspection = oauth2_introspection
         self.faked = self._faked_clock(ahead)
         self.base = Path(tempfile.mkdtemp(prefix="empikgo-dovecot-", dir=parent))
         self.port = free_port()
+        self.lmtp_port = free_port() if lmtp else None
         self.process: subprocess.Popen[bytes] | None = None
 
     @staticmethod
@@ -183,10 +214,13 @@ class DovecotServer:
                 OAUTH2_CONFIG.format(url=self.oauth2_introspection), encoding="utf-8"
             )
             text = text.replace("auth_mechanisms = plain login", OAUTH2_PASSDB)
+        if self.lmtp_port is not None:
+            text = text.replace("protocols = imap\n", LMTP_CONFIG)
         config.write_text(
             text.format(
                 base=self.base,
                 port=self.port,
+                lmtp_port=self.lmtp_port,
                 uid=uid,
                 gid=gid,
                 login_user=login_user,
