@@ -5,6 +5,7 @@ for it, and staff send it again to a corrected address or return it to the pool.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -146,3 +147,53 @@ def test_staff_send_the_code_again_once_the_address_is_corrected(app: App, tmp_p
     with app.db.transaction() as session:
         statuses = session.exec(select(OutboxMessage.status).order_by(col(OutboxMessage.id)))
         assert list(statuses) == [ReplyStatus.FAILED, ReplyStatus.SENT]
+
+
+BOUNCES = Path(__file__).parents[2] / "fixtures" / "mail" / "bounces"
+
+
+@pytest.mark.parametrize(
+    ("report", "undelivered_for_good"),
+    [
+        ("postfix_user_unknown.eml", True),
+        ("exchange_pl.eml", True),  # "Niedostarczalne: Re: EMPIK GO"
+        ("exchange_en.eml", True),
+        ("gmail_address_not_found.eml", True),
+        ("exim_failed.eml", True),
+        ("mailbox_full.eml", False),  # 5.2.2: the reader may empty it
+        ("postfix_delayed.eml", False),  # 4.4.1: still trying
+    ],
+)
+def test_a_delivery_report_about_a_code_is_read_filed_and_never_answered(
+    app: App, report: str, undelivered_for_good: bool
+) -> None:
+    box, transport = FakeMailbox(), FakeTransport()
+    box.deliver(fixture("gmail.eml"), OPENING)
+    collect("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=lambda: OPENING)
+    app.handle(DecideQueue("multimedia"), clock=lambda: OPENING)
+    send(app, transport, OPENING)
+    raw = (BOUNCES / report).read_bytes()
+    # The report names the reply it returns by that reply's Message-ID.
+    [original] = {m.decode() for m in re.findall(rb"<\d+\.2841\.\d+\.empikgo@[^>]+>", raw)}
+    with app.db.transaction() as session:
+        reply = session.exec(select(OutboxMessage)).one()
+        reply.message_id = original
+        session.add(reply)
+
+    box.deliver(raw, LATER)
+    collect("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=lambda: LATER)
+    app.handle(DecideQueue("multimedia"), clock=lambda: LATER)
+    app.handle(FileDecided("multimedia"), mailbox=box, clock=lambda: LATER)
+    send(app, transport, LATER)
+
+    assert len(transport.sent) == 1  # the code's reply; the report is never answered
+    assert box.folders["Empik Go - zwroty"] == [raw]
+    [issuance] = undelivered(app) or [None]
+    with app.db.transaction() as session:
+        status = session.exec(select(OutboxMessage.status)).one()
+    if undelivered_for_good:
+        assert issuance is not None and issuance.undelivered_reason
+        assert status == ReplyStatus.BOUNCED
+    else:
+        assert issuance is None
+        assert status == ReplyStatus.SENT
