@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import Message
@@ -23,11 +24,24 @@ from empikgo_mailer.domain.mail_text import body_text
 from empikgo_mailer.domain.names import name_words
 from empikgo_mailer.domain.plain_message import parse_plain
 
-# Reply and forward prefixes of Polish and English mail clients, possibly repeated:
-# "Re: Odp: PD: EMPIK GO", "RE[2]: EMPIK GO", "Fwd: EMPIK GO".
+# What clients and mail gateways put before a subject, possibly repeated and in any
+# order: reply and forward prefixes of Polish ("Odp:", "Odp.:", "PD:"), English, German
+# ("AW:", "WG:"), Dutch ("Antw:", "Doorst:"), Nordic ("SV:", "VS:", "VB:") and French
+# ("TR:") clients, numbered ("RE[2]:", "Re(2):"), gateways' tags ("[EXTERNAL]",
+# "[SPAM?]") and marks ("*** SPAM ***"). Only the whole-subject check below needs them
+# gone: the words EMPIK GO are found wherever they stand.
 _PREFIX = re.compile(
-    r"^\s*(?:(?:re|odp|fwd?|pd|aw|wg|sv|tr)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE
+    r"^(?:\s*(?:(?:re|odp|fwd?|pd|aw|wg|sv|vs|vb|antw|doorst|tr)\s*\.?\s*(?:\[\d+\]|\(\d+\))?"
+    r"\s*:|\[[^\[\]]{0,40}\]|\*{2,}[^*]{0,30}\*{2,}))+",
+    re.IGNORECASE,
 )
+# The words EMPIK GO (the subject NFKC-normalised and casefolded first), apart or written
+# together ("empikgo", "empik-go"), between non-letters: not "Empik Gold", not "myempikgo"
+# and not part of a host or an address ("www.empikgo.pl", "kontakt@empikgo.pl",
+# "empikgo_pl"), while "Kod…Empik Go." still counts. Casefolded text against ASCII
+# letters: lookalikes of other scripts ("ЕМРІК") never match, nor Turkish dotless "ı",
+# which re.IGNORECASE would let stand for "i".
+_REQUEST_WORDS = re.compile(r"(?<![^\W_])(?<![^\W_][.@_])empik[\W_]*go(?![^\W_]|[.@_][^\W_])")
 _NOT_WORD = re.compile(r"[\W_]+")
 _AUTOMATIC_SENDERS = ("mailer-daemon", "postmaster")
 # "Nr karty", "numer karty bibliotecznej:", "karta czytelnika". What may stand before
@@ -53,9 +67,15 @@ _SIGNATURE = re.compile(
 
 
 def is_request_subject(subject: str) -> bool:
-    """'EMPIK GO' in any case and spacing, with reply/forward prefixes and punctuation."""
-    core = _PREFIX.sub("", subject)
-    return _NOT_WORD.sub("", core).casefold() == "empikgo"
+    """The words 'EMPIK GO' anywhere in the subject, in any case, spacing and compatibility
+    form of the letters (fullwidth "ＥＭＰＩＫ　ＧＯ"), or a subject that is nothing but
+    those letters after reply prefixes and gateway tags ("Re: E M P I K  G O")."""
+    if not subject.isascii():
+        subject = unicodedata.normalize("NFKC", subject)
+    folded = subject.casefold()
+    if _REQUEST_WORDS.search(folded) is not None:
+        return True
+    return _NOT_WORD.sub("", _PREFIX.sub("", folded)) == "empikgo"
 
 
 def parse_message(raw: bytes) -> Message:
