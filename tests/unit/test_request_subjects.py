@@ -3,9 +3,12 @@ clients, phones and mail gateways write them, and nothing that merely looks like
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from empikgo_mailer.domain.mail_requests import is_request_subject, read_message
+from empikgo_mailer.domain.names import names_match
 
 REQUESTS = [
     # Case and spacing.
@@ -164,3 +167,60 @@ def test_encoded_lookalikes_are_not_requests(header: str) -> None:
     reading = read_message(f"From: a@example.com\r\nSubject: {header}\r\n\r\nx\r\n".encode())
     assert reading.subject is not None
     assert not reading.is_request
+
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "mail"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "subject", "sender", "card", "reader"),
+    [
+        (
+            "outlook_gateway_external.eml",
+            "[EXTERNAL] EMPIK GO",
+            "m.dabrowska@example.com",
+            "1000006",
+            ("Małgorzata", "Dąbrowska"),
+        ),
+        (
+            "antw_outlook_nl.eml",  # the quoted reply's two numbers stay out
+            "Antw: EMPIK GO",
+            "agnieszka.zielinska@example.com",
+            "1000010",
+            ("Agnieszka", "Zielińska"),
+        ),
+        (
+            "fullwidth_subject.eml",
+            "ＥＭＰＩＫ ＧＯ",
+            "michal.szymanski@example.com",
+            "1000011",
+            ("Michał", "Szymański"),
+        ),
+        (
+            "subject_with_words.eml",
+            "Kod Empik Go prośba",
+            "jan.kowalski@example.com",
+            "1000003",
+            ("Jan", "Kowalski"),
+        ),
+        (
+            "thunderbird_signature_card.eml",  # the card and the name only in the signature
+            "EMPIK GO",
+            "ewa.wozniak@example.com",
+            "1000012",
+            ("Ewa", "Woźniak"),
+        ),
+    ],
+)
+def test_client_fixtures_are_requests_with_one_card(
+    fixture: str, subject: str, sender: str, card: str, reader: tuple[str, str]
+) -> None:
+    reading = read_message((FIXTURES / fixture).read_bytes())
+    assert reading.subject == subject
+    assert reading.is_request
+    assert reading.automatic is None
+    assert reading.problems == ()
+    assert reading.sender.address == sender
+    assert reading.request.cards == (card,)
+    assert reading.request.card == card
+    assert names_match(reading.request.name_words, *reader)
