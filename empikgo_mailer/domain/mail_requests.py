@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import Message
@@ -23,39 +24,66 @@ from empikgo_mailer.domain.mail_text import body_text
 from empikgo_mailer.domain.names import name_words
 from empikgo_mailer.domain.plain_message import parse_plain
 
-# Reply and forward prefixes of Polish and English mail clients, possibly repeated:
-# "Re: Odp: PD: EMPIK GO", "RE[2]: EMPIK GO", "Fwd: EMPIK GO".
+# What clients and mail gateways put before a subject, possibly repeated and in any
+# order: reply and forward prefixes of Polish ("Odp:", "Odp.:", "PD:"), English, German
+# ("AW:", "WG:"), Dutch ("Antw:", "Doorst:"), Nordic ("SV:", "VS:", "VB:") and French
+# ("TR:") clients, numbered ("RE[2]:", "Re(2):"), gateways' tags ("[EXTERNAL]",
+# "[SPAM?]") and marks ("*** SPAM ***"). Only the whole-subject check below needs them
+# gone: the words EMPIK GO are found wherever they stand.
 _PREFIX = re.compile(
-    r"^\s*(?:(?:re|odp|fwd?|pd|aw|wg|sv|tr)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE
+    r"^(?:\s*(?:(?:re|odp|fwd?|pd|aw|wg|sv|vs|vb|antw|doorst|tr)\s*\.?\s*(?:\[\d+\]|\(\d+\))?"
+    r"\s*:|\[[^\[\]]{0,40}\]|\*{2,}[^*]{0,30}\*{2,}))+",
+    re.IGNORECASE,
 )
+# The words EMPIK GO (the subject NFKC-normalised and casefolded first), apart or written
+# together ("empikgo", "empik-go"), between non-letters: not "Empik Gold", not "myempikgo"
+# and not part of a host or an address ("www.empikgo.pl", "kontakt@empikgo.pl",
+# "empikgo_pl"), while "Kod…Empik Go." still counts. Casefolded text against ASCII
+# letters: lookalikes of other scripts ("ЕМРІК") never match, nor Turkish dotless "ı",
+# which re.IGNORECASE would let stand for "i".
+_REQUEST_WORDS = re.compile(r"(?<![^\W_])(?<![^\W_][.@_])empik[\W_]*go(?![^\W_]|[.@_][^\W_])")
 _NOT_WORD = re.compile(r"[\W_]+")
 _AUTOMATIC_SENDERS = ("mailer-daemon", "postmaster")
 # "Nr karty", "numer karty bibliotecznej:", "karta czytelnika". What may stand before
 # "karty" ("nr", "numer") is not in the pattern: it never changes the number found, and
 # a pattern that starts with an optional part is tried at every position (2.5x slower).
+# "Numer karty to 1000010" is how many write it: "to" is a word, never a card's letters.
 _CARD_LABEL = re.compile(
-    r"(?:karty|karta|czytelnika)(?:\s+bibliotecznej)?\s*(?:nr|numer)?\.?\s*[:#-]?\s*"
-    r"([A-Za-z]{0,3}[ \t-]?\d[\d \t-]{3,20}\d)(?!\w)",
+    r"(?:karty|karta|czytelnika)(?:\s+biblioteczn(?:ej|a))?\s*(?:nr|numer)?\.?\s*[:#-]?\s*"
+    r"(?:to\b[\s:]*)?((?!to\b)[A-Za-z]{0,3}[ \t-]?\d[\d \t-]{3,20}\d)(?!\w)",
     re.IGNORECASE,
 )
 _BARE_NUMBER = re.compile(r"(?<![\w@.+/-])(\d{5,14})(?![\w@/-]|[.,]\d)")
+# Where a quoted earlier message begins, as Polish, English, German, Dutch and Nordic
+# clients introduce it (readers abroad write from clients in those languages too).
 _QUOTE_HEADERS = re.compile(
     r"^(?:W dniu .* pisze:|On .* wrote:|Dnia .* napisał\(a\):|.* napisał\(a\):|"
+    r"Am .* schrieb .*:|Op .* schreef .*:|Den .* skrev .*:|"
     r"-+\s*(?:Original Message|Wiadomość oryginalna|Oryginalna wiadomość|Forwarded message|"
-    r"Wiadomość przekazana dalej|Przekazana wiadomość)\s*-+|"
-    r"(?:From|Od|Sent|Wysłano|Wysłane|Date|Data):\s.*)\s*$",
+    r"Wiadomość przekazana dalej|Przekazana wiadomość|Ursprüngliche Nachricht|"
+    r"Oorspronkelijk bericht)\s*-+|"
+    r"(?:From|Od|Sent|Wysłano|Wysłane|Date|Data|Von|Van|Fra|Från|Gesendet|Verzonden|Sendt|"
+    r"Skickat):\s.*)\s*$",
     re.IGNORECASE,
 )
 _SIGNATURE = re.compile(
-    r"^(?:--\s*|Sent from my .*|Wysłane z .*|Wysłano z .*|Pobierz Outlook.*|Get Outlook for .*)$",
+    r"^(?:--\s*|Sent from my .*|Wysłane z .*|Wysłano z .*|Pobierz Outlook.*|Get Outlook for .*|"
+    r"Von meinem .* gesendet|Verzonden (?:vanaf|met) .*|Skickat från .*|Sendt fra .*)$",
     re.IGNORECASE,
 )
+MAX_SIGNATURE_LINES = 20  # a card label stands near the name; disclaimers follow
 
 
 def is_request_subject(subject: str) -> bool:
-    """'EMPIK GO' in any case and spacing, with reply/forward prefixes and punctuation."""
-    core = _PREFIX.sub("", subject)
-    return _NOT_WORD.sub("", core).casefold() == "empikgo"
+    """The words 'EMPIK GO' anywhere in the subject, in any case, spacing and compatibility
+    form of the letters (fullwidth "ＥＭＰＩＫ　ＧＯ"), or a subject that is nothing but
+    those letters after reply prefixes and gateway tags ("Re: E M P I K  G O")."""
+    if not subject.isascii():
+        subject = unicodedata.normalize("NFKC", subject)
+    folded = subject.casefold()
+    if _REQUEST_WORDS.search(folded) is not None:
+        return True
+    return _NOT_WORD.sub("", _PREFIX.sub("", folded)) == "empikgo"
 
 
 def parse_message(raw: bytes) -> Message:
@@ -115,31 +143,47 @@ def _automatic(
 def own_words(text: str) -> str:
     """The part of a body the sender wrote now: quoted earlier messages and the signature
     cut off."""
+    return _own_words_and_signature(text)[0]
+
+
+def _own_words_and_signature(text: str) -> tuple[str, str]:
+    """The sender's own words and their signature: the lines after a signature mark ("-- ",
+    "Wysłane z iPhone'a"), at most MAX_SIGNATURE_LINES of them, up to a quoted message."""
     kept: list[str] = []
+    signature: list[str] | None = None  # None: no signature mark seen yet
     for line in text.replace("\r\n", "\n").split("\n"):
         stripped = line.strip()
         if stripped.startswith(">"):
+            if signature is not None:
+                break
             continue
-        if _QUOTE_HEADERS.match(stripped) or _SIGNATURE.match(line.rstrip()):
+        if _QUOTE_HEADERS.match(stripped):
             break
-        kept.append(stripped)
-    return "\n".join(kept).strip()
+        if signature is not None:
+            if len(signature) == MAX_SIGNATURE_LINES:
+                break
+            signature.append(stripped)
+        elif _SIGNATURE.match(line.rstrip()):
+            signature = []
+        else:
+            kept.append(stripped)
+    return "\n".join(kept).strip(), "\n".join(signature or ()).strip()
 
 
 MAX_CARDS = 10  # more than one is already ambiguous; the reply lists at most these
 
 
-def card_numbers(text: str) -> tuple[str, ...]:
+def card_numbers(text: str, *, labelled_only: bool = False) -> tuple[str, ...]:
     """Distinct card numbers written in the text, labelled ones ('nr karty: B 123 456')
-    and bare runs of 5-14 digits, in any Unicode digits; at most MAX_CARDS of them."""
+    and, unless `labelled_only`, bare runs of 5-14 digits, in any Unicode digits; at most
+    MAX_CARDS of them."""
     text = typed_plainly(text)
-    found = [
-        *(m.group(1) for m in _CARD_LABEL.finditer(text)),
-        *(m.group(1) for m in _BARE_NUMBER.finditer(text)),
-    ]
-    found = [card.value for card in map(CardNumber.find, found) if card is not None]
+    found = [m.group(1) for m in _CARD_LABEL.finditer(text)]
+    if not labelled_only:
+        found.extend(m.group(1) for m in _BARE_NUMBER.finditer(text))
+    cards = [card.value for card in map(CardNumber.find, found) if card is not None]
     unique: list[str] = []
-    for card in found:
+    for card in cards:
         # "B0012345" written as a label and "0012345" seen bare are the same card.
         if not any(
             card == other or card.endswith(other) or other.endswith(card) for other in unique
@@ -174,9 +218,20 @@ class RequestText:
 
 
 def read_request(message: Message) -> RequestText:
+    """The card is looked for in the sender's own words; when they hold none, a labelled
+    number in the signature ("-- / Jan Kowalski / nr karty 1000012") counts, never a bare
+    one there (a phone number). The name may stand in either."""
     # NUL separates words as a space would; no database column takes it.
-    words = own_words(body_text(message).replace("\x00", " "))
-    return RequestText(words=_shown(words), name_words=name_words(words), cards=card_numbers(words))
+    words, signature = _own_words_and_signature(body_text(message).replace("\x00", " "))
+    cards = card_numbers(words)
+    if not signature:
+        return RequestText(words=_shown(words), name_words=name_words(words), cards=cards)
+    names = name_words(f"{words}\n{signature}")
+    if not cards:
+        cards = card_numbers(signature, labelled_only=True)
+        if cards:  # staff see where the card was found
+            words = f"{words}\n-- \n{signature}"
+    return RequestText(words=_shown(words), name_words=names, cards=cards)
 
 
 @dataclass(frozen=True)

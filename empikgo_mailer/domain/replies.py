@@ -7,8 +7,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from email import base64mime, quoprimime
 from email.charset import QP, Charset
-from email.header import Header
 from email.message import Message
 from email.quoprimime import body_encode
 from email.utils import format_datetime, formataddr, make_msgid
@@ -106,9 +106,105 @@ def reply_subject(original: str) -> str:
     return subject if subject.lower().startswith("re:") else f"Re: {subject}"
 
 
-def _header_text(value: str) -> str:
-    """ASCII as it is; anything else as RFC 2047 encoded words."""
-    return value if value.isascii() else Header(value, "utf-8").encode()
+_LINE = 76  # RFC 2047 section 2: a line holding an encoded word (one is at most 75)
+_FRAME = len("=?utf-8?q??=")
+# RFC 5322 atext: a word a display name may hold as it is, without quotes.
+_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
+
+
+def _plain(value: str) -> bool:
+    """ASCII that no reader would decode as an encoded word: written as it is."""
+    return value.isascii() and "=?" not in value
+
+
+@cache
+def _q_width(char: str) -> int:
+    return quoprimime.header_length(char.encode("utf-8"))
+
+
+def _encoded_run(run: str, room: int) -> list[str]:
+    """`run` as RFC 2047 UTF-8 encoded words, each with at most `room` characters between
+    its frame and holding whole characters (section 5); a long run is cut after a space
+    where it has one. Q unless base64 is shorter: the stdlib's choice (Charset SHORTEST)."""
+    data = run.encode("utf-8")
+    base64 = base64mime.header_length(data) < quoprimime.header_length(data)
+    encode = base64mime.header_encode if base64 else quoprimime.header_encode
+    words: list[str] = []
+    start = after_space = 0  # the current word's first character; after its last space
+    octets = q_size = 0  # the current word's UTF-8 length and Q length
+    octets_at_space = q_at_space = 0
+    for index, char in enumerate(run):
+        width, q_width = len(char.encode("utf-8")), _q_width(char)
+        while (
+            index > start and ((octets + width + 2) // 3 * 4 if base64 else q_size + q_width) > room
+        ):
+            cut = after_space if after_space > start else index
+            words.append(encode(run[start:cut].encode("utf-8"), "utf-8"))
+            if cut == index:
+                octets = q_size = 0
+            else:
+                octets, q_size = octets - octets_at_space, q_size - q_at_space
+            start = after_space = cut
+        octets, q_size = octets + width, q_size + q_width
+        if char == " ":
+            after_space, octets_at_space, q_at_space = index + 1, octets, q_size
+    words.append(encode(run[start:].encode("utf-8"), "utf-8"))
+    return words
+
+
+def _encoded_words(value: str, header: str, *, phrase: bool = False, tail: str = "") -> str:
+    """`value` for header `header`: the words that need it as RFC 2047 encoded words, each
+    at most 75 characters, the others as they are, then `tail` as it is, folded between
+    them so that no line is longer than 76 characters (the first one holds "`header`: ")
+    unless a plain word alone is longer. `phrase`: a display name, whose plain words must
+    be atoms.
+
+    Neighbouring words that need encoding share encoded words: readers' clients drop the
+    space between two encoded words (section 6.2) but keep the one between an encoded word
+    and a plain one, so "Młodzieży nr 63" reads the same in every client, including
+    Python's own parser, which keeps the space between encoded words of a display name.
+
+    Written here, not by email.header.Header: its folding lets a word reach 76-78
+    characters, and str() of a Header decodes it back to Unicode, which formataddr then
+    wrote as one word of any length (77 characters for the branch "nr 63")."""
+    words = value.split(" ")
+    to_encode = [not _plain(word) or (phrase and _ATOM.fullmatch(word) is None) for word in words]
+    for index, word in enumerate(words):
+        if not word:  # a space beside another or at an end (a subject cut after one)
+            # ... which only an encoded word keeps: in one with a neighbouring word.
+            to_encode[index] = True
+            to_encode[index - 1 if index else min(1, len(words) - 1)] = True
+    tokens: list[tuple[bool, str]] = []  # (to be encoded, text)
+    for word, encode in zip(words, to_encode, strict=True):
+        if encode and tokens and tokens[-1][0]:
+            tokens[-1] = (True, f"{tokens[-1][1]} {word}")
+        else:
+            tokens.append((encode, word))
+    # Every encoded word fits the first line behind the header's name, and so any line.
+    room = min(_LINE - 1, _LINE - len(header) - 2) - _FRAME
+    pieces = [
+        piece
+        for encoded, text in tokens
+        for piece in (_encoded_run(text, room) if encoded else (text,))
+    ]
+    if tail:
+        pieces.append(tail)
+    folded = [pieces[0]]
+    used = len(header) + 2 + len(pieces[0])
+    for piece in pieces[1:]:
+        if used + 1 + len(piece) <= _LINE:
+            folded.append(" ")
+            used += 1 + len(piece)
+        else:
+            folded.append("\n ")
+            used = 1 + len(piece)
+        folded.append(piece)
+    return "".join(folded)
+
+
+def _header_text(value: str, header: str = "Subject") -> str:
+    """ASCII as it is; anything else with RFC 2047 encoded words."""
+    return value if _plain(value) else _encoded_words(value, header)
 
 
 @dataclass(frozen=True)
@@ -190,7 +286,11 @@ def display_name(name: str) -> str:
 @cache
 def _from(name: str, address: str) -> str:
     """A branch's From line: one of a handful in a whole installation, encoded once."""
-    return formataddr((str(Header(display_name(name), "utf-8")), address))
+    shown = display_name(name)
+    if _plain(shown):
+        return formataddr((shown, address))
+    # The address on the last line of the name when it fits there, else on its own.
+    return _encoded_words(shown, "From", phrase=True, tail=f"<{address}>")
 
 
 def reply_message(headers: list[tuple[str, str]], text: str) -> Message:
@@ -206,12 +306,16 @@ def reply_message(headers: list[tuple[str, str]], text: str) -> Message:
 
 def _flattened(headers: list[tuple[str, str]], text: str) -> str:
     """What `reply_message(headers, text).as_string()` gives, at a fraction of its cost:
-    every header here is already one line of ASCII (encoded words where needed), which
-    compat32's generator, unfolding (as_string's maxheaderlen=0), writes unchanged after
-    running each one through email.header; the body is the stdlib's own quoted-printable
-    encoding of the UTF-8 text, with LF line ends."""
-    if not all(value.isascii() and not _LINE_BREAK.search(value) for _, value in headers):
-        # Only a long branch name, folded by email.header, gets here.
+    every header here is already ASCII (encoded words where needed), folded only by
+    `_encoded_words` and `_from` ("\n " between words), which compat32's generator,
+    unfolding (as_string's maxheaderlen=0), writes unchanged after running each one
+    through email.header; the body is the stdlib's own quoted-printable encoding of the
+    UTF-8 text, with LF line ends."""
+    if not all(
+        value.isascii() and not _LINE_BREAK.search(value.replace("\n ", " "))
+        for _, value in headers
+    ):
+        # No header we write gets here; the stdlib's generator is the reference anyway.
         return reply_message(headers, text).as_string()
     # Charset.body_encode's own steps: quoprimime works on the UTF-8 bytes as latin-1.
     body = body_encode(text.encode("utf-8").decode("latin-1")) if text else text

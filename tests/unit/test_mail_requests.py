@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from empikgo_mailer.domain.mail_headers import Headers, header_text
 from empikgo_mailer.domain.mail_requests import (
+    RequestText,
     card_numbers,
     is_request_subject,
     own_words,
@@ -15,6 +16,7 @@ from empikgo_mailer.domain.mail_requests import (
     read_message,
     read_request,
 )
+from empikgo_mailer.domain.names import names_match
 
 
 @pytest.mark.parametrize(
@@ -33,15 +35,16 @@ from empikgo_mailer.domain.mail_requests import (
         "RE[2]: EMPIK GO",
         "EMPIK GO!",
         "Empik-Go",
+        # RULES.md section 2: the words EMPIK GO inside a longer subject count too.
+        "Kod Empik Go",
+        "EMPIK GO prośba",
     ],
 )
 def test_request_subjects(subject: str) -> None:
     assert is_request_subject(subject)
 
 
-@pytest.mark.parametrize(
-    "subject", ["", "Legimi", "Kod Empik Go", "EMPIK GO prośba", "Re: Godziny otwarcia"]
-)
+@pytest.mark.parametrize("subject", ["", "Legimi", "Re: Godziny otwarcia"])
 def test_other_subjects_are_not_ours(subject: str) -> None:
     assert not is_request_subject(subject)
 
@@ -97,6 +100,82 @@ def test_quotes_and_signatures_are_not_the_request() -> None:
     assert own_words(text) == "Jan 1000003"
     text = "Proszę o kod\nOn Mon, 2 Nov 2026 at 10:00, Biblioteka wrote:\n> karta 999999"
     assert own_words(text) == "Proszę o kod"
+
+
+def request(body: str) -> RequestText:
+    raw = "From: a@b.pl\r\nSubject: EMPIK GO\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    return read_request(parse_message((raw + body.replace("\n", "\r\n")).encode()))
+
+
+SIGNED = "-- \nEwa Woźniak\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "cards"),
+    [
+        # None in the reader's own words: a labelled number in the signature counts.
+        (f"Proszę o kod.\n{SIGNED}nr karty 1000012\n", ("1000012",)),
+        (f"Proszę o kod.\n{SIGNED}Karta biblioteczna: 1000012\ntel. 601234567\n", ("1000012",)),
+        ("Proszę o kod.\n\nWysłane z iPhone'a\nEwa Woźniak, nr karty 1000012\n", ("1000012",)),
+        ("Proszę o kod.\nVon meinem iPhone gesendet\nKarta: 1000012\n", ("1000012",)),
+        # The reader's own words come first: the signature is not read for a card then.
+        (f"Ewa Woźniak 1000012\n{SIGNED}nr karty 1000011\n", ("1000012",)),
+        # A bare number in a signature is a phone, a postcode, anything but a card.
+        (f"Proszę o kod.\n{SIGNED}601234567\ntel. 601234567\n", ()),
+        # Two labelled numbers: ambiguous, as anywhere else.
+        (f"Proszę o kod.\n{SIGNED}karta 1000011\nkarta męża 1000012\n", ("1000011",)),
+        (f"Proszę o kod.\n{SIGNED}karta 1000011, karta 1000012\n", ("1000011", "1000012")),
+        # Quoted earlier messages below a signature are still not read.
+        (f"Proszę o kod.\n{SIGNED}\n> nr karty 1000011\n", ()),
+        (f"Proszę o kod.\n{SIGNED}\nW dniu 2.10.2026 o 10:05 X pisze:\nnr karty 1000011\n", ()),
+        (f"Proszę o kod.\n{SIGNED}\nOd: Biblioteka\nnr karty 1000011\n", ()),
+        (f"Proszę o kod.\n{SIGNED}\nVan: Biblioteka\nnr karty 1000011\n", ()),
+        # Only the first lines of a signature: a card label stands near the name.
+        (f"Proszę o kod.\n{SIGNED}" + "Zastrzeżenie.\n" * 30 + "nr karty 1000011\n", ()),
+        # Quotes introduced as German, Dutch and Nordic clients do are cut too.
+        (
+            "mój numer karty to 1000010\n\nVan: X\nVerzonden: zondag\n\n(1000010, 1000011)",
+            ("1000010",),
+        ),
+        ("Karta 1000010\n\nAm 1.11.2026 um 10:02 schrieb X:\n1000011", ("1000010",)),
+        ("Karta 1000010\n\nOp 1 nov. 2026 om 10:02 schreef X:\n1000011", ("1000010",)),
+        ("Karta 1000010\n\nDen 1 nov. 2026 kl. 10:02 skrev X:\n1000011", ("1000010",)),
+    ],
+)
+def test_a_labelled_card_in_the_signature_counts_when_the_words_hold_none(
+    body: str, cards: tuple[str, ...]
+) -> None:
+    assert request(body).cards == cards
+
+
+def test_staff_see_the_signature_that_held_the_card() -> None:
+    found = request(f"Proszę o kod.\n{SIGNED}nr karty 1000012\ntel. 601234567\n")
+    assert found.words == "Proszę o kod.\n-- \nEwa Woźniak\nnr karty 1000012\ntel. 601234567"
+    assert request(f"Jan Kowalski 1000003\n{SIGNED}").words == "Jan Kowalski 1000003"
+
+
+def test_the_name_may_stand_in_the_signature() -> None:
+    found = request(f"Proszę o kod, karta 1000012.\n{SIGNED}")
+    assert names_match(found.name_words, "Ewa", "Woźniak")
+    assert found.words == "Proszę o kod, karta 1000012."
+
+
+@pytest.mark.parametrize(
+    ("text", "cards"),
+    [
+        ("Mój numer karty to 1000010", ("1000010",)),  # "to" is a word, not letters of a card
+        ("numer karty to: 1000010", ("1000010",)),
+        ("Karta biblioteczna nr 1000012", ("1000012",)),
+        ("nr karty: B 001 234", ("B001234",)),
+    ],
+)
+def test_card_labels(text: str, cards: tuple[str, ...]) -> None:
+    assert card_numbers(text) == cards
+    assert card_numbers(text, labelled_only=True) == cards
+
+
+def test_only_labelled_numbers_when_asked() -> None:
+    assert card_numbers("Jan 1000003, tel. 601234567", labelled_only=True) == ()
 
 
 @settings(max_examples=300, deadline=None)
