@@ -33,7 +33,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes
 from email.policy import compat32
 from pathlib import Path
@@ -266,6 +266,7 @@ class Watcher:
         self.events = sorted(events)
         self.to_deliver = list(morning.arrivals)
         self.decided: dict[str, str] = {}  # fixture -> what became of it
+        self.told_until = datetime.min.replace(tzinfo=UTC)  # the clock as `tick` last saw it
 
     @property
     def all_decided(self) -> bool:
@@ -276,6 +277,7 @@ class Watcher:
 
     def tick(self) -> None:
         now = self.clock()
+        self.told_until = now
         while self.events and self.events[0][0] <= now:
             at, _, text = self.events.pop(0)
             self._say(at, text)
@@ -302,6 +304,11 @@ class Watcher:
             for request in seen:
                 fixture = self.samples.get(_id_key(request.message_id or ""))
                 if fixture is None or fixture in self.decided:
+                    continue
+                if request.decided_at is not None and request.decided_at > self.told_until:
+                    # Decided after the moment told so far (the night's clock runs fast, and
+                    # a busy machine may stall between two looks): told after the events
+                    # before it, at a later look.
                     continue
                 label = OUTCOME_LABELS.get(request.outcome or "", request.outcome or "")
                 if request.status is RequestStatus.SET_ASIDE:
