@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     BAD_INPUT = 4  # a file, a row or a value cannot be used (what was good is imported)
     DATABASE = 5  # the database is unreachable, locked or not initialised
     UNREACHABLE = 6  # `run --once`, `doctor`: a mailbox or the SMTP server could not be reached
+    DISK_FULL = 7  # no space left where the database writes: nothing half-written, free space
 
 
 class ProgramError(Exception):
@@ -62,3 +63,26 @@ class Conflict(DatabaseProblem):
 class DatabaseUnavailable(DatabaseProblem):
     """The database is locked by another process, unreachable, or cannot write (a full
     disk): nothing of the work in hand was written."""
+
+
+class DiskFull(DatabaseUnavailable):
+    """No space left where the database (or the sender's journal) writes. Not "busy":
+    waiting does not free space, so whatever meets it stops at once; what was written
+    stays written, and the next run after space is freed carries on."""
+
+    exit_code = ExitCode.DISK_FULL
+    label = "Brak miejsca na dysku"
+    THEN_RETRY: ClassVar[str] = "zwolnij miejsce i uruchom polecenie ponownie"
+    THEN_NEXT_RUN: ClassVar[str] = (
+        "zwolnij miejsce; następny przebieg dokończy pracę (prośby i niewysłane odpowiedzi "
+        "czekają w kolejce)"
+    )
+
+    def __init__(self, place: str = "") -> None:
+        self.place = place  # where: a directory, the database server, or "" (not known)
+        super().__init__(self.message(self.THEN_RETRY))
+
+    def message(self, then: str) -> str:
+        """The operator's line (without the label), ending with what to do `then`."""
+        where = f" ({self.place})" if self.place else ""
+        return f"baza danych{where} nie może nic zapisać — {then}."

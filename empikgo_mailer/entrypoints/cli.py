@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from empikgo_mailer import __version__
 from empikgo_mailer.adapters import schema
-from empikgo_mailer.adapters.database import unavailable_message
+from empikgo_mailer.adapters.database import is_disk_full, unavailable_message
 from empikgo_mailer.adapters.operations_queries import ping
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import (
@@ -24,7 +24,7 @@ from empikgo_mailer.config import (
     read_environment,
 )
 from empikgo_mailer.domain.eligibility import Rule
-from empikgo_mailer.domain.errors import ExitCode, ProgramError
+from empikgo_mailer.domain.errors import DiskFull, ExitCode, ProgramError
 from empikgo_mailer.domain.explanations import (
     OUTCOME_LABELS,
     RULE_LABELS,
@@ -394,6 +394,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"{exc.label}: {exc}", err=exc.exit_code != ExitCode.REFUSED)
         return exc.exit_code
     except (OperationalError, DBAPIError) as exc:
+        if is_disk_full(exc):  # one the database's own adapters did not see first
+            full = DiskFull()
+            click.echo(f"{full.label}: {full}", err=True)
+            return full.exit_code
         click.echo(f"Błąd: {unavailable_message(exc)}", err=True)
         return ExitCode.DATABASE
     except Exception as exc:
