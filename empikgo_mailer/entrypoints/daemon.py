@@ -49,8 +49,9 @@ from empikgo_mailer.adapters.sent_copies import SentCopies
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.clock import Clock, real_seconds_until
-from empikgo_mailer.domain.errors import DiskFull
+from empikgo_mailer.domain.errors import DiskFull, PassOutcome
 from empikgo_mailer.domain.retries import pause_after
+from empikgo_mailer.domain.statuses import JobState
 from empikgo_mailer.entrypoints.scheduler import JobOutcome, Jobs
 from empikgo_mailer.entrypoints.sending import SenderFailed, SenderProcess, can_fork_for
 from empikgo_mailer.handlers.command import Command
@@ -111,6 +112,10 @@ class RunReport:
         """The SMTP server could not be reached now, or its breaker kept it untried."""
         return self.sent.unreachable is not None or self.sent.paused_until is not None
 
+    @property
+    def failed_jobs(self) -> list[str]:
+        return [job for job, outcome in self.jobs.items() if outcome.outcome == JobState.FAILED]
+
     def problem(self) -> str | None:
         """What went wrong in this pass, for the heartbeat; None when nothing did."""
         problems = [f"mailbox {branch} unreachable" for branch in self.unreachable]
@@ -121,6 +126,19 @@ class RunReport:
         elif self.sent.paused_until is not None:
             problems.append(f"SMTP paused until {self.sent.paused_until.isoformat()}")
         return "; ".join(problems + self.errors) or None
+
+    def outcome(self) -> PassOutcome:
+        """What the pass came to, for its exit code (`errors.pass_exit_code`)."""
+        return PassOutcome(
+            disk_full=self.disk_full is not None,
+            phase_failed=bool(
+                self.unreachable or self.smtp_unreachable or self.errors or self.failed_jobs
+            ),
+            replies_failed=self.sent.failed,
+            # Left at 0 until the send report tells replies that carried a code from the
+            # rest (the undelivered-code state, in the making); the exit code is ready.
+            undelivered_codes=0,
+        )
 
     _inner: list[float] = field(default_factory=lambda: [0.0], repr=False)
 
