@@ -386,9 +386,10 @@ def _echo_pass(app: App, report: RunReport) -> None:
         or "brak"
     )
     sent = report.sent
-    # A send phase cut short by a full disk leaves no count behind: some replies left.
-    stopped = (report.stopped_in or "").startswith("send")
-    how_many = "część (wysyłka przerwana)" if stopped else str(sent.sent)
+    # A send phase cut short by a full disk (or a sender beside the pass that met it)
+    # leaves no count behind; only a pass that stopped after sending (copying) knows it.
+    unknown = report.disk_full is not None and not (report.stopped_in or "").startswith("copy")
+    how_many = "nie wiadomo ile (przebieg przerwany)" if unknown else str(sent.sent)
     click.echo(f"Nowe prośby: {queued}; decyzje: {decided}; wysłane odpowiedzi: {how_many}.")
     if sent.deferred or sent.failed:
         click.echo(
