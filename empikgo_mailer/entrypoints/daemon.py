@@ -104,6 +104,9 @@ class RunReport:
     seconds: dict[str, float] = field(default_factory=dict)  # per phase: collect, decide, ...
     jobs: dict[str, JobOutcome] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)  # phases that failed, in English (log)
+    # Of those, failures the pass made good itself (a sender beside it died and the pass
+    # sent the rest): said, in the log and on stderr, but no work waits for them.
+    made_good: list[str] = field(default_factory=list)
     disk_full: DiskFull | None = None  # the pass stopped: no space left to write
     stopped_in: str | None = None  # the phase it stopped in ("send", "collect:w63", ...)
 
@@ -132,7 +135,10 @@ class RunReport:
         return PassOutcome(
             disk_full=self.disk_full is not None,
             phase_failed=bool(
-                self.unreachable or self.smtp_unreachable or self.errors or self.failed_jobs
+                self.unreachable
+                or self.smtp_unreachable
+                or set(self.errors) - set(self.made_good)
+                or self.failed_jobs
             ),
             replies_failed=self.sent.failed,
             # Left at 0 until the send report tells replies that carried a code from the
@@ -256,21 +262,23 @@ class Daemon:
                     self._runner_pass(report)
                 else:
                     self._pass(report)
-            except DiskFull as full:
+            except DiskFull as stopped_by:
                 # Waiting frees no space: the pass gives its locks back now (leaving this
                 # block); the next one, once space is freed, carries on from here.
-                self._disk_is_full(full, f"the pass stops ({report.stopped_in or 'at its start'})")
-                report.disk_full = full
-        if report.disk_full is None and self._disk_was_full:
-            log.info("there is space again: the pass went through")
-            self._disk_was_full = False
+                report.disk_full = stopped_by
+        full, what = report.disk_full, f"the pass stops ({report.stopped_in or 'at its start'})"
         try:
             self.pulse.beat(self.clock(), time.perf_counter() - started, report.problem())
-        except DiskFull:
-            if report.disk_full is None:  # said once already otherwise
-                log.error("the heartbeat could not be written: no space left to write")
+        except DiskFull as no_room:
+            if full is None:
+                full, what = no_room, "the heartbeat could not be written"
         except Exception:
             log.exception("the heartbeat could not be written")
+        if full is not None:  # said after the locks are given back, once an episode
+            self._disk_is_full(full, what)
+        elif self._disk_was_full:
+            log.info("there is space again: the pass went through")
+            self._disk_was_full = False
         return report
 
     def _disk_is_full(self, full: DiskFull, what: str) -> None:
@@ -435,6 +443,7 @@ class Daemon:
             report.errors.append(f"send: SenderFailed: {exc}")
             if fall_back and not self.stop.is_set():
                 report.sent = self._send()
+                report.made_good.append(report.errors[-1])  # nothing of it waits
         finally:
             self._beside = None
 
