@@ -1,4 +1,5 @@
-"""A mail pass's exit code: one table, most urgent row first."""
+"""A mail pass's exit code: one table, most urgent row first, and what a pass's report
+comes to."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from empikgo_mailer.domain.errors import (
     PassOutcome,
     pass_exit_code,
 )
+from empikgo_mailer.domain.statuses import JobState
+from empikgo_mailer.entrypoints.daemon import RunReport
+from empikgo_mailer.entrypoints.scheduler import JobOutcome
+from empikgo_mailer.handlers.mail_send import SendReport
 
 
 @pytest.mark.parametrize(
@@ -55,3 +60,19 @@ def test_every_field_of_the_outcome_has_a_row_and_the_rows_agree_with_the_errors
     # The same code whether a pass ends with the error or reports it.
     assert pass_exit_code(PassOutcome(disk_full=True)) == DiskFull.exit_code
     assert pass_exit_code(PassOutcome(busy=True)) == PassBusy().exit_code
+
+
+def test_a_pass_report_comes_to_its_outcome() -> None:
+    assert RunReport().outcome() == PassOutcome()
+    refused = RunReport(sent=SendReport(sent=5, failed=2))
+    assert refused.outcome() == PassOutcome(replies_failed=2)
+    assert RunReport(unreachable=["w63"]).outcome().phase_failed
+    assert RunReport(sent=SendReport(unreachable="ConnectionRefused")).outcome().phase_failed
+    assert RunReport(errors=["decide:w63: KeyError: 'x'"]).outcome().phase_failed
+    failed_job = JobOutcome(JobState.FAILED, "błąd: ValueError: x")
+    assert RunReport(jobs={"close-month": failed_job}).outcome().phase_failed
+    assert RunReport(disk_full=DiskFull("/data")).outcome() == PassOutcome(disk_full=True)
+    # A sender beside the pass died and the pass sent the rest itself: said, but nothing
+    # waits, so it does not fail the pass.
+    died = "send: SenderFailed: the sender process ended with exit code -9"
+    assert not RunReport(errors=[died], made_good=[died]).outcome().phase_failed
