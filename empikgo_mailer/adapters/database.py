@@ -9,18 +9,24 @@ claim). On both, unique constraints are the last line of defence.
 from __future__ import annotations
 
 import ctypes
+import errno
 import multiprocessing
+import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from types import TracebackType
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
+
+from empikgo_mailer.domain.errors import DiskFull
 
 DEFAULT_BUSY_TIMEOUT_SECONDS = 15.0
 # Values per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -40,6 +46,104 @@ def unavailable_message(exc: DBAPIError) -> str:
     if "locked" in detail or "busy" in detail:
         return "Baza danych jest zablokowana przez inny proces; spróbuj ponownie za chwilę."
     return f"Nie można użyć bazy danych: {detail}"
+
+
+# SQLite's primary result codes (the low byte of an extended one).
+_SQLITE_IOERR, _SQLITE_FULL = 10, 13
+_PG_DISK_FULL = "53100"  # SQLSTATE disk_full
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
+# Below this much room, a "disk I/O error" is taken for a full disk. SQLite reports
+# ENOSPC as SQLITE_FULL only where it grows its own files; growing the shared-memory
+# index of a WAL database (at the first connection) fails as SQLITE_IOERR_SHMSIZE, a
+# "disk I/O error", and SQLite keeps the errno to itself.
+LOW_SPACE_BYTES = 1 << 20
+
+
+def free_bytes(path: Path) -> int | None:
+    """The room left for this process on the file system of `path` (or of its nearest
+    existing parent); None when it cannot be told."""
+    for place in (path, *path.parents):
+        try:
+            stats = os.statvfs(place)
+        except OSError:
+            continue
+        return stats.f_bavail * stats.f_frsize
+    return None
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """`error`, the driver's error it wraps, what it was raised from or during, and the
+    members of an exception group: each once."""
+    seen: set[int] = set()
+    stack = [error]
+    while stack:
+        exc = stack.pop()
+        if id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        yield exc
+        if isinstance(exc, BaseExceptionGroup):
+            stack.extend(exc.exceptions)
+        orig = exc.orig if isinstance(exc, DBAPIError) else None
+        for inner in (orig, exc.__cause__, exc.__context__):
+            if isinstance(inner, BaseException):
+                stack.append(inner)
+
+
+def is_disk_full(error: BaseException, where: Path | None = None) -> bool:
+    """Whether `error` (or what caused it) says there is no space left: SQLite's
+    SQLITE_FULL, an OSError ENOSPC or EDQUOT, PostgreSQL's disk_full, or a SQLite "disk
+    I/O error" while the file system of `where` (a SQLite file) has next to no room."""
+    for exc in _causes(error):
+        if isinstance(exc, DiskFull):
+            return True
+        if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+            return True
+        if getattr(exc, "sqlstate", None) == _PG_DISK_FULL:
+            return True
+        if isinstance(exc, sqlite3.Error):
+            primary = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if primary == _SQLITE_FULL:
+                return True
+            if primary == _SQLITE_IOERR and where is not None:
+                room = free_bytes(where)
+                if room is not None and room < LOW_SPACE_BYTES:
+                    return True
+    return False
+
+
+def disk_full_in(error: BaseException) -> DiskFull | None:
+    """The DiskFull `error` is, was raised from or during, or holds (a task group's)."""
+    return next((exc for exc in _causes(error) if isinstance(exc, DiskFull)), None)
+
+
+def place_of(file: Path | None) -> str:
+    """Where a database writes, as the operator is told it."""
+    return "serwer bazy danych" if file is None else str(file.resolve().parent)
+
+
+class FullDiskAsError:
+    """A context manager: an error of a full disk out of its block (an OperationalError,
+    sqlite3's own, an OSError) comes out as `DiskFull`, raised from it; the rest pass."""
+
+    __slots__ = ("file",)
+
+    def __init__(self, file: Path | None) -> None:
+        self.file = file
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        if error is None or isinstance(error, DiskFull) or not isinstance(error, Exception):
+            return
+        if is_disk_full(error, self.file):
+            raise DiskFull(place_of(self.file)) from error
 
 
 def is_sqlite(url: str) -> bool:
@@ -133,6 +237,12 @@ class Database:
             threading.RLock() if is_sqlite(url) else nullcontext()
         )
         self._turn: Callable[[], AbstractContextManager[None]] = nullcontext
+        self._full_disk = FullDiskAsError(self.file)
+
+    def full_disk_as_error(self) -> FullDiskAsError:
+        """Around database work outside `transaction` (which does it already): a full
+        disk comes out as `DiskFull`, not as a "disk I/O error" to wait out."""
+        return self._full_disk
 
     def make_home(self) -> None:
         """The directory of a SQLite database about to be created (by `init`, `restore`)."""
@@ -165,6 +275,7 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """Commit when the block ends normally, roll back on any exception."""
         with (
+            self._full_disk,
             self.write_turn(),
             Session(self.engine, expire_on_commit=False) as session,
             session.begin(),
@@ -175,13 +286,13 @@ class Database:
     def connection(self) -> Iterator[Connection]:
         """A Core transaction, for small hot writes where an ORM session costs more than
         the statement (recording each reply as it leaves)."""
-        with self._turn(), self._writer, self.engine.begin() as connection:
+        with self._full_disk, self._turn(), self._writer, self.engine.begin() as connection:
             yield connection
 
     @contextmanager
     def transaction_on(self, connection: Connection) -> Iterator[Connection]:
         """A Core transaction on a connection the caller keeps for many of them."""
-        with self._turn(), self._writer, connection.begin():
+        with self._full_disk, self._turn(), self._writer, connection.begin():
             yield connection
 
     def dispose(self) -> None:

@@ -413,11 +413,11 @@ class MailQueue:
         at: datetime,
         *,
         permanent: bool = True,
-    ) -> int:
+    ) -> tuple[int, int]:
         """A delivery report came back for the branch's sent replies named by Message-ID
         or by the id of their return path: for a failure for good (`permanent`), each
         becomes bounced, and the code it carried undelivered (RULES section 8). How many
-        replies it was about."""
+        replies it was about, and how many codes it made undelivered."""
         o = OutboxMessage
         named: list[ColumnElement[bool]] = []
         if message_ids:
@@ -425,7 +425,7 @@ class MailQueue:
         if reply_id is not None:
             named.append(col(o.id) == reply_id)
         if not named:
-            return 0
+            return 0, 0
         # Both, when the report gives both: a report's headers can be written by anyone.
         which = and_(*named)
         # A reply whose result still sits in the sender's journal is leased and pending:
@@ -438,7 +438,7 @@ class MailQueue:
             select(o.id, o.issuance_id).where(o.branch_id == branch_id, out, which)
         ).all()
         if not rows or not permanent:
-            return len(rows)
+            return len(rows), 0
         self.session.execute(
             update(OutboxMessage)
             .where(col(OutboxMessage.id).in_([reply for reply, _ in rows]))
@@ -457,7 +457,7 @@ class MailQueue:
                 .where(col(Issuance.id).in_(codes), col(Issuance.undelivered_at).is_(None))
                 .values(undelivered_at=at, undelivered_reason=diagnostic)
             )
-        return len(rows)
+        return len(rows), len(codes)
 
     def undelivered(
         self, issuance_id: int, branch_id: str

@@ -32,9 +32,10 @@ from sqlalchemy import select as sql_select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import SQLModel, col, select
 
-from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.adapters.database import Database, is_disk_full, place_of
 from empikgo_mailer.adapters.sent_journal import JournalEntry, SentJournal, journal_path
 from empikgo_mailer.adapters.tables import LinkState
+from empikgo_mailer.domain.errors import DiskFull
 from empikgo_mailer.domain.statuses import ReplyStatus
 
 log = logging.getLogger(__name__)
@@ -153,12 +154,19 @@ class Outbox:
         self.close()
 
     def close(self) -> None:
-        if self._journal is not None:
-            self.apply_journal()
-            self._journal.close()
-            self._journal = None
-        self._claims.close()
-        self._results.close()
+        # The journal is applied when there is room (a full disk raises DiskFull); its
+        # file and the connections are closed either way: what it holds waits there for
+        # the next sender.
+        try:
+            if self._journal is not None:
+                try:
+                    self.apply_journal()
+                finally:
+                    self._journal.close()
+                    self._journal = None
+        finally:
+            self._claims.close()
+            self._results.close()
 
     def apply_journal(self) -> int:
         """Write the journal's results into the outbox, in one transaction; how many."""
@@ -250,7 +258,7 @@ class Outbox:
 class _Line:
     """One connection kept for a send phase, used by one thread at a time; each `run` is
     a transaction of its own (or, `autocommit`, each statement is). A busy database is
-    waited out, and a lost connection replaced."""
+    waited out, and a lost connection replaced; a full disk raises DiskFull at once."""
 
     def __init__(self, db: Database, *, autocommit: bool = False) -> None:
         self.db, self.autocommit = db, autocommit
@@ -259,7 +267,8 @@ class _Line:
 
     def run(self, work: Callable[[Connection], T]) -> T:
         def once() -> T:
-            with self._lock:
+            # Opening a connection on a full disk fails as a "disk I/O error" too.
+            with self._lock, self.db.full_disk_as_error():
                 if self._connection is None:
                     connection = self.db.engine.connect()
                     if self.autocommit:
@@ -276,7 +285,7 @@ class _Line:
                         self._connection = None
                     raise
 
-        return patiently(once)
+        return patiently(once, self.db.file)
 
     def close(self) -> None:
         with self._lock:
@@ -305,16 +314,23 @@ def journal_into(db: Database, journal: Path) -> int:
     return len(entries)
 
 
-def patiently(work: Callable[[], T]) -> T:
+def patiently(work: Callable[[], T], where: Path | None = None) -> T:
     """Retry while the database is busy (SQLite held by another process, a PostgreSQL
     restart): a reply that left must not lose its result to a lock, and a claim or a
-    health note is better late than a pass that stops half-way."""
+    health note is better late than a pass that stops half-way.
+
+    A full disk is not busy: waiting frees no space, and a pass that waited would hold
+    its locks for minutes and then fail all the same. It raises DiskFull at once (on
+    SQLite what left is in the sender's journal, which keeps room for it). `where`: the
+    SQLite file, to tell a "disk I/O error" of a full disk."""
     deadline = time.monotonic() + RECORD_PATIENCE_SECONDS
     pause = 0.2
     while True:
         try:
             return work()
         except OperationalError as exc:
+            if is_disk_full(exc, where):
+                raise DiskFull(place_of(where)) from exc
             if time.monotonic() >= deadline:
                 raise
             log.warning("the database is busy (%s); trying again", exc.orig)

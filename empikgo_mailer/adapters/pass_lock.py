@@ -113,7 +113,9 @@ class PassLock:
     @contextmanager
     def _lock_file(self, database: Path, wait_seconds: float) -> Iterator[None]:
         path = database.resolve().with_name(f"{database.name}.{self.purpose}-lock")
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        # The first pass creates the file: on a full disk, say so (not "busy").
+        with self.db.full_disk_as_error():
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
 
             def try_once() -> bool:

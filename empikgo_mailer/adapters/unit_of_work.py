@@ -24,13 +24,18 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
 
 from empikgo_mailer.adapters.audit_trail import AuditTrail
-from empikgo_mailer.adapters.database import Database, unavailable_message
+from empikgo_mailer.adapters.database import (
+    Database,
+    is_disk_full,
+    place_of,
+    unavailable_message,
+)
 from empikgo_mailer.adapters.fines_store import FinesStore
 from empikgo_mailer.adapters.mail_queue import MailQueue
 from empikgo_mailer.adapters.report_queries import ReportQueries
 from empikgo_mailer.adapters.staff_store import StaffStore
 from empikgo_mailer.adapters.store import Store
-from empikgo_mailer.domain.errors import Conflict, DatabaseUnavailable
+from empikgo_mailer.domain.errors import Conflict, DatabaseUnavailable, DiskFull
 from empikgo_mailer.domain.platforms import Platform
 
 R = TypeVar("R")
@@ -72,12 +77,12 @@ class UnitOfWork:
                     session.rollback()
                 except DBAPIError:  # the connection is gone: the server rolled back
                     log.debug("rollback on a lost connection", exc_info=True)
-                _translate(error)
+                _translate(error, self.db)
                 return
             try:
                 session.commit()
             except DBAPIError as exc:
-                _translate(exc)
+                _translate(exc, self.db)
                 raise
 
     def commit(self) -> None:
@@ -141,11 +146,14 @@ class UnitOfWork:
         return ReportQueries(self.session, self.platforms)
 
 
-def _translate(error: BaseException | None) -> None:
+def _translate(error: BaseException | None, db: Database) -> None:
     """A unique constraint that stopped the work (another process wrote the same row in
-    the same instant) is a `Conflict`; a database locked, gone or out of space is
-    `DatabaseUnavailable`. Anything else goes on as it is."""
+    the same instant) is a `Conflict`; a database out of space is `DiskFull` (waiting
+    will not help, unlike a lock); one locked or gone is `DatabaseUnavailable`. Anything
+    else goes on as it is."""
     if isinstance(error, IntegrityError):
         raise Conflict(type(error.orig).__name__) from error
+    if isinstance(error, OperationalError | OSError) and is_disk_full(error, db.file):
+        raise DiskFull(place_of(db.file)) from error
     if isinstance(error, OperationalError):
         raise DatabaseUnavailable(unavailable_message(error)) from error

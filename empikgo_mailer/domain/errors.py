@@ -4,12 +4,13 @@ code (entrypoints/cli.main); anything else is a bug (exit 1, details in the log)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
 
 class ExitCode(IntEnum):
-    """Documented in docs/commands.md."""
+    """Documented in docs/commands.md; a mail pass's in the README (Monitoring) as well."""
 
     OK = 0  # done; for `issue`: a code was issued; for `check`: the patron is eligible
     INTERNAL = 1  # a bug: the message and the log say what happened
@@ -18,6 +19,13 @@ class ExitCode(IntEnum):
     BAD_INPUT = 4  # a file, a row or a value cannot be used (what was good is imported)
     DATABASE = 5  # the database is unreachable, locked or not initialised
     UNREACHABLE = 6  # `run --once`, `doctor`: a mailbox or the SMTP server could not be reached
+    # `run --once`: a phase of the pass failed (a server or the database unreachable, or an
+    # error); the rest of the pass was done. The same number: both say "part of the work
+    # waits for the next pass", and cron jobs written for 6 keep working.
+    PHASE_FAILED = 6
+    DISK_FULL = 7  # no space left where the database writes: nothing half-written, free space
+    REPLIES_FAILED = 8  # `run --once`: the SMTP server refused replies for good (`status`)
+    UNDELIVERED_CODES = 9  # `run --once`: a reply carrying a code was refused for good
 
 
 class ProgramError(Exception):
@@ -62,3 +70,59 @@ class Conflict(DatabaseProblem):
 class DatabaseUnavailable(DatabaseProblem):
     """The database is locked by another process, unreachable, or cannot write (a full
     disk): nothing of the work in hand was written."""
+
+
+class DiskFull(DatabaseUnavailable):
+    """No space left where the database (or the sender's journal) writes. Not "busy":
+    waiting does not free space, so whatever meets it stops at once; what was written
+    stays written, and the next run after space is freed carries on."""
+
+    exit_code = ExitCode.DISK_FULL
+    label = "Brak miejsca na dysku"
+    THEN_RETRY: ClassVar[str] = "zwolnij miejsce i uruchom polecenie ponownie"
+    THEN_NEXT_RUN: ClassVar[str] = (
+        "zwolnij miejsce; następny przebieg dokończy pracę (prośby i niewysłane odpowiedzi "
+        "czekają w kolejce)"
+    )
+
+    def __init__(self, place: str = "") -> None:
+        self.place = place  # where: a directory, the database server, or "" (not known)
+        super().__init__(self.message(self.THEN_RETRY))
+
+    def message(self, then: str) -> str:
+        """The operator's line (without the label), ending with what to do `then`."""
+        where = f" ({self.place})" if self.place else ""
+        return f"baza danych{where} nie może nic zapisać — {then}."
+
+
+@dataclass(frozen=True)
+class PassOutcome:
+    """What a mail pass (`run --once`) came to, as far as its exit code goes."""
+
+    busy: bool = False  # another pass holds the lock: this one did nothing
+    disk_full: bool = False  # the pass stopped: no space left for the database
+    phase_failed: bool = False  # a phase failed or a server could not be reached
+    replies_failed: int = 0  # replies the SMTP server refused for good this pass
+    # Of those, replies that carried a code (a reader without the code they were given).
+    undelivered_codes: int = 0
+
+
+# The exit code of a pass: the first row that holds, most urgent first. Disk full first
+# (nothing more can be written until someone frees space), then busy (nothing was done),
+# then a phase that did not run (a whole part of the work waits), then replies refused
+# for good: codes first (a reader without their code needs staff), then the rest.
+PASS_EXIT_CODES: tuple[tuple[str, ExitCode], ...] = (
+    ("disk_full", ExitCode.DISK_FULL),
+    ("busy", ExitCode.DATABASE),
+    ("phase_failed", ExitCode.PHASE_FAILED),
+    ("undelivered_codes", ExitCode.UNDELIVERED_CODES),
+    ("replies_failed", ExitCode.REPLIES_FAILED),
+)
+
+
+def pass_exit_code(outcome: PassOutcome) -> ExitCode:
+    """The one place a pass's outcome becomes its exit code (README, "Exit codes")."""
+    for field_name, code in PASS_EXIT_CODES:
+        if getattr(outcome, field_name):
+            return code
+    return ExitCode.OK

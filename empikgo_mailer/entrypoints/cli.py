@@ -15,8 +15,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from empikgo_mailer import __version__
 from empikgo_mailer.adapters import schema
-from empikgo_mailer.adapters.database import unavailable_message
+from empikgo_mailer.adapters.database import is_disk_full, unavailable_message
 from empikgo_mailer.adapters.operations_queries import ping
+from empikgo_mailer.adapters.pass_lock import PassBusy
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import (
     EXAMPLE_CONFIG,
@@ -24,7 +25,14 @@ from empikgo_mailer.config import (
     read_environment,
 )
 from empikgo_mailer.domain.eligibility import Rule
-from empikgo_mailer.domain.errors import ExitCode, ProgramError
+from empikgo_mailer.domain.errors import (
+    PASS_EXIT_CODES,
+    DiskFull,
+    ExitCode,
+    PassOutcome,
+    ProgramError,
+    pass_exit_code,
+)
 from empikgo_mailer.domain.explanations import (
     OUTCOME_LABELS,
     RULE_LABELS,
@@ -71,7 +79,7 @@ from empikgo_mailer.entrypoints.cli_support import (
     runtime_of,
 )
 from empikgo_mailer.entrypoints.click_pl import PolishGroup, polish_error
-from empikgo_mailer.entrypoints.daemon import Daemon, Runner, StopRequested
+from empikgo_mailer.entrypoints.daemon import Daemon, Runner, RunReport, StopRequested
 from empikgo_mailer.entrypoints.logs import LOG_FORMATS, LogFormat, configure_logging
 from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode
 from empikgo_mailer.handlers.patrons import ImportPatrons
@@ -294,7 +302,24 @@ def check(
     return ExitCode.OK if assessment.eligible else ExitCode.REFUSED
 
 
-@cli.command()
+# The pass's exit codes for `run --help`, in the order `pass_exit_code` tries them.
+_PASS_CODES_PL = {
+    ExitCode.DISK_FULL: "brak miejsca na dysku bazy danych: przebieg przerwany, nic nie\n"
+    "     przepadło; zwolnij miejsce, następny przebieg dokończy pracę",
+    ExitCode.DATABASE: "inny przebieg obsługuje tę bazę danych (albo baza jest niedostępna)",
+    ExitCode.PHASE_FAILED: "część przebiegu nie powiodła się (skrzynka, serwer SMTP albo baza\n"
+    "     danych nieosiągalne, albo błąd); reszta została zrobiona",
+    ExitCode.UNDELIVERED_CODES: "serwer SMTP na stałe odrzucił odpowiedź z kodem",
+    ExitCode.REPLIES_FAILED: "serwer SMTP na stałe odrzucił odpowiedzi (lista w „status”)",
+}
+RUN_EPILOG = (
+    "\b\nKod wyjścia przebiegu (--once); gdy pasuje kilka, pierwszy z listy:\n"
+    + "".join(f"  {int(code)}  {_PASS_CODES_PL[code]}\n" for _, code in PASS_EXIT_CODES)
+    + "  0  wszystko w porządku"
+)
+
+
+@cli.command(epilog=RUN_EPILOG)
 @click.option(
     "--once", is_flag=True, help="Jeden przebieg: poczta, decyzje, wysyłka; potem koniec."
 )
@@ -310,6 +335,32 @@ def check(
 def run(ctx: click.Context, once: bool, only: str | None, clock_choice: ClockChoice) -> int:
     """Demon poczty: zbiera prośby „EMPIK GO”, wydaje kody w godzinach pracy, wysyła odpowiedzi."""
     runtime = runtime_of(ctx)
+    if not once:
+        daemon = _daemon(runtime, once, only, clock_choice)
+        log.info("mail daemon started")
+        daemon.run_forever()
+        log.info("mail daemon stopped")
+        return ExitCode.OK
+    # A pass ends with its exit code (`pass_exit_code`), from the start (a full disk is
+    # met as the database is opened) to the end.
+    try:
+        daemon = _daemon(runtime, once, only, clock_choice)
+        report = daemon.run_once()
+    except StopRequested:
+        click.echo("Przerwano (sygnał); reszta poczeka na następny przebieg.", err=True)
+        return ExitCode.OK
+    except DiskFull as full:
+        click.echo(f"{full.label}: {full.message(DiskFull.THEN_NEXT_RUN)}", err=True)
+        return pass_exit_code(PassOutcome(disk_full=True))
+    except PassBusy as busy:
+        click.echo(f"{busy.label}: {busy}", err=True)
+        return pass_exit_code(PassOutcome(busy=True))
+    _echo_pass(daemon.app, report)
+    return pass_exit_code(report.outcome())
+
+
+def _daemon(runtime: Runtime, once: bool, only: str | None, clock_choice: ClockChoice) -> Daemon:
+    """The daemon of `run`, stopped by SIGTERM and Ctrl-C after the item in hand."""
     app = runtime.app()
     if clock_choice.now is not None and not once:
         raise click.BadParameter(
@@ -324,47 +375,51 @@ def run(ctx: click.Context, once: bool, only: str | None, clock_choice: ClockCho
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    if once:
-        try:
-            report = daemon.run_once()
-        except StopRequested:
-            click.echo("Przerwano (sygnał); reszta poczeka na następny przebieg.", err=True)
-            return ExitCode.OK
-        queued = sum(c.queued for c in report.collected.values())
-        decided = (
-            ", ".join(f"{OUTCOME_LABELS.get(k, k)}: {v}" for k, v in sorted(report.decided.items()))
-            or "brak"
-        )
+    return daemon
+
+
+def _echo_pass(app: App, report: RunReport) -> None:
+    """What a pass did, and on stderr what went wrong (for cron's mail)."""
+    queued = sum(c.queued for c in report.collected.values())
+    decided = (
+        ", ".join(f"{OUTCOME_LABELS.get(k, k)}: {v}" for k, v in sorted(report.decided.items()))
+        or "brak"
+    )
+    sent = report.sent
+    # A send phase cut short by a full disk (or a sender beside the pass that met it)
+    # leaves no count behind; only a pass that stopped after sending (copying) knows it.
+    unknown = report.disk_full is not None and not (report.stopped_in or "").startswith("copy")
+    how_many = "nie wiadomo ile (przebieg przerwany)" if unknown else str(sent.sent)
+    click.echo(f"Nowe prośby: {queued}; decyzje: {decided}; wysłane odpowiedzi: {how_many}.")
+    if sent.deferred or sent.failed:
         click.echo(
-            f"Nowe prośby: {queued}; decyzje: {decided}; wysłane odpowiedzi: {report.sent.sent}."
+            f"Odpowiedzi odłożone na później: {sent.deferred}; niewysłane (błąd): {sent.failed}."
         )
-        sent = report.sent
-        if sent.deferred or sent.failed:
-            click.echo(
-                f"Odpowiedzi odłożone na później: {sent.deferred}; "
-                f"niewysłane (błąd): {sent.failed}."
-            )
-        if sent.unreachable is not None:
-            click.echo(f"Uwaga: serwer SMTP jest nieosiągalny ({sent.unreachable}).", err=True)
-        if sent.paused_until is not None:
-            at = moment_text(app.library.calendar.local(sent.paused_until))
-            click.echo(f"Uwaga: wysyłka wstrzymana do {at} (serwer SMTP niedostępny).", err=True)
-        for error in report.errors:
-            click.echo(f"Uwaga: część przebiegu nie powiodła się — {error}.", err=True)
-        for branch_id in report.unreachable:
-            variable = imap_password_variable(branch_id)
-            click.echo(
-                f"Uwaga: skrzynka placówki {branch_id} jest nieosiągalna "
-                f"(sprawdź [branches.{branch_id}.imap] i hasło w {variable}).",
-                err=True,
-            )
-        # Cron and monitoring see a server they could not reach; the rest of the pass was done.
-        unreachable = report.unreachable or report.smtp_unreachable
-        return ExitCode.UNREACHABLE if unreachable else ExitCode.OK
-    log.info("mail daemon started")
-    daemon.run_forever()
-    log.info("mail daemon stopped")
-    return ExitCode.OK
+    if sent.failed:
+        click.echo(
+            f"Uwaga: serwer SMTP na stałe odrzucił odpowiedzi: {sent.failed} "
+            "(adresaci i powody: „empikgo-mailer status”).",
+            err=True,
+        )
+    if sent.unreachable is not None:
+        click.echo(f"Uwaga: serwer SMTP jest nieosiągalny ({sent.unreachable}).", err=True)
+    if sent.paused_until is not None:
+        at = moment_text(app.library.calendar.local(sent.paused_until))
+        click.echo(f"Uwaga: wysyłka wstrzymana do {at} (serwer SMTP niedostępny).", err=True)
+    for error in report.errors:
+        click.echo(f"Uwaga: część przebiegu nie powiodła się — {error}.", err=True)
+    for job in report.failed_jobs:
+        click.echo(f"Uwaga: zadanie {job} nie powiodło się (szczegóły w „status”).", err=True)
+    for branch_id in report.unreachable:
+        variable = imap_password_variable(branch_id)
+        click.echo(
+            f"Uwaga: skrzynka placówki {branch_id} jest nieosiągalna "
+            f"(sprawdź [branches.{branch_id}.imap] i hasło w {variable}).",
+            err=True,
+        )
+    if report.disk_full is not None:
+        full = report.disk_full
+        click.echo(f"{full.label}: {full.message(DiskFull.THEN_NEXT_RUN)}", err=True)
 
 
 for command in (status, legimi, loans, fines, web, month, service, report, staff, demo, doctor):
@@ -394,6 +449,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"{exc.label}: {exc}", err=exc.exit_code != ExitCode.REFUSED)
         return exc.exit_code
     except (OperationalError, DBAPIError) as exc:
+        if is_disk_full(exc):  # one the database's own adapters did not see first
+            full = DiskFull()
+            click.echo(f"{full.label}: {full}", err=True)
+            return full.exit_code
         click.echo(f"Błąd: {unavailable_message(exc)}", err=True)
         return ExitCode.DATABASE
     except Exception as exc:

@@ -6,10 +6,11 @@ from datetime import datetime
 
 import click
 
+from empikgo_mailer.adapters.database import LOW_SPACE_BYTES, free_bytes, place_of
 from empikgo_mailer.adapters.tables import DroppedFile, LinkState
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.card_number import shown_card
-from empikgo_mailer.domain.errors import ExitCode
+from empikgo_mailer.domain.errors import DiskFull, ExitCode
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.polish import moment_text, month_name
@@ -47,6 +48,7 @@ def status(
     month, pools, queues, links = seen.month, seen.pools, seen.queues, seen.links
     services, jobs, dropped = seen.services, seen.jobs, seen.dropped
     local = app.library.calendar.local
+    disk = _database_disk(app)
     if as_json:
         document = {
             "month": str(month),
@@ -111,6 +113,7 @@ def status(
             "dropped_files": [
                 json_fields(f, "kind name taken_at outcome summary", local) for f in dropped
             ],
+            "database_disk": disk,
         }
         echo_json(document)
         return ExitCode.OK
@@ -133,9 +136,25 @@ def status(
     _echo_mail(queues, links, now, local)
     max_age = app.settings.web.heartbeat_max_age_seconds
     click.echo(f"Demon poczty: {heartbeat_text(seen.heartbeat, now, local, max_age)}")
+    if disk is not None and disk["full"]:
+        full = DiskFull(str(disk["place"]))
+        click.echo(f"{full.label.upper()}: {full.message(DiskFull.THEN_NEXT_RUN)}")
     _echo_services(services, local)
     _echo_jobs(jobs, dropped, local)
     return ExitCode.OK
+
+
+def _database_disk(app: App) -> dict[str, object] | None:
+    """The room left beside a SQLite database (None on PostgreSQL, whose server keeps
+    its own): `full` when a pass would stop there for want of space."""
+    if app.db.file is None:
+        return None
+    room = free_bytes(app.db.file)
+    return {
+        "place": place_of(app.db.file),
+        "free_bytes": room,
+        "full": room is not None and room < LOW_SPACE_BYTES,
+    }
 
 
 def _echo_services(services: list[ServiceState], local: Local) -> None:

@@ -47,11 +47,14 @@ class Runtime:
             set_log_zone(self._app.settings.timezone)
         if require_schema:
             database = self._app.db.file
-            current = (
-                None
-                if database is not None and not database.exists()
-                else schema.current_revision(self._app.db)
-            )
+            # The first connection is where a full disk shows first (SQLite cannot make
+            # its shared-memory file): said as such, not as a "disk I/O error".
+            with self._app.db.full_disk_as_error():
+                current = (
+                    None
+                    if database is not None and not database.exists()
+                    else schema.current_revision(self._app.db)
+                )
             if current is None:
                 raise DatabaseProblem(
                     "Baza danych nie jest utworzona: uruchom najpierw „empikgo-mailer init”."

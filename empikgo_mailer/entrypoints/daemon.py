@@ -10,6 +10,10 @@ daemon never sends a reply twice. Inside a pass every phase of every branch fail
 alone: an error is logged and reported, and the other phases and branches go on. Every
 pass ends with a heartbeat in the database (`/readyz`, `status`, `/metrics`).
 
+A full disk is the exception: nothing more can be written, so the pass stops where it
+meets one (DiskFull), releases its locks and reports it (`RunReport.disk_full`); what was
+written stays, and the next pass after space is freed carries on.
+
 Stopping (SIGTERM, Ctrl-C) takes well under 2 s: every loop asks `stop` before its next
 item (a decision, a reply, a batch of fetched mail), so the item in hand is committed or
 rolled back whole and nothing is sent twice; and a wait (IDLE, the pause between passes,
@@ -30,6 +34,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Any, TypeVar
 
+from empikgo_mailer.adapters.database import disk_full_in
 from empikgo_mailer.adapters.heartbeat import Pulse
 from empikgo_mailer.adapters.imap_mailbox import (
     CONNECTION_ERRORS,
@@ -44,7 +49,9 @@ from empikgo_mailer.adapters.sent_copies import SentCopies
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.clock import Clock, real_seconds_until
+from empikgo_mailer.domain.errors import DiskFull, PassOutcome
 from empikgo_mailer.domain.retries import pause_after
+from empikgo_mailer.domain.statuses import JobState
 from empikgo_mailer.entrypoints.scheduler import JobOutcome, Jobs
 from empikgo_mailer.entrypoints.sending import SenderFailed, SenderProcess, can_fork_for
 from empikgo_mailer.handlers.command import Command
@@ -97,20 +104,47 @@ class RunReport:
     seconds: dict[str, float] = field(default_factory=dict)  # per phase: collect, decide, ...
     jobs: dict[str, JobOutcome] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)  # phases that failed, in English (log)
+    # Of those, failures the pass made good itself (a sender beside it died and the pass
+    # sent the rest): said, in the log and on stderr, but no work waits for them.
+    made_good: list[str] = field(default_factory=list)
+    disk_full: DiskFull | None = None  # the pass stopped: no space left to write
+    stopped_in: str | None = None  # the phase it stopped in ("send", "collect:w63", ...)
 
     @property
     def smtp_unreachable(self) -> bool:
         """The SMTP server could not be reached now, or its breaker kept it untried."""
         return self.sent.unreachable is not None or self.sent.paused_until is not None
 
+    @property
+    def failed_jobs(self) -> list[str]:
+        return [job for job, outcome in self.jobs.items() if outcome.outcome == JobState.FAILED]
+
     def problem(self) -> str | None:
         """What went wrong in this pass, for the heartbeat; None when nothing did."""
         problems = [f"mailbox {branch} unreachable" for branch in self.unreachable]
+        if self.disk_full is not None:
+            problems.insert(0, f"disk full: no space left to write in {self.disk_full.place}")
         if self.sent.unreachable is not None:
             problems.append(f"SMTP unreachable: {self.sent.unreachable}")
         elif self.sent.paused_until is not None:
             problems.append(f"SMTP paused until {self.sent.paused_until.isoformat()}")
         return "; ".join(problems + self.errors) or None
+
+    def outcome(self) -> PassOutcome:
+        """What the pass came to, for its exit code (`errors.pass_exit_code`)."""
+        return PassOutcome(
+            disk_full=self.disk_full is not None,
+            phase_failed=bool(
+                self.unreachable
+                or self.smtp_unreachable
+                or set(self.errors) - set(self.made_good)
+                or self.failed_jobs
+            ),
+            replies_failed=self.sent.failed + sum(c.bounced for c in self.collected.values()),
+            # Refused for good by the SMTP server, or bounced back by a delivery report.
+            undelivered_codes=self.sent.undelivered
+            + sum(c.undelivered for c in self.collected.values()),
+        )
 
     _inner: list[float] = field(default_factory=lambda: [0.0], repr=False)
 
@@ -149,6 +183,7 @@ class Daemon:
         self._standby: SenderProcess | None = None  # forked, ready to send beside
         self._beside: SenderProcess | None = None  # sending while this pass decides
         self._folders_seen: dict[str, FolderSeen] = {}  # each Sent folder, read this pass
+        self._disk_was_full = False  # the last pass met a full disk (said once)
 
     def request_stop(self) -> None:
         """For a signal handler: finish the item in hand, cut any wait short."""
@@ -214,23 +249,59 @@ class Daemon:
         return report
 
     def run_mail(self, wait_seconds: float | None = None) -> RunReport:
+        """Raises PassBusy, or DiskFull when there is no room even to take the lock; a
+        full disk met during the pass ends it early, in `report.disk_full`."""
         wait = self.app.settings.database_busy_timeout if wait_seconds is None else wait_seconds
         started = time.perf_counter()
+        report = RunReport()
         with ExitStack() as held:
             for purpose in LOCKS[self.only]:  # in this order everywhere: no deadlock
                 held.enter_context(PassLock(self.app.db, purpose).held(wait))
-            report = self._runner_pass() if self.only else self._pass()
+            try:
+                if self.only:
+                    self._runner_pass(report)
+                else:
+                    self._pass(report)
+            except DiskFull as stopped_by:
+                # Waiting frees no space: the pass gives its locks back now (leaving this
+                # block); the next one, once space is freed, carries on from here.
+                report.disk_full = stopped_by
+        full, what = report.disk_full, f"the pass stops ({report.stopped_in or 'at its start'})"
         try:
             self.pulse.beat(self.clock(), time.perf_counter() - started, report.problem())
+        except DiskFull as no_room:
+            if full is None:
+                full, what = no_room, "the heartbeat could not be written"
         except Exception:
             log.exception("the heartbeat could not be written")
+        if full is not None:  # said after the locks are given back, once an episode
+            self._disk_is_full(full, what)
+        elif self._disk_was_full:
+            log.info("there is space again: the pass went through")
+            self._disk_was_full = False
         return report
 
+    def _disk_is_full(self, full: DiskFull, what: str) -> None:
+        """Log a full disk: an error the first time, then (while the daemon tries pass
+        after pass, each ending in milliseconds) quietly until a pass goes through."""
+        level = logging.DEBUG if self._disk_was_full else logging.ERROR
+        log.log(
+            level,
+            "no space left to write in %s: %s; the next pass carries on once space is freed",
+            full.place,
+            what,
+        )
+        self._disk_was_full = True
+
     def _phase(self, report: RunReport, name: str, work: Callable[[], T]) -> T | None:
-        """One phase of one branch: timed, and failing alone."""
+        """One phase of one branch: timed, and failing alone; but a full disk ends the
+        pass (raises DiskFull): every other phase would only meet it again."""
         try:
             with report.timed(name.split(":", maxsplit=1)[0]):
                 return work()
+        except DiskFull:
+            report.stopped_in = name
+            raise
         except MailboxUnavailable as exc:
             branch_id = name.split(":", maxsplit=1)[-1]
             log.warning("%s: mailbox unreachable (%s); the rest of the pass goes on", name, exc)
@@ -238,6 +309,10 @@ class Daemon:
                 report.unreachable.append(branch_id)
             return None
         except Exception as exc:
+            full = disk_full_in(exc)  # in a task group's, or under another error
+            if full is not None:
+                report.stopped_in = name
+                raise full from None
             log.exception("%s failed; the rest of the pass goes on", name)
             report.errors.append(f"{name}: {type(exc).__name__}: {exc}")
             return None
@@ -246,9 +321,8 @@ class Daemon:
     def _runs_jobs(self) -> bool:
         return self.only in {None, Runner.DECIDE}
 
-    def _runner_pass(self) -> RunReport:
+    def _runner_pass(self, report: RunReport) -> None:
         """One runner's round, alone."""
-        report = RunReport()
         if self.only is Runner.COLLECT:
             self._collect_all(report)
             for branch in self.app.settings.branches.values():
@@ -261,9 +335,8 @@ class Daemon:
             sent = self._phase(report, "send", self._send)
             if sent is not None:
                 report.sent = sent
-        return report
 
-    def _pass(self) -> RunReport:
+    def _pass(self, report: RunReport) -> None:
         """The runners take turns in one thread: after each batch the collect runner
         stores, the decide runner decides the queue up to the first message still to read
         (`MailQueue.uncollected`); then the decided messages are filed, the outbox sent
@@ -272,7 +345,6 @@ class Daemon:
         Turns, not threads: on two cores the collect's parsing and the decide's queries
         only slowed each other down when they overlapped (docs/month-start.md), and a
         fork beside a running thread can copy a lock it holds."""
-        report = RunReport()
         self._folders_seen.clear()
         self._standby = self._fork_standby()
         try:
@@ -300,7 +372,6 @@ class Daemon:
             if self._beside is not None:  # stopped or failed half-way: it must not outlive us
                 self._beside.stop()
                 self._finish_beside(report, fall_back=False)
-        return report
 
     def _copy_phase(self, report: RunReport, at_least: int = 1) -> bool:
         """Copy sent replies into each branch's Sent folder, where `at_least` wait; whether
@@ -372,6 +443,7 @@ class Daemon:
             report.errors.append(f"send: SenderFailed: {exc}")
             if fall_back and not self.stop.is_set():
                 report.sent = self._send()
+                report.made_good.append(report.errors[-1])  # nothing of it waits
         finally:
             self._beside = None
 
@@ -465,6 +537,8 @@ class Daemon:
                         log.info("decided %s; sent %d", dict(report.decided), report.sent.sent)
                 except PassBusy:
                     log.warning("another pass holds this database's mail lock; waiting for it")
+                except DiskFull as full:  # before the pass: the lock's file, say
+                    self._disk_is_full(full, "no pass")
                 except Exception:
                     log.exception("run failed; trying again after a pause")
                 timeout = max(0.0, min(poll, self._seconds_to_next_opening()))

@@ -64,6 +64,8 @@ class CollectReport:
     unreadable: int = 0
     duplicates: int = 0
     bounces: int = 0  # delivery reports about our replies, read and filed
+    bounced: int = 0  # of them, failures for good: replies bounced
+    undelivered: int = 0  # codes those bounced replies carried
     renumbered: int = 0  # known messages found again after a UIDVALIDITY change
     left: int = 0  # new messages still to read after this batch (a burst in the making)
 
@@ -183,21 +185,26 @@ def _bounce_entry(
     )
 
 
-def _apply_bounce(queue: MailQueue, entry: MailRequest) -> MailRequest | None:
+def _apply_bounce(
+    queue: MailQueue, entry: MailRequest, report: CollectReport
+) -> MailRequest | None:
     """What a delivery report does: a failure for good makes the replies it names bounced
     and their codes undelivered. The report is kept (and filed) when it is about our
     replies; otherwise it is left alone in the inbox like any mail not ours, or, with the
-    request subject, set aside for staff as automatic mail."""
+    request subject, set aside for staff as automatic mail. Counted in `report`."""
     facts = json.loads(entry.rules or "{}")
-    matched = queue.mark_bounced(
+    permanent = bool(facts.get("permanent"))
+    matched, codes = queue.mark_bounced(
         entry.branch_id,
         (entry.references or "").split(),
         facts.get("reply_id"),
         str(facts.get("diagnostic", "")),
         entry.created_at,
-        permanent=bool(facts.get("permanent")),
+        permanent=permanent,
     )
     if matched:
+        report.bounced += matched if permanent else 0
+        report.undelivered += codes
         return entry
     if not facts.get("request_subject"):
         return None
@@ -320,7 +327,7 @@ def _store(queue: MailQueue, batch: _Batch) -> CollectReport:
     for given in fresh:
         entry = given
         if entry.kind == RequestKind.BOUNCE:
-            applied = _apply_bounce(queue, entry)
+            applied = _apply_bounce(queue, entry, report)
             if applied is None:
                 continue  # not about our replies: left in the inbox, untouched
             entry = applied

@@ -28,6 +28,7 @@ from sqlalchemy import create_engine, text
 from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.bootstrap import bootstrap
 from empikgo_mailer.config import load_settings
+from empikgo_mailer.domain.errors import ExitCode
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.domain.staff import Role
@@ -68,15 +69,15 @@ class Library:
         assert self.smtp is not None, "this test needs the mail_library fixture"
         return self.smtp.sink
 
-    def run_once(self) -> None:
-        """One pass of the real daemon: collect, decide, send."""
+    def run_once(self, expect: ExitCode = ExitCode.OK) -> None:
+        """One pass of the real daemon: collect, decide, send; it exits `expect`."""
         done = subprocess.run(
             [sys.executable, "-m", "empikgo_mailer", "--config", str(self.config), "run",
              "--once", "--now", NOW],
             env={**os.environ, **MAIL_ENV}, capture_output=True, text=True, timeout=120,
             check=False,
         )  # fmt: skip
-        assert done.returncode == 0, done.stderr
+        assert done.returncode == expect, done.stderr
 
     def deliver(self, branch: str, sender: str, message_id: str, body: str) -> None:
         raw = (
@@ -403,7 +404,7 @@ def test_a_refused_reply_is_shown_and_sent_again(mail_library: Library, browser:
     library.deliver("w63", "Anna Nowak <czytelnik1@example.com>", "<zla-karta@example.com>",
                     "Anna Nowak, karta 1000009")  # fmt: skip
     library.sink.script.append("550 5.1.1 Mailbox unavailable")
-    library.run_once()
+    library.run_once(expect=ExitCode.REPLIES_FAILED)
     assert library.count("SELECT count(*) FROM outbox WHERE status = 'failed'") == 1
     page = new_page(browser)
     log_in(page, library, "anna")
@@ -431,7 +432,7 @@ def test_a_code_that_never_arrived_goes_back_to_the_pool(
     library.deliver("w63", "Anna Nowak <czytelnik1@example.com>", "<z-karta@example.com>",
                     "Anna Nowak, karta 1000001")  # fmt: skip
     library.sink.script.append("550 5.1.1 <czytelnik1@example.com>: User unknown")
-    library.run_once()
+    library.run_once(expect=ExitCode.UNDELIVERED_CODES)
     assert library.count("SELECT count(*) FROM issuance WHERE undelivered_at IS NOT NULL") == 1
     page = new_page(browser)
     log_in(page, library, "anna")
