@@ -309,7 +309,8 @@ _PASS_CODES_PL = {
     ExitCode.DATABASE: "inny przebieg obsługuje tę bazę danych (albo baza jest niedostępna)",
     ExitCode.PHASE_FAILED: "część przebiegu nie powiodła się (skrzynka, serwer SMTP albo baza\n"
     "     danych nieosiągalne, albo błąd); reszta została zrobiona",
-    ExitCode.UNDELIVERED_CODES: "serwer SMTP na stałe odrzucił odpowiedź z kodem",
+    ExitCode.UNDELIVERED_CODES: "kod nie dotarł: serwer na stałe odrzucił albo zwrócił\n"
+    "     odpowiedź z kodem (lista w „status”, działania na pulpicie konsoli)",
     ExitCode.REPLIES_FAILED: "serwer SMTP na stałe odrzucił odpowiedzi (lista w „status”)",
 }
 RUN_EPILOG = (
@@ -399,6 +400,13 @@ def _echo_pass(app: App, report: RunReport) -> None:
         click.echo(
             f"Uwaga: serwer SMTP na stałe odrzucił odpowiedzi: {sent.failed} "
             "(adresaci i powody: „empikgo-mailer status”).",
+            err=True,
+        )
+    undelivered = report.outcome().undelivered_codes
+    if undelivered:
+        click.echo(
+            f"Uwaga: kody, które nie dotarły do czytelników: {undelivered} (karty i odpowiedzi "
+            "serwera: „empikgo-mailer status”; wyślij ponownie albo zwróć do puli w konsoli).",
             err=True,
         )
     if sent.unreachable is not None:
