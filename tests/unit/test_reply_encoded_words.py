@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from empikgo_mailer.config import load_settings
 from empikgo_mailer.domain.replies import compose_reply, display_name, reply_subject
+from empikgo_mailer.entrypoints.console.mail_pages import readable_reply
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "empikgo.example.toml"
 BRANCHES = sorted(
@@ -155,3 +156,11 @@ TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\r")
 @example(name="Biblioteka =?utf-8?q?x?=", subject="=?utf-8?b?RU1QSUsgR08=?=")
 def test_any_name_and_subject_encode_within_the_limits(name: str, subject: str) -> None:
     check_reply(name, "branch@biblioteka.test", subject, python_parser=False)
+
+
+@pytest.mark.parametrize(("name", "address"), BRANCHES)
+def test_staff_see_the_branch_name_as_configured(name: str, address: str) -> None:
+    """The console shows a reply through the modern parser (mail_pages.readable_reply)."""
+    shown = readable_reply(composed(name, address, "Kod Empik Go prośba"))
+    assert shown.startswith(f"Od: {name} <{address}>\n")
+    assert "\nTemat: Re: Kod Empik Go prośba\n" in shown

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from empikgo_mailer.domain.mail_requests import is_request_subject, read_message
 from empikgo_mailer.domain.names import names_match
@@ -123,6 +125,12 @@ def test_a_request_subject(subject: str) -> None:
 @pytest.mark.parametrize("subject", NOT_REQUESTS)
 def test_not_a_request_subject(subject: str) -> None:
     assert not is_request_subject(subject)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=300))
+def test_any_subject_is_answered_without_error(subject: str) -> None:
+    assert isinstance(is_request_subject(subject), bool)
 
 
 def test_the_table_is_broad() -> None:
