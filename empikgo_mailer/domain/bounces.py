@@ -40,7 +40,7 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 
 from empikgo_mailer.domain.mail_headers import Headers, header_text, message_id, storable
-from empikgo_mailer.domain.mail_text import decode_text, html_to_text
+from empikgo_mailer.domain.mail_text import html_to_text, part_text
 from empikgo_mailer.domain.smtp_answers import Refusal, classify, enhanced_status
 
 MAX_BYTES = 1024 * 1024  # a report with our small reply attached is a few kilobytes
@@ -272,14 +272,7 @@ def _attachment(part: Message) -> bool:
 
 
 def _decoded(part: Message) -> str:
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        payload = str(part.get_payload()).encode("utf-8", "surrogateescape")
-    try:
-        declared = part.get_content_charset()
-    except Exception:
-        declared = None
-    return decode_text(payload[:MAX_TEXT], declared)
+    return part_text(part, MAX_TEXT)
 
 
 def _walk(message: Message) -> _Parts:

@@ -72,7 +72,9 @@ def iter_parts(message: Message) -> Iterator[Message]:
         yield part
 
 
-def _decoded(part: Message) -> str:
+def part_text(part: Message, limit: int | None = None) -> str:
+    """A leaf part's text in its declared charset (or the best guess), its first `limit`
+    bytes when given."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         payload = str(part.get_payload()).encode("utf-8", "surrogateescape")
@@ -80,7 +82,7 @@ def _decoded(part: Message) -> str:
         declared = part.get_content_charset()
     except Exception:  # a broken RFC 2231 parameter: as if nothing were declared
         declared = None
-    return decode_text(payload, declared)
+    return decode_text(payload if limit is None else payload[:limit], declared)
 
 
 class _HtmlText(HTMLParser):
@@ -159,5 +161,5 @@ def body_text(message: Message) -> str:
         elif content_type == "text/html" and html is None:
             html = part
     if plain is not None:
-        return _decoded(plain)
-    return html_to_text(_decoded(html)) if html is not None else ""
+        return part_text(plain)
+    return html_to_text(part_text(html)) if html is not None else ""

@@ -28,8 +28,7 @@ from empikgo_mailer.handlers.undelivered import ReturnCode
 from tests.support.config import MAIL_ENV, MAILBOX_PASSWORDS, write_config
 from tests.support.data import add_codes, add_patron
 from tests.support.databases import migrated_sqlite
-from tests.support.dovecot import DovecotServer
-from tests.support.postfix import MailRelay, PostfixServer
+from tests.support.postfix import MailRelay, running_relay
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 DOMAIN = "biblioteka.test"
@@ -40,16 +39,8 @@ KNOWN, UNKNOWN = f"zofia@{DOMAIN}", f"lukasz.zak@{DOMAIN}"  # Dovecot has no "lu
 @pytest.fixture
 def relay() -> Iterator[MailRelay]:
     """Postfix for biblioteka.test in front of Dovecot: the branch mailboxes and Zofia."""
-    dovecot = DovecotServer({**MAILBOX_PASSWORDS, "zofia": "zofia-secret"}, lmtp=True).start()
-    try:
-        assert dovecot.lmtp_port is not None
-        postfix = PostfixServer(domain=DOMAIN, lmtp_port=dovecot.lmtp_port).start()
-        try:
-            yield MailRelay(postfix, dovecot, DOMAIN)
-        finally:
-            postfix.stop()
-    finally:
-        dovecot.stop()
+    with running_relay({**MAILBOX_PASSWORDS, "zofia": "zofia-secret"}) as relay:
+        yield relay
 
 
 def request(sender: str, name: str, card: str, n: int) -> bytes:

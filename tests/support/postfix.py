@@ -28,7 +28,8 @@ import smtplib
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -264,16 +265,23 @@ class MailRelay:
             time.sleep(0.2)
 
 
-@pytest.fixture
-def mail_relay() -> Iterator[MailRelay]:
-    """A real Postfix relaying DOMAIN to a real Dovecot (users BRANCH and READER)."""
-    dovecot = DovecotServer(USERS, lmtp=True).start()
+@contextmanager
+def running_relay(users: Mapping[str, str], domain: str = DOMAIN) -> Iterator[MailRelay]:
+    """A real Postfix relaying `domain` to a real Dovecot whose users are `users`."""
+    dovecot = DovecotServer(dict(users), lmtp=True).start()
     try:
         assert dovecot.lmtp_port is not None
-        postfix = PostfixServer(domain=DOMAIN, lmtp_port=dovecot.lmtp_port).start()
+        postfix = PostfixServer(domain=domain, lmtp_port=dovecot.lmtp_port).start()
         try:
-            yield MailRelay(postfix, dovecot, DOMAIN)
+            yield MailRelay(postfix, dovecot, domain)
         finally:
             postfix.stop()
     finally:
         dovecot.stop()
+
+
+@pytest.fixture
+def mail_relay() -> Iterator[MailRelay]:
+    """A real Postfix relaying DOMAIN to a real Dovecot (users BRANCH and READER)."""
+    with running_relay(USERS) as relay:
+        yield relay

@@ -170,40 +170,31 @@ def _branch_pages(api: FastAPI, console: Console) -> None:
         staff, branch = console.at_branch(request, branch_id)
         return dashboard_page(console, staff, branch, clock(), refresh=REFRESH_SECONDS)
 
-    @api.post("/placowki/{branch_id}/odpowiedzi/{reply_id}/ponow", include_in_schema=False)
-    async def send_again(request: Request, branch_id: str, reply_id: int) -> Response:
-        staff, _ = await console.posted(request, branch_id=branch_id)
-        branch = console.branch(staff, branch_id)
-
-        def work() -> Response:
-            now = clock()
-            result = app.handle(ResendReply(reply_id, branch.id, staff.member.login), now=now)
-            return dashboard_page(
-                console, staff, branch, now,
-                message=result.message, message_class="ok" if result.done else "warn",
-            )  # fmt: skip
-
-        return await off_loop(work)
-
-    for path, command in (("wyslij", SendCodeAgain), ("zwroc", ReturnCode)):
-        api.post(f"/placowki/{{branch_id}}/kody/{{issuance_id}}/{path}", include_in_schema=False)(
-            _code_action(console, command)
+    # The dashboard's buttons: a failed reply sent again, an undelivered code sent again or
+    # returned to the pool. Each: the action on the row named in the path, then the page.
+    for path, command in (
+        ("odpowiedzi/{item_id}/ponow", ResendReply),
+        ("kody/{item_id}/wyslij", SendCodeAgain),
+        ("kody/{item_id}/zwroc", ReturnCode),
+    ):
+        api.post(f"/placowki/{{branch_id}}/{path}", include_in_schema=False)(
+            _dashboard_action(console, command)
         )
 
 
-def _code_action(
-    console: Console, command: type[SendCodeAgain] | type[ReturnCode]
+def _dashboard_action(
+    console: Console, command: type[ResendReply] | type[SendCodeAgain] | type[ReturnCode]
 ) -> Callable[[Request, str, int], Awaitable[Response]]:
-    """A dashboard button for an undelivered code: the action, then the dashboard."""
+    """A dashboard button: `command` on the row `item_id`, then the dashboard."""
     app, clock = console.app, console.clock
 
-    async def act(request: Request, branch_id: str, issuance_id: int) -> Response:
+    async def act(request: Request, branch_id: str, item_id: int) -> Response:
         staff, _ = await console.posted(request, branch_id=branch_id)
         branch = console.branch(staff, branch_id)
 
         def work() -> Response:
             now = clock()
-            result = app.handle(command(issuance_id, branch.id, staff.member.login), now=now)
+            result = app.handle(command(item_id, branch.id, staff.member.login), now=now)
             return dashboard_page(
                 console, staff, branch, now,
                 message=result.message, message_class="ok" if result.done else "warn",
