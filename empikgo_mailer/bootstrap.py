@@ -102,8 +102,10 @@ from empikgo_mailer.handlers.service import (
 )
 from empikgo_mailer.handlers.set_aside import (
     ResendReply,
+    RetryReplies,
     SettleSetAside,
     resend_reply,
+    retry_replies,
     settle_set_aside,
 )
 from empikgo_mailer.handlers.staff import (
@@ -165,6 +167,7 @@ HANDLERS: Mapping[type[Command[Any]], Handler] = {
     ShowRequest: show_request,
     SettleSetAside: settle_set_aside,
     ResendReply: resend_reply,
+    RetryReplies: retry_replies,
     SendCodeAgain: send_code_again,
     ReturnCode: return_code,
     ShowReader: show_reader,

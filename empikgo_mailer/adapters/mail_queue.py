@@ -600,6 +600,24 @@ class MailQueue:
             self.session.get(OutboxMessage, reply_id) if getattr(changed, "rowcount", 0) else None
         )
 
+    def retry_now(self, branch_id: str | None, now: datetime) -> tuple[int, int]:
+        """Replies waiting for their next try become due now, and replies failed for good
+        that carry no code go back to the outbox (an undelivered code has staff actions of
+        its own). How many of each."""
+        o = OutboxMessage
+        mine = [col(o.branch_id) == branch_id] if branch_id is not None else []
+        waiting = self.session.execute(
+            update(o)
+            .where(col(o.status) == ReplyStatus.PENDING, col(o.next_attempt_at) > now, *mine)
+            .values(next_attempt_at=now)
+        )
+        failed = self.session.execute(
+            update(o)
+            .where(col(o.status) == ReplyStatus.FAILED, col(o.issuance_id).is_(None), *mine)
+            .values(status=ReplyStatus.PENDING, attempts=0, next_attempt_at=now)
+        )
+        return int(getattr(waiting, "rowcount", 0)), int(getattr(failed, "rowcount", 0))
+
     def position_in_queue(self, request: MailRequest) -> int:
         """1 for the next request to be decided."""
         ahead = self._count(

@@ -361,6 +361,19 @@ class Links:
 
         patiently(note)
 
+    def try_now(self, link: str) -> None:
+        """Staff asked to try the link now: its breaker's pause ends (its failures stay
+        counted, so the next failure pauses it as long as before)."""
+
+        def note() -> None:
+            with self.db.transaction() as session:
+                state = session.get(LinkState, link)
+                if state is not None and state.retry_at is not None:
+                    state.retry_at = None
+                    session.add(state)
+
+        patiently(note)
+
     def failed(
         self, link: str, now: datetime, error: str, pause: Callable[[int], timedelta]
     ) -> LinkState:

@@ -60,7 +60,7 @@ from empikgo_mailer.entrypoints.cli_operations import (
     restore_command,
 )
 from empikgo_mailer.entrypoints.cli_staff import staff
-from empikgo_mailer.entrypoints.cli_status import status
+from empikgo_mailer.entrypoints.cli_status import replies, status
 from empikgo_mailer.entrypoints.cli_support import (
     MONTH,
     ClockChoice,
@@ -430,7 +430,9 @@ def _echo_pass(app: App, report: RunReport) -> None:
         click.echo(f"{full.label}: {full.message(DiskFull.THEN_NEXT_RUN)}", err=True)
 
 
-for command in (status, legimi, loans, fines, web, month, service, report, staff, demo, doctor):
+for command in (
+    status, replies, legimi, loans, fines, web, month, service, report, staff, demo, doctor
+):  # fmt: skip
     cli.add_command(command)
 cli.add_command(healthcheck)
 cli.add_command(backup_command, "backup")

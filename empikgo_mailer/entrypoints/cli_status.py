@@ -23,7 +23,7 @@ from empikgo_mailer.entrypoints.cli_support import (
     json_fields,
     json_option,
 )
-from empikgo_mailer.entrypoints.click_pl import PolishCommand
+from empikgo_mailer.entrypoints.click_pl import PolishCommand, PolishGroup
 from empikgo_mailer.entrypoints.overview import (
     heartbeat_text,
     link_label,
@@ -33,6 +33,7 @@ from empikgo_mailer.entrypoints.overview import (
 )
 from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS, JobStatus
 from empikgo_mailer.handlers.service import ServiceState
+from empikgo_mailer.handlers.set_aside import RetryReplies
 
 
 @click.command(cls=PolishCommand)
@@ -233,3 +234,22 @@ def _echo_mail(
         click.echo("Połączenia")
     for link in links:
         click.echo(f"  {link_label(link.link)}: {link_text(link, now, local)}")
+
+
+@click.group(cls=PolishGroup)
+def replies() -> None:
+    """Odpowiedzi czekające na wysłanie."""
+
+
+@replies.command("retry")
+@click.option("--branch", "branch_id", metavar="PLACÓWKA", help="Tylko ta placówka.")
+@app_command
+def replies_retry(app: App, now: datetime, branch_id: str | None) -> int:
+    """Wyślij teraz odpowiedzi czekające na kolejną próbę i te, których serwer wcześniej nie
+    przyjął (bez kodów, które nie dotarły: te załatwia się w konsoli). Po awarii serwera
+    poczty demon nie czeka wtedy na swój harmonogram."""
+    if branch_id is not None:
+        app.library.branch(branch_id)  # an unknown branch: a Polish error, exit 4
+    result = app.handle(RetryReplies(branch_id, login="cli"), now=now)
+    click.echo(result.message)
+    return ExitCode.OK

@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from empikgo_mailer.adapters.mail_queue import MailQueue
+from empikgo_mailer.adapters.outbox import Links
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import MailRequest
 from empikgo_mailer.adapters.unit_of_work import UnitOfWork
@@ -31,6 +32,7 @@ from empikgo_mailer.handlers.debt import DebtSource
 from empikgo_mailer.handlers.errors import CommandRefused, CommandRejected
 from empikgo_mailer.handlers.library import Library
 from empikgo_mailer.handlers.mail import queue_reply
+from empikgo_mailer.handlers.mail_send import SMTP_LINK
 
 
 class SetAsideAction(StrEnum):
@@ -231,3 +233,31 @@ def resend_reply(command: ResendReply, *, uow: UnitOfWork, now: datetime) -> Set
             reply=command.reply_id, branch=command.branch_id,
         )  # fmt: skip
         return Settlement(True, f"Odpowiedź do {reply.recipient} wróciła do kolejki wysyłki.")
+
+
+@dataclass(frozen=True)
+class RetryReplies(Command["Settlement"]):
+    """Every waiting reply tried now, and the failed ones without a code sent again (after
+    an outage: the retry schedule would wait up to an hour)."""
+
+    branch_id: str | None = None  # None: every branch
+    login: str = "system"
+
+
+def retry_replies(
+    command: RetryReplies, *, uow: UnitOfWork, links: Links, now: datetime
+) -> Settlement:
+    with uow:
+        waiting, failed = uow.queue.retry_now(command.branch_id, now)
+        uow.store.audit(
+            at=now, actor=f"staff:{command.login}", action="replies-retry", outcome="done",
+            branch=command.branch_id, waiting=waiting, failed=failed,
+        )  # fmt: skip
+    links.try_now(SMTP_LINK)
+    if not waiting and not failed:
+        return Settlement(False, "Żadna odpowiedź nie czeka na ponowną próbę.")
+    return Settlement(
+        True,
+        f"Odpowiedzi wysyłane teraz: czekające {waiting}, niewysłane wcześniej {failed}. "
+        "Demon wyśle je w najbliższym przebiegu.",
+    )

@@ -411,6 +411,17 @@ def test_a_refused_reply_is_shown_and_sent_again(mail_library: Library, browser:
     failed = page.get_by_role("table").filter(has_text="Odpowiedzi, których serwer nie przyjął")
     expect(failed).to_contain_text("550 5.1.1 Mailbox unavailable")
     expect(page.locator("[data-figure=failed]")).to_have_text("1")
+    # After an outage the whole branch's replies go at once ("Wyślij teraz"); here, one.
+    page.get_by_role("button", name="Wyślij teraz").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Odpowiedzi wysyłane teraz: czekające 0, niewysłane wcześniej 1. "
+        "Demon wyśle je w najbliższym przebiegu."
+    )
+    expect(page.locator("[data-figure=pending]")).to_have_text("1")
+    library.sink.script.append("550 5.1.1 Mailbox unavailable")
+    library.run_once(expect=ExitCode.REPLIES_FAILED)
+    page.goto(f"{library.url}/placowki/w63")
+    failed = page.get_by_role("table").filter(has_text="Odpowiedzi, których serwer nie przyjął")
     failed.get_by_role("button", name="Wyślij ponownie").click()
     expect(page.get_by_role("status")).to_have_text(
         "Odpowiedź do czytelnik1@example.com wróciła do kolejki wysyłki."

@@ -303,3 +303,11 @@ def test_console_script_and_module_both_run(tmp_path: Path) -> None:
         result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith("Użycie: ")
+
+
+def test_replies_retry_says_what_it_did_and_refuses_an_unknown_branch(cli: Cli) -> None:
+    code, out, _ = cli("replies", "retry", NOW)
+    assert (code, out.strip()) == (ExitCode.OK, "Żadna odpowiedź nie czeka na ponowną próbę.")
+    code, _, err = cli("replies", "retry", "--branch", "nowa", NOW)
+    assert code == ExitCode.BAD_INPUT
+    assert "Nieznana placówka „nowa”" in err

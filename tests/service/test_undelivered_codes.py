@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from empikgo_mailer.handlers.mail_send import SendReport, new_owner, send_outbox
 from empikgo_mailer.handlers.mail_status import ShowMailStatus
 from empikgo_mailer.handlers.month_close import CloseMonth
 from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
+from empikgo_mailer.handlers.set_aside import RetryReplies
 from empikgo_mailer.handlers.undelivered import ReturnCode, SendCodeAgain
 from tests.support.config import settings_for
 from tests.support.data import add_codes
@@ -197,3 +198,30 @@ def test_a_delivery_report_about_a_code_is_read_filed_and_never_answered(
     else:
         assert codes == []
         assert status == ReplyStatus.SENT
+
+
+def test_after_an_outage_staff_send_the_waiting_and_failed_replies_now(app: App) -> None:
+    """Issue 30: the retry schedule may wait an hour; `replies retry` and the console's
+    "Wyślij teraz" make every waiting reply due now, send failed refusals again, clear the
+    SMTP breaker's pause, and leave an undelivered code to its own actions."""
+    box, transport = FakeMailbox(), FakeTransport()
+    box.deliver(fixture("gmail.eml"), OPENING)  # Łukasz: a code
+    box.deliver(fixture("debt.eml"), OPENING)  # Jan: a refusal
+    box.deliver(fixture("phone.eml"), OPENING)  # another code
+    collect("multimedia", box, uow=app.uow(), mail=app.settings.mail, clock=lambda: OPENING)
+    app.handle(DecideQueue("multimedia"), clock=lambda: OPENING)
+    # Codes go first: one refused for good, one deferred; then the refusal, refused.
+    transport.script = [SendResult.PERMANENT, SendResult.TEMPORARY, SendResult.PERMANENT]
+    report = send(app, transport, OPENING)
+    assert (report.failed, report.undelivered, report.deferred) == (2, 1, 1)
+    Links(app.db).failed("smtp", OPENING, "refused", lambda _: timedelta(hours=1))
+
+    soon = OPENING + timedelta(seconds=30)  # before the deferred reply's next try
+    done = app.handle(RetryReplies(None, "anna"), now=soon)
+    assert done.done, done.message
+    assert "czekające 1, niewysłane wcześniej 1" in done.message
+    again = send(app, transport, soon)
+    assert (again.sent, again.paused_until) == (2, None)
+    assert len(undelivered(app)) == 1  # the code waits for its own actions
+    nothing = app.handle(RetryReplies("multimedia", "anna"), now=soon)
+    assert not nothing.done

@@ -50,7 +50,7 @@ from empikgo_mailer.entrypoints.overview import (
 from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.mail_status import ShowMailStatus
-from empikgo_mailer.handlers.set_aside import ResendReply
+from empikgo_mailer.handlers.set_aside import ResendReply, RetryReplies
 from empikgo_mailer.handlers.staff import LogIn, LogOut, OpenSession
 from empikgo_mailer.handlers.undelivered import ReturnCode, SendCodeAgain
 
@@ -169,6 +169,22 @@ def _branch_pages(api: FastAPI, console: Console) -> None:
     def dashboard(request: Request, branch_id: str) -> Response:
         staff, branch = console.at_branch(request, branch_id)
         return dashboard_page(console, staff, branch, clock(), refresh=REFRESH_SECONDS)
+
+    @api.post("/placowki/{branch_id}/odpowiedzi/teraz", include_in_schema=False)
+    async def retry_now(request: Request, branch_id: str) -> Response:
+        """Every waiting or failed reply of the branch tried at the next pass, now."""
+        staff, _ = await console.posted(request, branch_id=branch_id)
+        branch = console.branch(staff, branch_id)
+
+        def work() -> Response:
+            now = clock()
+            result = app.handle(RetryReplies(branch.id, staff.member.login), now=now)
+            return dashboard_page(
+                console, staff, branch, now,
+                message=result.message, message_class="ok" if result.done else "warn",
+            )  # fmt: skip
+
+        return await off_loop(work)
 
     # The dashboard's buttons: a failed reply sent again, an undelivered code sent again or
     # returned to the pool. Each: the action on the row named in the path, then the page.
