@@ -48,9 +48,10 @@ from empikgo_mailer.entrypoints.overview import (
     since_text,
 )
 from empikgo_mailer.entrypoints.scheduler import JOB_OUTCOME_LABELS
+from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.mail_status import ShowMailStatus
-from empikgo_mailer.handlers.set_aside import ResendReply, RetryReplies
+from empikgo_mailer.handlers.set_aside import ResendReply, RetryReplies, Settlement
 from empikgo_mailer.handlers.staff import LogIn, LogOut, OpenSession
 from empikgo_mailer.handlers.undelivered import ReturnCode, SendCodeAgain
 
@@ -173,52 +174,51 @@ def _branch_pages(api: FastAPI, console: Console) -> None:
     @api.post("/placowki/{branch_id}/odpowiedzi/teraz", include_in_schema=False)
     async def retry_now(request: Request, branch_id: str) -> Response:
         """Every waiting or failed reply of the branch tried at the next pass, now."""
-        staff, _ = await console.posted(request, branch_id=branch_id)
-        branch = console.branch(staff, branch_id)
+        return await _dashboard_button(console, request, branch_id, RetryReplies)
 
-        def work() -> Response:
-            now = clock()
-            result = app.handle(RetryReplies(branch.id, staff.member.login), now=now)
-            return dashboard_page(
-                console, staff, branch, now,
-                message=result.message, message_class="ok" if result.done else "warn",
-            )  # fmt: skip
-
-        return await off_loop(work)
-
-    # The dashboard's buttons: a failed reply sent again, an undelivered code sent again or
-    # returned to the pool. Each: the action on the row named in the path, then the page.
+    # A failed reply sent again, an undelivered code sent again or returned to the pool:
+    # each on the row named in the path.
     for path, command in (
         ("odpowiedzi/{item_id}/ponow", ResendReply),
         ("kody/{item_id}/wyslij", SendCodeAgain),
         ("kody/{item_id}/zwroc", ReturnCode),
     ):
         api.post(f"/placowki/{{branch_id}}/{path}", include_in_schema=False)(
-            _dashboard_action(console, command)
+            _row_action(console, command)
         )
 
 
-def _dashboard_action(
+def _row_action(
     console: Console, command: type[ResendReply] | type[SendCodeAgain] | type[ReturnCode]
 ) -> Callable[[Request, str, int], Awaitable[Response]]:
-    """A dashboard button: `command` on the row `item_id`, then the dashboard."""
-    app, clock = console.app, console.clock
-
     async def act(request: Request, branch_id: str, item_id: int) -> Response:
-        staff, _ = await console.posted(request, branch_id=branch_id)
-        branch = console.branch(staff, branch_id)
-
-        def work() -> Response:
-            now = clock()
-            result = app.handle(command(item_id, branch.id, staff.member.login), now=now)
-            return dashboard_page(
-                console, staff, branch, now,
-                message=result.message, message_class="ok" if result.done else "warn",
-            )  # fmt: skip
-
-        return await off_loop(work)
+        return await _dashboard_button(
+            console, request, branch_id, lambda branch, login: command(item_id, branch, login)
+        )
 
     return act
+
+
+async def _dashboard_button(
+    console: Console,
+    request: Request,
+    branch_id: str,
+    build: Callable[[str, str], Command[Settlement]],
+) -> Response:
+    """A dashboard button: the command `build(branch, login)` makes, then the dashboard
+    with what it did."""
+    staff, _ = await console.posted(request, branch_id=branch_id)
+    branch = console.branch(staff, branch_id)
+
+    def work() -> Response:
+        now = console.clock()
+        result = console.app.handle(build(branch.id, staff.member.login), now=now)
+        return dashboard_page(
+            console, staff, branch, now,
+            message=result.message, message_class="ok" if result.done else "warn",
+        )  # fmt: skip
+
+    return await off_loop(work)
 
 
 def dashboard_page(
