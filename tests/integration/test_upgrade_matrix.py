@@ -1,0 +1,278 @@
+"""An install at any landed schema version upgrades to this one with every row it holds,
+on SQLite and on PostgreSQL (issue 30: a SQLite install at 0004 could not upgrade, since
+0005 rebuilds `mail_request` while `outbox` rows point at it).
+
+Each case builds the schema at one revision with the migration chain itself, fills every
+table that exists there (several rows each, every foreign key pointing at a real row),
+runs `empikgo-mailer init` and compares, table by table, the row count and a digest of
+every column that existed before. The rows are made generically from the reflected
+tables (type, length, foreign keys, nullability); the few columns a migration reads get
+realistic values (`REALISTIC`), and the one column a migration deliberately rewrites is
+named with its rule (`REWRITTEN`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlmodel import SQLModel
+
+from empikgo_mailer.adapters import schema
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.domain.card_number import CardNumber
+from empikgo_mailer.domain.errors import ExitCode
+from tests.support.cli import run_cli
+from tests.support.config import write_config
+from tests.support.postgres import PostgresServer
+
+ROWS_PER_TABLE = 3
+# Oldest first: 0001 ... head. Upgrading from head itself is `init` on a current install.
+REVISIONS = [
+    s.revision for s in reversed(list(ScriptDirectory(str(schema.MIGRATIONS)).walk_revisions()))
+]
+VERSION_TABLE = "alembic_version"  # its one row is the revision: changed on purpose
+MOMENT = datetime(2026, 10, 30, 9, 15, tzinfo=UTC)
+
+# Values for the columns a migration reads, so that it meets what it was written for
+# (anything else a migration reads only in a column it adds, which holds no old data).
+REALISTIC: dict[tuple[str, str], Callable[[int], Any]] = {
+    # 0006 rewrites card numbers written with dashes or spaces: one of each kind.
+    ("patron", "card_number"): lambda i: ("AB-12345", "cd 770", "B0012345")[i % 3] + str(i),
+    # 0013 keys patrons by their address, casefolded.
+    ("patron", "email"): lambda i: f"Czytelnik.{i}@Example.COM",
+    # 0013 gives replies carrying an issued code their issuance, through their request.
+    ("mail_request", "outcome"): lambda i: "issued",
+}
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    revision: str  # the migration that rewrites the column's old values
+    why: str
+    rule: Callable[[Any], Any]  # an old value -> the value expected after the upgrade
+
+
+def _stored_card(card: Any) -> Any:
+    found = CardNumber.find(card) if isinstance(card, str) else None
+    return card if found is None else found.value
+
+
+REWRITTEN: dict[tuple[str, str], Rewrite] = {
+    ("patron", "card_number"): Rewrite(
+        "0006",
+        "card numbers imported with dashes or spaces are stored plainly, as every door "
+        "looks them up (a patron whose plain number another patron has keeps the old one)",
+        _stored_card,
+    ),
+}
+
+
+def empty_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'empikgo.sqlite3'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database(f"empikgo_upgrade_{time.monotonic_ns()}")
+
+
+def value_for(column: sa.Column[Any], table: str, i: int) -> Any:
+    """Row `i`'s value of a column that is neither realistic nor a foreign key: distinct
+    per row (unique constraints hold), within the column's length."""
+    kind = column.type
+    if isinstance(kind, sa.DateTime):
+        return MOMENT + timedelta(days=i, minutes=7 * i)
+    if isinstance(kind, sa.Date):
+        return (MOMENT + timedelta(days=i)).date()
+    if isinstance(kind, sa.Boolean):
+        return i % 2 == 0
+    if isinstance(kind, sa.Integer):
+        return 1000 * (i + 1) + len(column.name)
+    if isinstance(kind, sa.Float | sa.Numeric):
+        return i + 0.25
+    if isinstance(kind, sa.String):
+        text = f"{table}.{column.name}-{i}"
+        length = kind.length
+        if length is not None and len(text) > length:
+            text = f"{column.name[: length - 2]}{i:02d}"
+        return text
+    raise AssertionError(f"no value for {table}.{column.name} of type {kind!r}")
+
+
+def fill(connection: sa.Connection) -> dict[str, list[dict[str, Any]]]:
+    """ROWS_PER_TABLE rows in every table of the schema as it stands, parents first;
+    row i of a child points at row i of its parent. The last row leaves every nullable
+    column NULL, foreign keys too, so that NULLs are carried over as well."""
+    metadata = sa.MetaData()
+    metadata.reflect(bind=connection)
+    written: dict[str, list[dict[str, Any]]] = {}
+    for table in metadata.sorted_tables:
+        if table.name == VERSION_TABLE:
+            continue
+        rows = []
+        for i in range(ROWS_PER_TABLE):
+            row: dict[str, Any] = {}
+            for column in table.columns:
+                last = i == ROWS_PER_TABLE - 1
+                if column.nullable and last:
+                    row[column.name] = None
+                elif column.foreign_keys:
+                    (key,) = column.foreign_keys
+                    parent = key.column
+                    row[column.name] = written[parent.table.name][i][parent.name]
+                elif column.primary_key and isinstance(column.type, sa.Integer):
+                    row[column.name] = i + 1
+                elif (table.name, column.name) in REALISTIC:
+                    row[column.name] = REALISTIC[table.name, column.name](i)
+                else:
+                    row[column.name] = value_for(column, table.name, i)
+            rows.append(row)
+        connection.execute(table.insert(), rows)
+        written[table.name] = rows
+    return written
+
+
+@dataclass(frozen=True)
+class Contents:
+    counts: dict[str, int]
+    values: dict[tuple[str, str], list[Any]]  # each column's values, rows in key order
+
+    def digest(self, table: str, column: str, rule: Callable[[Any], Any] = lambda v: v) -> str:
+        text = repr([rule(value) for value in self.values[table, column]])
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def read_contents(connection: sa.Connection, only: Contents | None = None) -> Contents:
+    """Every table's row count and columns' values as the driver returns them (SQLite's
+    stored text of a time, say): `only` the tables and columns there when given."""
+    metadata = sa.MetaData()
+    metadata.reflect(bind=connection)
+    quote = connection.dialect.identifier_preparer.quote
+    counts, values = {}, {}
+    for table in metadata.sorted_tables:
+        if table.name == VERSION_TABLE or (only is not None and table.name not in only.counts):
+            continue
+        columns = [c.name for c in table.columns]
+        if only is not None:
+            columns = [c for c in columns if (table.name, c) in only.values]
+        keys = ", ".join(quote(c.name) for c in table.primary_key.columns)
+        rows = connection.exec_driver_sql(
+            f"SELECT {', '.join(map(quote, columns))} FROM {quote(table.name)} ORDER BY {keys}"
+        ).all()
+        counts[table.name] = len(rows)
+        for n, column in enumerate(columns):
+            values[table.name, column] = [row[n] for row in rows]
+    return Contents(counts, values)
+
+
+def rewrites_since(revision: str) -> Iterator[tuple[tuple[str, str], Rewrite]]:
+    """The rewrites an upgrade from `revision` runs (their migrations are newer)."""
+    order = REVISIONS.index
+    for place, rewrite in REWRITTEN.items():
+        if order(rewrite.revision) > order(revision):
+            yield place, rewrite
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_an_install_at_any_schema_version_upgrades_with_every_row(
+    backend: str,
+    revision: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    url = empty_database(backend, tmp_path, request)
+    db = Database(url)
+    db.make_home()
+    command.upgrade(schema._alembic_config(db), revision)
+    with db.engine.begin() as connection:
+        written = fill(connection)
+    with db.engine.connect() as connection:
+        before = read_contents(connection)
+    db.dispose()
+    assert set(before.counts) == set(written)
+    assert all(count == ROWS_PER_TABLE for count in before.counts.values())
+
+    started = time.monotonic()
+    done = run_cli(write_config(tmp_path, url), {}, "init")
+    seconds = time.monotonic() - started
+
+    assert done.returncode == ExitCode.OK, done.stderr
+    head = schema.head_revision()
+    assert done.stdout.startswith(
+        "Baza danych jest aktualna"
+        if revision == head
+        else f"Zaktualizowano bazę danych z wersji {revision} do {head}:"
+    )
+    db = Database(url)
+    with db.engine.connect() as connection:
+        after = read_contents(connection, only=before)
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    db.dispose()
+    assert after.counts == before.counts
+    rules = dict(rewrites_since(revision))
+    changed = [
+        f"{table}.{column}"
+        for table, column in before.values
+        if after.digest(table, column)
+        != before.digest(table, column, *(r.rule for r in [rules.get((table, column))] if r))
+    ]
+    assert changed == []
+    assert differences == []  # the upgraded schema is the one a new install gets
+    rows = sum(before.counts.values())
+    print(
+        f"upgrade {revision} -> {head} ({backend}): {rows} rows in {len(before.counts)} "
+        f"tables kept; init took {seconds:.2f} s"
+    )
+
+
+def test_a_reference_to_no_row_stops_the_upgrade_and_changes_nothing(tmp_path: Path) -> None:
+    """SQLite rebuilds tables with its foreign-key checks off; a reference that finds no
+    row (made by hand, or by a tool without the checks) is found before the commit."""
+    url = f"sqlite:///{tmp_path / 'broken.sqlite3'}"
+    db = Database(url)
+    command.upgrade(schema._alembic_config(db), "0004")
+    with db.engine.begin() as connection:
+        fill(connection)
+        connection.exec_driver_sql("DELETE FROM outbox WHERE request_id IS NOT NULL")
+    with db.engine.connect() as connection:
+        # A reply pointing at a request that is not there, written without the checks.
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
+        connection.exec_driver_sql(
+            "INSERT INTO outbox (id, request_id, branch_id, sender, recipient, recipient_key, "
+            "message_id, message, status, attempts, next_attempt_at, created_at) VALUES "
+            "(9, 99, 'w63', 'w63@biblioteka.test', 'r@example.com', 'r@example.com', '<m9@x>', "
+            "'x', 'sent', 0, '2026-10-30 09:15:00', '2026-10-30 09:15:00')"
+        )
+        connection.commit()
+    db.dispose()
+    db = Database(url)
+    with db.engine.connect() as connection:
+        before = read_contents(connection)
+    db.dispose()
+
+    done = run_cli(write_config(tmp_path, url), {}, "init")
+
+    assert done.returncode == ExitCode.DATABASE
+    assert done.stderr.strip() == (
+        "Błąd: Aktualizacja schematu przerwana: wiersze odwołują się do nieistniejących "
+        "wierszy (tabele: outbox; wierszy: 1); niczego nie zmieniono."
+    )
+    db = Database(url)
+    assert schema.current_revision(db) == "0004"
+    with db.engine.connect() as connection:
+        after = read_contents(connection)
+        enforced = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    db.dispose()
+    assert after == before
+    assert enforced == 1
