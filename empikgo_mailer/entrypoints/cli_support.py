@@ -24,7 +24,7 @@ from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.config import config_path, load_settings
 from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
 from empikgo_mailer.domain.clock import Clock, FixedClock, Pace, ReplayedClock
-from empikgo_mailer.domain.errors import DatabaseProblem, DiskFull, ExitCode
+from empikgo_mailer.domain.errors import DatabaseProblem, DiskFull, ExitCode, SchemaNewer
 from empikgo_mailer.domain.month import InvalidMonth, Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.entrypoints.logs import set_log_zone
@@ -39,7 +39,8 @@ Local = Callable[[datetime], datetime]  # a moment on the library's wall clock
 
 
 def _check_schema(app: App) -> None:
-    """Raise DatabaseProblem unless the database exists and its schema is this version's."""
+    """Raise DatabaseProblem unless the database exists and its schema is this version's
+    (SchemaNewer when a newer version's)."""
     database = app.db.file
     # The first connection is where a full disk shows first (SQLite cannot make its
     # shared-memory file): said as such, not as a "disk I/O error".
@@ -53,6 +54,7 @@ def _check_schema(app: App) -> None:
         raise DatabaseProblem(
             "Baza danych nie jest utworzona: uruchom najpierw „empikgo-mailer init”."
         )
+    schema.refuse_newer(current)
     if current != schema.head_revision():
         raise DatabaseProblem(
             "Baza danych ma starszy schemat: uruchom „empikgo-mailer init”, aby ją zaktualizować."
@@ -83,14 +85,14 @@ class Runtime:
         """Return when the schema is this version's. A database that cannot be reached,
         is not created or is older may get there (another process runs `init`): with
         --wait-for-schema it is looked at again every SCHEMA_POLL_SECONDS until the time
-        runs out, then its error is raised. A full disk is raised at once (waiting does
-        not free space)."""
+        runs out, then its error is raised. A full disk and a newer schema are raised at
+        once (waiting frees no space and makes no schema older)."""
         deadline = time.monotonic() + self.wait_for_schema
         waited = False
         while True:
             try:
                 _check_schema(app)
-            except DiskFull:
+            except (DiskFull, SchemaNewer):
                 raise
             except (DatabaseProblem, DBAPIError) as problem:
                 left = deadline - time.monotonic()

@@ -18,15 +18,7 @@ from empikgo_mailer.adapters.database import Database
 from empikgo_mailer.domain.errors import ExitCode
 from tests.support.cli import NOW, run_cli
 from tests.support.config import write_config
-from tests.support.postgres import PostgresServer
-
-
-def empty_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """A database `init` has not touched: no SQLite file, or a PostgreSQL one with no tables."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'data' / 'empikgo.sqlite3'}"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.create_database(f"empikgo_wait_{os.getpid()}_{time.monotonic_ns()}")
+from tests.support.table_rows import empty_database
 
 
 def started(config: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
