@@ -64,3 +64,8 @@ def test_every_command_says_the_schema_is_newer_and_changes_nothing(
     db.dispose()
     assert revision == NEWER
     assert after == before
+
+
+def test_the_code_is_the_documented_number() -> None:
+    # Scripts and service managers match on it (docs/commands.md, README): never renumber.
+    assert int(ExitCode.SCHEMA_NEWER) == 10

@@ -4,7 +4,8 @@ on SQLite and on PostgreSQL (issue 30: a SQLite install at 0004 could not upgrad
 
 Each case builds the schema at one revision with the migration chain itself, fills every
 table that exists there (several rows each, every foreign key pointing at a real row),
-runs `empikgo-mailer init` and compares, table by table, the row count and a digest of
+upgrades it as `init` does (schema.upgrade; `init` itself runs in the tests below) and
+compares, table by table, the row count and a digest of
 every column that existed before. The rows are made generically from the reflected
 tables (type, length, foreign keys, nullability); the few columns a migration reads get
 realistic values (`REALISTIC`), and the one column a migration deliberately rewrites is
@@ -107,17 +108,12 @@ def test_an_install_at_any_schema_version_upgrades_with_every_row(
     assert set(before.counts) == set(written)
     assert all(count == ROWS_PER_TABLE for count in before.counts.values())
 
+    db = Database(url)
     started = time.monotonic()
-    done = run_cli(write_config(tmp_path, url), {}, "init")
+    assert schema.upgrade(db) == (revision, schema.head_revision())  # what `init` runs
     seconds = time.monotonic() - started
+    db.dispose()
 
-    assert done.returncode == ExitCode.OK, done.stderr
-    head = schema.head_revision()
-    assert done.stdout.startswith(
-        "Baza danych jest aktualna"
-        if revision == head
-        else f"Zaktualizowano bazę danych z wersji {revision} do {head}:"
-    )
     db = Database(url)
     with db.engine.connect() as connection:
         after = read_contents(connection, only=before)
@@ -135,9 +131,40 @@ def test_an_install_at_any_schema_version_upgrades_with_every_row(
     assert differences == []  # the upgraded schema is the one a new install gets
     rows = sum(before.counts.values())
     print(
-        f"upgrade {revision} -> {head} ({backend}): {rows} rows in {len(before.counts)} "
-        f"tables kept; init took {seconds:.2f} s"
+        f"upgrade {revision} -> {schema.head_revision()} ({backend}): {rows} rows in "
+        f"{len(before.counts)} tables kept; the upgrade took {seconds:.2f} s"
     )
+
+
+def test_init_upgrades_a_sqlite_install_at_0004_whose_replies_point_at_requests(
+    tmp_path: Path,
+) -> None:
+    """The issue's case, through the command line: it stopped with "FOREIGN KEY
+    constraint failed" (exit 5) and the library was stuck on the old version."""
+    url = f"sqlite:///{tmp_path / 'empikgo.sqlite3'}"
+    db = Database(url)
+    command.upgrade(schema._alembic_config(db), "0004")
+    replies = (
+        "SELECT outbox.id, mail_request.id FROM outbox JOIN mail_request "
+        "ON mail_request.id = outbox.request_id ORDER BY outbox.id"
+    )
+    with db.engine.begin() as connection:
+        fill(connection, REALISTIC)
+    with db.engine.connect() as connection:
+        answered = connection.exec_driver_sql(replies).all()
+    db.dispose()
+    assert answered
+
+    done = run_cli(write_config(tmp_path, url), {}, "init")
+
+    assert done.returncode == ExitCode.OK, done.stderr
+    head = schema.head_revision()
+    assert done.stdout.startswith(f"Zaktualizowano bazę danych z wersji 0004 do {head}:")
+    db = Database(url)
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql(replies).all() == answered
+        assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+    db.dispose()
 
 
 def test_a_reference_to_no_row_stops_the_upgrade_and_changes_nothing(tmp_path: Path) -> None:
