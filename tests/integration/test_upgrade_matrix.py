@@ -5,11 +5,10 @@ on SQLite and on PostgreSQL (issue 30: a SQLite install at 0004 could not upgrad
 Each case builds the schema at one revision with the migration chain itself, fills every
 table that exists there (several rows each, every foreign key pointing at a real row),
 upgrades it as `init` does (schema.upgrade; `init` itself runs in the tests below) and
-compares, table by table, the row count and a digest of
-every column that existed before. The rows are made generically from the reflected
-tables (type, length, foreign keys, nullability); the few columns a migration reads get
-realistic values (`REALISTIC`), and the one column a migration deliberately rewrites is
-named with its rule (`REWRITTEN`).
+compares, table by table, the row count and a digest of every column that existed before.
+The rows are made generically from the reflected tables (type, length, foreign keys,
+nullability); the few columns a migration reads get realistic values (`REALISTIC`), and
+the one column a migration deliberately rewrites is named with its rule (`REWRITTEN`).
 """
 
 from __future__ import annotations
