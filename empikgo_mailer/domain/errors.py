@@ -26,6 +26,10 @@ class ExitCode(IntEnum):
     DISK_FULL = 7  # no space left where the database writes: nothing half-written, free space
     REPLIES_FAILED = 8  # `run --once`: the SMTP server refused replies for good (`status`)
     UNDELIVERED_CODES = 9  # `run --once`: a reply carrying a code was refused for good
+    # The database's schema is newer than this program knows (a newer version ran `init`
+    # on it): nothing was changed; install the newer version. Not 5: neither waiting nor
+    # `init` mends it, so a script or a service manager can tell it apart.
+    SCHEMA_NEWER = 10
 
 
 class ProgramError(Exception):
@@ -54,6 +58,21 @@ class DatabaseProblem(ProgramError):
     not this version's."""
 
     exit_code = ExitCode.DATABASE
+
+
+class SchemaNewer(DatabaseProblem):
+    """The database's schema revision is not among this program's migrations: a newer
+    version upgraded it. This version neither uses nor changes it (its code could
+    misread the newer tables); only the newer version can."""
+
+    exit_code = ExitCode.SCHEMA_NEWER
+
+    def __init__(self, found: str, known: str) -> None:
+        self.found, self.known = found, known
+        super().__init__(
+            f"Baza danych ma nowszy schemat ({found}) niż ta wersja programu ({known}): "
+            "zainstaluj nowszą wersję empikgo-mailer; niczego nie zmieniono."
+        )
 
 
 class Conflict(DatabaseProblem):

@@ -102,6 +102,15 @@ log = logging.getLogger("empikgo_mailer")
     help="Dziennik jako tekst albo JSON, jeden wiersz na zdarzenie "
     "(domyślnie $EMPIKGO_LOG_FORMAT albo text).",
 )
+@click.option(
+    "--wait-for-schema",
+    "wait_for_schema",
+    type=click.IntRange(min=0),
+    metavar="SEKUNDY",
+    help="Polecenie, które potrzebuje bazy danych, czeka do tylu sekund, aż baza będzie "
+    "osiągalna i „init” utworzy lub zaktualizuje jej schemat (usługi startujące razem z "
+    "„init”, np. w kontenerach; domyślnie $EMPIKGO_WAIT_FOR_SCHEMA albo 0: bez czekania).",
+)
 @click.version_option(
     __version__,
     "-V",
@@ -112,7 +121,11 @@ log = logging.getLogger("empikgo_mailer")
 )
 @click.pass_context
 def cli(
-    ctx: click.Context, config_option: str | None, verbose: int, log_format: LogFormat | None
+    ctx: click.Context,
+    config_option: str | None,
+    verbose: int,
+    log_format: LogFormat | None,
+    wait_for_schema: int | None,
 ) -> None:
     """empikgo-mailer: kody Empik Go i Legimi dla czytelników biblioteki."""
     env = read_environment()
@@ -123,7 +136,19 @@ def cli(
             f"„{chosen}” — dozwolone: text, json", param_hint="EMPIKGO_LOG_FORMAT"
         )
     configure_logging(level, "json" if chosen == "json" else "text")
-    ctx.obj = Runtime(config_option, env)
+    if wait_for_schema is None:
+        wait_for_schema = _seconds_from_env(env, "EMPIKGO_WAIT_FOR_SCHEMA")
+    ctx.obj = Runtime(config_option, env, wait_for_schema=wait_for_schema)
+
+
+def _seconds_from_env(env: dict[str, str], name: str) -> int:
+    """A whole number of seconds from the environment (0 when not set)."""
+    text = env.get(name, "").strip()
+    if not text:
+        return 0
+    if not text.isdigit():
+        raise click.BadParameter(f"„{text}” — podaj liczbę sekund, np. 60", param_hint=name)
+    return int(text)
 
 
 @cli.command("example-config")

@@ -7,7 +7,9 @@ import contextlib
 import dataclasses
 import functools
 import json
+import logging
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -15,21 +17,48 @@ from enum import Enum
 from typing import Any, TypeVar, cast
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from empikgo_mailer.adapters import schema
 from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.config import config_path, load_settings
 from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber
 from empikgo_mailer.domain.clock import Clock, FixedClock, Pace, ReplayedClock
-from empikgo_mailer.domain.errors import DatabaseProblem, ExitCode
+from empikgo_mailer.domain.errors import DatabaseProblem, DiskFull, ExitCode, SchemaNewer
 from empikgo_mailer.domain.month import InvalidMonth, Month
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.entrypoints.logs import set_log_zone
 from empikgo_mailer.handlers.errors import CommandRejected
 
 PROGRESS_THRESHOLD = 2000
+# --wait-for-schema: how often a command that waits for `init` looks at the database again.
+SCHEMA_POLL_SECONDS = 2.0
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 Local = Callable[[datetime], datetime]  # a moment on the library's wall clock
+
+
+def _check_schema(app: App) -> None:
+    """Raise DatabaseProblem unless the database exists and its schema is this version's
+    (SchemaNewer when a newer version's)."""
+    database = app.db.file
+    # The first connection is where a full disk shows first (SQLite cannot make its
+    # shared-memory file): said as such, not as a "disk I/O error".
+    with app.db.full_disk_as_error():
+        current = (
+            None
+            if database is not None and not database.exists()
+            else schema.current_revision(app.db)
+        )
+    if current is None:
+        raise DatabaseProblem(
+            "Baza danych nie jest utworzona: uruchom najpierw „empikgo-mailer init”."
+        )
+    schema.refuse_newer(current)
+    if current != schema.head_revision():
+        raise DatabaseProblem(
+            "Baza danych ma starszy schemat: uruchom „empikgo-mailer init”, aby ją zaktualizować."
+        )
 
 
 @dataclass
@@ -38,6 +67,9 @@ class Runtime:
 
     config_option: str | None
     env: dict[str, str]
+    # --wait-for-schema: how long a command that needs the schema waits for it (for a
+    # service started beside the one that runs `init`); 0: it fails at once.
+    wait_for_schema: float = 0.0
     _app: App | None = field(default=None, repr=False)
 
     def app(self, *, require_schema: bool = True) -> App:
@@ -46,25 +78,39 @@ class Runtime:
             self._app = bootstrap(load_settings(path, self.env))
             set_log_zone(self._app.settings.timezone)
         if require_schema:
-            database = self._app.db.file
-            # The first connection is where a full disk shows first (SQLite cannot make
-            # its shared-memory file): said as such, not as a "disk I/O error".
-            with self._app.db.full_disk_as_error():
-                current = (
-                    None
-                    if database is not None and not database.exists()
-                    else schema.current_revision(self._app.db)
-                )
-            if current is None:
-                raise DatabaseProblem(
-                    "Baza danych nie jest utworzona: uruchom najpierw „empikgo-mailer init”."
-                )
-            if current != schema.head_revision():
-                raise DatabaseProblem(
-                    "Baza danych ma starszy schemat: uruchom „empikgo-mailer init”, "
-                    "aby ją zaktualizować."
-                )
+            self._await_schema(self._app)
         return self._app
+
+    def _await_schema(self, app: App) -> None:
+        """Return when the schema is this version's. A database that cannot be reached,
+        is not created or is older may get there (another process runs `init`): with
+        --wait-for-schema it is looked at again every SCHEMA_POLL_SECONDS until the time
+        runs out, then its error is raised. A full disk and a newer schema are raised at
+        once (waiting frees no space and makes no schema older)."""
+        deadline = time.monotonic() + self.wait_for_schema
+        waited = False
+        while True:
+            try:
+                _check_schema(app)
+            except (DiskFull, SchemaNewer):
+                raise
+            except (DatabaseProblem, DBAPIError) as problem:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                if not waited:
+                    # The class only: a driver's text can name the server and the user.
+                    log.info(
+                        "the database schema is not ready (%s); waiting up to %.0f s",
+                        type(problem).__name__,
+                        left,
+                    )
+                    waited = True
+                time.sleep(min(SCHEMA_POLL_SECONDS, left))
+                continue
+            if waited:
+                log.info("the database schema is ready")
+            return
 
     def clock(self, choice: ClockChoice) -> Clock:
         """The clock a long-running command reads: the live one; --now, a moment standing
