@@ -37,7 +37,7 @@ ENV PATH=/opt/empikgo/bin:$PATH \
 # PostgreSQL 15, so the two match here).
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends postgresql-client \
-    && rm -rf /var/lib/apt/lists/*
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/empikgo \
         --shell /usr/sbin/nologin empikgo \
     && mkdir -p /var/lib/empikgo /etc/empikgo /var/backups/empikgo \

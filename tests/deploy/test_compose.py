@@ -249,7 +249,8 @@ def test_compose_up_answers_a_request_and_the_daemon_comes_back_after_sigkill(
     )
     finished = time.monotonic() - killed
     print(
-        f"SIGKILL after {sent_before} of {BURST} replies: container running again after "
+        f"SIGKILL after {sent_before} of {BURST} replies ({restarts} restarts before): "
+        f"container running again after "
         f"{running_again:.1f} s, burst finished {finished:.1f} s after the kill"
     )
     found = burst.invariants()
