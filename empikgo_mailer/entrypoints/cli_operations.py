@@ -218,6 +218,10 @@ def backup_command(
         raise click.UsageError("Podaj PLIK albo --into KATALOG (jedno z dwóch).")
     if daily_text is not None and directory is None:
         raise click.BadParameter("działa tylko razem z --into", param_hint="'--daily'")
+    if daily_text is not None and clock_choice.now is not None:
+        raise click.BadParameter(
+            "--now zatrzymuje zegar; z --daily użyj --from", param_hint="'--now'"
+        )
     runtime = runtime_of(ctx)
     app = runtime.app(require_schema=False)
     clock = runtime.clock(clock_choice)
