@@ -1,5 +1,6 @@
 # empikgo-mailer as a container: one image for the daemon (`run`), the console and
-# catalogue door (`web`) and the one-shot commands (`init`, imports, `backup`).
+# catalogue door (`web`), the nightly `backup --daily` (copies in /var/backups/empikgo)
+# and the one-shot commands (`init`, imports, `backup`, `restore`).
 #   podman build --format docker -t empikgo-mailer .   (or docker build -t empikgo-mailer .)
 # Configuration: a TOML file mounted at /etc/empikgo/empikgo.toml; data (SQLite, the drop
 # folder) in the volume /var/lib/empikgo; secrets as environment variables (an env file).
@@ -29,10 +30,18 @@ ENV PATH=/opt/empikgo/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     EMPIKGO_CONFIG=/etc/empikgo/empikgo.toml \
     EMPIKGO_DATA_DIR=/var/lib/empikgo
+# pg_dump and pg_restore for `backup` / `restore` with PostgreSQL (Debian's client only, no
+# server). pg_dump refuses a server newer than itself: the client's major must be >= the
+# server's. python:3.11-slim is Debian trixie today (client 17, fine for postgres:16 of
+# compose.yaml); an image on bookworm has client 15 (the local stand-in's "postgres:16" is
+# PostgreSQL 15, so the two match here).
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends postgresql-client \
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/empikgo \
         --shell /usr/sbin/nologin empikgo \
-    && mkdir -p /var/lib/empikgo /etc/empikgo \
-    && chown empikgo:empikgo /var/lib/empikgo
+    && mkdir -p /var/lib/empikgo /etc/empikgo /var/backups/empikgo \
+    && chown empikgo:empikgo /var/lib/empikgo /var/backups/empikgo
 COPY --from=build /opt/empikgo /opt/empikgo
 USER empikgo
 WORKDIR /var/lib/empikgo

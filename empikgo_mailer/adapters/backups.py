@@ -1,14 +1,24 @@
 """Backups a running library can take and restore: SQLite through its online backup API
 (a consistent copy while the daemon writes), PostgreSQL through pg_dump / pg_restore in
-their custom format. A restore goes only into an empty database, never over live data."""
+their custom format. A restore goes only into an empty database, never over live data.
+
+A copy is written as `<name>.part` and renamed when whole, so a file with the final name
+is always a complete copy; `backup_into` keeps a directory of dated copies for a schedule
+(the systemd timer, the compose `backup` service) and removes what older or interrupted
+copies left there."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import inspect
@@ -20,6 +30,14 @@ from empikgo_mailer.adapters.sent_journal import journal_path
 from empikgo_mailer.domain.errors import BadInput
 
 PAGES_PER_STEP = 1024  # the writer gets the lock back between steps
+PARTIAL = ".part"
+# A dated copy of `backup_into`; the moment in the name (library time), not the file's
+# mtime, says how old it is (a copied or restored directory keeps its ages).
+DATED = re.compile(r"^empikgo-(\d{8}-\d{6})\.backup$")
+DATED_FORMAT = "%Y%m%d-%H%M%S"
+# What an interrupted copy leaves beside it: the partial file and SQLite's companions.
+LEFTOVER = re.compile(r"^empikgo-\d{8}-\d{6}\.backup(\.part)?(-wal|-shm|-journal)?$")
+LOCK_NAME = ".empikgo-backup.lock"
 
 
 class BackupError(BadInput):
@@ -31,6 +49,15 @@ class BackupDone:
     path: Path
     size: int
     schema: str | None
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A dated copy made, and the files removed: copies past their days, leftovers."""
+
+    done: BackupDone
+    expired: tuple[Path, ...]
+    leftovers: tuple[Path, ...]
 
 
 def _sqlite_path(db: Database) -> Path:
@@ -81,44 +108,107 @@ def _schema_of(path: Path) -> str | None:
         return None
 
 
+def _companions(path: Path) -> list[Path]:
+    return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+
+
 def backup(db: Database, target: Path) -> BackupDone:
     if target.exists():
         raise BackupError(f"Plik {target} już istnieje; podaj nową nazwę.")
     target.parent.mkdir(parents=True, exist_ok=True)
-    if is_sqlite(db.url):
-        source = _sqlite_path(db)
-        partial = target.with_name(target.name + ".part")
-        with sqlite3.connect(source) as live, sqlite3.connect(partial) as copy:
-            live.backup(copy, pages=PAGES_PER_STEP)
-        live.close()
-        copy.close()
-        # Replies the sender has sent but not yet written into the outbox (its journal):
-        # the copy must know them, or a restore would send them again.
-        journal = journal_path(db)
-        if journal is not None:
-            copied = Database(f"sqlite:///{partial}", db.busy_timeout)
-            try:
-                journal_into(copied, journal)
-            finally:
-                copied.dispose()
-        verdict = integrity(partial)
-        if verdict != "ok":
-            partial.unlink()
-            raise BackupError(f"Kopia nie przeszła kontroli integralności: {verdict}")
+    partial = target.with_name(target.name + PARTIAL)
+    try:
+        if is_sqlite(db.url):
+            _sqlite_copy(db, partial)
+        else:
+            _pg_dump(db, partial)
         partial.rename(target)
-        return BackupDone(target, target.stat().st_size, _schema_of(target))
+    finally:
+        for path in (partial, *_companions(partial)):
+            path.unlink(missing_ok=True)
+    schema = _schema_of(target) if is_sqlite(db.url) else None
+    return BackupDone(target, target.stat().st_size, schema)
+
+
+def _sqlite_copy(db: Database, partial: Path) -> None:
+    source = _sqlite_path(db)
+    with sqlite3.connect(source) as live, sqlite3.connect(partial) as copy:
+        live.backup(copy, pages=PAGES_PER_STEP)
+    live.close()
+    copy.close()
+    # Replies the sender has sent but not yet written into the outbox (its journal):
+    # the copy must know them, or a restore would send them again.
+    journal = journal_path(db)
+    if journal is not None:
+        copied = Database(f"sqlite:///{partial}", db.busy_timeout)
+        try:
+            journal_into(copied, journal)
+        finally:
+            copied.dispose()
+    # The copy is one file: in WAL mode (the live database's) every later reader, even a
+    # read-only check, would leave -wal and -shm files beside it.
+    with sqlite3.connect(partial) as copy:
+        copy.execute("PRAGMA journal_mode = DELETE")
+    copy.close()
+    verdict = integrity(partial)
+    if verdict != "ok":
+        raise BackupError(f"Kopia nie przeszła kontroli integralności: {verdict}")
+
+
+def _pg_dump(db: Database, partial: Path) -> None:
     args, env = _libpq(db)
     done = subprocess.run(  # noqa: S603 (fixed program, no shell)
-        [_tool("pg_dump"), "--format=custom", "--no-owner", "--file", str(target), *args],
+        [_tool("pg_dump"), "--format=custom", "--no-owner", "--file", str(partial), *args],
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
-        target.unlink(missing_ok=True)
         raise BackupError(f"pg_dump nie wykonał kopii: {done.stderr.strip()[:500]}")
-    return BackupDone(target, target.stat().st_size, None)
+
+
+@contextmanager
+def _only_backup_in(directory: Path) -> Iterator[None]:
+    """One scheduled copy at a time per directory: a second one (a timer firing while a
+    slow copy runs) is refused rather than racing it; with the lock held, every partial
+    file there is an interrupted copy's."""
+    with (directory / LOCK_NAME).open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BackupError(
+                f"W katalogu {directory} trwa już inna kopia zapasowa; spróbuj później."
+            ) from None
+        yield
+
+
+def backup_into(db: Database, directory: Path, now: datetime, keep_days: int) -> Rotation:
+    """A copy named by `now` in `directory`; then copies older than `keep_days` days and
+    whatever interrupted copies left (partial files, SQLite's -wal/-shm/-journal) go."""
+    if keep_days < 1:
+        raise BackupError("Kopie trzymam co najmniej 1 dzień (--keep-days 1 lub więcej).")
+    directory.mkdir(parents=True, exist_ok=True)
+    with _only_backup_in(directory):
+        leftovers = tuple(
+            path
+            for path in sorted(directory.iterdir())
+            if LEFTOVER.match(path.name) and not DATED.match(path.name)
+        )
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+        done = backup(db, directory / f"empikgo-{now:{DATED_FORMAT}}.backup")
+        oldest = now - timedelta(days=keep_days)
+        expired = tuple(
+            path
+            for path in sorted(directory.iterdir())
+            if (found := DATED.match(path.name))
+            and path != done.path
+            and datetime.strptime(found[1], DATED_FORMAT).replace(tzinfo=now.tzinfo) < oldest
+        )
+        for path in expired:
+            path.unlink(missing_ok=True)
+    return Rotation(done, expired, leftovers)
 
 
 def _is_empty(db: Database) -> bool:

@@ -3,25 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import signal
+import threading
 import urllib.error
 import urllib.request
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import click
 from sqlalchemy.engine import make_url
 
 from empikgo_mailer.adapters import schema
-from empikgo_mailer.adapters.backups import backup, integrity, restore
+from empikgo_mailer.adapters.backups import (
+    BackupDone,
+    BackupError,
+    Rotation,
+    backup,
+    backup_into,
+    integrity,
+    restore,
+)
 from empikgo_mailer.adapters.database import is_sqlite
 from empikgo_mailer.adapters.imap_mailbox import CONNECTION_ERRORS, MailboxUnavailable
 from empikgo_mailer.adapters.operations_queries import ping
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import DOTENV, BranchSettings
+from empikgo_mailer.domain.clock import Clock, real_seconds_until
 from empikgo_mailer.domain.errors import ExitCode
-from empikgo_mailer.entrypoints.cli_support import ClockChoice, runtime_of
+from empikgo_mailer.entrypoints.cli_support import ClockChoice, clock_options, runtime_of
 from empikgo_mailer.entrypoints.click_pl import PolishCommand
 from empikgo_mailer.entrypoints.readiness import readiness
 
+log = logging.getLogger("empikgo_mailer")
 MAILBOX_ERRORS: tuple[type[BaseException], ...] = (MailboxUnavailable, *CONNECTION_ERRORS)
 
 
@@ -162,21 +176,119 @@ def healthcheck(ctx: click.Context, url: str | None) -> int:
 
 
 @click.command(cls=PolishCommand)
-@click.argument("file", metavar="PLIK", type=click.Path(path_type=Path))
+@click.argument("file", metavar="PLIK", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--into",
+    "directory",
+    metavar="KATALOG",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Kopia z datą w nazwie (empikgo-RRRRMMDD-GGMMSS.backup) w KATALOGU; potem usuwa "
+    "kopie starsze niż --keep-days i to, co zostawiły przerwane kopie.",
+)
+@click.option(
+    "--keep-days",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Z --into: ile dni trzymać kopie.",
+)
+@click.option(
+    "--daily",
+    "daily_text",
+    metavar="GG:MM",
+    help="Z --into: działa dalej i robi kopię codziennie o tej godzinie (czas biblioteki), "
+    "np. 02:30; dla usługi „backup” w compose.",
+)
+@clock_options
 @click.pass_context
-def backup_command(ctx: click.Context, file: Path) -> int:
-    """Kopia zapasowa bazy do PLIKU, także podczas pracy demona.
+def backup_command(
+    ctx: click.Context,
+    file: Path | None,
+    directory: Path | None,
+    keep_days: int,
+    daily_text: str | None,
+    clock_choice: ClockChoice,
+) -> int:
+    """Kopia zapasowa bazy do PLIKU (albo do KATALOGU: --into), także podczas pracy demona.
 
     SQLite: spójna kopia przez API kopii zapasowej SQLite, sprawdzona (integrity_check).
     PostgreSQL: pg_dump w formacie custom (pakiet postgresql-client).
     """
-    app = runtime_of(ctx).app(require_schema=False)
-    done = backup(app.db, file)
+    if (file is None) == (directory is None):
+        raise click.UsageError("Podaj PLIK albo --into KATALOG (jedno z dwóch).")
+    if daily_text is not None and directory is None:
+        raise click.BadParameter("działa tylko razem z --into", param_hint="'--daily'")
+    if daily_text is not None and clock_choice.now is not None:
+        raise click.BadParameter(
+            "--now zatrzymuje zegar; z --daily użyj --from", param_hint="'--now'"
+        )
+    runtime = runtime_of(ctx)
+    app = runtime.app(require_schema=False)
+    clock = runtime.clock(clock_choice)
+    if file is not None:
+        _echo_backup(app, backup(app.db, file))
+        return ExitCode.OK
+    assert directory is not None
+    if daily_text is None:
+        _echo_rotation(app, backup_into(app.db, directory, clock(), keep_days))
+        return ExitCode.OK
+    _backup_daily(app, clock, _daily_at(daily_text), directory, keep_days)
+    return ExitCode.OK
+
+
+def _daily_at(text: str) -> time:
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"„{text}” to nie jest godzina GG:MM (np. 02:30)", param_hint="'--daily'"
+        ) from None
+
+
+def _backup_daily(app: App, clock: Clock, at: time, directory: Path, keep_days: int) -> None:
+    """A copy every day at `at` until SIGTERM or Ctrl-C. A failed copy is said (stderr,
+    the log) and the next day's is tried: the service stays up for the next night."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log.info(
+        "backups daily at %s into %s, kept %d days", at.isoformat("minutes"), directory, keep_days
+    )
+    while True:
+        moment = next_daily(clock(), at)
+        click.echo(f"Następna kopia zapasowa: {moment:%Y-%m-%d %H:%M}.")
+        if stop.wait(max(real_seconds_until(clock, moment), 0.0)):
+            log.info("backups stopped")
+            return
+        try:
+            _echo_rotation(app, backup_into(app.db, directory, clock(), keep_days))
+        except BackupError as failed:
+            log.error("backup failed")
+            click.echo(f"Kopia zapasowa nie powiodła się: {failed}", err=True)
+
+
+def next_daily(now: datetime, at: time) -> datetime:
+    """The first moment at `at` on the library's wall clock after `now`."""
+    moment = datetime.combine(now.date(), at, tzinfo=now.tzinfo)
+    if moment <= now:
+        moment = datetime.combine(now.date() + timedelta(days=1), at, tzinfo=now.tzinfo)
+    return moment
+
+
+def _echo_backup(app: App, done: BackupDone) -> None:
     size = f"{done.size / 2**20:.1f}".replace(".", ",")
     schema_note = f", schemat {done.schema}" if done.schema else ""
     check = ", integralność: ok" if is_sqlite(app.db.url) else ""
     click.echo(f"Kopia zapasowa zapisana: {done.path} ({size} MB{schema_note}{check}).")
-    return ExitCode.OK
+
+
+def _echo_rotation(app: App, rotation: Rotation) -> None:
+    _echo_backup(app, rotation.done)
+    if rotation.expired:
+        click.echo(f"Usunięte stare kopie: {len(rotation.expired)}.")
+    if rotation.leftovers:
+        names = ", ".join(path.name for path in rotation.leftovers)
+        click.echo(f"Usunięte pozostałości przerwanych kopii: {names}.")
 
 
 @click.command(cls=PolishCommand)

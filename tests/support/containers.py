@@ -18,7 +18,9 @@ import pytest
 ROOT = Path(__file__).parents[2]
 TOOLS = ROOT.parent / "shared" / "tools"
 PODMAN = TOOLS / "podman.sh"
-IMAGE = "localhost/empikgo-mailer:test"
+# EMPIKGO_TEST_IMAGE: another tag, so that test runs of several checkouts on one machine
+# do not build over each other's image.
+IMAGE = os.environ.get("EMPIKGO_TEST_IMAGE", "localhost/empikgo-mailer:test")
 
 
 def podman_or_skip() -> Path:
@@ -89,3 +91,24 @@ def run_once(
     for volume in volumes:
         options += ["-v", volume]
     return podman(*options, IMAGE, *args, check=False)
+
+
+def inspect(name: str, template: str) -> str:
+    """One field of a container's state, e.g. "{{.State.Pid}}"."""
+    return podman("inspect", "--format", template, name).stdout.strip()
+
+
+def compose_container(project: str, service: str) -> str:
+    """The name of a compose service's container (the labels both compose tools set)."""
+    found = podman(
+        "ps",
+        "--all",
+        "--filter",
+        f"label=com.docker.compose.project={project}",
+        "--filter",
+        f"label=com.docker.compose.service={service}",
+        "--format",
+        "{{.Names}}",
+    ).stdout.split()
+    assert len(found) == 1, (project, service, found)
+    return found[0]
