@@ -33,8 +33,10 @@ class OutageLog:
         """`link` failed with `error` (`known`: a link error, said without a traceback);
         `what`: what could not be done, for the line ("the mail pass", "/metrics")."""
         line = summary(error)
+        # A known error's wrappers vary (the driver's, ours): only a full disk is news.
+        kind = line.split(":", 1)[0] if not known or line.startswith("DiskFull") else "link"
         with self._lock:
-            said = self._outages.failed(link, self.clock(), type(error).__name__, line)
+            said = self._outages.failed(link, self.clock(), kind, line)
         if said is None:
             return
         doing = f" ({what})" if what else ""
