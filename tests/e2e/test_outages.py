@@ -9,15 +9,23 @@ import json
 import signal
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from empikgo_mailer.adapters.database import Database
+from empikgo_mailer.domain.month import Month
+from empikgo_mailer.domain.platforms import Platform
+from empikgo_mailer.entrypoints.cli import main
 from empikgo_mailer.rehearsal.ports import free_port
 from tests.support.config import MAIL_ENV, MAILBOX_PASSWORDS, write_config
-from tests.support.databases import migrated
+from tests.support.data import add_codes
+from tests.support.databases import migrated, migrated_sqlite
 from tests.support.dovecot import DovecotServer
+from tests.support.mail import fixture
 from tests.support.outages import StoppablePostgres, program, wait_until
 from tests.support.smtp import SmtpServer
 
@@ -25,6 +33,8 @@ FROM = "2026-11-02T10:00"  # a Monday: the multimedia branch is open
 TOKEN = "outage-test-token"
 ENV = {**MAIL_ENV, "EMPIKGO_API_TOKEN": TOKEN}
 OUTAGE_SECONDS = 8
+FIXTURES = Path(__file__).parents[2] / "fixtures"
+RECEIVED = datetime(2026, 11, 2, 9, 58, tzinfo=ZoneInfo("Europe/Warsaw"))
 
 
 @pytest.fixture
@@ -129,3 +139,40 @@ def test_the_web_answers_a_database_outage_with_503_and_one_json_line(
     assert len([m for m in messages if m.startswith("database back after")]) == 1, messages
     assert not [json.loads(line) for line in lines if "exception" in json.loads(line)]
     assert any(json.loads(line)["logger"] == "empikgo_mailer.access" for line in lines)
+
+
+def test_replies_go_out_in_the_pass_after_the_smtp_server_is_back(tmp_path: Path) -> None:
+    """Not after the breaker's pause (a minute after the first failure): the daemon probes
+    the server each pass and sends as soon as it answers."""
+    url = migrated_sqlite(tmp_path)
+    dovecot, smtp_port = DovecotServer(MAILBOX_PASSWORDS).start(), free_port()
+    smtp: SmtpServer | None = None
+    try:
+        config = write_config(tmp_path, url, imap_port=dovecot.port, smtp_port=smtp_port)
+        patrons = ["patrons", "import", str(FIXTURES / "patrons.csv"), f"--now={FROM}"]
+        assert main(["--config", str(config), *patrons]) in (0, 4)
+        db = Database(url)
+        add_codes(db, Platform.EMPIK_GO, Month(2026, 11), "multimedia", ["LIVE-CODE-1"])
+        db.dispose()
+        log = tmp_path / "daemon.log"
+        daemon = program(config, "-v", "run", "--from", FROM, env=ENV, log=log)
+        time.sleep(2)
+        with dovecot.client("multimedia") as client:
+            client.append("INBOX", fixture("phone.eml"), msg_time=RECEIVED)
+        assert wait_until(lambda: "SMTP server unreachable" in log.read_text(), 30), (
+            log.read_text()[-3000:]
+        )
+        time.sleep(3)
+        smtp = SmtpServer(port=smtp_port).start()
+        back = time.monotonic()
+        sink = smtp.sink
+        assert wait_until(lambda: len(sink.accepted) == 1, 50, step=0.05), log.read_text()
+        seconds = time.monotonic() - back
+        text = stop(daemon, log)
+    finally:
+        if smtp is not None:
+            smtp.stop()
+        dovecot.stop()
+    assert seconds < 10, f"the reply went {seconds:.1f} s after the server was back"
+    assert "SMTP link back after" in text
+    assert "Traceback" not in text
