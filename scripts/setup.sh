@@ -36,6 +36,9 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 # The deployment tests check the systemd units with systemd-analyze.
 command -v systemd-analyze >/dev/null 2>&1 || packages+=(systemd)
+# The alert rules are checked with promtool (tests/integration/test_alert_rules.py); the
+# package's Prometheus service is not used (nor started in a container without systemd).
+command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
 # CI runs the date-sensitive tests once more at a far moment (.ci/run, scripts/faketime.sh,
 # which compiles a small shim for libfaketime).
 command -v faketime >/dev/null 2>&1 || packages+=(faketime)

@@ -43,6 +43,8 @@ def in_chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
 def unavailable_message(exc: DBAPIError) -> str:
     """What a person is told when the database refused or could not be reached (Polish)."""
     detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    if is_disk_full(exc):  # a full disk can read "locked" too: waiting frees no space
+        return DiskFull().message(DiskFull.THEN_RETRY)
     if "locked" in detail or "busy" in detail:
         return "Baza danych jest zablokowana przez inny proces; spróbuj ponownie za chwilę."
     return f"Nie można użyć bazy danych: {detail}"

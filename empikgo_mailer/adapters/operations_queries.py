@@ -4,6 +4,7 @@ from the database, so the web process reports what the daemon (another process) 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import case, func, text
 from sqlmodel import col, select
@@ -17,7 +18,7 @@ from empikgo_mailer.adapters.tables import (
     MailRequest,
     OutboxMessage,
 )
-from empikgo_mailer.domain.statuses import CodeStatus, RequestStatus
+from empikgo_mailer.domain.statuses import CodeStatus, ReplyStatus, RequestStatus
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Figures:
     undelivered: dict[str, int]  # branch -> codes that never reached their readers
     links: list[LinkState]
     heartbeat: Heartbeat | None
+    oldest_pending: datetime | None  # when the reply waiting longest was written
 
 
 def ping(db: Database) -> None:
@@ -72,6 +74,9 @@ def figures(db: Database, month: str) -> Figures:
             .group_by(col(Issuance.branch_id))
         ).all()
         links = list(session.exec(select(LinkState).order_by(col(LinkState.link))))
+        oldest = session.exec(
+            select(func.min(col(reply.created_at))).where(col(reply.status) == ReplyStatus.PENDING)
+        ).one()
         beat = session.get(Heartbeat, "daemon")
     return Figures(
         waiting={b: n for b, s, n in by_status if s == RequestStatus.QUEUED},
@@ -82,4 +87,5 @@ def figures(db: Database, month: str) -> Figures:
         undelivered={b or "library": n for b, n in undelivered},
         links=links,
         heartbeat=beat,
+        oldest_pending=oldest,
     )

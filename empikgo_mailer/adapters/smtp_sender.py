@@ -9,6 +9,10 @@ raises is the caller's own, and comes back to it.)
 A message goes as `sendmail` sends it, one step at a time: MAIL FROM, RCPT TO, DATA. The
 caller's `before_data` (recording the previous reply's result) runs while RCPT TO
 travels, so that its work and the server's overlap; DATA waits for it.
+
+`probe` asks whether the server answers at all (connect, EHLO, NOOP, QUIT; no login,
+nothing sent): cheap enough for every pass while the circuit breaker holds the replies
+back, so that they go out in the pass after the server is back, not after the pause.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ NO_SMTPUTF8 = (
     "Adres odbiorcy zawiera znaki spoza ASCII, a serwer poczty wychodzącej nie obsługuje "
     "takich adresów (SMTPUTF8)."
 )
+# A probe waits at most this long: a silent server must not hold up every pass.
+PROBE_TIMEOUT_SECONDS = 5.0
 
 
 BeforeData = Callable[[], Awaitable[None]]
@@ -81,17 +87,39 @@ class SmtpSender:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def _connect(self) -> aiosmtplib.SMTP:
+    def _client(self, timeout: float) -> aiosmtplib.SMTP:
         s = self.settings
-        smtp = aiosmtplib.SMTP(
+        return aiosmtplib.SMTP(
             hostname=s.host,
             port=s.port,
             use_tls=s.security == "ssl",
             start_tls=s.security == "starttls",
             tls_context=ssl.create_default_context() if s.security != "none" else None,
-            timeout=s.timeout_seconds,
+            timeout=timeout,
             local_hostname=s.helo_name or None,
         )
+
+    async def probe(self) -> str | None:
+        """Whether the server answers now: None when it does, else why not (one line).
+        Connect, EHLO, NOOP, QUIT on a connection of its own; never raises."""
+        smtp = self._client(min(self.settings.timeout_seconds, PROBE_TIMEOUT_SECONDS))
+        try:
+            await smtp.connect()
+            if smtp.is_ehlo_or_helo_needed:
+                await smtp.ehlo()
+            await smtp.noop()
+            await smtp.quit()
+        except aiosmtplib.SMTPResponseException as exc:  # a 421 or 554 greeting, say
+            smtp.close()
+            return f"{exc.code} {exc.message}".strip()
+        except Exception as exc:  # refused, unresolvable, silent, TLS failure ...
+            smtp.close()
+            return _described(exc)
+        return None
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        smtp = self._client(s.timeout_seconds)
         await smtp.connect()
         if smtp.is_ehlo_or_helo_needed:
             # What the server offers (SMTPUTF8) must be known before the first message.

@@ -13,7 +13,8 @@ code for a repeated claim (test_web: hammering, double click), no code given twi
 web workers (test_claim_desk: two workers), the per-card limit across workers
 (test_claim_desk), refusals as the one-at-a-time claim gives them (test_web). A batch that
 fails is rolled back and its claims are decided one by one, each in a transaction of its
-own, so one bad claim answers alone.
+own, so one bad claim answers alone; but with the database down every claim would fail
+the same way, so the batch is answered at once (503 at the door) and said once an outage.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from empikgo_mailer.adapters.link_errors import DATABASE, database_down
 from empikgo_mailer.bootstrap import App
+from empikgo_mailer.entrypoints.outage_log import OutageLog
 from empikgo_mailer.handlers.legimi import ClaimAnswer, ClaimLegimiCode, ClaimLegimiCodes, Limited
 
 log = logging.getLogger(__name__)
@@ -44,8 +47,8 @@ class ClaimDesk:
     each claim to (and wait for the GIL on the way back), and the batch grows by itself
     with the rush, since whatever arrives while one batch is decided forms the next."""
 
-    def __init__(self, app: App, *, max_batch: int = MAX_BATCH) -> None:
-        self.app, self.max_batch = app, max_batch
+    def __init__(self, app: App, outages: OutageLog, *, max_batch: int = MAX_BATCH) -> None:
+        self.app, self.outages, self.max_batch = app, outages, max_batch
         self._waiting: list[_Waiting] = []
         self._due = False  # a batch is scheduled on the loop
 
@@ -70,9 +73,14 @@ class ClaimDesk:
             asyncio.get_running_loop().call_soon(self._decide_waiting)
         try:
             outcomes: list[Outcome] = list(self._decide(batch))
-        except Exception:
-            log.exception("a batch of %d claims failed; deciding them one by one", len(batch))
-            outcomes = [self._alone(waiting) for waiting in batch]
+            self.outages.worked(DATABASE)
+        except Exception as exc:
+            if database_down(exc):  # each alone would only meet it again
+                self.outages.failed(DATABASE, exc, known=True, what="claims answered 503")
+                outcomes = [exc] * len(batch)
+            else:
+                log.exception("a batch of %d claims failed; deciding them one by one", len(batch))
+                outcomes = [self._alone(waiting) for waiting in batch]
         for waiting, outcome in zip(batch, outcomes, strict=True):
             if not waiting.answer.done():  # the client may have gone away
                 waiting.answer.set_result(outcome)

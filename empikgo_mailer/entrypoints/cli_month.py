@@ -107,7 +107,10 @@ def web(
     log.warning("serving the catalogue API on http://%s:%d (%d workers)", host, port, workers)
     if workers == 1:
         web_process()
-        uvicorn.run(create_web_app(app, clock), host=host, port=port, log_level="warning")
+        # log_config=None: uvicorn's lines go through our handler (`logs`), JSON included.
+        uvicorn.run(
+            create_web_app(app, clock), host=host, port=port, log_level="warning", log_config=None
+        )
         return ExitCode.OK
     # Each worker is a process of its own that builds the app again from the same
     # configuration file and clock, passed down in the environment.
@@ -121,6 +124,7 @@ def web(
         port=port,
         workers=workers,
         log_level="warning",
+        log_config=None,
     )
     return ExitCode.OK
 

@@ -14,6 +14,10 @@ A full disk is the exception: nothing more can be written, so the pass stops whe
 meets one (DiskFull), releases its locks and reports it (`RunReport.disk_full`); what was
 written stays, and the next pass after space is freed carries on.
 
+An outage (the database gone, a mailbox unreachable) is said once when it begins and once
+when it ends, with reminders after 1, 5, 15 and every 60 minutes (`outage_log`), not a
+traceback a pass; so is an unexpected error that repeats pass after pass.
+
 Stopping (SIGTERM, Ctrl-C) takes well under 2 s: every loop asks `stop` before its next
 item (a decision, a reply, a batch of fetched mail), so the item in hand is committed or
 rolled back whole and nothing is sent twice; and a wait (IDLE, the pause between passes,
@@ -43,6 +47,7 @@ from empikgo_mailer.adapters.imap_mailbox import (
     MailboxNotConfigured,
     MailboxUnavailable,
 )
+from empikgo_mailer.adapters.link_errors import DATABASE, database_down
 from empikgo_mailer.adapters.outbox import Links
 from empikgo_mailer.adapters.pass_lock import DECIDE, PASS, PassBusy, PassLock
 from empikgo_mailer.adapters.sent_copies import SentCopies
@@ -52,6 +57,7 @@ from empikgo_mailer.domain.clock import Clock, real_seconds_until
 from empikgo_mailer.domain.errors import DiskFull, PassOutcome
 from empikgo_mailer.domain.retries import pause_after
 from empikgo_mailer.domain.statuses import JobState
+from empikgo_mailer.entrypoints.outage_log import OutageLog
 from empikgo_mailer.entrypoints.scheduler import JobOutcome, Jobs
 from empikgo_mailer.entrypoints.sending import SenderFailed, SenderProcess, can_fork_for
 from empikgo_mailer.handlers.command import Command
@@ -68,6 +74,8 @@ RECOVERABLE: tuple[type[BaseException], ...] = (MailboxUnavailable, *CONNECTION_
 WATCHERS_GRACE_SECONDS = 0.5  # IDLE threads are daemon threads: not waited for longer
 COPY_ROUND_WHILE_SENDING = 1000  # replies waiting for their copy in Sent
 OPENING_MARGIN = timedelta(seconds=1)  # a pass just after an opening finds the branch open
+MAIL_RUN = "mail run"  # an unexpected error of the whole pass, told as an outage of it
+MAIL_LOCK = "mail lock"  # another pass holds the lock
 
 
 class Runner(StrEnum):
@@ -184,6 +192,7 @@ class Daemon:
         self._beside: SenderProcess | None = None  # sending while this pass decides
         self._folders_seen: dict[str, FolderSeen] = {}  # each Sent folder, read this pass
         self._disk_was_full = False  # the last pass met a full disk (said once)
+        self.outages = OutageLog(log, clock)
 
     def request_stop(self) -> None:
         """For a signal handler: finish the item in hand, cut any wait short."""
@@ -221,13 +230,15 @@ class Daemon:
                     mailbox.connect()
                 result = work(mailbox)
                 self.links.worked(link, self.clock())
+                self.outages.worked(link)
                 return result
             except MailboxNotConfigured as exc:
-                log.error("mailbox %s: %s", branch.id, exc)
+                self.outages.failed(link, exc, known=True)
                 self.links.failed(link, self.clock(), str(exc), pause_after)
                 raise
             except RECOVERABLE as exc:
-                log.warning("mailbox %s: %s (attempt %d)", branch.id, exc, attempt + 1)
+                # The last attempt's failure is said once per outage (`_phase`).
+                log.debug("mailbox %s: %s (attempt %d)", branch.id, exc, attempt + 1)
                 if attempt < len(self.reconnect_pauses):
                     with self._wait():
                         self.stop.wait(self.reconnect_pauses[attempt])
@@ -242,7 +253,7 @@ class Daemon:
         """Jobs first: a month closed and a pool loaded before the first request is decided.
         Raises PassBusy when another pass holds the lock longer than `wait_seconds`."""
         started = time.perf_counter()
-        jobs = Jobs(self.app, self.clock).run_all() if self._runs_jobs else {}
+        jobs = Jobs(self.app, self.clock, self.outages).run_all() if self._runs_jobs else {}
         jobs_seconds = time.perf_counter() - started
         report = self.run_mail(wait_seconds)
         report.jobs, report.seconds["jobs"] = jobs, jobs_seconds
@@ -269,11 +280,14 @@ class Daemon:
         full, what = report.disk_full, f"the pass stops ({report.stopped_in or 'at its start'})"
         try:
             self.pulse.beat(self.clock(), time.perf_counter() - started, report.problem())
+            self.outages.worked(DATABASE)
         except DiskFull as no_room:
             if full is None:
                 full, what = no_room, "the heartbeat could not be written"
-        except Exception:
-            log.exception("the heartbeat could not be written")
+        except Exception as exc:
+            self.outages.failed(
+                DATABASE, exc, known=database_down(exc), what="the heartbeat not written"
+            )
         if full is not None:  # said after the locks are given back, once an episode
             self._disk_is_full(full, what)
         elif self._disk_was_full:
@@ -298,13 +312,15 @@ class Daemon:
         pass (raises DiskFull): every other phase would only meet it again."""
         try:
             with report.timed(name.split(":", maxsplit=1)[0]):
-                return work()
+                done = work()
+            self.outages.worked(name)
+            return done
         except DiskFull:
             report.stopped_in = name
             raise
         except MailboxUnavailable as exc:
             branch_id = name.split(":", maxsplit=1)[-1]
-            log.warning("%s: mailbox unreachable (%s); the rest of the pass goes on", name, exc)
+            self.outages.failed(f"imap:{branch_id}", exc, known=True, what=name)
             if branch_id not in report.unreachable:
                 report.unreachable.append(branch_id)
             return None
@@ -313,7 +329,10 @@ class Daemon:
             if full is not None:
                 report.stopped_in = name
                 raise full from None
-            log.exception("%s failed; the rest of the pass goes on", name)
+            if database_down(exc):
+                self.outages.failed(DATABASE, exc, known=True, what=name)
+            else:  # a bug: its traceback, once per outage step of this phase
+                self.outages.failed(name, exc, known=False, what="the rest of the pass goes on")
             report.errors.append(f"{name}: {type(exc).__name__}: {exc}")
             return None
 
@@ -525,7 +544,8 @@ class Daemon:
         ]
         for watcher in watchers:
             watcher.start()
-        scheduler = Jobs(self.app, self.clock).start() if self._runs_jobs else None
+        jobs = Jobs(self.app, self.clock, self.outages)
+        scheduler = jobs.start() if self._runs_jobs else None
         poll: float = self.app.settings.mail.poll_seconds
         if self.only in {Runner.DECIDE, Runner.SEND}:
             poll = min(poll, RUNNER_POLL_SECONDS)
@@ -533,14 +553,19 @@ class Daemon:
             while not self.stop.is_set():
                 try:
                     report = self.run_mail(wait_seconds=0)
+                    self.outages.worked(MAIL_LOCK)
+                    self.outages.worked(MAIL_RUN)
                     if report.decided or report.sent.sent:
                         log.info("decided %s; sent %d", dict(report.decided), report.sent.sent)
-                except PassBusy:
-                    log.warning("another pass holds this database's mail lock; waiting for it")
+                except PassBusy as busy:
+                    self.outages.failed(MAIL_LOCK, busy, known=True, what="another pass holds it")
                 except DiskFull as full:  # before the pass: the lock's file, say
                     self._disk_is_full(full, "no pass")
-                except Exception:
-                    log.exception("run failed; trying again after a pause")
+                except Exception as exc:
+                    if database_down(exc):
+                        self.outages.failed(DATABASE, exc, known=True, what="no mail pass")
+                    else:
+                        self.outages.failed(MAIL_RUN, exc, known=False, what="tried again")
                 timeout = max(0.0, min(poll, self._seconds_to_next_opening()))
                 with self._wait():
                     self.wake.wait(timeout)
@@ -563,6 +588,7 @@ class Daemon:
             mailbox = self.app.mailbox_factory(branch.imap)
             try:
                 mailbox.connect()
+                self.outages.worked(f"imap:{branch.id}")
                 self._idling[branch.id] = mailbox
                 if b"IDLE" not in mailbox.capabilities:
                     log.info("mailbox %s has no IDLE; polling", branch.id)
@@ -577,7 +603,8 @@ class Daemon:
             except RECOVERABLE as exc:
                 if stop.is_set():
                     return  # the connection was cut to stop
-                log.warning("IDLE on %s lost: %s; reconnecting in %.0f s", branch.id, exc, pause)
+                self.outages.failed(f"imap:{branch.id}", exc, known=True, what="IDLE")
+                log.debug("IDLE on %s lost: %s; reconnecting in %.0f s", branch.id, exc, pause)
                 stop.wait(pause)
                 pause = min(pause * 2, 60.0)
             finally:

@@ -4,6 +4,11 @@ one JSON object per line for a log collector (`--log-format json`).
 
 Values a handler attaches with `extra={...}` (a request id, an outcome) become fields of
 the JSON object. Codes and passwords are never logged anywhere, so no filter is needed.
+
+Every line goes through the one handler set here: uvicorn's loggers propagate to it (the
+`web` command starts uvicorn with `log_config=None`), and an uncaught exception, in the
+main thread or another, is logged rather than printed, so under `--log-format json` a log
+collector never meets a line that is not JSON, a traceback included.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from datetime import datetime, tzinfo
+from types import TracebackType
 from typing import Any, Literal
 
 LogFormat = Literal["text", "json"]
@@ -61,6 +68,30 @@ def configure_logging(level: int, log_format: LogFormat) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in UVICORN_LOGGERS:  # should uvicorn have set handlers of its own: ours
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    logging.captureWarnings(True)
+    sys.excepthook = _uncaught
+    threading.excepthook = _uncaught_in_thread
+
+
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+_uncaught_log = logging.getLogger("empikgo_mailer.uncaught")
+
+
+def _uncaught(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+    _uncaught_log.critical("uncaught %s", kind.__name__, exc_info=(kind, error, trace))
+
+
+def _uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit or args.exc_value is None:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    _uncaught_log.error(
+        "uncaught %s in thread %s", args.exc_type.__name__, name,
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )  # fmt: skip
 
 
 def set_log_zone(zone: tzinfo) -> None:

@@ -5,6 +5,8 @@ month that is not closed yet, and the drop folder jobs take whatever is waiting.
 daemon that was down when a job was due runs it once when it starts (each job's first
 run is at start-up), and a job that runs twice, or overlaps with staff doing the same by
 hand, changes nothing the second time. The last run of each job is kept for `status`.
+A job that fails run after run (the database down, a bug) is said once per outage
+(`outage_log`), not with a traceback every scan.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import IntegrityError
 
+from empikgo_mailer.adapters.link_errors import DATABASE, database_down
 from empikgo_mailer.adapters.tables import JobRun
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import Settings
@@ -27,6 +30,7 @@ from empikgo_mailer.domain.clock import Clock, ReplayedClock
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.polish import month_name
 from empikgo_mailer.domain.statuses import DropKind, DroppedOutcome, JobState
+from empikgo_mailer.entrypoints.outage_log import OutageLog
 from empikgo_mailer.handlers.drop_folder import (
     ACTIVATIONS,
     POOLS,
@@ -151,21 +155,37 @@ JOBS = (
 
 
 class Jobs:
-    def __init__(self, app: App, clock: Clock) -> None:
+    def __init__(self, app: App, clock: Clock, outages: OutageLog | None = None) -> None:
         self.app, self.clock = app, clock
+        self.outages = outages or OutageLog(log, clock)
 
     def run(self, spec: JobSpec) -> JobOutcome:
-        """One run, recorded; a failure is logged and shown in `status`, never raised."""
+        """One run, recorded; a failure is logged and shown in `status`, never raised
+        (with the database down it cannot be recorded: it is logged, once an outage)."""
         started = self.clock()
-        self._record(spec.id, started, None, JobState.RUNNING, "")
+        try:
+            self._record(spec.id, started, None, JobState.RUNNING, "")
+            outcome = self._outcome(spec, started)
+            self._record(spec.id, started, self.clock(), outcome.outcome, outcome.summary)
+        except Exception as exc:
+            if not database_down(exc):
+                raise
+            self.outages.failed(DATABASE, exc, known=True, what=f"job {spec.id}")
+            return JobOutcome(JobState.FAILED, f"błąd: {type(exc).__name__}")
+        return outcome
+
+    def _outcome(self, spec: JobSpec, started: datetime) -> JobOutcome:
+        job = f"job {spec.id}"
         try:
             outcome = spec.run(self.app, started)
         except Exception as exc:
-            log.exception("job %s failed", spec.id)
-            outcome = JobOutcome(JobState.FAILED, f"błąd: {type(exc).__name__}: {exc}")
+            if database_down(exc):
+                raise  # not recorded either: said once, as the database's outage
+            self.outages.failed(job, exc, known=False)
+            return JobOutcome(JobState.FAILED, f"błąd: {type(exc).__name__}: {exc}")
+        self.outages.worked(job)
         if outcome.outcome != JobState.NOTHING:
             log.info("job %s: %s: %s", spec.id, outcome.outcome, outcome.summary)
-        self._record(spec.id, started, self.clock(), outcome.outcome, outcome.summary)
         return outcome
 
     def run_all(self) -> dict[str, JobOutcome]:

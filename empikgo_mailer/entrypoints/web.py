@@ -8,25 +8,43 @@ console (entrypoints/console) is served by the same application.
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at
 # run time, and `Depends(bearer)` refers to a local of create_web_app.
 import hmac
+import logging
 import math
 from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException
+import psycopg
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.exc import DBAPIError
 
 from empikgo_mailer import __version__
+from empikgo_mailer.adapters.link_errors import DATABASE, database_down
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.card_number import CardNumber
 from empikgo_mailer.domain.clock import Clock
+from empikgo_mailer.domain.errors import DatabaseUnavailable
 from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.entrypoints.claim_desk import ClaimDesk
+from empikgo_mailer.entrypoints.console.common import Console
 from empikgo_mailer.entrypoints.console.pages import add_console
 from empikgo_mailer.entrypoints.operations_web import add_operations
+from empikgo_mailer.entrypoints.outage_log import OutageLog
 from empikgo_mailer.handlers.legimi import ClaimLegimiCode, Limited
 
+log = logging.getLogger(__name__)
 CLAIMS_PATH = "/api/legimi/claims"
+# With the database down: when to ask again (the catalogue and browsers read Retry-After).
+RETRY_AFTER_SECONDS = 30
+DATABASE_DOWN_TEXT = "Baza danych biblioteki jest chwilowo niedostępna. Spróbuj ponownie za chwilę."
+# What the database's drivers raise when it cannot be reached or used.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    DBAPIError,
+    DatabaseUnavailable,
+    psycopg.OperationalError,
+)
 
 
 class ClaimRequest(BaseModel):
@@ -63,7 +81,8 @@ class ErrorResponse(BaseModel):
 def create_web_app(app: App, clock: Clock) -> FastAPI:
     """The per-card limit is counted in the database, inside each batch of claims: every
     worker sees the same counts."""
-    desk = ClaimDesk(app)
+    outages = OutageLog(log, clock)
+    desk = ClaimDesk(app, outages)
     bearer = HTTPBearer(auto_error=False, description="Token katalogu (EMPIKGO_API_TOKEN).")
     api = FastAPI(
         title="empikgo-mailer",
@@ -100,6 +119,10 @@ def create_web_app(app: App, clock: Clock) -> FastAPI:
             401: {"model": ErrorResponse, "description": "Brak lub zły token."},
             422: {"description": "Błędne dane żądania."},
             429: {"model": ErrorResponse, "description": "Za dużo prób dla tej karty."},
+            503: {
+                "model": ErrorResponse,
+                "description": "Baza danych chwilowo niedostępna; ponów po Retry-After.",
+            },
         },
         dependencies=[Depends(authorised)],
     )
@@ -123,6 +146,29 @@ def create_web_app(app: App, clock: Clock) -> FastAPI:
             repeated=answer.repeated,
         )
 
-    add_operations(api, app, clock)
-    add_console(api, app, clock)
+    add_operations(api, app, clock, outages)
+    console = add_console(api, app, clock)
+    _answer_database_outages(api, console, outages)
     return api
+
+
+def _answer_database_outages(api: FastAPI, console: Console, outages: OutageLog) -> None:
+    """With the database down a request gets 503 and Retry-After (the claims API its
+    JSON error, a console page a Polish page), and the outage is said once in the log,
+    not a traceback a request. Any other database error is a bug: it goes on as one."""
+
+    def answer(request: Request, exc: Exception) -> Response:
+        if not database_down(exc):
+            raise exc
+        outages.failed(DATABASE, exc, known=True, what="requests answered 503")
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": DATABASE_DOWN_TEXT}, status_code=503, headers=headers)
+        page = console.page(
+            "message.html.j2", None, 503, title="Chwilowa przerwa", text=DATABASE_DOWN_TEXT
+        )
+        page.headers.update(headers)
+        return page
+
+    for kind in DATABASE_ERRORS:
+        api.add_exception_handler(kind, answer)

@@ -4,7 +4,9 @@ A circuit breaker guards the SMTP server: the first time it cannot be reached (r
 silent, gone) the send phase ends, every reply keeps its place, and the server is not
 tried again before the breaker's pause (1, 5, 15, then 60 minutes) has passed. (A session
 that worked and then closed gets one new connection first: servers end sessions after so
-many messages.) A reply
+many messages.) While the pause lasts, each send phase probes the server
+(`Transport.probe`: a connection, no login, nothing sent); once it answers, the pause
+ends and what waits goes out in that same phase. A reply
 the server defers (4xx) waits on its own schedule; a refusal (5xx), or a reply deferred
 for hours, is failed and shown to staff. Decisions never wait for any of this.
 
@@ -25,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, AsyncExitStack
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from empikgo_mailer.adapters.outbox import Answer, Links, Outbox, OutgoingReply, Result
@@ -35,6 +37,7 @@ from empikgo_mailer.adapters.smtp_sender import (
     SendResult,
     nothing_to_wait_for,
 )
+from empikgo_mailer.adapters.tables import LinkState
 from empikgo_mailer.config import MailSettings, SmtpSettings
 from empikgo_mailer.domain.bounces import ReturnPathPattern
 from empikgo_mailer.domain.clock import Clock
@@ -64,6 +67,11 @@ class Transport(Protocol):
         """Send one message. `before_data` is awaited once the server has taken the
         envelope and always before the message itself leaves; what it raises, `send`
         raises, and the message does not leave."""
+        ...
+
+    async def probe(self) -> str | None:
+        """Whether the server answers now, without sending: None when it does, else
+        why not. Never raises."""
         ...
 
 
@@ -173,8 +181,13 @@ async def send_outbox(
     report = SendReport()
     state = links.get(SMTP_LINK)
     if state is not None and state.retry_at is not None and state.retry_at > clock():
-        report.paused_until = state.retry_at
-        return report
+        if await transport.probe() is not None:  # still down: said when it went down
+            report.paused_until = state.retry_at
+            return report
+        now = clock()
+        links.worked(SMTP_LINK, now)  # the pause ends: what waits goes out now
+        began = outage_began(state, now)
+        log.info("SMTP link back after %.0f s", (now - began).total_seconds())
     taken_back = outbox.take_back_leases()
     if taken_back:
         log.warning("%d replies were claimed by a pass that died; sending them now", taken_back)
@@ -192,6 +205,16 @@ async def send_outbox(
         await phase.claims_settled()
         outbox.release_mine()
     return report
+
+
+def outage_began(state: LinkState, now: datetime) -> datetime:
+    """When the link's outage began, as far as its row tells: its first failure in a
+    row, counted back over the breaker's pauses, and not before it last worked."""
+    if state.last_failure_at is None:
+        return now
+    pauses = sum((pause_after(n) for n in range(1, state.failures)), timedelta())
+    began = state.last_failure_at - pauses
+    return began if state.last_ok_at is None else max(began, state.last_ok_at)
 
 
 class _Phase:

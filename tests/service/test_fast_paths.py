@@ -106,6 +106,9 @@ class FakeLane:
     def __init__(self, server: SessionLimitedServer, *, refused: bool) -> None:
         self.server, self.refused = server, refused
 
+    async def probe(self) -> str | None:
+        return None
+
     async def send(
         self,
         sender: str,

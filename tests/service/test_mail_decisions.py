@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -422,10 +423,32 @@ def test_an_unreachable_smtp_server_ends_the_send_phase_until_the_breaker_allows
         outbox = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
     assert [(o.status, o.attempts, o.lease_owner) for o in outbox] == [("pending", 0, None)] * 3
     assert outbox[0].last_error == "unreachable scripted"
+    transport.down = True
     send(app, transport, lambda: OPENING + timedelta(seconds=59))
     assert transport.tries == 1  # the breaker is open: not even tried
+    assert transport.probes == 1  # only asked whether it answers: it does not
+    transport.down = False
     send(app, transport, lambda: OPENING + timedelta(minutes=1))
     assert (transport.tries, len(transport.sent)) == (4, 3)
+    state = Links(app.db).get("smtp")
+    assert state is not None and (state.ok, state.failures, state.retry_at) == (True, 0, None)
+
+
+def test_a_server_back_before_the_breaker_allows_gets_the_replies_at_once(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    box = FakeMailbox()
+    for name in ("gmail.eml", "phone.eml"):
+        box.deliver(fixture(name), FIRST_SECOND)
+    transport = FakeTransport(down=True)
+    run(app, box, transport, OPENING)
+    send(app, transport, lambda: OPENING + timedelta(seconds=20))
+    assert (transport.tries, transport.probes, transport.sent) == (1, 1, [])
+    transport.down = False
+    with caplog.at_level(logging.INFO, logger="empikgo_mailer.handlers.mail_send"):
+        send(app, transport, lambda: OPENING + timedelta(seconds=30))
+    assert (transport.probes, len(transport.sent)) == (2, 2)  # in the pass it came back
+    assert "SMTP link back after 30 s" in caplog.messages
     state = Links(app.db).get("smtp")
     assert state is not None and (state.ok, state.failures, state.retry_at) == (True, 0, None)
 

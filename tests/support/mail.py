@@ -80,6 +80,12 @@ class FakeTransport:
     script: list[SendResult] = field(default_factory=list)
     sent: list[EmailMessage] = field(default_factory=list)
     tries: int = 0
+    down: bool = False  # the server cannot be reached: every try and probe says so
+    probes: int = 0
+
+    async def probe(self) -> str | None:
+        self.probes += 1
+        return "unreachable scripted" if self.down else None
 
     async def send(
         self,
@@ -90,6 +96,8 @@ class FakeTransport:
     ) -> Delivery:
         self.tries += 1
         result = self.script.pop(0) if self.script else SendResult.SENT
+        if self.down:
+            result = SendResult.UNREACHABLE
         if result is SendResult.SENT:
             await before_data()  # as a server would: the envelope was taken
             parsed = message_from_bytes(message, policy=default)

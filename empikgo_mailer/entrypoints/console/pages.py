@@ -58,7 +58,7 @@ from empikgo_mailer.handlers.undelivered import ReturnCode, SendCodeAgain
 REFRESH_SECONDS = 60
 
 
-def add_console(api: FastAPI, app: App, clock: Clock) -> None:
+def add_console(api: FastAPI, app: App, clock: Clock) -> Console:
     settings = app.settings
     console = Console(app, clock)
     api.add_middleware(SecurityHeaders)
@@ -118,6 +118,7 @@ def add_console(api: FastAPI, app: App, clock: Clock) -> None:
     add_month_pages(api, console)
     add_admin_pages(api, console)
     add_docs_pages(api, console)
+    return console
 
 
 def _error_pages(api: FastAPI, console: Console) -> None:
