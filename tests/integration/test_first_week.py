@@ -18,6 +18,7 @@ import pytest
 from empikgo_mailer import __version__
 from empikgo_mailer.adapters import schema
 from empikgo_mailer.adapters.heartbeat import Pulse
+from empikgo_mailer.adapters.outbox import Links
 from empikgo_mailer.bootstrap import App, bootstrap
 from empikgo_mailer.config import load_settings
 from empikgo_mailer.domain.errors import ExitCode
@@ -255,6 +256,40 @@ def test_readiness_follows_the_database_schema_and_heartbeat(web_app: App) -> No
     assert "empikgo_pass_duration_seconds 0.4" in metrics
     assert 'empikgo_requests_waiting{branch="multimedia"} 0.0' in metrics
     assert schema.current_revision(web_app.db) == schema.head_revision()
+
+
+def test_readiness_tells_degraded_from_ready(web_app: App) -> None:
+    """A mailbox down, or SMTP paused by its breaker: still ready (the daemon does the rest
+    and catches up), but said as "degraded" with the links that are down; back to "ok" once
+    they work again. `healthcheck` keeps passing."""
+    moment = datetime(2026, 11, 2, 10, 0, tzinfo=WARSAW)
+    web = create_web_app(web_app, lambda: moment)
+
+    def ready() -> httpx.Response:
+        async def get() -> httpx.Response:
+            transport = httpx.ASGITransport(app=web)
+            async with httpx.AsyncClient(transport=transport, base_url="http://it") as client:
+                return await client.get("/readyz")
+
+        return asyncio.run(get())
+
+    Pulse(web_app.db).beat(moment, 0.4, None)
+    links = Links(web_app.db)
+    links.worked("imap:multimedia", moment)
+    assert ready().json()["status"] == "ok"
+    links.failed("imap:w63", moment, "ConnectionRefusedError", lambda _: timedelta(0))
+    links.failed("smtp", moment, "SMTPConnectError", lambda _: timedelta(minutes=5))
+    degraded = ready()
+    assert degraded.status_code == 200
+    body = degraded.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["imap:w63"].startswith("down")
+    assert body["checks"]["smtp"].startswith("paused")
+    assert body["links_down"] == ["imap:w63", "smtp"]
+    assert "imap:multimedia" not in body["checks"]  # a link that works is not named
+    links.worked("imap:w63", moment)
+    links.worked("smtp", moment)
+    assert ready().json()["status"] == "ok"
 
 
 def test_metrics_ask_for_their_token_when_one_is_set(web_app: App, tmp_path: Path) -> None:
