@@ -183,9 +183,14 @@ def connect_problem(exc: BaseException, s: ImapSettings, stage: str) -> Problem:
         )
     said = server_text(exc)
     if isinstance(exc, IMAPClientAbortError):
+        # imaplib's words about the socket, not the server's: the socket's error, if any,
+        # says it better; the rest goes to the log only.
+        underneath = exc.__cause__ or exc.__context__
+        if isinstance(underneath, OSError | EOFError):
+            return connect_problem(underneath, s, stage)
         return Problem(
-            f"serwer IMAP {at} zerwał połączenie ({said}): jeśli to się powtarza, sprawdź "
-            f"security i port w {s.section} ({tls_hint})",
+            f"serwer IMAP {at} zerwał połączenie: jeśli to się powtarza, sprawdź security "
+            f"i port w {s.section} ({tls_hint})",
             f"connection to {at} aborted ({said})",
         )
     if stage == "login":
@@ -278,6 +283,10 @@ class ImapMailbox:
             client.logout()
         except CONNECTION_ERRORS:
             log.debug("IMAP logout failed; the connection is gone anyway")
+            try:
+                client.shutdown()  # the socket itself, or it stays open until collected
+            except CONNECTION_ERRORS:
+                log.debug("the IMAP socket was already closed")
 
     def interrupt(self) -> None:
         """From another thread: end a blocking IDLE at once by shutting the socket down."""
