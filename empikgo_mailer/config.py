@@ -86,6 +86,9 @@ class OAuthSettings:
     authority: str  # Microsoft: https://login.microsoftonline.com/<tenant>
     token_url: str  # Google: where the refresh token is exchanged
     refresh_token: Secret | None  # Google only
+    # The link ("multimedia", "smtp") named in messages; not part of the cache key, so
+    # Microsoft's client credentials stay one cache for every link of the library.
+    link: str = field(default="", compare=False)
 
 
 REQUIRED: Any = object()  # the default of an option the file must give
@@ -117,6 +120,17 @@ class ImapSettings:
     folder: str = field(metadata=option("INBOX"))
     timeout_seconds: float = field(metadata=option(30.0, 1.0, 600.0))
     oauth: OAuthSettings | None = None  # instead of the password
+    # The branch whose mailbox this is: errors name its section and password variable.
+    branch: str = ""
+
+    @property
+    def section(self) -> str:
+        """Where these settings are in the file, for messages."""
+        return f"[branches.{self.branch}.imap]" if self.branch else "[branches.<placówka>.imap]"
+
+    @property
+    def password_variable(self) -> str:
+        return imap_password_variable(self.branch or "<placówka>")
 
 
 @dataclass(frozen=True)
@@ -452,7 +466,11 @@ def _oauth(
     provider = app.choice("provider", REQUIRED, _PROVIDERS)
     secret = env.get("EMPIKGO_OAUTH2_CLIENT_SECRET")
     if not secret:
-        raise _env_error("EMPIKGO_OAUTH2_CLIENT_SECRET", "brak sekretu aplikacji OAuth2")
+        raise _env_error(
+            "EMPIKGO_OAUTH2_CLIENT_SECRET",
+            f'brak sekretu aplikacji OAuth2 (auth = "oauth2" w [{link.prefix}]): ustaw tę '
+            "zmienną w środowisku albo w pliku .env",
+        )
     tenant = app.text("tenant", "")
     authority = app.text("authority", "") or (
         f"https://login.microsoftonline.com/{tenant}" if tenant else ""
@@ -461,7 +479,11 @@ def _oauth(
         raise app.error("tenant", "Microsoft 365 wymaga tenant (np. biblioteka.onmicrosoft.com)")
     refresh = _secret(env, oauth_refresh_variable(link_id))
     if provider == "google" and refresh is None:
-        raise _env_error(oauth_refresh_variable(link_id), "brak tokenu odświeżania Google")
+        raise _env_error(
+            oauth_refresh_variable(link_id),
+            f"brak tokenu odświeżania Google dla [{link.prefix}]: ustaw tę zmienną "
+            "w środowisku albo w pliku .env",
+        )
     return OAuthSettings(
         provider=provider,
         client_id=app.text("client_id", REQUIRED),
@@ -469,6 +491,7 @@ def _oauth(
         authority=authority,
         token_url=app.text("token_url", GOOGLE_TOKEN_URL),
         refresh_token=refresh,
+        link=link_id,
     )
 
 
@@ -482,6 +505,7 @@ def _imap(root: _Table, table: _Table, branch_id: str, env: Mapping[str, str]) -
         port=imap.integer("port", 993 if security == "ssl" else 143, 1, 65535),
         security=security,
         password=_secret(env, imap_password_variable(branch_id)),
+        branch=branch_id,
     )
 
 

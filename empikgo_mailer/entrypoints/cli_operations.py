@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from empikgo_mailer.adapters import schema
 from empikgo_mailer.adapters.backups import (
@@ -24,9 +25,11 @@ from empikgo_mailer.adapters.backups import (
     integrity,
     restore,
 )
-from empikgo_mailer.adapters.database import is_sqlite
+from empikgo_mailer.adapters.database import is_sqlite, unavailable_message
 from empikgo_mailer.adapters.imap_mailbox import CONNECTION_ERRORS, MailboxUnavailable
 from empikgo_mailer.adapters.operations_queries import ping
+from empikgo_mailer.adapters.server_problems import server_text
+from empikgo_mailer.adapters.smtp_problems import missing_password, smtp_problem
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import DOTENV, BranchSettings
 from empikgo_mailer.domain.clock import Clock, real_seconds_until
@@ -36,7 +39,6 @@ from empikgo_mailer.entrypoints.click_pl import PolishCommand
 from empikgo_mailer.entrypoints.readiness import readiness
 
 log = logging.getLogger("empikgo_mailer")
-MAILBOX_ERRORS: tuple[type[BaseException], ...] = (MailboxUnavailable, *CONNECTION_ERRORS)
 
 
 def _line(what: str, ok: bool, detail: str) -> bool:
@@ -55,8 +57,18 @@ def _database(app: App) -> bool:
         )  # fmt: skip
     try:
         ping(app.db)
-    except Exception as exc:
-        return _line("baza danych", False, f"{where}: {type(exc).__name__}: {exc}".strip())
+    except DBAPIError as exc:
+        return _line(
+            "baza danych", False,
+            f"{where}: {unavailable_message(exc).rstrip('.')} — sprawdź, czy serwer bazy działa, "
+            "oraz adres (EMPIKGO_DATABASE_URL albo url w [database])",
+        )  # fmt: skip
+    except Exception as exc:  # not the driver's: said by name, with what to check
+        return _line(
+            "baza danych", False,
+            f"{where}: nie można użyć bazy ({type(exc).__name__}) — sprawdź adres "
+            "(EMPIKGO_DATABASE_URL albo url w [database]) i log programu",
+        )  # fmt: skip
     current, head = schema.current_revision(app.db), schema.head_revision()
     if current != head:
         return _line(
@@ -76,8 +88,14 @@ def _mailbox(app: App, branch: BranchSettings) -> bool:
             wanted.append(app.settings.mail.sent_folder)
         created = mailbox.ensure_folders(wanted)
         capabilities = mailbox.capabilities
-    except MAILBOX_ERRORS as exc:
-        return _line(what, False, str(exc))
+    except MailboxUnavailable as exc:
+        return _line(what, False, exc.detail)
+    except CONNECTION_ERRORS as exc:  # refused by the server: the decision folders
+        return _line(
+            what, False,
+            f"serwer IMAP nie utworzył folderów na decyzje ({server_text(exc)}): sprawdź "
+            "nazwy w [mail.folders] i sent_folder w [mail] oraz prawa tej skrzynki",
+        )  # fmt: skip
     finally:
         mailbox.close()
     missing = [c for c in ("IDLE", "MOVE") if c.encode() not in capabilities]
@@ -98,10 +116,13 @@ def _smtp(app: App) -> bool:
         async with app.transport_factory(s) as sender:
             return await sender.check()
 
+    missing = missing_password(s)
+    if missing is not None:
+        return _line(what, False, missing.polish)
     try:
         offered = asyncio.run(check())
-    except Exception as exc:
-        return _line(what, False, f"{type(exc).__name__}: {exc}".strip())
+    except Exception as exc:  # whatever connecting raised, said in our words
+        return _line(what, False, smtp_problem(exc, s).polish)
     login = "zalogowano" if s.username else "bez logowania"
     return _line(what, True, f"połączono, {login}, nic nie wysłano (serwer oferuje: {offered})")
 
