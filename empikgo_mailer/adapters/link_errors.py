@@ -55,6 +55,8 @@ def summary(error: BaseException) -> str:
     if full is not None:
         return f"DiskFull: no space left to write in {full.place or 'the database'}"
     inner = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
-    text = str(inner).strip()
+    # A mail link's errors carry their English line beside the Polish one staff read.
+    english = getattr(inner, "log_text", None)
+    text = (english if isinstance(english, str) else str(inner)).strip()
     first = text.splitlines()[0] if text else ""
     return f"{type(inner).__name__}: {first}" if first else type(inner).__name__

@@ -238,7 +238,10 @@ class Daemon:
                 raise
             except RECOVERABLE as exc:
                 # The last attempt's failure is said once per outage (`_phase`).
-                log.debug("mailbox %s: %s (attempt %d)", branch.id, exc, attempt + 1)
+                log.debug(
+                    "mailbox %s: %s (attempt %d)",
+                    branch.id, getattr(exc, "log_text", exc), attempt + 1,
+                )  # fmt: skip
                 if attempt < len(self.reconnect_pauses):
                     with self._wait():
                         self.stop.wait(self.reconnect_pauses[attempt])
