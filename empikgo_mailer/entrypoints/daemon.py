@@ -449,7 +449,10 @@ class Daemon:
                 self._beside, self._standby = self._standby, None
                 self._beside.go()
         except Exception as exc:  # the pass sends in its own process after deciding
-            log.exception("the sender process could not be started")
+            if database_down(exc):  # said once per outage, as every phase says it
+                self.outages.failed(DATABASE, exc, known=True, what="send_start")
+            else:
+                log.exception("the sender process could not be started")
             report.errors.append(f"send: {type(exc).__name__}: {exc}")
 
     def _finish_beside(self, report: RunReport, *, fall_back: bool = True) -> None:
