@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from empikgo_mailer.adapters.mail_queue import MailQueue, ReplySummary
 from empikgo_mailer.adapters.outbox import Links
@@ -101,7 +103,14 @@ def show_held(query: ShowHeld, *, uow: UnitOfWork) -> list[HeldMessage]:
     ]
 
 
-def held_facts(request: MailRequest, replies: list[ReplySummary]) -> HeldFacts:
+class AnyReply(Protocol):
+    """A reply as the list reads it (ReplySummary) or as the request page has it (a row)."""
+
+    @property
+    def issuance_id(self) -> int | None: ...
+
+
+def held_facts(request: MailRequest, replies: Sequence[AnyReply]) -> HeldFacts:
     """A set-aside message's facts; any reply it has is the daemon's answer to the reason it
     was set aside for (a librarian's action takes it off the list)."""
     refused = any(r.issuance_id is None for r in replies)

@@ -13,7 +13,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from empikgo_mailer.adapters.mail_queue import ReplySummary
 from empikgo_mailer.adapters.tables import MailRequest
 from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
@@ -23,6 +22,7 @@ from empikgo_mailer.entrypoints.console.common import Console, field, off_loop
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.requests import ShowQueue, ShowRequest
 from empikgo_mailer.handlers.set_aside import (
+    AnyReply,
     HeldMessage,
     SetAsideAction,
     Settlement,
@@ -94,7 +94,7 @@ def add_mail_pages(api: FastAPI, console: Console) -> None:
                 }
                 for reply in view.replies
             ],
-            actions=_actions_context(branch, mail),
+            actions=_actions_context(branch, mail, view.replies),
         )  # fmt: skip
 
     def set_aside_page(
@@ -172,12 +172,12 @@ def _reason(request: MailRequest) -> str:
     """Why a message waits for staff, in a librarian's words."""
     label = OUTCOME_LABELS.get(request.outcome or "", "")
     if request.outcome == "card-missing" and request.cards_found > 1:
-        label = f"kilka numerów kart ({request.cards})"
+        label = f"kilka numerów kart ({', '.join((request.cards or '').split())})"
     return "; ".join(part for part in (label, request.note or "") if part)
 
 
 def _actions_context(
-    branch: BranchSettings, request: MailRequest, replies: Sequence[ReplySummary] = ()
+    branch: BranchSettings, request: MailRequest, replies: Sequence[AnyReply] = ()
 ) -> dict[str, Any] | None:
     """The actions offered for a set-aside message (None once it is settled): the reason's
     action first, a refusal the reader already got left out, automatic mail only closed.
@@ -185,7 +185,7 @@ def _actions_context(
     replies; without them the handler still refuses a second identical refusal)."""
     if request.status is not RequestStatus.SET_ASIDE:
         return None
-    choices = held_choices(held_facts(request, list(replies)))
+    choices = held_choices(held_facts(request, replies))
     others = [action for action in (GIVE, REFUSE, DISMISS) if action != choices.default]
     return {
         "url": f"/placowki/{branch.id}/odlozone/{request.id}",
