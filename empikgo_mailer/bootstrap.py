@@ -104,9 +104,11 @@ from empikgo_mailer.handlers.set_aside import (
     ResendReply,
     RetryReplies,
     SettleSetAside,
+    ShowHeld,
     resend_reply,
     retry_replies,
     settle_set_aside,
+    show_held,
 )
 from empikgo_mailer.handlers.staff import (
     AddStaff,
@@ -166,6 +168,7 @@ HANDLERS: Mapping[type[Command[Any]], Handler] = {
     ShowSetAside: show_set_aside,
     ShowRequest: show_request,
     SettleSetAside: settle_set_aside,
+    ShowHeld: show_held,
     ResendReply: resend_reply,
     RetryReplies: retry_replies,
     SendCodeAgain: send_code_again,

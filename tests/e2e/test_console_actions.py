@@ -165,6 +165,7 @@ def test_a_set_aside_message_gets_its_code_once_and_the_reply_is_threaded(
     assert len(library.sink.messages()) == 2
 
     page = new_page(browser)
+    page.on("dialog", lambda dialog: dialog.accept())  # each action asks first (console.js)
     log_in(page, library, "anna")
     page.get_by_role("link", name="Odłożone dla obsługi").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"{W63}: odłożone dla obsługi")
