@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -31,9 +32,9 @@ def add_mail(database_url: str) -> None:
     start = MOMENT - timedelta(hours=3)
     rows = []
 
-    def request(n: int, branch: str, sender: str, **more: object) -> None:
+    def request(n: int, branch: str, sender: str, **more: Any) -> None:
         at = start + timedelta(minutes=n)
-        values: dict[str, object] = {
+        values: dict[str, Any] = {
             "branch_id": branch, "uidvalidity": 1, "uid": n, "fingerprint": f"sid:{n}",
             "message_id": f"<m{n}@example.com>", "received_at": at, "sender": sender,
             "subject": "EMPIK GO", "kind": RequestKind.REQUEST, "words": "proszę o kod",
