@@ -72,6 +72,14 @@ from empikgo_mailer.handlers.loans import (
     return_loan,
 )
 from empikgo_mailer.handlers.mail import DecideQueue, decide_queue
+from empikgo_mailer.handlers.mail_search import (
+    FindReaders,
+    ListMail,
+    ShowNeighbours,
+    find_readers,
+    list_mail,
+    show_neighbours,
+)
 from empikgo_mailer.handlers.mail_send import SendDue, new_owner, send_due
 from empikgo_mailer.handlers.mail_status import ShowMailStatus, mail_status
 from empikgo_mailer.handlers.mailbox import CollectMailbox, collect_batches
@@ -167,6 +175,9 @@ HANDLERS: Mapping[type[Command[Any]], Handler] = {
     ShowQueue: show_queue,
     ShowSetAside: show_set_aside,
     ShowRequest: show_request,
+    ListMail: list_mail,
+    ShowNeighbours: show_neighbours,
+    FindReaders: find_readers,
     SettleSetAside: settle_set_aside,
     ShowHeld: show_held,
     ResendReply: resend_reply,

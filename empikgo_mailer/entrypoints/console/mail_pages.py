@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -19,8 +20,19 @@ from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.held_messages import DISMISS, GIVE, REFUSE, held_choices
 from empikgo_mailer.domain.statuses import ReplyStatus, RequestKind, RequestStatus
 from empikgo_mailer.entrypoints.console.common import Console, field, off_loop
+from empikgo_mailer.entrypoints.console.search_pages import reader_url
 from empikgo_mailer.handlers.errors import CommandRejected
-from empikgo_mailer.handlers.requests import ShowQueue, ShowRequest
+from empikgo_mailer.handlers.mail_search import (
+    DECIDED,
+    MAX_SEARCH,
+    SET_ASIDE,
+    TODAY,
+    WAITING,
+    ListMail,
+    MailPage,
+    ShowNeighbours,
+)
+from empikgo_mailer.handlers.requests import ShowRequest
 from empikgo_mailer.handlers.set_aside import (
     AnyReply,
     HeldMessage,
@@ -39,6 +51,15 @@ KIND_LABELS = {
     RequestKind.UNREADABLE: "nieczytelna wiadomość",
     RequestKind.DUPLICATE: "kopia wcześniejszej prośby",
 }
+# The lists the queue page offers (its "wynik" parameter): by status, then by outcome.
+SHOW_LABELS = {
+    "": "wszystkie wiadomości",
+    WAITING: "czekające w kolejce",
+    SET_ASIDE: "odłożone dla obsługi",
+    TODAY: "rozstrzygnięte dziś",
+    DECIDED: "rozstrzygnięte",
+    **OUTCOME_LABELS,
+}
 REPLY_LABELS = {
     ReplyStatus.PENDING: "czeka na wysłanie",
     ReplyStatus.SENT: "wysłana",
@@ -49,34 +70,72 @@ REPLY_LABELS = {
 def add_mail_pages(api: FastAPI, console: Console) -> None:
     app, clock = console.app, console.clock
 
-    def row(request: MailRequest) -> dict[str, Any]:
+    def row(request: MailRequest, reader: str = "") -> dict[str, Any]:
         return {
             "id": request.id,
             "received": console.local_text(request.received_at),
             "sender": request.sender or "(brak poprawnego nadawcy)",
             "subject": request.subject,
             "card": request.card_number or "—",
+            "reader": reader,
             "outcome": OUTCOME_LABELS.get(request.outcome or "", request.outcome or "—"),
+            "state": _state(request),
             "decided": console.local_text(request.decided_at),
             "why": _reason(request),
         }
 
+    def listed(page: MailPage) -> list[dict[str, Any]]:
+        return [row(item.request, item.reader) for item in page.rows]
+
     @api.get("/placowki/{branch_id}/kolejka", include_in_schema=False)
-    def queue_page(request: Request, branch_id: str) -> Response:
+    def queue_page(
+        request: Request, branch_id: str, szukaj: str = "", wynik: str = "", strona: int = 1
+    ) -> Response:
         staff, branch = console.at_branch(request, branch_id)
-        view = app.handle(ShowQueue(branch.id), now=clock())
+        now = clock()
+        text, show = szukaj.strip()[:MAX_SEARCH], wynik if wynik in SHOW_LABELS else ""
+        common: dict[str, Any] = {
+            "title": f"Kolejka — {branch.name}", "branch": branch, "text": text, "show": show,
+            "shows": list(SHOW_LABELS.items()), "now_text": console.local_text(now),
+        }  # fmt: skip
+        if not text and not show:
+            # The day's view: the queue in receipt order and today's decisions, each the
+            # first page of its own list (the links carry it, for next/previous).
+            waiting = app.handle(ListMail(branch.id, WAITING), now=now)
+            today = app.handle(ListMail(branch.id, TODAY), now=now)
+            return console.page(
+                "queue.html.j2", staff, **common, listing=None, refresh=60,
+                waiting=listed(waiting), waiting_total=waiting.total,
+                waiting_query=list_query("", WAITING),
+                decided=listed(today), decided_total=today.total,
+                decided_query=list_query("", TODAY),
+            )  # fmt: skip
+        found = app.handle(ListMail(branch.id, show, text, strona), now=now)
+        query = list_query(text, show)
         return console.page(
-            "queue.html.j2", staff, title=f"Kolejka — {branch.name}", branch=branch,
-            waiting=[row(r) for r in view.waiting], decided=[row(r) for r in view.decided_today],
-            waiting_total=view.waiting_total,
-            now_text=console.local_text(clock()), refresh=60,
+            "queue.html.j2", staff, **common,
+            listing={
+                "title": SHOW_LABELS[show].capitalize() if show else "Wszystkie wiadomości",
+                "rows": listed(found), "total": found.total, "page": found.page,
+                "pages": found.pages, "offset": found.offset, "waiting": show == WAITING,
+                "query": query,
+                "previous": _page_link(branch.id, query, found.page - 1, found.pages),
+                "next": _page_link(branch.id, query, found.page + 1, found.pages),
+            },
         )  # fmt: skip
 
     @api.get("/placowki/{branch_id}/prosby/{request_id}", include_in_schema=False)
-    def request_page(request: Request, branch_id: str, request_id: int) -> Response:
+    def request_page(
+        request: Request, branch_id: str, request_id: int, szukaj: str = "", wynik: str = ""
+    ) -> Response:
         staff, branch = console.at_branch(request, branch_id)
+        now = clock()
         view = app.handle(ShowRequest(request_id, branch.id))
+        text, show = szukaj.strip()[:MAX_SEARCH], wynik if wynik in SHOW_LABELS else ""
+        around = app.handle(ShowNeighbours(request_id, branch.id, show, text), now=now)
+        query = list_query(text, show)
         mail = view.request
+        here = f"/placowki/{branch.id}/prosby/"
         return console.page(
             "request.html.j2", staff, title=f"Prośba nr {mail.id}", branch=branch,
             mail=row(mail), kind=KIND_LABELS.get(mail.kind, str(mail.kind)),
@@ -95,6 +154,16 @@ def add_mail_pages(api: FastAPI, console: Console) -> None:
                 for reply in view.replies
             ],
             actions=_actions_context(branch, mail, view.replies),
+            readers=[
+                {"url": reader_url(r.card_number), "name": f"{r.first_name} {r.last_name}",
+                 "card": r.card_number}
+                for r in around.readers
+            ],
+            find_url="/czytelnicy?" + urlencode({"szukaj": mail.sender or mail.card_number or ""}),
+            list_name=SHOW_LABELS[show] if show else "wszystkie wiadomości",
+            list_url=f"/placowki/{branch.id}/kolejka{query}", searched=text,
+            previous_url=f"{here}{around.previous}{query}" if around.previous else "",
+            next_url=f"{here}{around.next}{query}" if around.next else "",
         )  # fmt: skip
 
     def set_aside_page(
@@ -166,6 +235,30 @@ def add_mail_pages(api: FastAPI, console: Console) -> None:
             )  # fmt: skip
 
         return await off_loop(work)
+
+
+def list_query(text: str, show: str) -> str:
+    """The query string that names a list of a branch's mail ("" for every message)."""
+    params = {name: value for name, value in (("wynik", show), ("szukaj", text)) if value}
+    return "?" + urlencode(params) if params else ""
+
+
+def _page_link(branch_id: str, query: str, page: int, pages: int) -> str:
+    if not 1 <= page <= pages:
+        return ""
+    joiner = "&" if query else "?"
+    shown = f"{joiner}strona={page}" if page > 1 else ""
+    return f"/placowki/{branch_id}/kolejka{query}{shown}"
+
+
+def _state(request: MailRequest) -> str:
+    """Where a message stands, in a list of every kind of message."""
+    if request.status is RequestStatus.QUEUED:
+        return "czeka w kolejce"
+    label = OUTCOME_LABELS.get(request.outcome or "", request.outcome or "")
+    if request.status is RequestStatus.SET_ASIDE:
+        return f"odłożona dla obsługi ({_reason(request)})" if _reason(request) else "odłożona"
+    return label or "—"
 
 
 def _reason(request: MailRequest) -> str:
