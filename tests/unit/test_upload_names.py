@@ -19,11 +19,14 @@ def test_a_name_is_its_last_part_printable_and_bounded() -> None:
 
 
 def test_the_file_is_seen_under_its_own_name_only_while_it_is_read(tmp_path: Path) -> None:
-    staged = tmp_path / "TOKEN.txt"
+    staging = tmp_path / "uploads"
+    staging.mkdir()
+    staged = staging / "TOKEN.txt"
     staged.write_text("KOD-1\n", encoding="utf-8")
     with own_name(staged, "Pula W63.txt") as named:
         assert named.name == "Pula W63.txt" and named.read_text(encoding="utf-8") == "KOD-1\n"
     assert not named.exists() and staged.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["TOKEN.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["uploads"]
+    assert sorted(p.name for p in staging.iterdir()) == ["TOKEN.txt"]
     with own_name(staged, "") as unnamed:
         assert unnamed == staged

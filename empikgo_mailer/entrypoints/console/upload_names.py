@@ -34,14 +34,15 @@ def clean_name(name: str) -> str:
 
 @contextmanager
 def own_name(path: Path, name: str) -> Iterator[Path]:
-    """`path` seen under `name` (a hard link in a private directory beside it) for as long
-    as the import runs; the staged file itself stays where it is, for its caller to remove.
+    """`path` seen under `name` (a hard link in a private directory next to the staging
+    folder: same file system, and never among the staged files that expire) for as long as
+    the import runs; the staged file itself stays where it is, for its caller to remove.
     Without a usable name, or where a link cannot be made, the staged path as it is."""
     cleaned = clean_name(name)
     if not cleaned:
         yield path
         return
-    with tempfile.TemporaryDirectory(dir=path.parent) as folder:
+    with tempfile.TemporaryDirectory(prefix="empikgo-upload-", dir=path.parent.parent) as folder:
         named = Path(folder) / cleaned
         try:
             os.link(path, named)
