@@ -34,6 +34,7 @@ from empikgo_mailer.entrypoints.console.docs_pages import add_docs_pages
 from empikgo_mailer.entrypoints.console.head_pages import add_head_pages, add_month_pages
 from empikgo_mailer.entrypoints.console.mail_pages import add_mail_pages
 from empikgo_mailer.entrypoints.console.security import (
+    HEADERS,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     Forbidden,
@@ -192,10 +193,14 @@ def _error_pages(api: FastAPI, console: Console) -> None:
 
     def bug(request: Request, exc: Exception) -> Response:
         # Starlette still raises the exception after this answer: the traceback is logged.
+        # Answered outside every middleware, so the security headers are set here.
         title, text = HTTP_ERRORS[500]
         if request.url.path.startswith(API_PREFIX):
-            return JSONResponse({"detail": text}, status_code=500)
-        return console.page("message.html.j2", None, 500, title=title, text=text)
+            answer: Response = JSONResponse({"detail": text}, status_code=500)
+        else:
+            answer = console.page("message.html.j2", None, 500, title=title, text=text)
+        answer.headers.update(HEADERS)
+        return answer
 
     api.add_exception_handler(StarletteHTTPException, http_error)
     api.add_exception_handler(RequestValidationError, bad_address)
