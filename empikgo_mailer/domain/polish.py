@@ -94,3 +94,13 @@ def age_text(seconds: float) -> str:
         return f"{hours} godz. {minutes} min" if minutes else f"{hours} godz."
     days, hours = divmod(hours, 24)
     return f"{days_text(days)} {hours} godz." if hours else days_text(days)
+
+
+def count_text(count: int, one: str, few: str, many: str) -> str:
+    """'1 kod', '4 kody', '5 kodów', '22 kody', '12 kodów': the noun in the form Polish
+    gives it after the number."""
+    if count == 1:
+        return f"1 {one}"
+    if count % 10 in (2, 3, 4) and count % 100 not in (12, 13, 14):
+        return f"{count} {few}"
+    return f"{count} {many}"

@@ -224,7 +224,8 @@ def settle_set_aside(
         why = explain_refusal(refusal.reason, dict(refusal.details)).rstrip(".")
         return Settlement(
             False,
-            f"Kodu nie wydano: {why}. Wiadomość nadal czeka; możesz wysłać wybraną odmowę.",
+            # `why` is a sentence with its own full stop.
+            f"Kodu nie wydano: {why} Wiadomość nadal czeka; możesz wysłać wybraną odmowę.",
         )
 
 

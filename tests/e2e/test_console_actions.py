@@ -298,14 +298,14 @@ def test_a_pool_upload_is_previewed_with_its_bad_lines_then_confirmed(
     assert library.count("SELECT count(*) FROM code WHERE value LIKE 'NOWY%'") == 0
     no_serious_violations(page)
     screenshot(page, "pula-podglad", library)
-    page.get_by_role("button", name="Zatwierdź i wczytaj 2 kodów").click()
-    expect(page.get_by_role("status")).to_have_text("Wczytano 2 kodów; odrzucone linie: 3.")
+    page.get_by_role("button", name="Zatwierdź i wczytaj 2 kody").click()
+    expect(page.get_by_role("status")).to_have_text("Wczytano 2 kody; odrzucone linie: 3.")
     row = page.get_by_role("row").filter(has_text=W63).filter(has_text="Empik Go")
     expect(row.locator("td.num").first).to_have_text("22")
     assert library.count("SELECT count(*) FROM code WHERE value LIKE 'NOWY%'") == 2
     # Confirming the same preview again loads nothing twice.
     page.go_back()
-    page.get_by_role("button", name="Zatwierdź i wczytaj 2 kodów").click()
+    page.get_by_role("button", name="Zatwierdź i wczytaj 2 kody").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Nie wykonano")
     assert library.count("SELECT count(*) FROM code WHERE value LIKE 'NOWY%'") == 2
 

@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import BranchSettings
 from empikgo_mailer.domain.clock import Clock, is_rehearsal, real_clock_of
-from empikgo_mailer.domain.polish import moment_text, month_name
+from empikgo_mailer.domain.polish import count_text, moment_text, month_name
 from empikgo_mailer.domain.staff import Role
 from empikgo_mailer.entrypoints.console.security import (
     SESSION_COOKIE,
@@ -43,6 +43,7 @@ _templates = Environment(
     undefined=StrictUndefined,
 )
 _templates.globals["month_name"] = month_name
+_templates.globals["count_text"] = count_text
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ def add_desk_pages(api: FastAPI, console: Console) -> None:
                 assert refusal.reason is not None
                 why = explain_refusal(refusal.reason, dict(refusal.details))
                 return desk_page(
-                    staff, branch, card, platform, message=f"Odmowa: {why}.", message_class="bad"
+                    staff, branch, card, platform, message=f"Odmowa: {why}", message_class="bad"
                 )
             return RedirectResponse(
                 f"/placowki/{branch.id}/punkt/wydania/{decision.issuance_id}", status_code=303

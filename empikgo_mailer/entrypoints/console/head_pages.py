@@ -15,7 +15,7 @@ from starlette.datastructures import FormData, UploadFile
 from empikgo_mailer.adapters.report_csv import csv_bytes
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
-from empikgo_mailer.domain.polish import month_name
+from empikgo_mailer.domain.polish import count_text, month_name
 from empikgo_mailer.domain.report import place_name
 from empikgo_mailer.entrypoints.console.chart import pool_chart
 from empikgo_mailer.entrypoints.console.common import HEADS, Console, field, off_loop
@@ -129,7 +129,11 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
             report = app.handle(command, now=clock())
         path.unlink(missing_ok=True)
         refused = f"; odrzucone linie: {len(report.refused)}" if report.refused else ""
-        return pools_page(staff, command.month, message=f"Wczytano {report.loaded} kodów{refused}.")
+        return pools_page(
+            staff,
+            command.month,
+            message=f"Wczytano {count_text(report.loaded, 'kod', 'kody', 'kodów')}{refused}.",
+        )
 
     @api.post("/pule/aktywacje", include_in_schema=False)
     async def activations(request: Request) -> Response:

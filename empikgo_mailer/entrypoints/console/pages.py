@@ -8,9 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import BranchSettings
@@ -32,6 +35,7 @@ from empikgo_mailer.entrypoints.console.head_pages import add_head_pages, add_mo
 from empikgo_mailer.entrypoints.console.mail_pages import add_mail_pages
 from empikgo_mailer.entrypoints.console.search_pages import add_search_pages
 from empikgo_mailer.entrypoints.console.security import (
+    HEADERS,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     Forbidden,
@@ -57,6 +61,20 @@ from empikgo_mailer.handlers.staff import LogIn, LogOut, OpenSession
 from empikgo_mailer.handlers.undelivered import ReturnCode, SendCodeAgain
 
 REFRESH_SECONDS = 60
+API_PREFIX = "/api/"  # the catalogue's JSON API: its errors stay JSON
+HTTP_ERRORS = {
+    404: ("Nie ma takiej strony", "Pod tym adresem nie ma strony konsoli. Sprawdź adres."),
+    405: ("Nie można otworzyć", "Tej strony nie otwiera się w ten sposób; wróć i użyj przycisku."),
+    422: (
+        "Nieprawidłowy adres",
+        "W adresie jest błąd, np. numer, który nie jest liczbą. Sprawdź link.",
+    ),
+    500: (
+        "Błąd programu",
+        "Coś poszło nie tak po naszej stronie; nic nie zostało zmienione. Spróbuj ponownie, "
+        "a jeśli błąd wróci, zgłoś go informatykowi z godziną.",
+    ),
+}
 
 
 def add_console(api: FastAPI, app: App, clock: Clock) -> Console:
@@ -64,6 +82,12 @@ def add_console(api: FastAPI, app: App, clock: Clock) -> Console:
     console = Console(app, clock)
     api.add_middleware(SecurityHeaders)
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @api.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        # Browsers ask for it whatever the page links; the same small SVG.
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
+
     _error_pages(api, console)
 
     def login_form(status: int = 200, login: str = "", error: str = "") -> Response:
@@ -125,7 +149,9 @@ def add_console(api: FastAPI, app: App, clock: Clock) -> Console:
 
 def _error_pages(api: FastAPI, console: Console) -> None:
     """No session, a form without its CSRF token, a page that is not there or not theirs,
-    and a command refused with a reason."""
+    a command refused with a reason; and, on every path but the catalogue's JSON API, an
+    unknown address, a malformed one (`/prosby/abc`) and a bug answered with a Polish page
+    rather than framework JSON or "Internal Server Error"."""
     answers: dict[type[Exception], tuple[int, str, str]] = {
         LoginRequired: (403, "Sesja wygasła", "Zaloguj się ponownie; nic nie zostało zmienione."),
         Forbidden: (
@@ -150,6 +176,44 @@ def _error_pages(api: FastAPI, console: Console) -> None:
 
     for kind in [*answers, CommandRejected]:
         api.add_exception_handler(kind, answer)
+
+    def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if request.url.path.startswith(API_PREFIX):
+            return http_exception_handler_sync(exc)
+        title, text = HTTP_ERRORS.get(exc.status_code, HTTP_ERRORS[500])
+        page = console.page("message.html.j2", None, exc.status_code, title=title, text=text)
+        page.headers.update(exc.headers or {})
+        return page
+
+    def bad_address(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if request.url.path.startswith(API_PREFIX):
+            return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+        title, text = HTTP_ERRORS[422]
+        return console.page("message.html.j2", None, 422, title=title, text=text)
+
+    def bug(request: Request, exc: Exception) -> Response:
+        # Starlette still raises the exception after this answer: the traceback is logged.
+        # Answered outside every middleware, so the security headers are set here.
+        title, text = HTTP_ERRORS[500]
+        if request.url.path.startswith(API_PREFIX):
+            answer: Response = JSONResponse({"detail": text}, status_code=500)
+        else:
+            answer = console.page("message.html.j2", None, 500, title=title, text=text)
+        answer.headers.update(HEADERS)
+        return answer
+
+    api.add_exception_handler(StarletteHTTPException, http_error)
+    api.add_exception_handler(RequestValidationError, bad_address)
+    api.add_exception_handler(Exception, bug)
+
+
+def http_exception_handler_sync(exc: StarletteHTTPException) -> Response:
+    """FastAPI's own JSON answer for the API (its handler is async; ours run in a thread)."""
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
 def _branch_pages(api: FastAPI, console: Console) -> None:
