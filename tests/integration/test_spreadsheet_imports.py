@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
-from sqlmodel import select
+from sqlmodel import col, select
 
 from empikgo_mailer.adapters.spreadsheets import CFB_MAGIC
-from empikgo_mailer.adapters.tables import Loan, Patron
+from empikgo_mailer.adapters.tables import Code, Loan, Patron
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.errors import ExitCode
+from empikgo_mailer.domain.statuses import DropKind
+from empikgo_mailer.handlers.drop_folder import TakeDroppedFiles
 from empikgo_mailer.handlers.loans import ImportLoans, import_loans
 from empikgo_mailer.handlers.patrons import ImportPatrons, import_patrons
 from tests.support.cli import Cli
@@ -145,3 +147,18 @@ def test_the_command_line_refuses_unreadable_files_in_polish(
     [line] = err.strip().splitlines()  # one Polish line, no traceback
     assert line.startswith("Błąd: ")
     assert message in line
+
+
+def test_a_workbook_dropped_in_the_folder_is_a_pool_and_excels_owner_file_is_not(
+    app: App,
+) -> None:
+    pools = app.settings.jobs.drop_dir / "pools" / "empik-go" / "w63"
+    pools.mkdir(parents=True)
+    workbook(pools / "2026-11.xlsx", ("Arkusz1", [["Kod"], ["DROP-1"], ["DROP-2"]]))
+    (pools / "~$2026-11.xlsx").write_bytes(b"\x05anna")  # Excel has the workbook open
+    [result] = app.handle(TakeDroppedFiles(DropKind.POOLS, app.settings.jobs.drop_dir), now=NOW)
+    assert (result.name, result.outcome) == ("pools/empik-go/w63/2026-11.xlsx", "imported")
+    with app.db.transaction() as session:
+        values = session.exec(select(Code.value).where(col(Code.value).like("DROP-%"))).all()
+    assert sorted(values) == ["DROP-1", "DROP-2"]
+    assert (pools / "~$2026-11.xlsx").exists()  # left alone for Excel
