@@ -3,6 +3,7 @@ month's report with its chart and CSV, and the service switch."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,11 +95,21 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
         month = _month(field(form, "month", 7), library.calendar.month_of(clock()))
         return pools_page(staff, month, status=422, message=problem, message_class="bad")
 
+    async def upload(
+        request: Request, then: Callable[[OpenSession, FormData, Path], Response]
+    ) -> Response:
+        """The form's file staged, then `then` off the event loop; a file that cannot be
+        taken at all is said on the pools page."""
+        staff, form = await console.posted(request, *HEADS)
+        try:
+            path = await _staged(console, form, "file")
+        except CommandRejected as problem:  # no file, or one too large
+            return await off_loop(refused_page, staff, form, str(problem))
+        return await off_loop(then, staff, form, path)
+
     @api.post("/pule/podglad", include_in_schema=False)
     async def preview(request: Request) -> Response:
-        staff, form = await console.posted(request, *HEADS)
-        path = await _staged(console, form, "file")
-        return await off_loop(preview_page, staff, form, path)
+        return await upload(request, preview_page)
 
     def preview_page(staff: OpenSession, form: FormData, path: Path) -> Response:
         try:
@@ -142,9 +153,7 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
 
     @api.post("/pule/aktywacje", include_in_schema=False)
     async def activations(request: Request) -> Response:
-        staff, form = await console.posted(request, *HEADS)
-        path = await _staged(console, form, "file")
-        return await off_loop(load_activations, staff, form, path)
+        return await upload(request, load_activations)
 
     def load_activations(staff: OpenSession, form: FormData, path: Path) -> Response:
         try:
