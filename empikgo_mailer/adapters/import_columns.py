@@ -69,6 +69,21 @@ PATRON_COLUMNS = _table(_PATRON_NAMES)
 LOAN_COLUMNS = _table(_LOAN_NAMES)
 
 
+# What a librarian calls each field, for messages about a column the file lacks.
+_LABELS = {field: aliases[0] for field, aliases in (_PATRON_NAMES | _LOAN_NAMES).items()}
+
+
+def label(field: str) -> str:
+    """`first_name` -> `imię`; a field without a Polish name is named as it is."""
+    return _LABELS.get(field, field)
+
+
+def header_of(field: str, found: Mapping[str, str]) -> str:
+    """The header the librarian's file gives `field` (`found`: field -> header), else the
+    field's Polish name: a row's problem names the column as the file does."""
+    return found.get(field) or label(field)
+
+
 def with_library_names(known: Mapping[str, str], library: Mapping[str, str]) -> dict[str, str]:
     """The built-in names plus the configuration's `"Header in the file" = "field"`."""
     return {**known, **{fold(header): field for header, field in library.items()}}

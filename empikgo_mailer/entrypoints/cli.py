@@ -199,15 +199,16 @@ def patrons() -> None:
 
 
 @patrons.command("import")
-@click.argument("file", metavar="PLIK.csv", type=click.Path(path_type=Path))
+@click.argument("file", metavar="PLIK", type=click.Path(path_type=Path))
 @app_command
 def patrons_import(app: App, now: datetime, file: Path) -> int:
-    """Wczytaj czytelników z pliku CSV (aktualizacja po numerze karty).
+    """Wczytaj czytelników z arkusza .xlsx albo pliku CSV (aktualizacja po numerze karty).
 
     Kolumny: numer karty, imię, nazwisko, e-mail, aktywny, data potwierdzenia danych,
     saldo (nagłówki polskie albo card_number, first_name, last_name, email, active,
     contact_confirmed_on, balance; inne nazwy: [import_columns.patrons] w konfiguracji).
-    UTF-8 (z BOM lub bez), separator przecinek, średnik albo tabulator.
+    CSV w UTF-8 (z BOM lub bez) albo Windows-1250, separator przecinek, średnik albo
+    tabulator; z arkusza .xlsx ten, który ma takie nagłówki (inaczej pierwszy).
     """
     with ProgressBar("Wczytywanie czytelników") as bar:
         report = app.handle(ImportPatrons(file, actor="cli"), now=now, progress=bar)
@@ -233,7 +234,7 @@ def codes() -> None:
 def codes_import(
     app: App, now: datetime, file: Path, platform: Platform, month: Month, branch_id: str | None
 ) -> int:
-    """Wczytaj kody z pliku: jeden kod w linii albo CSV z kolumną „code”."""
+    """Wczytaj kody z pliku: jeden kod w linii, CSV z kolumną „kod” albo arkusz .xlsx."""
     report = app.handle(ImportCodes(file, platform, month, branch_id, actor="cli"), now=now)
     where = f", placówka {branch_id}" if branch_id else ""
     click.echo(

@@ -64,10 +64,11 @@ def loans() -> None:
 
 
 @loans.command("import")
-@click.argument("file", metavar="PLIK.csv", type=click.Path(path_type=Path))
+@click.argument("file", metavar="PLIK", type=click.Path(path_type=Path))
 @app_command
 def loans_import(app: App, now: datetime, file: Path) -> int:
-    """Wczytaj wypożyczenia z pliku CSV (aktualizacja po karcie, egzemplarzu i dacie).
+    """Wczytaj wypożyczenia z arkusza .xlsx albo CSV (aktualizacja po karcie, egzemplarzu
+    i dacie).
 
     Kolumny: numer karty, kod kreskowy, lokalizacja, data wypożyczenia, termin zwrotu,
     data zwrotu, prolongaty, limit prolongat, rezerwacja (nagłówki polskie albo
@@ -228,12 +229,12 @@ def _echo_account_state(ledger: FineLedger) -> None:
 
 
 @fines.command("post-transfers")
-@click.argument("file", metavar="PLIK.csv", type=click.Path(path_type=Path))
+@click.argument("file", metavar="PLIK", type=click.Path(path_type=Path))
 @app_command
 def fines_post_transfers(app: App, now: datetime, file: Path) -> int:
     """Zaksięguj przelewy z wyciągu banku (każdy identyfikator przelewu liczy się raz).
 
-    Kolumny: posting_id, posted_on, card_number, location, amount.
+    Kolumny: posting_id, posted_on, card_number, location, amount (CSV albo arkusz .xlsx).
     """
     report = app.handle(PostTransfers(file, actor="cli"), now=now)
     click.echo(

@@ -130,11 +130,12 @@ def web(
 
 
 @click.command("activations", cls=PolishCommand)
-@click.argument("file", metavar="PLIK.csv", type=click.Path(path_type=Path))
+@click.argument("file", metavar="PLIK", type=click.Path(path_type=Path))
 @platform_option
 @app_command
 def codes_activations(app: App, now: datetime, file: Path, platform: Platform) -> int:
-    """Wczytaj raport aktywacji z panelu platformy (kolumny: kod, czas aktywacji).
+    """Wczytaj raport aktywacji z panelu platformy, CSV albo .xlsx (kolumny: kod, czas
+    aktywacji).
 
     Można wczytywać wielokrotnie. Późny raport, który dowodzi aktywacji w terminie,
     zdejmuje blokadę za nieaktywowany kod.

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from empikgo_mailer.adapters.link_errors import DATABASE, database_down
 from empikgo_mailer.adapters.tables import JobRun
+from empikgo_mailer.adapters.upload_staging import remove_abandoned
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import Settings
 from empikgo_mailer.domain.clock import Clock, ReplayedClock
@@ -100,6 +101,19 @@ def _take(kind: DropKind) -> Callable[[App, datetime], JobOutcome]:
     return run
 
 
+def _remove_abandoned_uploads(app: App, now: datetime) -> JobOutcome:
+    # Real time, not `now`: the console stamps its uploads by the real clock (a rehearsal's
+    # replayed day says nothing about how long a file has waited).
+    removed = remove_abandoned(datetime.now(app.settings.timezone))
+    if not removed:
+        return JobOutcome(JobState.NOTHING, "brak porzuconych podglądów")
+    return JobOutcome(JobState.OK, f"usunięto porzucone podglądy plików: {removed}")
+
+
+def _daily(settings: Settings) -> BaseTrigger:
+    return IntervalTrigger(days=1, timezone=settings.timezone)
+
+
 def _every_scan(settings: Settings) -> BaseTrigger:
     return IntervalTrigger(seconds=settings.jobs.scan_seconds, timezone=settings.timezone)
 
@@ -151,6 +165,7 @@ JOBS = (
     JobSpec("month-close", "Zamknięcie miesiąca", _close_months, _monthly),
     JobSpec("pool-drop", "Nowe pule kodów z folderu", _take(POOLS), _every_scan),
     JobSpec("activation-drop", "Raporty aktywacji z folderu", _take(ACTIVATIONS), _every_scan),
+    JobSpec("upload-cleanup", "Porzucone podglądy plików", _remove_abandoned_uploads, _daily),
 )
 
 

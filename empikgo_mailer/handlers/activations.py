@@ -14,7 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from empikgo_mailer.adapters.store import Store
-from empikgo_mailer.adapters.text_files import UnreadableFile, parse_csv, read_text
+from empikgo_mailer.adapters.text_files import UnreadableFile, read_table
 from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.activation import activated_in_time
 from empikgo_mailer.domain.month import Month
@@ -65,11 +65,16 @@ def _column(columns: tuple[str, ...], names: tuple[str, ...], what: str, path: P
     return found
 
 
+def _has_code_and_time(columns: tuple[str, ...]) -> bool:
+    """The sheet of a workbook that holds the report (others may hold notes or totals)."""
+    return any(c in columns for c in CODE_COLUMNS) and any(c in columns for c in TIME_COLUMNS)
+
+
 def _rows(
     path: Path, zone: ZoneInfo, now: datetime, report: ActivationReport
 ) -> list[tuple[int, str, datetime]]:
     """(line, code, activation time) of every usable row; the others go to `report`."""
-    table = parse_csv(read_text(path), (), path)
+    table = read_table(path, fits=_has_code_and_time)
     code_column = _column(table.columns, CODE_COLUMNS, "kodem", path)
     time_column = _column(table.columns, TIME_COLUMNS, "czasem aktywacji", path)
     rows: list[tuple[int, str, datetime]] = []

@@ -5,6 +5,8 @@ activation reports, each imported once and then archived.
     <drop>/pools/legimi/<YYYY-MM>.csv               the library-wide Legimi pool
     <drop>/activations/<platform>/<any name>.csv     an activation report
 
+(each also as .xlsx, or a pool as a .txt list).
+
 A file is recorded by its content hash in the same transaction as its import, so a file
 dropped twice, or found again after a crash before it was archived, is never imported
 twice. A file that cannot be imported is moved to `rejected/` with the reason in the log
@@ -42,9 +44,11 @@ from empikgo_mailer.handlers.pools import CodeImportReport, ImportCodes, import_
 log = logging.getLogger(__name__)
 POOLS, ACTIVATIONS = DropKind.POOLS, DropKind.ACTIVATIONS
 ARCHIVE, REJECTED = "archive", "rejected"
-SUFFIXES = {".csv", ".txt"}
+SUFFIXES = {".csv", ".txt", ".xlsx"}
 # Files still being written: copy under such a name, then rename into place.
 UNFINISHED = (".part", ".tmp", ".crdownload")
+# Excel's "owner file" beside a workbook open in a shared folder: never a drop.
+OWNER_FILE = "~$"
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ def _waiting(folder: Path) -> list[Path]:
         if path.is_file()
         and not any(part.startswith(".") for part in path.relative_to(folder).parts)
         and not path.name.endswith(UNFINISHED)
+        and not path.name.startswith(OWNER_FILE)
     )
 
 

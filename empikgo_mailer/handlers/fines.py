@@ -10,7 +10,7 @@ from pathlib import Path
 from empikgo_mailer.adapters.fines_store import store_state
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import Loan, Patron, Payment
-from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_text
+from empikgo_mailer.adapters.text_files import CsvRow, read_table
 from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.card_number import shown_card
 from empikgo_mailer.domain.fines import (
@@ -216,7 +216,7 @@ def post_transfers(
     listed for staff and change nothing: the money is on the bank statement, to be
     explained by a person.
     """
-    table = parse_csv(read_text(command.path), POSTING_COLUMNS, command.path)
+    table = read_table(command.path, POSTING_COLUMNS)
     today = library.calendar.today(now)
     report = PostingReport()
     seen: dict[str, int] = {}

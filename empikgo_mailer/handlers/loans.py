@@ -17,7 +17,7 @@ from empikgo_mailer.adapters.fines_store import FinesStore, LoanKey, loan_state,
 from empikgo_mailer.adapters.import_columns import LOAN_COLUMNS, LOAN_FIELDS, with_library_names
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import Loan, Patron
-from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_flag, read_text
+from empikgo_mailer.adapters.text_files import CsvRow, read_flag, read_table
 from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import ImportColumns
 from empikgo_mailer.domain.card_number import shown_card
@@ -100,18 +100,18 @@ def _day(values: dict[str, str], column: str, *, required: bool = True) -> date 
     text = values[column]
     if not text.strip():
         if required:
-            raise BadRow(f"{column}: puste pole")
+            raise BadRow("puste pole", column)
         return None
     try:
         return parse_day(text)
     except InvalidMoment as problem:
-        raise BadRow(f"{column}: {problem}") from None
+        raise BadRow(str(problem), column) from None
 
 
 def _count(values: dict[str, str], column: str) -> int:
     text = values[column].strip() or "0"
     if not text.isdigit() or int(text) > 99:
-        raise BadRow(f"{column}: oczekiwano liczby 0–99, jest „{values[column]}”")
+        raise BadRow(f"oczekiwano liczby 0–99, jest „{values[column]}”", column)
     return int(text)
 
 
@@ -122,27 +122,27 @@ def _parse_row(row: CsvRow, library: Library, today: date) -> _Row:
     card = parsed_card(values["card_number"])
     barcode = values["item_barcode"].strip()
     if not _BARCODE_RE.match(barcode):
-        raise BadRow(f"item_barcode: niepoprawny kod egzemplarza „{barcode}”")
+        raise BadRow(f"niepoprawny kod egzemplarza „{barcode}”", "item_barcode")
     try:
         location = library.location(values["location"])
     except CommandRejected as problem:
-        raise BadRow(f"location: {problem}") from None
+        raise BadRow(str(problem), "location") from None
     borrowed, due = _day(values, "borrowed_on"), _day(values, "due_on")
     returned = _day(values, "returned_on", required=False)
     assert borrowed is not None
     assert due is not None
     if borrowed > today:
-        raise BadRow(f"borrowed_on: data w przyszłości ({borrowed.isoformat()})")
+        raise BadRow(f"data w przyszłości ({borrowed.isoformat()})", "borrowed_on")
     if due < borrowed:
-        raise BadRow("due_on: termin zwrotu przed datą wypożyczenia")
+        raise BadRow("termin zwrotu przed datą wypożyczenia", "due_on")
     if returned is not None and not borrowed <= returned <= today:
-        raise BadRow("returned_on: zwrot przed wypożyczeniem albo w przyszłości")
+        raise BadRow("zwrot przed wypożyczeniem albo w przyszłości", "returned_on")
     used, limit = _count(values, "renewals_used"), _count(values, "renewal_limit")
     if used > limit:
-        raise BadRow(f"renewals_used: {used} prolongat przy limicie {limit}")
+        raise BadRow(f"{used} prolongat przy limicie {limit}", "renewals_used")
     hold = read_flag(values["on_hold"] or "nie")
     if hold is None:
-        raise BadRow(f"on_hold: oczekiwano tak/nie (1/0), jest „{values['on_hold']}”")
+        raise BadRow(f"oczekiwano tak/nie (1/0), jest „{values['on_hold']}”", "on_hold")
     return _Row(row.line, card, location, barcode, borrowed, due, returned, used, limit, hold)
 
 
@@ -169,8 +169,9 @@ def _updated(state: LoanState, row: _Row, today: date) -> LoanState:
     by an export that lags behind it, and the counters only move forward."""
     if row.location.id != state.location_id:
         raise BadRow(
-            f"location: wypożyczenie zapisane już w lokalizacji {state.location_id}, "
-            f"w pliku {row.location.id}"
+            f"wypożyczenie zapisane już w lokalizacji {state.location_id}, "
+            f"w pliku {row.location.id}",
+            "location",
         )
     if row.due_on != state.due_on and not state.returned:
         state = state.with_due(row.due_on, today)
@@ -197,7 +198,7 @@ def import_loans(
     """
     library_names = header_names.loans if header_names is not None else {}
     aliases = with_library_names(LOAN_COLUMNS, library_names)
-    table = parse_csv(read_text(command.path), LOAN_FIELDS, command.path, aliases)
+    table = read_table(command.path, LOAN_FIELDS, aliases)
     today = library.calendar.today(now)
     report = LoansImportReport(columns=table.found)
     first_line: dict[tuple[str, str, date], int] = {}
@@ -212,14 +213,14 @@ def import_loans(
                     row = _parse_row(csv_row, library, today)
                     patron_id = patron_ids.get(row.card)
                     if patron_id is None:
-                        raise BadRow(f"card_number: nie ma czytelnika z kartą {row.card}")
+                        raise BadRow(f"nie ma czytelnika z kartą {row.card}", "card_number")
                     key = (row.card, row.barcode, row.borrowed_on)
                     if key in first_line:
                         raise BadRow(
                             f"to wypożyczenie powtórzone (pierwszy raz w linii {first_line[key]})"
                         )
                 except BadRow as problem:
-                    report.rejected.append(RowProblem(csv_row.line, str(problem)))
+                    report.rejected.append(RowProblem(csv_row.line, problem.naming(table.found)))
                     continue
                 first_line[key] = row.line
                 good.append((row, patron_id))
@@ -233,7 +234,10 @@ def import_loans(
                     continue
                 try:
                     changed = _update_loan(uow, loan, row, fines=fines, library=library, now=now)
-                except (BadRow, FineRuleBroken) as problem:
+                except BadRow as problem:
+                    report.rejected.append(RowProblem(row.line, problem.naming(table.found)))
+                    continue
+                except FineRuleBroken as problem:
                     report.rejected.append(RowProblem(row.line, str(problem)))
                     continue
                 if changed:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from empikgo_mailer.adapters.import_columns import PATRON_COLUMNS, PATRON_FIELDS, with_library_names
-from empikgo_mailer.adapters.text_files import CsvRow, parse_csv, read_flag, read_text
+from empikgo_mailer.adapters.import_columns import (
+    PATRON_COLUMNS,
+    PATRON_FIELDS,
+    header_of,
+    with_library_names,
+)
+from empikgo_mailer.adapters.text_files import CsvRow, read_flag, read_table
 from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import ImportColumns
 from empikgo_mailer.domain.addresses import valid_address
@@ -31,7 +36,16 @@ def no_progress(done: int, total: int) -> None:
 
 
 class BadRow(BadInput):
-    """One row cannot be imported; the message says why, in Polish."""
+    """One row cannot be imported; the message says why, in Polish, and `column` which
+    field was wrong (named, in an import's report, by the file's own header)."""
+
+    def __init__(self, reason: str, column: str | None = None) -> None:
+        self.reason, self.column = reason, column
+        super().__init__(f"{column}: {reason}" if column else reason)
+
+    def naming(self, found: Mapping[str, str]) -> str:
+        """The problem, its column named as the file names it (`found`: field -> header)."""
+        return f"{header_of(self.column, found)}: {self.reason}" if self.column else self.reason
 
 
 def parsed_card(text: str) -> str:
@@ -39,7 +53,7 @@ def parsed_card(text: str) -> str:
     try:
         return CardNumber.parse(text).value
     except InvalidCardNumber as problem:
-        raise BadRow(f"card_number: {problem}") from None
+        raise BadRow(str(problem), "card_number") from None
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,7 @@ def _active(text: str) -> bool:
     value = text.strip().casefold()
     flag = True if value in _ACTIVE else False if value in _INACTIVE else read_flag(value)
     if flag is None:
-        raise BadRow(f"active: oczekiwano tak/nie (1/0), jest „{text}”")
+        raise BadRow(f"oczekiwano tak/nie (1/0), jest „{text}”", "active")
     return flag
 
 
@@ -81,7 +95,7 @@ def _date(text: str) -> date | None:
         return parse_day(text)
     except InvalidMoment:
         raise BadRow(
-            f"contact_confirmed_on: to nie jest data (RRRR-MM-DD albo DD.MM.RRRR): „{text}”"
+            f"to nie jest data (RRRR-MM-DD albo DD.MM.RRRR): „{text}”", "contact_confirmed_on"
         ) from None
 
 
@@ -91,18 +105,18 @@ def _balance(text: str) -> int:
     try:
         grosze = parse_pln(text)
     except InvalidAmount:
-        raise BadRow(f"balance: to nie jest kwota w złotych (np. 1,20): „{text}”") from None
+        raise BadRow(f"to nie jest kwota w złotych (np. 1,20): „{text}”", "balance") from None
     if grosze < 0:
-        raise BadRow(f"balance: saldo nie może być ujemne: „{text}”")
+        raise BadRow(f"saldo nie może być ujemne: „{text}”", "balance")
     return grosze
 
 
 def _name(values: dict[str, str], column: str) -> str:
     value = " ".join(values[column].split())
     if not value:
-        raise BadRow(f"{column}: puste pole")
+        raise BadRow("puste pole", column)
     if len(value) > 100:
-        raise BadRow(f"{column}: za długie (ponad 100 znaków)")
+        raise BadRow("za długie (ponad 100 znaków)", column)
     return value
 
 
@@ -116,7 +130,7 @@ def parse_patron_row(row: CsvRow) -> dict[str, Any]:
     card = parsed_card(values["card_number"])
     email = values["email"].strip() or None
     if email is not None and not valid_address(email):
-        raise BadRow(f"email: niepoprawny adres „{email}”")
+        raise BadRow(f"niepoprawny adres „{email}”", "email")
     return {
         "card_number": card,
         "first_name": _name(values, "first_name"),
@@ -144,7 +158,7 @@ def import_patrons(
     """
     library_names = header_names.patrons if header_names is not None else {}
     aliases = with_library_names(PATRON_COLUMNS, library_names)
-    table = parse_csv(read_text(command.path), PATRON_FIELDS, command.path, aliases)
+    table = read_table(command.path, PATRON_FIELDS, aliases)
     report = ImportReport(columns=table.found)
     first_line: dict[str, int] = {}
     done = 0
@@ -163,7 +177,7 @@ def import_patrons(
                             f"numer karty {card} powtórzony (pierwszy raz w linii {earlier})"
                         )
                 except BadRow as problem:
-                    report.rejected.append(RowProblem(row.line, str(problem)))
+                    report.rejected.append(RowProblem(row.line, problem.naming(table.found)))
                     continue
                 first_line[card] = row.line
                 good[card] = patron | {"updated_at": now}

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from empikgo_mailer.adapters.store import PoolCount, Store
-from empikgo_mailer.adapters.text_files import normalise_column, parse_csv, read_text
+from empikgo_mailer.adapters.text_files import read_column
 from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Platform
@@ -45,16 +45,9 @@ class ShowPools(Command["list[PoolCount]"]):
 
 
 def _code_lines(path: Path) -> list[tuple[int, str]]:
-    """(line number, code) from a plain list, or from a CSV file with a `code` column."""
-    text = read_text(path)
-    lines = text.splitlines()
-    first = next(line for line in lines if line.strip())
-    header = [normalise_column(c) for c in first.replace(";", ",").replace("\t", ",").split(",")]
-    column = next((c for c in _CODE_COLUMNS if c in header), None)
-    if column is None:
-        return [(n, line.strip()) for n, line in enumerate(lines, start=1) if line.strip()]
-    table = parse_csv(text, (column,), path)
-    return [(row.line, row.values[column]) for row in table.rows]
+    """(line number, code) from a plain list, or from a CSV file or a workbook with a
+    `kod` column."""
+    return list(read_column(path, _CODE_COLUMNS))
 
 
 def _problem(code: str) -> str | None:

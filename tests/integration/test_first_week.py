@@ -162,7 +162,10 @@ def test_exports_with_polish_headers_and_the_librarys_own_names(
     assert code == ExitCode.BAD_INPUT
     [line] = err.strip().splitlines()
     assert "Brak kolumn" in line
-    assert "email, active, contact_confirmed_on, balance" in line
+    assert (
+        "e-mail (email), aktywny (active), data potwierdzenia danych (contact_confirmed_on), "
+        "saldo (balance)" in line
+    )
 
 
 ENGLISH = re.compile(

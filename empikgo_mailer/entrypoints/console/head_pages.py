@@ -3,8 +3,7 @@ month's report with its chart and CSV, and the service switch."""
 
 from __future__ import annotations
 
-import re
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,8 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
 from empikgo_mailer.adapters.report_csv import csv_bytes
+from empikgo_mailer.adapters.text_files import UnreadableFile
+from empikgo_mailer.adapters.upload_staging import discard, stage, staged
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.polish import count_text, month_name
@@ -20,7 +21,6 @@ from empikgo_mailer.domain.report import place_name
 from empikgo_mailer.entrypoints.console.chart import pool_chart
 from empikgo_mailer.entrypoints.console.common import HEADS, Console, field, off_loop
 from empikgo_mailer.entrypoints.console.security import new_token
-from empikgo_mailer.entrypoints.console.upload_names import own_name, upload_name
 from empikgo_mailer.handlers.activations import ImportActivations
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.pools import ImportCodes, ShowPools
@@ -29,26 +29,30 @@ from empikgo_mailer.handlers.service import ShowServices, SwitchService
 from empikgo_mailer.handlers.staff import OpenSession
 
 MAX_UPLOAD = 5 * 2**20  # a month's pool is a few thousand codes: some hundred kilobytes
-# Uploaded pool files wait here between the preview and the confirmation.
-STAGING = Path(tempfile.gettempdir()) / "empikgo-mailer-uploads"
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+# A file the import cannot read, or a command it refuses: said on the page, in Polish.
+UNUSABLE = (CommandRejected, UnreadableFile)
+# What the file pickers offer (any file can still be chosen: its content decides).
+UPLOAD_TYPES = (
+    ".xlsx,.csv,.txt,text/csv,text/plain,"
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+)
 
 
-async def _staged(form: FormData, name: str) -> Path:
+async def _staged(console: Console, form: FormData, name: str) -> Path:
     upload = form.get(name)
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise CommandRejected("Wybierz plik.")
     data = await upload.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         raise CommandRejected(f"Plik jest za duży (najwyżej {MAX_UPLOAD // 2**20} MB).")
-    return await off_loop(_stage, data)
+    # Staged files are stamped by the real clock, even in a rehearsal.
+    now = console.session_clock()
+    return await off_loop(stage, data, upload.filename, new_token(), now)
 
 
-def _stage(data: bytes) -> Path:
-    STAGING.mkdir(mode=0o700, exist_ok=True)
-    path = STAGING / f"{new_token()}.txt"
-    path.write_bytes(data)
-    return path
+def _said(problem: Exception, path: Path) -> str:
+    """The import's Polish reason, naming the file as staff chose it, not where it waits."""
+    return str(problem).replace(str(path), f"„{path.name}”")
 
 
 def _month(text: str, fallback: Month) -> Month:
@@ -62,14 +66,14 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
     app, clock, library = console.app, console.clock, console.app.library
     branch_names = {b.id: b.name for b in console.app.settings.branches.values()}
 
-    def pools_page(staff: OpenSession, month: Month, **extra: Any) -> Response:
+    def pools_page(staff: OpenSession, month: Month, status: int = 200, **extra: Any) -> Response:
         pools = app.handle(ShowPools(month))
         return console.page(
-            "pools.html.j2", staff, title="Pule kodów", month=str(month),
+            "pools.html.j2", staff, status, title="Pule kodów", month=str(month),
             month_text=month_name(month),
             pools=[(p, branch_names.get(p.branch_id or "", "cała biblioteka")) for p in pools],
             platforms=library.offered, branches=list(console.app.settings.branches.values()),
-            **extra,
+            upload_types=UPLOAD_TYPES, **extra,
         )  # fmt: skip
 
     @api.get("/pule", include_in_schema=False)
@@ -86,25 +90,39 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
         return ImportCodes(path, platform, month, branch or None,
                            actor=f"staff:{staff.member.login}", preview=preview)  # fmt: skip
 
+    def refused_page(staff: OpenSession, form: FormData, problem: str) -> Response:
+        """The pools page again, saying why the file was not taken (never a 500)."""
+        month = _month(field(form, "month", 7), library.calendar.month_of(clock()))
+        return pools_page(staff, month, status=422, message=problem, message_class="bad")
+
+    async def upload(
+        request: Request, then: Callable[[OpenSession, FormData, Path], Response]
+    ) -> Response:
+        """The form's file staged, then `then` off the event loop; a file that cannot be
+        taken at all is said on the pools page."""
+        staff, form = await console.posted(request, *HEADS)
+        try:
+            path = await _staged(console, form, "file")
+        except CommandRejected as problem:  # no file, or one too large
+            return await off_loop(refused_page, staff, form, str(problem))
+        return await off_loop(then, staff, form, path)
+
     @api.post("/pule/podglad", include_in_schema=False)
     async def preview(request: Request) -> Response:
-        staff, form = await console.posted(request, *HEADS)
-        path = await _staged(form, "file")
-        return await off_loop(preview_page, staff, form, path)
+        return await upload(request, preview_page)
 
     def preview_page(staff: OpenSession, form: FormData, path: Path) -> Response:
-        file_name = upload_name(form, "file")  # carried to the confirmation, for the audit
-        command = pool_command(form, path, staff, preview=True)
         try:
+            command = pool_command(form, path, staff, preview=True)
             report = app.handle(command, now=clock())
-        except CommandRejected:
-            path.unlink(missing_ok=True)
-            raise
+        except UNUSABLE as problem:
+            discard(path)
+            return refused_page(staff, form, _said(problem, path))
         refused = report.refused
         repeated = sum(1 for p in refused if "powtórzony" in p.reason or "już jest" in p.reason)
         return console.page(
             "pool_preview.html.j2", staff, title="Podgląd puli",
-            token=path.stem, file_name=file_name, platform=command.platform,
+            token=path.parent.name, file_name=path.name, platform=command.platform,
             month=str(command.month),
             month_text=month_name(command.month),
             branch=command.branch_id or "",
@@ -120,14 +138,16 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
         return await off_loop(load_pool, *await console.posted(request, *HEADS))
 
     def load_pool(staff: OpenSession, form: FormData) -> Response:
-        token = field(form, "token", 64)
-        path = STAGING / f"{token}.txt"
-        if not _TOKEN.match(token) or not path.exists():
+        path = staged(field(form, "token", 64))
+        if path is None:
             raise CommandRejected("Ten podgląd już wczytano albo wygasł; wybierz plik ponownie.")
-        with own_name(path, field(form, "file_name")) as named:
-            command = pool_command(form, named, staff, preview=False)
+        command = pool_command(form, path, staff, preview=False)
+        try:
             report = app.handle(command, now=clock())
-        path.unlink(missing_ok=True)
+        except UnreadableFile as problem:  # read at the preview: only a changed file gets here
+            return refused_page(staff, form, _said(problem, path))
+        finally:
+            discard(path)
         refused = f"; odrzucone linie: {len(report.refused)}" if report.refused else ""
         return pools_page(
             staff,
@@ -137,20 +157,19 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
 
     @api.post("/pule/aktywacje", include_in_schema=False)
     async def activations(request: Request) -> Response:
-        staff, form = await console.posted(request, *HEADS)
-        path = await _staged(form, "file")
-        return await off_loop(load_activations, staff, form, path)
+        return await upload(request, load_activations)
 
     def load_activations(staff: OpenSession, form: FormData, path: Path) -> Response:
         try:
-            with own_name(path, upload_name(form, "file")) as named:
-                report = app.handle(
-                    ImportActivations(named, library.platform(field(form, "platform", 32)),
-                                      actor=f"staff:{staff.member.login}"),
-                    now=clock(),
-                )  # fmt: skip
+            report = app.handle(
+                ImportActivations(path, library.platform(field(form, "platform", 32)),
+                                  actor=f"staff:{staff.member.login}"),
+                now=clock(),
+            )  # fmt: skip
+        except UNUSABLE as problem:
+            return refused_page(staff, form, _said(problem, path))
         finally:
-            path.unlink(missing_ok=True)
+            discard(path)
         problems = [*report.unknown, *report.refused]
         return pools_page(
             staff, library.calendar.month_of(clock()),
