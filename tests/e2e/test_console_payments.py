@@ -151,6 +151,10 @@ def test_a_librarian_records_payments_only_for_her_branchs_locations(
     log_in(page, library, "anna")  # w63; the fine is owed to the main library (multimedia)
     page.goto(f"{library.url}/czytelnik?karta=1000003")
     expect(page.get_by_label("Biblioteka").locator("option")).to_have_text(["Filia nr 1"])
+    expect(page.locator("section.payment")).to_contain_text(
+        f"Wpłaty dla: {MAIN_LIBRARY} ta placówka nie przyjmuje"
+    )
+    no_serious_violations(page)
     # A form made by hand for the main library is refused, said in Polish and audited.
     answer = page.request.post(
         f"{library.url}/czytelnik/wplata",

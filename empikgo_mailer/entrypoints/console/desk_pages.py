@@ -240,8 +240,15 @@ def _payment_form(
     owed = {loc.id: ledger.account(loc).payable_grosze for loc in offered}
     chosen = max(offered, key=lambda loc: owed[loc.id], default=None)
     payable = owed[chosen.id] if chosen is not None else 0
+    # Owed where this member takes no payments: said, so the reader is sent the right way.
+    elsewhere = [
+        a.location.name
+        for a in ledger.accounts
+        if a.payable_grosze > 0 and a.location.id not in owed
+    ]
     return {
         "locations": offered,
+        "elsewhere": ", ".join(elsewhere),
         "chosen": chosen.id if chosen is not None else "",
         "amount": format_pln(payable).removesuffix(" zł") if payable > 0 else "",
         "first": ledger.outstanding_grosze > 0,
