@@ -74,6 +74,14 @@ from empikgo_mailer.handlers.loans import (
     return_loan,
 )
 from empikgo_mailer.handlers.mail import DecideQueue, decide_queue
+from empikgo_mailer.handlers.mail_search import (
+    FindReaders,
+    ListMail,
+    ShowNeighbours,
+    find_readers,
+    list_mail,
+    show_neighbours,
+)
 from empikgo_mailer.handlers.mail_send import SendDue, new_owner, send_due
 from empikgo_mailer.handlers.mail_status import ShowMailStatus, mail_status
 from empikgo_mailer.handlers.mailbox import CollectMailbox, collect_batches
@@ -106,9 +114,11 @@ from empikgo_mailer.handlers.set_aside import (
     ResendReply,
     RetryReplies,
     SettleSetAside,
+    ShowHeld,
     resend_reply,
     retry_replies,
     settle_set_aside,
+    show_held,
 )
 from empikgo_mailer.handlers.staff import (
     AddStaff,
@@ -168,7 +178,11 @@ HANDLERS: Mapping[type[Command[Any]], Handler] = {
     ShowQueue: show_queue,
     ShowSetAside: show_set_aside,
     ShowRequest: show_request,
+    ListMail: list_mail,
+    ShowNeighbours: show_neighbours,
+    FindReaders: find_readers,
     SettleSetAside: settle_set_aside,
+    ShowHeld: show_held,
     ResendReply: resend_reply,
     RetryReplies: retry_replies,
     SendCodeAgain: send_code_again,

@@ -22,8 +22,10 @@ class AuditTrail:
         since: datetime | None,
         until: datetime | None,
         limit: int,
+        offset: int = 0,
     ) -> list[AuditEvent]:
-        """The newest events first; an empty or None filter is no filter."""
+        """The newest events first, `offset` of them skipped (a page further back); an
+        empty or None filter is no filter."""
         statement = select(AuditEvent)
         if actor_part:
             statement = statement.where(col(AuditEvent.actor).contains(actor_part))
@@ -36,7 +38,7 @@ class AuditTrail:
         if until is not None:
             statement = statement.where(col(AuditEvent.at) < until)
         statement = statement.order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
-        return list(self.session.exec(statement.limit(limit)))
+        return list(self.session.exec(statement.offset(offset).limit(limit)))
 
     def actions(self) -> list[str]:
         return sorted(set(self.session.exec(select(AuditEvent.action).distinct())))

@@ -73,7 +73,7 @@ def free_bytes(path: Path) -> int | None:
     return None
 
 
-def _causes(error: BaseException) -> Iterator[BaseException]:
+def causes(error: BaseException) -> Iterator[BaseException]:
     """`error`, the driver's error it wraps, what it was raised from or during, and the
     members of an exception group: each once."""
     seen: set[int] = set()
@@ -96,7 +96,7 @@ def is_disk_full(error: BaseException, where: Path | None = None) -> bool:
     """Whether `error` (or what caused it) says there is no space left: SQLite's
     SQLITE_FULL, an OSError ENOSPC or EDQUOT, PostgreSQL's disk_full, or a SQLite "disk
     I/O error" while the file system of `where` (a SQLite file) has next to no room."""
-    for exc in _causes(error):
+    for exc in causes(error):
         if isinstance(exc, DiskFull):
             return True
         if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
@@ -116,7 +116,7 @@ def is_disk_full(error: BaseException, where: Path | None = None) -> bool:
 
 def disk_full_in(error: BaseException) -> DiskFull | None:
     """The DiskFull `error` is, was raised from or during, or holds (a task group's)."""
-    return next((exc for exc in _causes(error) if isinstance(exc, DiskFull)), None)
+    return next((exc for exc in causes(error) if isinstance(exc, DiskFull)), None)
 
 
 def place_of(file: Path | None) -> str:

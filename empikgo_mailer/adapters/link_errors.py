@@ -5,38 +5,20 @@ without a traceback (`entrypoints/outage_log`)."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 
 import psycopg
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from empikgo_mailer.domain.errors import DatabaseUnavailable, DiskFull
+from empikgo_mailer.adapters.database import causes, disk_full_in
+from empikgo_mailer.domain.errors import DatabaseUnavailable
 
 DATABASE = "database"  # the link name of the database, in logs and outage notes
-
-
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    """`error`, the driver's error it wraps and what it was raised from or during."""
-    seen: set[int] = set()
-    stack = [error]
-    while stack:
-        exc = stack.pop()
-        if id(exc) in seen:
-            continue
-        seen.add(id(exc))
-        yield exc
-        if isinstance(exc, BaseExceptionGroup):
-            stack.extend(exc.exceptions)
-        orig = exc.orig if isinstance(exc, DBAPIError) else None
-        for inner in (orig, exc.__cause__, exc.__context__):
-            if isinstance(inner, BaseException):
-                stack.append(inner)
 
 
 def database_down(error: BaseException) -> bool:
     """The database could not be reached or used (refused, gone, restarting, locked, out
     of space): an outage to wait out, not a bug."""
-    for exc in _chain(error):
+    for exc in causes(error):
         if isinstance(exc, DatabaseUnavailable | OperationalError | InterfaceError):
             return True
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
@@ -51,10 +33,12 @@ def database_down(error: BaseException) -> bool:
 def summary(error: BaseException) -> str:
     """One line: the error's type and the first line of what the driver said (not the
     SQL, not the parameters: those can hold a reader's data)."""
-    full = next((exc for exc in _chain(error) if isinstance(exc, DiskFull)), None)
+    full = disk_full_in(error)
     if full is not None:
         return f"DiskFull: no space left to write in {full.place or 'the database'}"
     inner = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
-    text = str(inner).strip()
+    # A mail link's errors carry their English line beside the Polish one staff read.
+    english = getattr(inner, "log_text", None)
+    text = (english if isinstance(english, str) else str(inner)).strip()
     first = text.splitlines()[0] if text else ""
     return f"{type(inner).__name__}: {first}" if first else type(inner).__name__

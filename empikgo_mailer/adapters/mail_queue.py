@@ -48,6 +48,18 @@ _REQUESTS: Table = SQLModel.metadata.tables["mail_request"]
 log = logging.getLogger(__name__)
 
 
+class ReplySummary(NamedTuple):
+    """What the staff list shows of a reply: whom, what (a code or not), when, its state."""
+
+    request_id: int
+    issuance_id: int | None
+    recipient: str
+    status: ReplyStatus
+    created_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+
+
 class Unfiled(NamedTuple):
     """A decided message still in the inbox: what filing needs of its row."""
 
@@ -354,6 +366,7 @@ class MailQueue:
         filing_errors = self.session.exec(
             select(MailRequest.filing_error).where(mine, col(MailRequest.filing_error).is_not(None))
         ).all()
+        set_aside = self._count(mine, MailRequest.status == RequestStatus.SET_ASIDE)
         unfiled = self._count(
             mine, MailRequest.status == RequestStatus.SET_ASIDE, col(MailRequest.filed_at).is_(None)
         )
@@ -394,6 +407,7 @@ class MailQueue:
             waiting=int(waiting),
             oldest_waiting=oldest,
             decided_today={str(outcome): int(n) for outcome, n in decided},
+            set_aside=set_aside,
             set_aside_unfiled=unfiled,
             filing_errors=[str(e) for e in filing_errors],
             outbox_pending=int(pending),
@@ -571,6 +585,21 @@ class MailQueue:
                 .order_by(col(OutboxMessage.id))
             )
         )
+
+    def reply_summaries(self, request_ids: Sequence[int]) -> dict[int, list[ReplySummary]]:
+        """The replies written to each request, the oldest first, without their text."""
+        o = _OUTBOX.c
+        found: dict[int, list[ReplySummary]] = {request_id: [] for request_id in request_ids}
+        for chunk in in_chunks(list(request_ids)):
+            rows = self.session.connection().execute(
+                sql_select(o.request_id, o.issuance_id, o.recipient, o.status)
+                .add_columns(o.created_at, o.sent_at, o.last_error)
+                .where(o.request_id.in_(chunk))
+                .order_by(o.id)
+            )
+            for row in rows:
+                found[row.request_id].append(ReplySummary(*row))
+        return found
 
     def settle(self, request_id: int, outcome: str, login: str, now: datetime) -> bool:
         """Take a set-aside message off the staff list, once: False when someone else

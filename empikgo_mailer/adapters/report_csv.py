@@ -18,10 +18,12 @@ REFUSALS = (
     *(reason.value for reason in Reason),
     *(outcome.value for outcome in REFUSED_BEFORE_DECISION),
 )
+# Every header names its group first, so that a sheet sorted or filtered by header keeps
+# codes given and requests refused apart: "Kody wydane: w placówce", "Odmowy: nieznana karta".
 GIVEN_COLUMNS = {
-    Channel.EMAIL: "wydane_e-mailem",
-    Channel.DESK: "wydane_w_placówce",
-    Channel.SELF_SERVICE: "wydane_z_konta",
+    Channel.EMAIL: "Kody wydane: e-mailem",
+    Channel.DESK: "Kody wydane: w placówce",
+    Channel.SELF_SERVICE: "Kody wydane: z konta czytelnika",
 }
 
 
@@ -30,22 +32,23 @@ def minutes(wait: timedelta | None) -> str:
 
 
 def report_table(report: MonthReport, branch_names: dict[str, str]) -> list[list[object]]:
-    """The report as a sheet: a header row, then one row per pool."""
+    """The report as a sheet: a header row, then one row per pool. Codes (loaded, given,
+    activated) and refused requests are counted in columns of their own groups."""
     header: list[object] = [
-        "miesiąc",
-        "platforma",
-        "placówka",
-        "wczytane",
-        "wydane_razem",
+        "Miesiąc",
+        "Platforma",
+        "Placówka",
+        "Kody: wczytane",
+        "Kody wydane: razem",
         *GIVEN_COLUMNS.values(),
-        "aktywowane",
-        "nieaktywowane",
-        "niewykorzystane",
-        "zablokowani_czytelnicy",
-        "odmowy_razem",
-        *(f"odmowy: {OUTCOME_LABELS.get(r, r)}" for r in REFUSALS),
-        "mediana_oczekiwania_min",
-        "najdłuższe_oczekiwanie_min",
+        "Kody: aktywowane",
+        "Kody: nieaktywowane",
+        "Kody: niewykorzystane",
+        "Czytelnicy z blokadą",
+        "Odmowy: razem",
+        *(f"Odmowy: {OUTCOME_LABELS.get(r, r)}" for r in REFUSALS),
+        "Oczekiwanie: mediana (min)",
+        "Oczekiwanie: najdłuższe (min)",
     ]
     return [header] + [
         [

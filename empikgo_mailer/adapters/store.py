@@ -42,6 +42,7 @@ from empikgo_mailer.domain.addresses import address_key
 from empikgo_mailer.domain.card_number import CardNumber
 from empikgo_mailer.domain.eligibility import BanPeriod, EarlierCode
 from empikgo_mailer.domain.month import Month
+from empikgo_mailer.domain.names import name_key
 from empikgo_mailer.domain.platforms import Channel, Platform, platform_by_id
 from empikgo_mailer.domain.statuses import CodeStatus
 
@@ -510,8 +511,12 @@ class Store:
 
 
 def _with_email_key(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A patron row with its address key beside its address (tables.Patron.email_key)."""
-    if "email" not in row:
-        return dict(row)
-    email = row["email"]
-    return {**row, "email_key": address_key(email) if email else None}
+    """A patron row with its address key beside its address (tables.Patron.email_key) and
+    its name key beside its name (tables.Patron.name_key)."""
+    keyed = dict(row)
+    if "email" in row:
+        email = row["email"]
+        keyed["email_key"] = address_key(email) if email else None
+    if "first_name" in row and "last_name" in row:
+        keyed["name_key"] = name_key(row["first_name"], row["last_name"])
+    return keyed

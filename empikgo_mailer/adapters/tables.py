@@ -22,6 +22,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from empikgo_mailer.domain.addresses import address_key
+from empikgo_mailer.domain.names import name_key
 from empikgo_mailer.domain.statuses import (
     CodeStatus,
     DropKind,
@@ -93,6 +94,9 @@ class Patron(SQLModel, table=True):
     # `address_key(email)`, written with it (Store.insert_patrons/update_patrons): is a
     # sender on file for any reader (RULES section 9), one index look-up for a batch.
     email_key: str | None = Field(default=None, max_length=254, index=True)
+    # `name_key(first_name, last_name)`, written with them: the console's search by name
+    # (folded words, so one LIKE per typed word finds "Żak Łukasz" as "zak luk").
+    name_key: str | None = Field(default=None, max_length=200)
     active: bool
     contact_confirmed_on: date | None = None
     # The balance the library's own system exported; the fines ledger starts from it.
@@ -204,6 +208,8 @@ class MailRequest(SQLModel, table=True):
         Index("ix_mail_request_fingerprint", "branch_id", "fingerprint"),
         # After a UIDVALIDITY change each message is recognised by its bytes.
         Index("ix_mail_request_content", "branch_id", "content_hash"),
+        # The console's list of a branch's mail, newest first, whatever its status.
+        Index("ix_mail_request_recent", "branch_id", "received_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -488,6 +494,7 @@ class LoginAttempt(SQLModel, table=True):
 @event.listens_for(Patron, "before_insert")
 @event.listens_for(Patron, "before_update")
 def _email_key(_mapper: object, _connection: object, patron: Patron) -> None:
-    """A patron written through the ORM keeps its address key beside its address, as the
-    bulk writes of `Store` do."""
+    """A patron written through the ORM keeps its address and name keys beside its address
+    and name, as the bulk writes of `Store` do."""
     patron.email_key = address_key(patron.email) if patron.email else None
+    patron.name_key = name_key(patron.first_name, patron.last_name)

@@ -91,3 +91,12 @@ def name_words(text: str) -> str:
         kept[token] = count + 1
         out.append(token)
     return " ".join(out)
+
+
+MAX_NAME_KEY = 200  # the patron.name_key column
+
+
+def name_key(first_name: str, last_name: str) -> str:
+    """A reader's name as the console searches it: the words of `name_tokens`, spaced, so
+    that "zak luk" finds Łukasz Żak by each word's beginning, in any order."""
+    return " ".join(name_tokens(f"{first_name} {last_name}"))[:MAX_NAME_KEY]

@@ -35,6 +35,7 @@ class QueueStatus:
     waiting: int
     oldest_waiting: datetime | None  # receipt time of the first request in the queue
     decided_today: dict[str, int]
+    set_aside: int  # waiting for staff: the set-aside list's length
     set_aside_unfiled: int  # set aside and still in the inbox (filing failed or waiting)
     filing_errors: list[str]
     outbox_pending: int

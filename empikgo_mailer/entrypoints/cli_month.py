@@ -196,7 +196,9 @@ reason_option = click.option("--reason", metavar="TEKST", help="Powód (widoczny
 @app_command
 def service_off(app: App, now: datetime, platform: Platform, reason: str | None) -> int:
     """Wyłącz wydawanie kodów platformy (np. gdy skończyły się pieniądze)."""
-    app.handle(SwitchService(platform, False, reason, actor="cli"), now=now)
+    if not app.handle(SwitchService(platform, False, reason, actor="cli"), now=now):
+        click.echo(f"Usługa {platform.display_name} już była wyłączona; nic nie zmieniono.")
+        return ExitCode.OK
     click.echo(
         f"Usługa {platform.display_name} wyłączona: prośby e-mail dostają odpowiedź "
         "o wstrzymaniu, wydawanie w placówce i z konta jest wstrzymane."
@@ -210,8 +212,8 @@ def service_off(app: App, now: datetime, platform: Platform, reason: str | None)
 @app_command
 def service_on(app: App, now: datetime, platform: Platform, reason: str | None) -> int:
     """Włącz ponownie wydawanie kodów platformy."""
-    app.handle(SwitchService(platform, True, reason, actor="cli"), now=now)
-    click.echo(f"Usługa {platform.display_name} włączona.")
+    changed = app.handle(SwitchService(platform, True, reason, actor="cli"), now=now)
+    click.echo(f"Usługa {platform.display_name} {'włączona' if changed else 'już była włączona'}.")
     if not app.library.platform_enabled(platform):
         click.echo(
             f"Uwaga: w konfiguracji [platforms.{platform.value}] enabled = false, "

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import click
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from empikgo_mailer.adapters import schema
 from empikgo_mailer.adapters.backups import (
     BackupDone,
-    BackupError,
     Rotation,
     backup,
     backup_into,
@@ -33,12 +32,13 @@ from empikgo_mailer.adapters.smtp_problems import missing_password, smtp_problem
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.config import DOTENV, BranchSettings
 from empikgo_mailer.domain.clock import Clock, real_seconds_until
-from empikgo_mailer.domain.errors import ExitCode
+from empikgo_mailer.domain.errors import ExitCode, ProgramError
 from empikgo_mailer.entrypoints.cli_support import ClockChoice, clock_options, runtime_of
 from empikgo_mailer.entrypoints.click_pl import PolishCommand
 from empikgo_mailer.entrypoints.readiness import readiness
 
 log = logging.getLogger("empikgo_mailer")
+BACKUP_RETRY = timedelta(minutes=15)  # a failed nightly copy is tried again this soon
 
 
 def _line(what: str, ok: bool, detail: str) -> bool:
@@ -267,25 +267,31 @@ def _daily_at(text: str) -> time:
 
 
 def _backup_daily(app: App, clock: Clock, at: time, directory: Path, keep_days: int) -> None:
-    """A copy every day at `at` until SIGTERM or Ctrl-C. A failed copy is said (stderr,
-    the log) and the next day's is tried: the service stays up for the next night."""
+    """A copy every day at `at` until SIGTERM or Ctrl-C. A failed copy (the database down,
+    the disk full) is said (stderr, the log) and tried again every BACKUP_RETRY until it
+    is made or the next day's is due: the service stays up, and one bad night is not a
+    night without a copy."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log.info(
         "backups daily at %s into %s, kept %d days", at.isoformat("minutes"), directory, keep_days
     )
+    due = next_daily(clock(), at)
     while True:
-        moment = next_daily(clock(), at)
-        click.echo(f"Następna kopia zapasowa: {moment:%Y-%m-%d %H:%M}.")
-        if stop.wait(max(real_seconds_until(clock, moment), 0.0)):
+        click.echo(f"Następna kopia zapasowa: {due:%Y-%m-%d %H:%M}.")
+        if stop.wait(max(real_seconds_until(clock, due), 0.0)):
             log.info("backups stopped")
             return
         try:
             _echo_rotation(app, backup_into(app.db, directory, clock(), keep_days))
-        except BackupError as failed:
-            log.error("backup failed")
+            due = next_daily(clock(), at)
+        except (ProgramError, SQLAlchemyError, OSError) as failed:
+            minutes = BACKUP_RETRY.total_seconds() / 60
+            log.error("backup failed (%s); again in %.0f min", type(failed).__name__, minutes)
             click.echo(f"Kopia zapasowa nie powiodła się: {failed}", err=True)
+            now = clock()
+            due = min(now + BACKUP_RETRY, next_daily(now, at))
 
 
 def next_daily(now: datetime, at: time) -> datetime:

@@ -60,8 +60,9 @@ def status(
                 {
                     **json_fields(
                         q,
-                        "branch=branch_id waiting oldest_waiting decided_today set_aside_unfiled "
-                        "filing_errors outbox_pending oldest_pending pending_error outbox_failed",
+                        "branch=branch_id waiting oldest_waiting decided_today set_aside "
+                        "set_aside_unfiled filing_errors outbox_pending oldest_pending "
+                        "pending_error outbox_failed",
                         local,
                     ),
                     "failed_replies": [
@@ -226,8 +227,13 @@ def _echo_mail(
                 f"    kod nie dotarł: karta {shown_card(code.card_number)} "
                 f"(od {moment_text(local(code.at))}) — {code.reason}"
             )
-        if queue.set_aside_unfiled:
-            click.echo(f"    odłożone dla obsługi, jeszcze w skrzynce: {queue.set_aside_unfiled}")
+        if queue.set_aside:
+            # The console's count: the list, whether or not filing moved them yet.
+            unfiled = queue.set_aside_unfiled
+            click.echo(
+                f"    odłożone dla obsługi: {queue.set_aside}"
+                + (f" (jeszcze w skrzynce: {unfiled})" if unfiled else "")
+            )
         for error in queue.filing_errors:
             click.echo(f"    nie przeniesiono wiadomości: {error}")
     if links:

@@ -238,7 +238,10 @@ class Daemon:
                 raise
             except RECOVERABLE as exc:
                 # The last attempt's failure is said once per outage (`_phase`).
-                log.debug("mailbox %s: %s (attempt %d)", branch.id, exc, attempt + 1)
+                log.debug(
+                    "mailbox %s: %s (attempt %d)",
+                    branch.id, getattr(exc, "log_text", exc), attempt + 1,
+                )  # fmt: skip
                 if attempt < len(self.reconnect_pauses):
                     with self._wait():
                         self.stop.wait(self.reconnect_pauses[attempt])
@@ -446,7 +449,10 @@ class Daemon:
                 self._beside, self._standby = self._standby, None
                 self._beside.go()
         except Exception as exc:  # the pass sends in its own process after deciding
-            log.exception("the sender process could not be started")
+            if database_down(exc):  # said once per outage, as every phase says it
+                self.outages.failed(DATABASE, exc, known=True, what="send_start")
+            else:
+                log.exception("the sender process could not be started")
             report.errors.append(f"send: {type(exc).__name__}: {exc}")
 
     def _finish_beside(self, report: RunReport, *, fall_back: bool = True) -> None:

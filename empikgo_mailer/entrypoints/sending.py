@@ -29,6 +29,7 @@ from multiprocessing.connection import Connection
 from types import FrameType
 
 from empikgo_mailer.adapters.database import Database, WriteTurn, is_sqlite
+from empikgo_mailer.adapters.link_errors import database_down, summary
 from empikgo_mailer.bootstrap import App
 from empikgo_mailer.domain.clock import Clock
 from empikgo_mailer.domain.errors import ProgramError
@@ -179,7 +180,10 @@ def _child(app: App, clock: Clock, turn: WriteTurn | None, line: _PassLine) -> N
         )
         outcome = (report, time.perf_counter() - started)
     except Exception as exc:
-        log.exception("the sender process failed")
+        if database_down(exc):  # an outage: one line; the daemon says the rest once
+            log.warning("the sender process stopped: %s", summary(exc))
+        else:
+            log.exception("the sender process failed")
         outcome = f"{type(exc).__name__}: {exc}"
     finally:
         own.db.dispose()

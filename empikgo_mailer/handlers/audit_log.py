@@ -12,7 +12,7 @@ from empikgo_mailer.handlers.command import Command
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.library import Library
 
-PAGE = 200
+PAGE = 50  # events on one page of the console
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class ShowAudit(Command["list[AuditEvent]"]):
     day_from: date | None = None
     day_to: date | None = None  # inclusive
     limit: int = PAGE
+    offset: int = 0  # events skipped: the pages before this one
 
 
 def show_audit(query: ShowAudit, *, uow: UnitOfWork, library: Library) -> list[AuditEvent]:
@@ -49,6 +50,7 @@ def show_audit(query: ShowAudit, *, uow: UnitOfWork, library: Library) -> list[A
             since=since,
             until=until,
             limit=max(1, min(query.limit, 1000)),
+            offset=max(0, query.offset),
         )
 
 

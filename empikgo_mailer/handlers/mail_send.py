@@ -41,6 +41,7 @@ from empikgo_mailer.adapters.tables import LinkState
 from empikgo_mailer.config import MailSettings, SmtpSettings
 from empikgo_mailer.domain.bounces import ReturnPathPattern
 from empikgo_mailer.domain.clock import Clock
+from empikgo_mailer.domain.errors import DatabaseUnavailable
 from empikgo_mailer.domain.retries import next_try, pause_after
 from empikgo_mailer.handlers.command import Command
 
@@ -330,6 +331,8 @@ class _Phase:
             return
         try:
             await claiming
+        except DatabaseUnavailable as exc:  # an outage: the daemon says it once
+            log.debug("claiming the next replies failed (%s); they wait", type(exc).__name__)
         except Exception:
             log.exception("claiming the next replies failed; they wait for the next round")
 

@@ -14,7 +14,7 @@ MAX_REASON_LENGTH = 500
 
 
 @dataclass(frozen=True)
-class SwitchService(Command[None]):
+class SwitchService(Command[bool]):
     platform: Platform
     enabled: bool
     reason: str | None = None
@@ -31,16 +31,25 @@ class ServiceState:
     actor: str | None
 
 
-def switch_service(command: SwitchService, *, uow: UnitOfWork, now: datetime) -> None:
+def switch_service(command: SwitchService, *, uow: UnitOfWork, now: datetime) -> bool:
     """While off, every door refuses: mail gets the "service suspended" reply, the desk and
-    the catalogue get a refusal. Switching it on again resumes from the same pools."""
+    the catalogue get a refusal. Switching it on again resumes from the same pools.
+
+    True when something changed. A switch to the state the service is already in (off
+    again with the same reason, on again) changes nothing and is not audited: a form sent
+    twice, or a scanner, would otherwise fill the trail with rows that say nothing."""
     reason = (command.reason or "").strip()[:MAX_REASON_LENGTH] or None
+    wanted_reason = None if command.enabled else reason
     with uow:
         store = uow.store
+        switch = store.service_switches().get(command.platform)
+        enabled, stored_reason = (True, None) if switch is None else (switch.enabled, switch.reason)
+        if (enabled, stored_reason) == (command.enabled, wanted_reason):
+            return False
         store.switch_service(
             command.platform,
             enabled=command.enabled,
-            reason=None if command.enabled else reason,
+            reason=wanted_reason,
             actor=command.actor,
             at=now,
         )
@@ -52,6 +61,7 @@ def switch_service(command: SwitchService, *, uow: UnitOfWork, now: datetime) ->
             platform=command.platform.value,
             reason=reason,
         )
+        return True
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
-from empikgo_mailer.adapters.mail_queue import MailQueue
+from empikgo_mailer.adapters.mail_queue import MailQueue, ReplySummary
 from empikgo_mailer.adapters.outbox import Links
 from empikgo_mailer.adapters.store import Store
 from empikgo_mailer.adapters.tables import MailRequest
@@ -22,6 +24,7 @@ from empikgo_mailer.adapters.unit_of_work import UnitOfWork
 from empikgo_mailer.config import BranchSettings, MailSettings
 from empikgo_mailer.domain.card_number import CardNumber, InvalidCardNumber, shown_card
 from empikgo_mailer.domain.explanations import OUTCOME_LABELS, explain_refusal, rule_rows
+from empikgo_mailer.domain.held_messages import HeldChoices, HeldFacts, held_choices
 from empikgo_mailer.domain.mail_outcomes import CHOSEN_REFUSALS, TEMPLATE_OF, MailOutcome
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.domain.replies import Render, ReplyFacts, reply_context
@@ -52,6 +55,23 @@ class SettleSetAside(Command["Settlement"]):
 
 
 @dataclass(frozen=True)
+class ShowHeld(Command["list[HeldMessage]"]):
+    """The branch's set-aside list, each message with the replies it already got."""
+
+    branch_id: str
+
+
+@dataclass(frozen=True)
+class HeldMessage:
+    request: MailRequest
+    replies: list[ReplySummary]  # what the reader was already told, the oldest first
+    choices: HeldChoices
+
+
+SHOWN = 500  # messages listed at once; a longer list is counted on the dashboard
+
+
+@dataclass(frozen=True)
 class ResendReply(Command["Settlement"]):
     reply_id: int
     branch_id: str
@@ -70,6 +90,51 @@ class _Refused(CommandRefused):
     def __init__(self, decision: Decision) -> None:
         super().__init__("reguły nie pozwalają wydać kodu")
         self.decision = decision
+
+
+def show_held(query: ShowHeld, *, uow: UnitOfWork) -> list[HeldMessage]:
+    with uow:
+        requests = uow.queue.set_aside(query.branch_id, SHOWN)
+        replies = uow.queue.reply_summaries([r.id for r in requests if r.id is not None])
+    return [
+        HeldMessage(r, replies[r.id], held_choices(held_facts(r, replies[r.id])))
+        for r in requests
+        if r.id is not None
+    ]
+
+
+class AnyReply(Protocol):
+    """A reply as the list reads it (ReplySummary) or as the request page has it (a row)."""
+
+    @property
+    def issuance_id(self) -> int | None: ...
+
+
+def held_facts(request: MailRequest, replies: Sequence[AnyReply]) -> HeldFacts:
+    """A set-aside message's facts; any reply it has is the daemon's answer to the reason it
+    was set aside for (a librarian's action takes it off the list)."""
+    refused = any(r.issuance_id is None for r in replies)
+    return HeldFacts(
+        outcome=request.outcome,
+        kind=str(request.kind),
+        sender=request.sender,
+        card=request.card_number,
+        cards=tuple((request.cards or "").split()),
+        told=request.outcome if refused and request.outcome in TEMPLATE_OF else None,
+    )
+
+
+def _allowed(command: SettleSetAside, facts: HeldFacts) -> None:
+    """The page offers only what is allowed; a form sent by hand is held to the same."""
+    if command.action is SetAsideAction.DISMISS:
+        return
+    if not held_choices(facts).can_give:
+        raise CommandRejected("Na pocztę automatyczną się nie odpowiada: wybierz „Zamknij”.")
+    if command.action is SetAsideAction.REFUSE and command.refusal == facts.told:
+        label = OUTCOME_LABELS.get(facts.told or "", "")
+        raise CommandRejected(
+            f"Czytelnik już dostał odpowiedź „{label}”; drugiej takiej samej nie wysyłamy."
+        )
 
 
 def _already(request: MailRequest | None) -> Settlement:
@@ -102,6 +167,11 @@ def settle_set_aside(
             request = queue.request(command.request_id)
             if request is None or request.branch_id != branch.id:
                 raise CommandRejected("Nie ma takiej wiadomości.")
+            if request.status is not RequestStatus.SET_ASIDE:
+                return _already(request)
+            assert request.id is not None
+            replies = queue.reply_summaries([request.id])[request.id]
+            _allowed(command, held_facts(request, replies))
             if not queue.settle(command.request_id, outcome, command.login, now):
                 return _already(queue.request(command.request_id))
             uow.refresh(request)
@@ -151,7 +221,7 @@ def settle_set_aside(
                 card_number=shown_card(card or ""), request=command.request_id,
                 branch=branch.id,
             )  # fmt: skip
-        why = explain_refusal(refusal.reason, dict(refusal.details))
+        why = explain_refusal(refusal.reason, dict(refusal.details)).rstrip(".")
         return Settlement(
             False,
             f"Kodu nie wydano: {why}. Wiadomość nadal czeka; możesz wysłać wybraną odmowę.",

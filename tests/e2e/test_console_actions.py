@@ -165,6 +165,7 @@ def test_a_set_aside_message_gets_its_code_once_and_the_reply_is_threaded(
     assert len(library.sink.messages()) == 2
 
     page = new_page(browser)
+    page.on("dialog", lambda dialog: dialog.accept())  # each action asks first (console.js)
     log_in(page, library, "anna")
     page.get_by_role("link", name="Odłożone dla obsługi").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"{W63}: odłożone dla obsługi")
@@ -342,7 +343,13 @@ def test_the_month_page_draws_its_chart_and_gives_a_csv_for_excel(
     data = Path(download.value.path()).read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
-    assert rows[0][:3] == ["miesiąc", "platforma", "placówka"]
+    assert rows[0][:5] == [
+        "Miesiąc",
+        "Platforma",
+        "Placówka",
+        "Kody: wczytane",
+        "Kody wydane: razem",
+    ]
     w63 = next(r for r in rows if r[2] == W63)
     assert w63[3:5] == ["20", "1"]
 
@@ -364,9 +371,9 @@ def test_the_service_switch_and_the_audit_trail(library: Library, browser: Brows
     log_in(page, library, "admin")
     page.get_by_role("link", name="Dziennik").click()
     page.get_by_label("Kto (część, np. staff:)").fill("staff:kierownik")
-    page.get_by_label("Działanie").select_option("service-off")
+    page.get_by_label("Działanie").select_option(label="wyłączenie usługi")
     page.get_by_role("button", name="Filtruj").click()
-    row = page.get_by_role("row").filter(has_text="service-off")
+    row = page.get_by_role("row").filter(has_text="Wyłączono usługę Legimi")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("127.0.0.1")
     expect(row).to_contain_text("awaria po stronie Legimi")

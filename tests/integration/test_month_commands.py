@@ -109,18 +109,23 @@ def test_a_month_from_claims_to_report(loaded: Cli, tmp_path: Path) -> None:
     assert code == ExitCode.OK
     assert "Legimi — cała biblioteka" in out and "zadłużenie: 1" in out
     with csv_path.open(encoding="utf-8-sig", newline="") as stream:
-        rows = {(r["platforma"], r["placówka"]): r for r in csv.DictReader(stream)}
+        rows = {(r["Platforma"], r["Placówka"]): r for r in csv.DictReader(stream)}
     legimi = rows[("Legimi", "cała biblioteka")]
-    assert (legimi["wczytane"], legimi["wydane_z_konta"], legimi["aktywowane"]) == ("2", "1", "1")
-    assert (legimi["nieaktywowane"], legimi["niewykorzystane"]) == ("0", "1")
-    assert legimi["odmowy: zadłużenie"] == "1"
+    legimi_codes = (legimi["Kody: wczytane"], legimi["Kody wydane: z konta czytelnika"])
+    assert legimi_codes == ("2", "1") and legimi["Kody: aktywowane"] == "1"
+    assert (legimi["Kody: nieaktywowane"], legimi["Kody: niewykorzystane"]) == ("0", "1")
+    assert legimi["Odmowy: zadłużenie"] == "1"
     w63 = rows[("Empik Go", "Wypożyczalnia dla Dorosłych i Młodzieży nr 63")]
-    assert (w63["wydane_w_placówce"], w63["nieaktywowane"], w63["zablokowani_czytelnicy"]) == (
+    assert (
+        w63["Kody wydane: w placówce"],
+        w63["Kody: nieaktywowane"],
+        w63["Czytelnicy z blokadą"],
+    ) == (
         "1",
         "1",
         "1",
     )
-    assert w63["niewykorzystane"] == "2"
+    assert w63["Kody: niewykorzystane"] == "2"
     assert chart.read_bytes().startswith(b"\x89PNG")
     svg = tmp_path / "marzec.svg"
     assert loaded("report", "--month", "2027-03", "--chart", str(svg))[0] == ExitCode.OK

@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 
 from empikgo_mailer.domain.errors import ExitCode
+from tests.support.config import write_config
+from tests.support.databases import migrated
 from tests.support.dovecot import DovecotServer
 from tests.support.mail_lab import OPENING, Lab, make_lab
+from tests.support.outages import StoppablePostgres, program, wait_until
 from tests.support.postgres import PostgresServer
 from tests.support.smtp import SmtpServer
 
@@ -151,3 +154,36 @@ def test_sent_copies_go_to_the_configured_folder_or_nowhere(
         with dovecot.client("multimedia") as client:
             client.select_folder(sent_folder, readonly=True)
             assert len(client.search()) == 5
+
+
+def test_a_nightly_backup_that_fails_is_tried_again_the_same_night(tmp_path: Path) -> None:
+    """The database is down at the backup's hour: the copy is tried again 15 minutes later
+    (not the next night), and the service keeps running."""
+    server = StoppablePostgres()
+    server.start()
+    try:
+        url = migrated(server.create_database("nightly"))
+        config = write_config(tmp_path, url)
+        server.halt()
+        into, log = tmp_path / "backups", tmp_path / "backup.log"
+        # The clock runs 600 times faster: the 15 minutes are 1.5 s.
+        process = program(
+            config, "-v", "backup", "--into", str(into), "--daily", "10:00",
+            "--from", "2026-11-02T09:59:59", "--speed", "600", env={}, log=log,
+        )  # fmt: skip
+        try:
+            said = "Kopia zapasowa nie powiodła się"
+            assert wait_until(lambda: said in log.read_text(errors="replace"), 30), log.read_text()
+            server.resume()
+            assert wait_until(lambda: any(into.glob("empikgo-20261102-*.backup")), 30), (
+                log.read_text()
+            )
+            assert process.poll() is None  # still there for the next night
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == ExitCode.OK
+        (copy,) = into.glob("empikgo-*.backup")
+        assert copy.name >= "empikgo-20261102-1015"  # the retry, not the failed 10:00
+        assert not list(into.glob("*.part"))
+    finally:
+        server.stop()

@@ -11,6 +11,8 @@ import ssl
 import pytest
 from imapclient.exceptions import LoginError
 
+from empikgo_mailer.adapters.imap_mailbox import MailboxUnavailable
+from empikgo_mailer.adapters.link_errors import summary
 from empikgo_mailer.adapters.server_problems import network_problem, response_code, server_text
 
 
@@ -88,3 +90,10 @@ def test_each_network_failure_has_its_own_polish_line() -> None:
         )
         is None
     )
+
+
+def test_the_log_gets_a_mailbox_errors_english_line_not_the_polish_one() -> None:
+    error = MailboxUnavailable(
+        "Skrzynka w63: serwer IMAP odrzucił logowanie", log_text="IMAP login refused for w63"
+    )
+    assert summary(error) == "MailboxUnavailable: IMAP login refused for w63"

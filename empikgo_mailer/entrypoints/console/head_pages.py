@@ -20,6 +20,7 @@ from empikgo_mailer.domain.report import place_name
 from empikgo_mailer.entrypoints.console.chart import pool_chart
 from empikgo_mailer.entrypoints.console.common import HEADS, Console, field, off_loop
 from empikgo_mailer.entrypoints.console.security import new_token
+from empikgo_mailer.entrypoints.console.upload_names import own_name, upload_name
 from empikgo_mailer.handlers.activations import ImportActivations
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.pools import ImportCodes, ShowPools
@@ -92,6 +93,7 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
         return await off_loop(preview_page, staff, form, path)
 
     def preview_page(staff: OpenSession, form: FormData, path: Path) -> Response:
+        file_name = upload_name(form, "file")  # carried to the confirmation, for the audit
         command = pool_command(form, path, staff, preview=True)
         try:
             report = app.handle(command, now=clock())
@@ -102,7 +104,8 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
         repeated = sum(1 for p in refused if "powtórzony" in p.reason or "już jest" in p.reason)
         return console.page(
             "pool_preview.html.j2", staff, title="Podgląd puli",
-            token=path.stem, platform=command.platform, month=str(command.month),
+            token=path.stem, file_name=file_name, platform=command.platform,
+            month=str(command.month),
             month_text=month_name(command.month),
             branch=command.branch_id or "",
             place=branch_names.get(command.branch_id or "", "cała biblioteka"),
@@ -121,8 +124,9 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
         path = STAGING / f"{token}.txt"
         if not _TOKEN.match(token) or not path.exists():
             raise CommandRejected("Ten podgląd już wczytano albo wygasł; wybierz plik ponownie.")
-        command = pool_command(form, path, staff, preview=False)
-        report = app.handle(command, now=clock())
+        with own_name(path, field(form, "file_name")) as named:
+            command = pool_command(form, named, staff, preview=False)
+            report = app.handle(command, now=clock())
         path.unlink(missing_ok=True)
         refused = f"; odrzucone linie: {len(report.refused)}" if report.refused else ""
         return pools_page(staff, command.month, message=f"Wczytano {report.loaded} kodów{refused}.")
@@ -135,11 +139,12 @@ def add_head_pages(api: FastAPI, console: Console) -> None:
 
     def load_activations(staff: OpenSession, form: FormData, path: Path) -> Response:
         try:
-            report = app.handle(
-                ImportActivations(path, library.platform(field(form, "platform", 32)),
-                                  actor=f"staff:{staff.member.login}"),
-                now=clock(),
-            )  # fmt: skip
+            with own_name(path, upload_name(form, "file")) as named:
+                report = app.handle(
+                    ImportActivations(named, library.platform(field(form, "platform", 32)),
+                                      actor=f"staff:{staff.member.login}"),
+                    now=clock(),
+                )  # fmt: skip
         finally:
             path.unlink(missing_ok=True)
         problems = [*report.unknown, *report.refused]
@@ -216,9 +221,14 @@ def add_month_pages(api: FastAPI, console: Console) -> None:
             return services_page(
                 staff, message="Podaj powód wyłączenia usługi.", message_class="bad"
             )
-        app.handle(
+        changed = app.handle(
             SwitchService(platform, enabled, reason or None, actor=f"staff:{staff.member.login}"),
             now=clock(),
         )
         state = "włączona" if enabled else "wyłączona"
+        if not changed:
+            return services_page(
+                staff,
+                message=f"{platform.display_name}: usługa już była {state}; nic nie zmieniono.",
+            )
         return services_page(staff, message=f"{platform.display_name}: usługa {state}.")

@@ -30,6 +30,7 @@ from empikgo_mailer.entrypoints.console.desk_pages import add_desk_pages, add_re
 from empikgo_mailer.entrypoints.console.docs_pages import add_docs_pages
 from empikgo_mailer.entrypoints.console.head_pages import add_head_pages, add_month_pages
 from empikgo_mailer.entrypoints.console.mail_pages import add_mail_pages
+from empikgo_mailer.entrypoints.console.search_pages import add_search_pages
 from empikgo_mailer.entrypoints.console.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -118,6 +119,7 @@ def add_console(api: FastAPI, app: App, clock: Clock) -> Console:
     add_month_pages(api, console)
     add_admin_pages(api, console)
     add_docs_pages(api, console)
+    add_search_pages(api, console)
     return console
 
 
