@@ -50,9 +50,11 @@ from empikgo_mailer.handlers.fines import (
     PayFine,
     PostTransfers,
     ShowFines,
+    ShowReceipt,
     pay_fine,
     post_transfers,
     show_fines,
+    show_receipt,
 )
 from empikgo_mailer.handlers.legimi import (
     ClaimLegimiCode,
@@ -164,6 +166,7 @@ HANDLERS: Mapping[type[Command[Any]], Handler] = {
     RenewLoan: renew_loan,
     HoldLoan: hold_loan,
     PayFine: pay_fine,
+    ShowReceipt: show_receipt,
     PostTransfers: post_transfers,
     ShowFines: show_fines,
     AddStaff: add_staff,

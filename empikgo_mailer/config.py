@@ -6,6 +6,7 @@ the TOML file holds everything that is safe to commit.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -230,6 +231,9 @@ class WebSettings:
     metrics_token: Secret | None = None
     # Web processes serving together (uvicorn workers).
     workers: int = field(default=1, metadata=option(1, 1, 64))
+    # The reverse proxies (addresses or networks) whose X-Forwarded-For names the client;
+    # empty: nobody's, the connection's own address counts (login lock, audit "Skąd").
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -543,19 +547,48 @@ def _daily_rate(table: _Table) -> int:
     return grosze
 
 
-def _locations(root: _Table) -> dict[str, Location]:
+def _locations(root: _Table, branches: Mapping[str, BranchSettings]) -> dict[str, Location]:
     table = root.table("locations", required=False)
     locations: dict[str, Location] = {}
     for location_id, section in table.sections(_BRANCH_ID_RE, _BRANCH_ID_RULE):
-        section.unknown_keys({"name", "daily_rate", "accepts_transfers", "renewal_days"})
+        section.unknown_keys({"name", "daily_rate", "accepts_transfers", "renewal_days", "branch"})
         locations[location_id] = Location(
             id=location_id,
             name=section.text("name", REQUIRED),
             daily_rate_grosze=_daily_rate(section),
             accepts_transfers=section.flag("accepts_transfers", False),
             renewal_days=section.integer("renewal_days", 30, 1, 365),
+            branch_id=_desk_branch(section, location_id, branches),
         )
     return locations
+
+
+def _desk_branch(
+    section: _Table, location_id: str, branches: Mapping[str, BranchSettings]
+) -> str | None:
+    """The branch whose librarians take this location's payments: `branch`, or the
+    branch of the same id; none (heads and admins only) when neither is given, so a
+    librarian never takes money for a library she does not work at."""
+    default = location_id if location_id in branches else ""
+    branch_id = section.text("branch", default).strip()
+    if branch_id and branch_id not in branches:
+        known = ", ".join(branches)
+        raise section.error("branch", f"nie ma takiej placówki: {branch_id!r} (są: {known})")
+    return branch_id or None
+
+
+def _trusted_proxies(web: _Table) -> tuple[str, ...]:
+    """Each address or network as given, once checked: a typo must not trust nobody (or
+    everybody) silently."""
+    proxies = web._get("trusted_proxies", [], list, 'lista adresów, np. ["127.0.0.1"]')
+    for item in proxies:
+        try:
+            ipaddress.ip_network(str(item), strict=False)
+        except ValueError:
+            raise web.error(
+                "trusted_proxies", f"to nie jest adres IP ani sieć (np. 10.0.0.0/8): {item!r}"
+            ) from None
+    return tuple(str(item) for item in proxies)
 
 
 def _platforms(root: _Table) -> dict[Platform, PlatformSettings]:
@@ -732,6 +765,7 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
     if not smtp.helo_name and branches:
         first = next(iter(branches.values()))
         smtp = replace(smtp, helo_name=first.mailbox.rpartition("@")[2])
+    web = root.table("web", required=False)
     return Settings(
         source=path,
         timezone=zone,
@@ -744,12 +778,14 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
         policy=policy,
         smtp=smtp,
         mail=_mail(root),
-        web=root.table("web", required=False).section(
+        web=web.section(
             WebSettings,
+            other_keys={"trusted_proxies"},
+            trusted_proxies=_trusted_proxies(web),
             api_token=_secret(env, "EMPIKGO_API_TOKEN"),
             metrics_token=_secret(env, "EMPIKGO_METRICS_TOKEN"),
         ),
         jobs=_jobs(root, data_dir, path),
-        locations=_locations(root),
+        locations=_locations(root, branches),
         import_columns=_import_columns(root),
     )

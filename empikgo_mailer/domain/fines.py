@@ -52,6 +52,9 @@ class Location:
     # The main library, its branches and dormitory libraries: yes; faculty ones: no.
     accepts_transfers: bool = False
     renewal_days: int = 30
+    # The branch whose librarians take this location's payments at their desk (heads and
+    # admins take any); None: only heads and admins.
+    branch_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ def web(
     # Imported here: the web stack is heavy and every other command starts faster without it.
     import uvicorn  # noqa: PLC0415
 
-    from empikgo_mailer.entrypoints.web import create_web_app  # noqa: PLC0415
+    from empikgo_mailer.entrypoints.web import SERVER_OPTIONS, create_web_app  # noqa: PLC0415
 
     runtime = runtime_of(ctx)
     if clock_choice.start is not None and clock_choice.anchor is None:
@@ -109,8 +109,9 @@ def web(
         web_process()
         # log_config=None: uvicorn's lines go through our handler (`logs`), JSON included.
         uvicorn.run(
-            create_web_app(app, clock), host=host, port=port, log_level="warning", log_config=None
-        )
+            create_web_app(app, clock), host=host, port=port, log_level="warning",
+            log_config=None, **SERVER_OPTIONS,
+        )  # fmt: skip
         return ExitCode.OK
     # Each worker is a process of its own that builds the app again from the same
     # configuration file and clock, passed down in the environment.
@@ -125,6 +126,7 @@ def web(
         workers=workers,
         log_level="warning",
         log_config=None,
+        **SERVER_OPTIONS,
     )
     return ExitCode.OK
 

@@ -11,7 +11,7 @@ import hmac
 import logging
 import math
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import psycopg
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -30,6 +30,7 @@ from empikgo_mailer.domain.platforms import Platform
 from empikgo_mailer.entrypoints.claim_desk import ClaimDesk
 from empikgo_mailer.entrypoints.console.common import Console
 from empikgo_mailer.entrypoints.console.pages import add_console
+from empikgo_mailer.entrypoints.console.security import trust_proxies
 from empikgo_mailer.entrypoints.operations_web import add_operations
 from empikgo_mailer.entrypoints.outage_log import OutageLog
 from empikgo_mailer.handlers.legimi import ClaimLegimiCode, Limited
@@ -45,6 +46,12 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
     DatabaseUnavailable,
     psycopg.OperationalError,
 )
+
+
+# How `web` starts uvicorn: no proxy headers of its own (believed from any client on
+# 127.0.0.1; [web] trusted_proxies decides instead) and no "Server: uvicorn" telling a
+# scanner what to try.
+SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False, "server_header": False}
 
 
 class ClaimRequest(BaseModel):
@@ -149,6 +156,7 @@ def create_web_app(app: App, clock: Clock) -> FastAPI:
     add_operations(api, app, clock, outages)
     console = add_console(api, app, clock)
     _answer_database_outages(api, console, outages)
+    trust_proxies(api, app.settings.web.trusted_proxies)
     return api
 
 

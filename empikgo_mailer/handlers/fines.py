@@ -25,7 +25,7 @@ from empikgo_mailer.domain.fines import (
 from empikgo_mailer.domain.money import InvalidAmount, parse_pln
 from empikgo_mailer.domain.timestamps import InvalidMoment, parse_day
 from empikgo_mailer.handlers.command import Command
-from empikgo_mailer.handlers.debt import read_ledger
+from empikgo_mailer.handlers.debt import ledger_of, read_ledger
 from empikgo_mailer.handlers.errors import CommandRejected
 from empikgo_mailer.handlers.library import Library
 from empikgo_mailer.handlers.patrons import BadRow, RowProblem, parsed_card
@@ -42,6 +42,17 @@ class PayFine(Command["PaymentResult"]):
     method: PaymentMethod
     proof: bool = False  # a librarian has seen the transfer's proof of payment
     actor: str = "system"
+    # A librarian's branch: only its locations' payments are hers to take. None: a head,
+    # an admin or the command line, who take any.
+    desk_branch: str | None = None
+
+
+@dataclass(frozen=True)
+class ShowReceipt(Command["Receipt"]):
+    """A payment's printable receipt; with `desk_branch`, only for that branch's locations."""
+
+    payment_id: int
+    desk_branch: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,25 @@ class PaymentResult:
     expected_by: date | None = None
     settled: tuple[LoanState, ...] = ()
     ledger: FineLedger | None = None
+    payment_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the reader takes home: the payment, who took it, and the balance after it."""
+
+    payment_id: int
+    card_number: str
+    name: str
+    location: Location
+    method: PaymentMethod
+    amount_grosze: int
+    counted: bool
+    expected_by: date | None
+    recorded_at: datetime
+    actor: str
+    balance_after_grosze: int  # this location's, as the payment left it
+    outstanding_after_grosze: int  # every location's, with the opening balance
 
 
 @dataclass
@@ -110,6 +140,13 @@ def pay_fine(
         result = PaymentResult(
             patron.card_number, location, command.method, command.amount_grosze, None
         )
+        if not _takes_payments(command.desk_branch, location):
+            _audit_payment(store, command, patron, location, now, outcome="refused")
+            why = (
+                f"wpłaty dla: {location.name} przyjmuje inna placówka albo kierownik; "
+                "ta placówka przyjmuje tylko wpłaty swoich wypożyczalni"
+            )
+            return replace(result, refusal=why, ledger=ledger)
         try:
             plan = plan_payment(
                 ledger,
@@ -122,7 +159,7 @@ def pay_fine(
         except FineRuleBroken as problem:
             _audit_payment(store, command, patron, location, now, outcome="refused")
             return replace(result, refusal=str(problem), ledger=ledger)
-        fines.add_payment(
+        payment = fines.add_payment(
             Payment(
                 patron_id=patron.id,
                 location_id=location.id,
@@ -146,6 +183,50 @@ def pay_fine(
             expected_by=plan.expected_by,
             settled=plan.settled_loans,
             ledger=read_ledger(fines, patron, library.locations, today),
+            payment_id=payment.id,
+        )
+
+
+def _takes_payments(desk_branch: str | None, location: Location) -> bool:
+    return desk_branch is None or location.branch_id == desk_branch
+
+
+def show_receipt(
+    command: ShowReceipt, *, uow: UnitOfWork, library: Library, now: datetime
+) -> Receipt:
+    """The receipt of one payment, as it was when taken: the ledger on its day with the
+    payments up to it (a receipt printed again the next day says the same)."""
+    with uow:
+        payment = uow.get(Payment, command.payment_id)
+        location = library.locations.get(payment.location_id) if payment else None
+        patron = uow.get(Patron, payment.patron_id) if payment else None
+        # The same answer for "no such payment" and "not this branch's".
+        if (
+            payment is None
+            or payment.id is None
+            or patron is None
+            or location is None
+            or not _takes_payments(command.desk_branch, location)
+        ):
+            raise CommandRejected("Nie ma takiej wpłaty.")
+        assert patron.id is not None
+        loans = uow.fines.of_patrons(Loan, [patron.id]).get(patron.id, [])
+        payments = uow.fines.of_patrons(Payment, [patron.id]).get(patron.id, [])
+        upto = [p for p in payments if p.id is not None and p.id <= payment.id]
+        ledger = ledger_of(patron, loans, upto, library.locations, payment.made_on)
+        return Receipt(
+            payment_id=payment.id,
+            card_number=patron.card_number,
+            name=f"{patron.first_name} {patron.last_name}",
+            location=location,
+            method=PaymentMethod(payment.method),
+            amount_grosze=payment.amount_grosze,
+            counted=payment.counted,
+            expected_by=payment.expected_by,
+            recorded_at=payment.recorded_at,
+            actor=payment.actor,
+            balance_after_grosze=ledger.account(location).balance_grosze,
+            outstanding_after_grosze=ledger.outstanding_grosze,
         )
 
 
@@ -167,6 +248,7 @@ def _audit_payment(
         location=location.id,
         method=command.method.value,
         amount_grosze=command.amount_grosze,
+        **({"desk_branch": command.desk_branch} if command.desk_branch else {}),
     )
 
 

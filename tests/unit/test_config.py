@@ -70,6 +70,23 @@ def test_locations_with_their_rates_and_transfer_rules() -> None:
     ]
 
 
+def test_a_location_belongs_to_the_branch_that_takes_its_payments(tmp_path: Path) -> None:
+    """The branch of the same id by default, another one when named, none otherwise: a
+    location with no branch takes payments from heads and admins only."""
+    settings = load_settings(EXAMPLE, {})
+    assert {x.id: x.branch_id for x in settings.locations.values()} == {
+        "multimedia": "multimedia",
+        "w63": "w63",
+        "czytelnia-naukowa": "multimedia",
+    }
+    assert settings.web.trusted_proxies == ()
+    path = tmp_path / "config.toml"
+    path.write_text(configured() + '[web]\ntrusted_proxies = ["127.0.0.1", "10.0.0.0/8"]\n')
+    settings = load_settings(path, {})
+    assert settings.locations["czytelnia-naukowa"].branch_id is None
+    assert settings.web.trusted_proxies == ("127.0.0.1", "10.0.0.0/8")
+
+
 def test_a_location_takes_the_default_rate_and_refuses_transfers_unless_told(
     tmp_path: Path,
 ) -> None:
@@ -183,6 +200,17 @@ def test_dotenv_is_read_and_the_real_environment_wins(
         ('name = "Filia nr 1"', "", "locations.w63.name: brak wymaganej opcji"),
         ("[locations.czytelnia-naukowa]", "[locations.Fizyka]", "locations.Fizyka: identyfikator"),
         ("accepts_transfers = false", 'accepts_transfers = "nie"', "accepts_transfers"),
+        (
+            "accepts_transfers = false",
+            'accepts_transfers = false\nbranch = "w99"',
+            "locations.czytelnia-naukowa.branch: nie ma takiej placówki: 'w99'",
+        ),
+        (
+            "[rules]",
+            '[web]\ntrusted_proxies = ["10.0.0.300"]\n[rules]',
+            "web.trusted_proxies: to nie jest adres IP ani sieć",
+        ),
+        ("[rules]", '[web]\ntrusted_proxies = "10.0.0.1"\n[rules]', "web.trusted_proxies"),
         (
             'url = "sqlite:///x.sqlite3"',
             'url = "postgres://u:s3cret@db.example/x"',

@@ -3,6 +3,7 @@ slip; and one reader: codes, bans, fines, and recording a payment."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,15 +18,16 @@ from empikgo_mailer.domain.explanations import (
     explain,
     explain_refusal,
 )
-from empikgo_mailer.domain.fines import FineLedger, PaymentMethod
+from empikgo_mailer.domain.fines import FineLedger, Location, PaymentMethod
 from empikgo_mailer.domain.money import format_pln
 from empikgo_mailer.domain.month import Month
 from empikgo_mailer.domain.platforms import Channel, Platform
 from empikgo_mailer.domain.polish import day_text, days_text, month_name
+from empikgo_mailer.domain.staff import Role
 from empikgo_mailer.entrypoints.console.common import Console, field, off_loop
 from empikgo_mailer.handlers.codes import CheckEligibility, GiveCode
 from empikgo_mailer.handlers.errors import CommandRejected
-from empikgo_mailer.handlers.fines import PayFine, amount_of
+from empikgo_mailer.handlers.fines import PayFine, ShowReceipt, amount_of
 from empikgo_mailer.handlers.patrons import BadRow
 from empikgo_mailer.handlers.readers import ReaderView, ShowReader, ShowSlip
 from empikgo_mailer.handlers.staff import OpenSession
@@ -136,6 +138,17 @@ def add_desk_pages(api: FastAPI, console: Console) -> None:
         )  # fmt: skip
 
 
+# At the desk money comes as cash; a transfer's proof next; online is the reader's own.
+DESK_METHODS = (PaymentMethod.CASH, PaymentMethod.TRANSFER, PaymentMethod.ONLINE)
+
+
+def desk_branch(staff: OpenSession) -> str | None:
+    """The branch whose locations a librarian takes payments for; None for heads and
+    admins, who take any."""
+    member = staff.member
+    return member.branch_id if member.role is Role.LIBRARIAN else None
+
+
 def add_reader_pages(api: FastAPI, console: Console) -> None:
     app, clock, library = console.app, console.clock, console.app.library
 
@@ -146,14 +159,16 @@ def add_reader_pages(api: FastAPI, console: Console) -> None:
         reader = None
         if card is not None:
             try:
-                reader = _reader_context(app.handle(ShowReader(card), now=clock()), console)
+                view = app.handle(ShowReader(card), now=clock())
             except CommandRejected as exc:
                 problem = str(exc)
+            else:
+                reader = _reader_context(view, console)
+                reader["pay"] = _payment_form(view.fines.ledger, staff, library.locations)
         return console.page(
             "reader.html.j2", staff, status, title="Czytelnik",
             card=card or card_text[:64], problem=problem, reader=reader,
-            locations=list(library.locations.values()),
-            methods=[(m.value, m.label) for m in PaymentMethod], **extra,
+            methods=[(m.value, m.label) for m in DESK_METHODS], **extra,
         )  # fmt: skip
 
     @api.get("/czytelnik", include_in_schema=False)
@@ -178,25 +193,66 @@ def add_reader_pages(api: FastAPI, console: Console) -> None:
                 PayFine(
                     card_text, field(form, "location", 32), amount, method,
                     proof=form.get("proof") == "on", actor=f"staff:{staff.member.login}",
+                    desk_branch=desk_branch(staff),
                 ),
                 now=clock(),
             )  # fmt: skip
-            if result.refusal is not None:
+            if result.refusal is not None or result.payment_id is None:
                 return reader_page(
                     staff, card_text, message=f"Odmowa: {result.refusal}.", message_class="bad"
                 )
-            place = result.location.name
-            if result.counted:
-                text = f"Przyjęto wpłatę ({result.method.label}) {format_pln(amount)} — {place}."
-            else:
-                expected = day_text(result.expected_by) if result.expected_by else "kilka dni"
-                text = (
-                    f"Zapisano przelew {format_pln(amount)} ({place}): czeka na zaksięgowanie "
-                    f"(zwykle do {expected}). Do tego czasu należność pozostaje."
-                )
-            return reader_page(staff, card_text, message=text)
+            # Redirected: reloading the receipt never records the payment again.
+            return RedirectResponse(f"/czytelnik/wplaty/{result.payment_id}", status_code=303)
 
         return await off_loop(work)
+
+    @api.get("/czytelnik/wplaty/{payment_id}", include_in_schema=False)
+    def receipt(request: Request, payment_id: int) -> Response:
+        staff = console.session_of(request)
+        found = app.handle(ShowReceipt(payment_id, desk_branch(staff)), now=clock())
+        branch = app.settings.branches.get(found.location.branch_id or "")
+        if found.counted:
+            state = "wpłata przyjęta"
+        else:
+            expected = day_text(found.expected_by) if found.expected_by else "kilka dni"
+            state = (
+                f"przelew czeka na zaksięgowanie (zwykle do {expected}); do tego czasu "
+                "należność pozostaje"
+            )
+        return console.page(
+            "receipt.html.j2", staff, title="Pokwitowanie wpłaty", receipt=found,
+            branch=branch, amount=format_pln(found.amount_grosze),
+            balance=format_pln(found.balance_after_grosze),
+            outstanding=format_pln(found.outstanding_after_grosze),
+            taken=console.local_text(found.recorded_at),
+            taken_by=found.actor.removeprefix("staff:"), state=state,
+        )  # fmt: skip
+
+
+def _payment_form(
+    ledger: FineLedger, staff: OpenSession, locations: Mapping[str, Location]
+) -> dict[str, Any]:
+    """The locations this member takes payments for, the one chosen first (the one owed
+    the most), its amount to pay, and whether anything is owed at all (the form then
+    comes first on the page)."""
+    branch = desk_branch(staff)
+    offered = [loc for loc in locations.values() if branch is None or loc.branch_id == branch]
+    owed = {loc.id: ledger.account(loc).payable_grosze for loc in offered}
+    chosen = max(offered, key=lambda loc: owed[loc.id], default=None)
+    payable = owed[chosen.id] if chosen is not None else 0
+    # Owed where this member takes no payments: said, so the reader is sent the right way.
+    elsewhere = [
+        a.location.name
+        for a in ledger.accounts
+        if a.payable_grosze > 0 and a.location.id not in owed
+    ]
+    return {
+        "locations": offered,
+        "elsewhere": ", ".join(elsewhere),
+        "chosen": chosen.id if chosen is not None else "",
+        "amount": format_pln(payable).removesuffix(" zł") if payable > 0 else "",
+        "first": ledger.outstanding_grosze > 0,
+    }
 
 
 def _reader_context(view: ReaderView, console: Console) -> dict[str, Any]:

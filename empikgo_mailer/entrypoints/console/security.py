@@ -1,4 +1,5 @@
-"""Console security: session cookies, CSRF tokens, response headers and the access log."""
+"""Console security: session cookies, CSRF tokens, response headers, whose
+X-Forwarded-For counts, and the access log."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import logging
 import secrets
 import time
 
-from fastapi import Response
+from fastapi import FastAPI, Response
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from empikgo_mailer.adapters.store import ACTION_ORIGIN
 from empikgo_mailer.domain.errors import ProgramError
@@ -22,12 +24,24 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+# The console needs none of the browser's devices or payment features: off for any
+# script that might ever get in.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
 HEADERS = {
     "Content-Security-Policy": CSP,
+    "Permissions-Policy": PERMISSIONS_POLICY,
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
+# Pages carry codes, readers' names and fines, and the claims API codes: none of it is
+# kept by the browser (the back button after logging out) or a shared proxy. Only the
+# console's own style and scripts may be cached.
+NO_STORE = "no-store"
+STATIC_PREFIX = "/static/"
 access_log = logging.getLogger("empikgo_mailer.access")
 
 
@@ -88,13 +102,16 @@ class SecurityHeaders:
                 for name, value in HEADERS.items():
                     if name not in headers:
                         headers[name] = value
+                if "Cache-Control" not in headers and not path.startswith(STATIC_PREFIX):
+                    headers["Cache-Control"] = NO_STORE
                 if path == "/docs":
                     # Swagger UI (React) styles its own elements; its script stays file-only.
                     headers["Content-Security-Policy"] = DOCS_CSP
             await send(message)
 
+        # The connection's address, or a trusted proxy's X-Forwarded-For (TrustedProxies
+        # runs first). Every action audited while answering records where it came from.
         client = scope.get("client")
-        # Every action audited while answering this request records where it came from.
         origin = ACTION_ORIGIN.set(client[0] if client else "?")
         try:
             await self.app(scope, receive, secured)
@@ -108,3 +125,13 @@ class SecurityHeaders:
             (time.perf_counter() - started) * 1000,
             scope.get("state", {}).get("login", "-"),
         )
+
+
+def trust_proxies(api: FastAPI, proxies: tuple[str, ...]) -> None:
+    """The client's address from X-Forwarded-For only when the request comes from one of
+    `proxies` ([web] trusted_proxies); with none, as the connection says. Added last, so
+    it runs first: the login lock and the audit read the address it leaves. uvicorn's own
+    proxy handling is off (`web` starts it so): it believes any client on 127.0.0.1, so a
+    forged header escaped the per-address login lock."""
+    if proxies:
+        api.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(proxies))
