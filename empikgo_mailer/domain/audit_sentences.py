@@ -179,17 +179,18 @@ def _code_return(entry: AuditEntry, names: AuditNames) -> str:
 def _pay_fine(entry: AuditEntry, names: AuditNames) -> str:
     amount = format_pln(entry.number("amount_grosze"))
     method = _METHODS.get(entry.text("method"), entry.text("method"))
-    what = f"wpłatę {amount} {method} od {_of_reader(entry)}{_location(entry, names)}"
+    rest = f"{amount} {method} od {_of_reader(entry)}{_location(entry, names)}"
     match entry.outcome:
         case "counted" | "done":
-            return f"Przyjęto {what}."
+            return f"Przyjęto wpłatę {rest}."
         case "pending":
-            return f"Zapisano {what}; czeka na zaksięgowanie."
+            return f"Zapisano wpłatę {rest}; czeka na zaksięgowanie."
+        case "refused" if entry.details.get("desk_branch"):
+            desk = names.branch(entry.text("desk_branch"))
+            return f"Nie przyjęto wpłaty {rest}: tej biblioteki nie obsługuje placówka {desk}."
         case "refused":
-            return f"Nie przyjęto: {what}."
-    return f"Wpłata {amount} {method} od {_of_reader(entry)}{_location(entry, names)}: " + (
-        f"{outcome_text(entry.outcome)}."
-    )
+            return f"Nie przyjęto wpłaty {rest}."
+    return f"Wpłata {rest}: {outcome_text(entry.outcome)}."
 
 
 def _post_transfers(entry: AuditEntry, names: AuditNames) -> str:

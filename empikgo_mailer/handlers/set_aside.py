@@ -221,7 +221,7 @@ def settle_set_aside(
                 card_number=shown_card(card or ""), request=command.request_id,
                 branch=branch.id,
             )  # fmt: skip
-        why = explain_refusal(refusal.reason, dict(refusal.details)).rstrip(".")
+        why = explain_refusal(refusal.reason, dict(refusal.details))
         return Settlement(
             False,
             # `why` is a sentence with its own full stop.

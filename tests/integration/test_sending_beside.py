@@ -217,8 +217,11 @@ def test_sigterm_stops_the_pass_and_its_sender_within_two_seconds(
 
     def stop_the_pass(_count: int) -> None:
         # With a reply in flight (the server answers it after this): the pass is surely
-        # mid-way, however fast this machine decides and sends.
+        # mid-way, however fast this machine decides and sends. The server holds that
+        # reply half a second first, as a slow relay does, so that the decisions run
+        # ahead of the sender and it has replies in hand when the signal comes.
         if not signalled:
+            time.sleep(0.5)
             process.send_signal(signal.SIGTERM)
             signalled.append(time.monotonic())
 

@@ -81,9 +81,9 @@ def test_status_and_the_report_count_it(ibuk: Cli, tmp_path: Path) -> None:
     code, out, _ = ibuk("report", "--month", "2026-11", "--csv", str(sheet))
     assert code == ExitCode.OK and "IBUK Libra — cała biblioteka" in out
     with sheet.open(encoding="utf-8-sig", newline="") as stream:
-        rows = {(r["platforma"], r["placówka"]): r for r in csv.DictReader(stream)}
+        rows = {(r["Platforma"], r["Placówka"]): r for r in csv.DictReader(stream)}
     row = rows[("IBUK Libra", "cała biblioteka")]
-    assert (row["wczytane"], row["wydane_w_placówce"]) == ("3", "1")
+    assert (row["Kody: wczytane"], row["Kody wydane: w placówce"]) == ("3", "1")
 
 
 def test_a_platform_without_a_section_is_not_offered(ibuk: Cli) -> None:

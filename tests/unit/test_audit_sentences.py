@@ -182,6 +182,19 @@ def entry(
         ),
         (
             entry(
+                "pay-fine",
+                "refused",
+                location="multimedia",
+                method="cash",
+                amount_grosze=120,
+                desk_branch="w63",
+            ),
+            "Nie przyjęto wpłaty 1,20 zł gotówką od czytelnika z kartą 1000012 "
+            "(Wypożyczalnia Multimedialna): tej biblioteki nie obsługuje placówka "
+            "Wypożyczalnia nr 63.",
+        ),
+        (
+            entry(
                 "give-code", "issued", platform="empik-go", channel="desk", branch="w63", code_id=39
             ),
             "Wydano kod Empik Go czytelnikowi z kartą 1000012 w placówce (Wypożyczalnia nr 63).",
