@@ -219,15 +219,20 @@ def test_a_refused_refresh_token_names_its_variable(provider: IdentityProvider) 
 # ---- doctor and status --------------------------------------------------------------------
 
 
-def test_doctor_names_the_missing_and_the_wrong_password(
-    tmp_path: Path, dovecot: DovecotServer, smtp: SmtpServer
-) -> None:
-    config = write_config(
+def sqlite_config(tmp_path: Path, dovecot: DovecotServer, smtp: SmtpServer) -> Path:
+    """The library on a SQLite file, its mailboxes on `dovecot`, its replies to `smtp`."""
+    return write_config(
         tmp_path,
         f"sqlite:///{tmp_path / 'db.sqlite3'}",
         imap_port=dovecot.port,
         smtp_port=smtp.port,
     )
+
+
+def test_doctor_names_the_missing_and_the_wrong_password(
+    tmp_path: Path, dovecot: DovecotServer, smtp: SmtpServer
+) -> None:
+    config = sqlite_config(tmp_path, dovecot, smtp)
     env = {"EMPIKGO_IMAP_PASSWORD_W63": "not-the-password"}
     assert run_cli(config, env, "init").returncode == ExitCode.OK
     checked = run_cli(config, env, "doctor")
@@ -306,12 +311,7 @@ def test_doctor_on_smtp_refused_and_a_missing_smtp_password(
 def test_status_shows_staff_the_polish_reason_the_daemon_recorded(
     tmp_path: Path, dovecot: DovecotServer, smtp: SmtpServer
 ) -> None:
-    config = write_config(
-        tmp_path,
-        f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        imap_port=dovecot.port,
-        smtp_port=smtp.port,
-    )
+    config = sqlite_config(tmp_path, dovecot, smtp)
     env = {**MAIL_ENV, "EMPIKGO_IMAP_PASSWORD_W63": "not-the-password"}
     assert run_cli(config, env, "init").returncode == ExitCode.OK
     ran = run_cli(config, env, "run", "--once", OPENING)
